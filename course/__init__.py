@@ -1,0 +1,34 @@
+"""An open course on convolutional neural networks: fast reference kernels, layers, and an autograder.
+
+Submodules load on first use (`course.functional`, `course.nn`, ...), so `import course` is quick,
+compiles nothing and prints nothing.
+
+Layering (imports point one way): _args, _jit -> kernels, naive -> functional -> nn, optim, gradcheck
+-> training, data, apps; grading -> checks -> functional; cli sits on top of everything.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "apps",
+    "data",
+    "functional",
+    "gradcheck",
+    "grading",
+    "naive",
+    "nn",
+    "optim",
+    "training",
+}
+
+__all__ = sorted(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"course.{name}")
+    raise AttributeError(f"module 'course' has no attribute {name!r}")

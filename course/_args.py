@@ -1,0 +1,124 @@
+"""Argument checking shared by the public ops: turn what the user passed into what the kernels need,
+or raise an error that names the argument, what was expected and what was got.
+
+Imports nothing from the rest of the package.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_pair(op: str, name: str, value, *, minimum: int) -> tuple[int, int]:
+    """`value` as an (h, w) pair of ints >= minimum; an int stands for (value, value)."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair (h, w) of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum} in each dimension, got {value!r}")
+    return pair
+
+
+def float_array(op: str, name: str, value, ndim: int, layout: str) -> np.ndarray:
+    """Check that `value` is a float32/float64 ndarray with `ndim` dimensions (named by `layout`)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy array of shape {layout}, got {type(value).__name__}")
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{op}: {name} must have dtype float32 or float64, got {value.dtype} "
+            f"(convert with {name}.astype(np.float32))"
+        )
+    if value.ndim != ndim:
+        raise ValueError(
+            f"{op}: {name} must have {ndim} dimensions {layout}, "
+            f"got {value.ndim} ({name}.shape={value.shape})"
+        )
+    return value
+
+
+def matching_dtype(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """`value` converted to `dtype` (the input's), so the output keeps the input's precision."""
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def pooled_size(op: str, size: int, kernel: int, stride: int, padding: int, axis: str) -> int:
+    """Output length along one axis: (size + 2*padding - kernel) // stride + 1, which must be >= 1."""
+    padded = size + 2 * padding
+    if kernel > padded:
+        what = "padded input" if padding else "input"
+        raise ValueError(f"{op}: kernel {axis} {kernel} is larger than the {what} {axis} {padded}")
+    return (padded - kernel) // stride + 1
+
+
+def conv_args(op: str, x, w, b, stride, padding):
+    """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw), (ph, pw)."""
+    x = float_array(op, "x", x, 4, "(N, C, H, W)")
+    w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"{op}: w has {w.shape[1]} input channels but x has {x.shape[1]} "
+            f"(w.shape={w.shape}, x.shape={x.shape})"
+        )
+    if b is not None:
+        b = matching_dtype(float_array(op, "b", b, 1, "(F,)"), x.dtype)
+        if b.shape[0] != w.shape[0]:
+            raise ValueError(
+                f"{op}: b must have one entry per output channel, F={w.shape[0]}, got b.shape={b.shape}"
+            )
+    stride = as_pair(op, "stride", stride, minimum=1)
+    padding = as_pair(op, "padding", padding, minimum=0)
+    kh, kw = w.shape[2:]
+    for p, k, axis in ((padding[0], kh, "height"), (padding[1], kw, "width")):
+        if p >= k:
+            raise ValueError(
+                f"{op}: padding {p} along the {axis} must be smaller than the kernel {axis} {k} "
+                f"(a larger padding makes outputs that see only zeros), got padding={padding}"
+            )
+    pooled_size(op, x.shape[2], kh, stride[0], padding[0], "height")
+    pooled_size(op, x.shape[3], kw, stride[1], padding[1], "width")
+    return x, w, b, stride, padding
+
+
+def conv_output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int, int]:
+    """(N, F, Ho, Wo) with Ho = (H + 2*ph - KH) // sh + 1 and likewise Wo."""
+    n, _, h, w = x_shape
+    f, _, kh, kw = w_shape
+    return (n, f, (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1)
+
+
+def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+    """Check grad_out has the forward output's shape; return it in x's dtype."""
+    grad_out = float_array(op, "grad_out", grad_out, 4, "(N, F, Ho, Wo)")
+    if grad_out.shape != tuple(expected):
+        raise ValueError(
+            f"{op}: grad_out must have the forward output's shape {tuple(expected)}, "
+            f"got grad_out.shape={grad_out.shape}"
+        )
+    return matching_dtype(grad_out, x.dtype)
+
+
+def pool_args(op: str, x, kernel_size, stride):
+    """Validate pooling arguments. Returns x, (kh, kw), (sh, sw); stride defaults to kernel_size."""
+    x = float_array(op, "x", x, 4, "(N, C, H, W)")
+    kernel = as_pair(op, "kernel_size", kernel_size, minimum=1)
+    stride = kernel if stride is None else as_pair(op, "stride", stride, minimum=1)
+    pooled_size(op, x.shape[2], kernel[0], stride[0], 0, "height")
+    pooled_size(op, x.shape[3], kernel[1], stride[1], 0, "width")
+    return x, kernel, stride
+
+
+def pool_output_shape(x_shape, kernel, stride) -> tuple[int, int, int, int]:
+    """(N, C, Ho, Wo) with Ho = (H - KH) // sh + 1 and likewise Wo."""
+    n, c, h, w = x_shape
+    return (n, c, (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1)

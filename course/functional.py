@@ -1,0 +1,118 @@
+"""Convolution and pooling, forward and backward: the course's public ops, in PyTorch's conventions.
+
+Shapes (one glossary everywhere): N batch, C input channels, H, W height and width, F output channels
+(kernels), KH, KW kernel size. Activations are NCHW, weights (F, C, KH, KW). For a kernel of size
+KH x KW, stride (sh, sw) and zero padding (ph, pw) on each side, the output has
+
+    Ho = (H + 2*ph - KH) // sh + 1,    Wo = (W + 2*pw - KW) // sw + 1.
+
+Convolution is the lecture's cross-correlation (the kernel is not flipped), as in PyTorch:
+
+    z[n, f, r, c] = b[f] + sum_{ch, j, i} a[n, ch, r*sh + j, c*sw + i] * w[f, ch, j, i]
+
+where a is x padded with zeros. Every function checks its arguments and raises a `TypeError` or
+`ValueError` that names the argument; outputs have the input's dtype (float32 or float64), never alias
+an input, and inputs are never modified. `course.naive` holds the readable loops these functions are
+tested against. Layering: functional imports `_args` and `kernels`, never the layers above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course import _args
+from course.kernels import conv as _conv
+from course.kernels import pool as _pool
+
+__all__ = [
+    "conv2d",
+    "conv2d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+]
+
+
+def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
+    """Cross-correlate x (N, C, H, W) with kernels w (F, C, KH, KW), add bias b (F,) or None.
+
+    stride and padding take an int or an (h, w) pair; padding adds zeros on both sides and must be
+    smaller than the kernel. Returns z (N, F, Ho, Wo).
+    """
+    x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
+    _, _, ho, wo = _args.conv_output_shape(x.shape, w.shape, stride, padding)
+    bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
+    a = _padded(x, padding)
+    return _conv.conv2d_forward(a, np.ascontiguousarray(w), bias, *stride, ho, wo)
+
+
+def conv2d_backward(grad_out, x, w, stride=1, padding=0):
+    """Gradients of a scalar J through `conv2d(x, w, b, stride, padding)`, given grad_out = dJ/dz.
+
+    Returns (grad_x, grad_w, grad_b) with the shapes of x (N, C, H, W), w (F, C, KH, KW) and b (F,):
+      grad_w[f, ch, j, i] = sum_{n, r, c} a[n, ch, r*sh + j, c*sw + i] * grad_out[n, f, r, c]
+          (the padded input correlated with delta: a convolution again);
+      grad_x = delta spread back through the kernel (for stride 1, the full convolution of delta with
+          the flipped kernel), with the padding cut away;
+      grad_b[f] = sum_{n, r, c} grad_out[n, f, r, c].
+    """
+    x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
+    expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
+    delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
+    w = np.ascontiguousarray(w)
+    a = _padded(x, padding)
+    (ph, pw), (h, wd) = padding, x.shape[2:]
+    grad_a = _conv.conv2d_grad_input(delta, w, *stride, a.shape[2], a.shape[3])
+    grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
+    grad_w = _conv.conv2d_grad_weight(delta, a, *stride, w.shape[2], w.shape[3])
+    grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
+    return grad_x, grad_w, grad_b
+
+
+def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
+    """The maximum of each KH x KW window of x (N, C, H, W); stride defaults to kernel_size.
+
+    Returns (N, C, Ho, Wo) with Ho = (H - KH) // sh + 1, Wo = (W - KW) // sw + 1.
+    """
+    x, kernel, stride = _args.pool_args("max_pool2d", x, kernel_size, stride)
+    _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
+    return _pool.max_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+
+
+def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
+    """dJ/dx through `max_pool2d`: each window's gradient goes to its maximum (the first one on ties,
+    as PyTorch) and is added there, so windows that overlap accumulate. Returns (N, C, H, W)."""
+    x, kernel, stride = _args.pool_args("max_pool2d_backward", x, kernel_size, stride)
+    expected = _args.pool_output_shape(x.shape, kernel, stride)
+    delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
+    x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
+    return _pool.max_pool2d_backward(delta, x, *kernel, *stride)
+
+
+def avg_pool2d(x, kernel_size, stride=None) -> np.ndarray:
+    """The mean of each KH x KW window of x (N, C, H, W); stride defaults to kernel_size.
+
+    Returns (N, C, Ho, Wo) with Ho = (H - KH) // sh + 1, Wo = (W - KW) // sw + 1.
+    """
+    x, kernel, stride = _args.pool_args("avg_pool2d", x, kernel_size, stride)
+    _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
+    return _pool.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
+    """dJ/dx through `avg_pool2d`: each window's gradient, divided by KH * KW, is added to each of its
+    inputs. Returns (N, C, H, W)."""
+    x, kernel, stride = _args.pool_args("avg_pool2d_backward", x, kernel_size, stride)
+    expected = _args.pool_output_shape(x.shape, kernel, stride)
+    delta = _args.grad_out_array("avg_pool2d_backward", grad_out, x, expected)
+    x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
+    return _pool.avg_pool2d_backward(delta, x, *kernel, *stride)
+
+
+def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x with zeros added on both sides, as a C-contiguous array for the kernels to read."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
