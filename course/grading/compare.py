@@ -1,0 +1,43 @@
+"""Comparing a student's plain output with the reference, with feedback a student can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-7, 1e-9)}
+
+
+def compare_array(expected: np.ndarray, got: Any, name: str = "output") -> tuple[float, str]:
+    """1.0 and "" when `got` is an array of expected's shape and dtype, finite, and close to it;
+    otherwise 0.0 and a message naming the first problem (for values, the worst entry)."""
+    if not isinstance(got, np.ndarray):
+        return 0.0, f"{name} should be a numpy array of shape {expected.shape}, got {type(got).__name__}"
+    if got.shape != expected.shape:
+        return 0.0, f"{name} has shape {got.shape}, expected {expected.shape}"
+    if got.dtype != expected.dtype:
+        return 0.0, f"{name} has dtype {got.dtype}, expected {expected.dtype} (the input's dtype)"
+    if not np.all(np.isfinite(got)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        return 0.0, f"{name} has a non-finite value {got[bad]} at index {bad}"
+    rtol, atol = TOLERANCE.get(expected.dtype, (1e-7, 1e-9))
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+    error = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    if np.all(error <= atol * scale + rtol * np.abs(expected)):
+        return 1.0, ""
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
+    wrong = int(np.count_nonzero(error > atol * scale + rtol * np.abs(expected)))
+    return 0.0, (
+        f"{name} is wrong at {wrong} of {error.size} entries; the worst is at index {worst}: "
+        f"expected {expected[worst]:.6g}, got {got[worst]:.6g}"
+    )
+
+
+def compare_number(expected: float, got: Any, name: str = "result", rtol: float = 1e-9) -> tuple[float, str]:
+    """1.0 when `got` is a real number equal to `expected` within rtol, else 0.0 and why."""
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return 0.0, f"{name} should be a number, got {type(got).__name__}"
+    if abs(got - expected) <= rtol * max(abs(expected), 1.0):
+        return 1.0, ""
+    return 0.0, f"{name}: expected {expected:g}, got {got:g}"
