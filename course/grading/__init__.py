@@ -5,7 +5,7 @@ notebooks; the sandboxed grader (`course.grading.grade`) runs on top of this reg
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

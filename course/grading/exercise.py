@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -129,7 +130,7 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def _named_arrays(case: Case, args: tuple, kwargs: dict):
-    for index, (before, after) in enumerate(zip(case.args, args)):
+    for index, (before, after) in enumerate(zip(case.args, args, strict=True)):
         if isinstance(before, np.ndarray):
             yield f"argument {index + 1}", before, after
     for key, before in case.kwargs.items():
