@@ -10,8 +10,11 @@ notebook and the cell: a marker that is silently ignored would hand the solution
 
 Works on the notebook JSON directly (no nbformat round trip), so the output is a pure function of the
 input, byte for byte. `--check` only compares and exits non-zero when notebooks/ is out of date.
+`--record` first executes each solution notebook (nbclient) and stores back the outputs of its
+`# NBVAL_CHECK_OUTPUT` cells, every other output cleared: the way to refresh the expected outputs after
+changing such a cell.
 
-Layering: imports only the standard library.
+Layering: imports only the standard library (nbformat and nbclient lazily, for `--record`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "exercise_id",
     "release_notebook",
     "release_source",
+    "record_outputs",
     "release_text",
     "run",
     "stale_notebooks",
@@ -130,6 +134,27 @@ def release_text(text: str, name: str) -> str:
     return _dumps(release_notebook(json.loads(text), name))
 
 
+def record_outputs(text: str, path: Path, timeout: int = 600) -> str:
+    """Execute the solution notebook `text` (stored at `path`, run from its folder) and return it with
+    the outputs of its `# NBVAL_CHECK_OUTPUT` cells filled in and every other output cleared."""
+    import nbclient
+    import nbformat
+
+    executed = nbformat.reads(text, as_version=4)
+    nbclient.NotebookClient(
+        executed, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    notebook = json.loads(text)
+    for cell, ran in zip(notebook["cells"], executed.cells, strict=True):
+        if cell["cell_type"] != "code":
+            continue
+        cell["execution_count"] = None
+        cell["outputs"] = []
+        if CHECK_OUTPUT in "".join(cell["source"]):
+            cell["outputs"] = [_plain_output(output) for output in ran.outputs]
+    return _dumps(notebook)
+
+
 def stale_notebooks(source_dir: Path, dest_dir: Path) -> list[Path]:
     """Notebooks in `dest_dir` that no longer have a solution in `source_dir`."""
     sources = {path.name for path in source_dir.glob("*.ipynb")}
@@ -142,6 +167,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write nothing; exit 1 if the student notebooks differ from what release would produce",
     )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="first execute solutions/ and store the expected outputs of `# NBVAL_CHECK_OUTPUT` cells",
+    )
     parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="default: solutions/")
     parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="default: notebooks/")
 
@@ -152,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         print(f"course release: no notebooks in {source_dir}/")
         return 1
+    if getattr(args, "record", False) and not args.check:
+        for path in sources:
+            path.write_text(record_outputs(path.read_text("utf-8"), path), encoding="utf-8")
+            print(f"recorded the expected outputs of {path}")
     try:
         wanted = {
             dest_dir / path.name: release_text(path.read_text(encoding="utf-8"), str(path))
@@ -186,6 +220,14 @@ def run(args: argparse.Namespace) -> int:
 def _split_lines(source: str) -> list[str]:
     """A cell source in the notebook format's list-of-lines form."""
     return source.splitlines(keepends=True)
+
+
+def _plain_output(output) -> dict:
+    """An nbclient output as plain JSON data, without execution count."""
+    plain = json.loads(json.dumps(output))
+    if "execution_count" in plain:
+        plain["execution_count"] = None
+    return plain
 
 
 def _dumps(notebook: dict) -> str:
