@@ -14,6 +14,7 @@ from course.nn.activation import ReLU, Sigmoid, Tanh
 from course.nn.conv import Conv2d
 from course.nn.linear import Linear
 from course.nn.loss import CrossEntropyLoss, MSELoss
+from course.nn.models import lenet
 from course.nn.module import Module, Parameter, Sequential
 from course.nn.pooling import AvgPool2d, MaxPool2d
 from course.nn.shape import Dropout, Flatten
@@ -33,4 +34,5 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "lenet",
 ]
