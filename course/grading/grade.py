@@ -31,12 +31,22 @@ from course.grading.sandbox import (
     FALLBACK_NOTE,
     Limits,
     become_subreaper,
+    describe,
     isolation,
     run_notebook,
 )
 from course.grading.verdict import verdict
 
-__all__ = ["StudentGrade", "add_arguments", "grade_class", "grade_student", "run"]
+__all__ = [
+    "StudentFiles",
+    "StudentGrade",
+    "read_student",
+    "gradebook_csv",
+    "add_arguments",
+    "grade_class",
+    "grade_student",
+    "run",
+]
 
 
 @dataclass
@@ -74,18 +84,19 @@ class StudentGrade:
         return {"score": self.total, "output": "\n".join(self.notes), "tests": tests, "extra_data": extra}
 
 
-def grade_student(
-    folder: Path,
-    seed: int | None,
-    limits: Limits = DEFAULT_LIMITS,
-    mode: str = "auto",
-    hide: tuple[str, ...] = (),
-    cases: dict[str, list[Case]] | None = None,
-) -> StudentGrade:
-    """Grade every exercise of the registry for the notebooks in one student's folder."""
-    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
-    notes = [FALLBACK_NOTE] if isolation(mode) == "fallback" else []
-    notebooks: list[Submission] = []
+@dataclass(frozen=True)
+class StudentFiles:
+    """A student's notebooks, read (into memory) before any student code runs, and notes on the
+    files that could not be read."""
+
+    student: str
+    notebooks: tuple[Submission, ...]
+    notes: tuple[str, ...]
+
+
+def read_student(folder: Path) -> StudentFiles:
+    """Read every file of one student's folder; a file that is not a notebook becomes a note."""
+    notebooks, notes = [], []
     for path in _files(folder):
         try:
             notebooks.append(read_notebook(path, EXERCISES))
@@ -93,9 +104,24 @@ def grade_student(
             notes.append(f"{reason}: 0 points for it")
     if not notebooks:
         notes.append(f"no readable notebook in {folder.name}/")
+    return StudentFiles(folder.name, tuple(notebooks), tuple(notes))
+
+
+def grade_student(
+    files: StudentFiles | Path,
+    seed: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+    mode: str = "auto",
+    hide: tuple[str, ...] = (),
+    cases: dict[str, list[Case]] | None = None,
+) -> StudentGrade:
+    """Grade every exercise of the registry on one student's notebooks (or folder)."""
+    files = read_student(files) if isinstance(files, Path) else files
+    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    notes = [describe(isolation(mode)), *files.notes]
     results: dict[str, CheckResult] = {}
-    for index, exercises in _assign(notebooks).items():
-        notebook = notebooks[index]
+    for index, exercises in _assign(files.notebooks).items():
+        notebook = files.notebooks[index]
         notes += notebook.notes
         wanted = {e: cases[e] for e in exercises}
         runs = run_notebook(notebook.setup, notebook.cells, wanted, limits, mode, hide)
@@ -105,7 +131,7 @@ def grade_student(
         e: results.get(e) or not_attempted(x, f"not submitted: no notebook has a cell for `{e}`")
         for e, x in EXERCISES.items()
     }
-    return StudentGrade(folder.name, ordered, notes, seed)
+    return StudentGrade(files.student, ordered, notes, seed)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -118,7 +144,7 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _assign(notebooks: list[Submission]) -> dict[int, list[str]]:
+def _assign(notebooks: tuple[Submission, ...]) -> dict[int, list[str]]:
     """Each exercise is graded from one notebook (by index): preferably the one named after its notebook."""
     assigned: dict[int, list[str]] = {}
     for exercise_id, exercise in EXERCISES.items():
@@ -145,7 +171,7 @@ def grade_class(
     become_subreaper()
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     grades = {s.name: g for s in students if (g := _finished(out / f"{s.name}.json", seed)) is not None}
-    todo = [s for s in students if s.name not in grades]
+    todo = [read_student(s) for s in students if s.name not in grades]  # all read before any runs
     cases = {e: cases_for(x, seed) for e, x in EXERCISES.items()}
     hide = (str(out), str(submissions))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

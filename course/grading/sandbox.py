@@ -116,7 +116,7 @@ def run_notebook(
     runs: dict[str, ExerciseRun] = {}
     remaining = list(cases)
     while remaining:
-        job = _job(setup, cells, {e: cases[e] for e in remaining}, limits)
+        job = _job(setup, cells, {e: cases[e] for e in remaining}, limits, _drop_to(mode))
         got, ended = _run_sandbox(job, limits, mode, hide)
         runs.update(got)
         remaining = [e for e in remaining if e not in got]
@@ -126,13 +126,13 @@ def run_notebook(
     return runs
 
 
-def _job(setup, cells, cases, limits: Limits) -> dict:
+def _job(setup, cells, cases, limits: Limits, drop_to: int | None) -> dict:
     return {
         "setup": setup,
         "cells": cells,
         "exercises": list(cases.items()),
         "imports": _imports(setup),
-        "drop_to": _nobody() if os.geteuid() == 0 else None,
+        "drop_to": drop_to,
         "timeout": limits.timeout,
         "memory": limits.memory,
         "processes": limits.processes,
@@ -156,26 +156,51 @@ def _imports(setup: str | None) -> list[str]:
     return names
 
 
-def _run_sandbox(job: dict, limits: Limits, mode: str, hide: tuple[str, ...]) -> tuple[dict, str]:
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/tmp",
+    "MPLBACKEND": "Agg",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+
+
+def _command(mode: str, hide: tuple[str, ...], code: str) -> list[str]:
+    """The command running `code` with the course importable: in bubblewrap, or as a plain process."""
     root = str(Path(__file__).resolve().parents[2])
-    boot = (
-        f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; "
-        "from course.grading.child import main; main()"
-    )
+    boot = f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; {code}"
     command = [sys.executable, "-E", "-B", "-c", boot]
-    workdir = "/tmp" if mode == "bwrap" else None
+    return _bwrap_command(root, hide) + command if mode == "bwrap" else command
+
+
+@cache
+def _drop_to(mode: str) -> int | None:
+    """The uid student code runs as: `nobody` when the grader is root and `nobody` can run the
+    course's Python in this mode (a Python under /root cannot be), else None (the grader's own user)."""
+    if os.geteuid() != 0:
+        return None
+    uid = _nobody()
+    probe = f"import os; os.setgid({uid}); os.setuid({uid}); import json, numpy, course.grading.runner"
+    try:
+        done = subprocess.run(_command(mode, (), probe), env=_ENV, cwd="/", capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return uid if done.returncode == 0 else None
+
+
+def describe(mode: str) -> str:
+    """One line for the report: how student code was isolated."""
+    user = "nobody" if _drop_to(mode) is not None else pwd.getpwuid(os.geteuid()).pw_name
     if mode == "bwrap":
-        command = _bwrap_command(root, hide) + command
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "HOME": "/tmp",
-        "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "NUMBA_NUM_THREADS": "1",
-    }
+        return f"sandbox: bubblewrap (read-only system, no network, own process namespace), user {user}"
+    return f"{FALLBACK_NOTE}, user {user}"
+
+
+def _run_sandbox(job: dict, limits: Limits, mode: str, hide: tuple[str, ...]) -> tuple[dict, str]:
+    command = _command(mode, hide, "from course.grading.child import main; main()")
     deadline = 60 + len(job["exercises"]) * (limits.timeout + 5)
     with _lock:
         process = subprocess.Popen(
@@ -183,8 +208,8 @@ def _run_sandbox(job: dict, limits: Limits, mode: str, hide: tuple[str, ...]) ->
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=workdir,
-            env=env,
+            cwd="/tmp" if mode == "bwrap" else None,
+            env=_ENV,
             start_new_session=True,
         )
         _in_flight.add(process.pid)
@@ -207,21 +232,28 @@ def _run_sandbox(job: dict, limits: Limits, mode: str, hide: tuple[str, ...]) ->
 
 
 def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
-    sources = [p for p in _SYSTEM if os.path.isdir(p)]
+    links = [p for p in _SYSTEM if os.path.islink(p)]  # /lib -> usr/lib on merged-/usr systems
+    sources = [p for p in _SYSTEM if os.path.isdir(p) and p not in links]
     sources += [sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent)]
     sources += [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != root]
-    binds: list[str] = []
-    for source in dict.fromkeys(os.path.abspath(s) for s in sources):
-        binds += ["--ro-bind", source, source]
-    binds += ["--ro-bind", os.path.join(root, "course"), os.path.join(root, "course")]
-    shadows = []
-    for path in (os.path.abspath(h) for h in hide):
-        if any(path == s or path.startswith(s.rstrip("/") + "/") for s in binds[1::3]):
-            shadows += ["--tmpfs", path]
+    sources += [os.path.join(root, "course")]
+    sources = sorted({os.path.realpath(s) for s in sources})
+    sources = [s for s in sources if not any(_inside(s, other) for other in sources if other != s)]
+    parents = sorted({str(p) for s in sources for p in Path(s).parents if str(p) != "/"})
+    options: list[str] = []
+    for parent in parents:  # bwrap would create them 0700: a dropped-privilege runner could not enter
+        if not any(_inside(parent, s) for s in sources):
+            options += ["--perms", "0755", "--dir", parent]
+    for source in sources:
+        options += ["--ro-bind", source, source]
+    for link in links:
+        options += ["--symlink", os.readlink(link), link]
+    for path in (os.path.realpath(h) for h in hide):
+        if any(_inside(path, s) for s in sources):
+            options += ["--tmpfs", path]
     return [
         "bwrap",
-        *binds,
-        *shadows,
+        *options,
         "--proc",
         "/proc",
         "--dev",
@@ -238,6 +270,10 @@ def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
         "--chdir",
         "/tmp",
     ]
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _decode(out: bytes, job: dict) -> dict[str, ExerciseRun]:
