@@ -10,6 +10,7 @@ import sys
 COMMANDS = {
     "bench": ("course.bench", "time naive, fast and PyTorch kernels side by side"),
     "release": ("course.release", "regenerate the student notebooks/ from solutions/"),
+    "grade": ("course.grading.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
 }
 
 
