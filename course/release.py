@@ -3,10 +3,12 @@
 In an exercise cell (metadata {"course": {"exercise": "<id>"}}) every region between a line
 `### BEGIN SOLUTION` and a line `### END SOLUTION` is replaced by one line, indented like the BEGIN
 marker, `raise NotImplementedError("<id>: complete this function")`. Outputs and execution counts are
-cleared, except the outputs of cells marked `# NBVAL_CHECK_OUTPUT`, which are the expected outputs that
-CI compares against (such cells must not depend on an exercise). Cell and notebook metadata are kept.
-Nested, unterminated or stray markers, and malformed ones (`## BEGIN SOLUTION`), are errors naming the
-notebook and the cell: a marker that is silently ignored would hand the solution to students.
+cleared, except in cells marked `# NBVAL_CHECK_OUTPUT`: their outputs are the expected ones that CI
+compares against (so they must not depend on how an exercise was solved), and nbval only compares a
+cell that has an execution count, so they keep the count a top-to-bottom run gives them. Cell and
+notebook metadata are kept. Nested, unterminated or stray markers, and malformed ones
+(`## BEGIN SOLUTION`), are errors naming the notebook and the cell: a marker that is silently ignored
+would hand the solution to students.
 
 Works on the notebook JSON directly (no nbformat round trip), so the output is a pure function of the
 input, byte for byte. `--check` only compares and exits non-zero when notebooks/ is out of date.
@@ -105,6 +107,7 @@ def release_source(source: str, exercise: str | None, where: str) -> str:
 def release_notebook(notebook: dict, name: str) -> dict:
     """The student version of a notebook (as parsed JSON); `name` is used in error messages."""
     released = json.loads(json.dumps(notebook))  # a deep copy that the input never shares
+    code_cells = 0
     for index, cell in enumerate(released.get("cells", [])):
         where = f"{name}, cell {index} ({cell.get('cell_type')})"
         source = "".join(cell.get("source", ""))
@@ -116,15 +119,14 @@ def release_notebook(notebook: dict, name: str) -> dict:
         new_source = release_source(source, exercise, where)
         if exercise is not None and new_source == source:
             raise MarkerError(f"{where}: exercise {exercise!r} has no {BEGIN!r} ... {END!r} region")
+        code_cells += 1
         cell["source"] = _split_lines(new_source)
-        cell["execution_count"] = None
         if CHECK_OUTPUT in source:
             if exercise is not None:
                 raise MarkerError(f"{where}: an exercise cell cannot have {CHECK_OUTPUT!r}")
-            for output in cell.get("outputs", []):
-                if "execution_count" in output:
-                    output["execution_count"] = None
+            _set_count(cell, code_cells)
         else:
+            cell["execution_count"] = None
             cell["outputs"] = []
     return released
 
@@ -145,13 +147,16 @@ def record_outputs(text: str, path: Path, timeout: int = 600) -> str:
         executed, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     notebook = json.loads(text)
+    code_cells = 0
     for cell, ran in zip(notebook["cells"], executed.cells, strict=True):
         if cell["cell_type"] != "code":
             continue
+        code_cells += 1
         cell["execution_count"] = None
         cell["outputs"] = []
         if CHECK_OUTPUT in "".join(cell["source"]):
-            cell["outputs"] = [_plain_output(output) for output in ran.outputs]
+            cell["outputs"] = json.loads(json.dumps(ran.outputs))
+            _set_count(cell, code_cells)
     return _dumps(notebook)
 
 
@@ -222,12 +227,12 @@ def _split_lines(source: str) -> list[str]:
     return source.splitlines(keepends=True)
 
 
-def _plain_output(output) -> dict:
-    """An nbclient output as plain JSON data, without execution count."""
-    plain = json.loads(json.dumps(output))
-    if "execution_count" in plain:
-        plain["execution_count"] = None
-    return plain
+def _set_count(cell: dict, count: int) -> None:
+    """Give a cell and its results the execution count of a top-to-bottom run."""
+    cell["execution_count"] = count
+    for output in cell.get("outputs", []):
+        if "execution_count" in output:
+            output["execution_count"] = count
 
 
 def _dumps(notebook: dict) -> str:
