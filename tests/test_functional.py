@@ -12,7 +12,7 @@ from course import functional as F
 from course import naive
 from course.gradcheck import gradcheck
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None)
 
 
 def tolerance(dtype) -> dict:
