@@ -4,8 +4,10 @@ with solutions/? Does every exercise of the registry live in exactly one noteboo
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -248,6 +250,29 @@ def test_every_registered_exercise_is_in_exactly_one_notebook_with_a_check_cell(
     after = "".join(cells[index + 1]["source"]) if index + 1 < len(cells) else ""
     assert re.search(rf'check\("{exercise}", {exercise}\)', after), f"no check cell right after {exercise}"
     assert re.search(rf"^def {exercise}\(", "".join(cells[index]["source"]), re.M), f"no `def {exercise}(`"
+
+
+def _bare_names(source: str) -> set[str]:
+    """Names used in Python code, leaving out strings, comments and attributes (`F.conv2d`)."""
+    names, previous = set(), None
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and previous != ".":
+            names.add(token.string)
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+            previous = token.string
+    return names
+
+
+@pytest.mark.parametrize("path, index, exercise", _exercise_cells(), ids=[e for _, _, e in _exercise_cells()])
+def test_later_cells_use_an_exercise_only_through_fallback(path, index, exercise):
+    """A student notebook must run with every exercise still a stub: after its check cell, the student's
+    function may only be reached as `fallback("<id>", <id>)` (theirs if it passes, else the reference)."""
+    allowed = f'fallback("{exercise}", {exercise})'
+    for later, cell in enumerate(_cells(path)[index + 2 :], start=index + 2):
+        source = "".join(cell["source"]).replace(allowed, "fallback()")
+        assert exercise not in _bare_names(source), (
+            f"{path.name}: code cell {later} uses {exercise} directly; write `{allowed}` instead"
+        )
 
 
 def test_every_exercise_cell_is_registered():
