@@ -1,0 +1,163 @@
+"""The sandbox's first process: receives one notebook's job, forks one process per exercise, relays.
+
+Started by `course.grading.sandbox` (inside bubblewrap when available), it reads a pickled job from
+stdin (trusted: the grader wrote it), imports what the setup cell needs once, then for each exercise
+forks a process that runs `course.grading.runner` in an empty working directory of its own. It waits
+for that process with the exercise's time limit, reads its frames (at most `output_bytes`), kills it
+and every process it left behind (this process is a child subreaper, so orphans come back to it),
+and writes one frame per exercise to stdout: the status and the runner's raw frames as bytes. It runs
+no student code itself and decodes nothing the runner sent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import pickle
+import selectors
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from course.grading.wire import encode_frame
+
+__all__ = ["main"]
+
+PRE_IMPORT = ("numpy", "matplotlib", "course", "math", "itertools", "functools", "collections")
+_PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
+
+
+def main() -> None:
+    job = pickle.load(sys.stdin.buffer)
+    out = sys.stdout.buffer
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_DUMPABLE, 0)
+    _pre_import(job["imports"])
+    from course.grading import runner  # imported after the setup cell's modules, before any fork
+
+    base = tempfile.mkdtemp(prefix="course-grade-")
+    os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
+    for exercise_id, cases in job["exercises"]:
+        workdir = tempfile.mkdtemp(dir=base)
+        if job["drop_to"] is not None:
+            os.chown(workdir, job["drop_to"], job["drop_to"])
+        read_fd, write_fd = os.pipe()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            runner.run_exercise(job, exercise_id, cases, write_fd, workdir)
+        os.close(write_fd)
+        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
+        header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
+        out.write(encode_frame(header, [np.frombuffer(data, dtype=np.uint8)]))
+        out.flush()
+        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]:
+    """Read the runner's frames until it exits, overruns its time, or writes too much; then end it and
+    everything it started. Returns the bytes and a status: "exited 0", "signal SIGSEGV", "timeout", ..."""
+    deadline = time.monotonic() + timeout
+    chunks, size, status, code = [], 0, None, None
+    os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while status is None:
+            if code is None:
+                done, code = os.waitpid(pid, os.WNOHANG)
+                code = code if done else None
+            ready = selector.select(timeout=0.02 if code is None else 0)
+            chunk = _read(fd) if ready or code is not None else b""
+            if ready and not chunk and code is None:
+                time.sleep(0.01)  # end of file, but the runner has not exited yet
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                status = "output"
+            elif code is not None and not chunk:
+                status = _exit_status(code)
+            elif time.monotonic() > deadline:
+                status = "timeout"
+    os.close(fd)
+    _kill_tree(pid, code is None)
+    return b"".join(chunks)[:limit], status
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 20)
+    except BlockingIOError:
+        return b""
+
+
+def _exit_status(code: int) -> str:
+    if os.WIFSIGNALED(code):
+        return f"signal {signal.Signals(os.WTERMSIG(code)).name}"
+    return f"exited {os.waitstatus_to_exitcode(code)}"
+
+
+def _kill_tree(pid: int, alive: bool) -> None:
+    """SIGKILL the runner's process group, the runner, and every process that came back to this
+    subreaper, until no child is left."""
+    for kill in ((lambda: os.killpg(pid, signal.SIGKILL)), (lambda: os.kill(pid, signal.SIGKILL))):
+        try:
+            kill()
+        except OSError:
+            pass
+    if alive:
+        os.waitpid(pid, 0)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for child in _children():
+            try:
+                os.kill(child, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.01)
+
+
+def _children() -> list[int]:
+    me, found = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me:
+            found.append(int(entry))
+    return found
+
+
+def _pre_import(names: list[str]) -> None:
+    """Import the modules the setup cell names, when they belong to PRE_IMPORT (so each exercise's
+    process finds them loaded); a module that fails here fails again, with its message, in the cell."""
+    for name in ["numpy", "course.grading", *names]:
+        if name.split(".")[0] in PRE_IMPORT:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S110 - reported when the setup cell imports it
+                pass
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+if __name__ == "__main__":
+    main()

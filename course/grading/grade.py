@@ -1,0 +1,269 @@
+"""`course grade SUBMISSIONS_DIR --out OUT_DIR`: grade a whole class, one sandbox per notebook.
+
+SUBMISSIONS_DIR holds one folder per student (the folder name is the student id) with any of the
+course's notebooks. The grader writes OUT_DIR/<student>.json (Gradescope's results.json format) as each
+student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is written by this process
+only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
+during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
+complete (same seed, same exercises) are not graded again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from course.grading import EXERCISES, cases_for, not_attempted
+from course.grading.exercise import Case
+from course.grading.notebook import Submission, UnreadableNotebook, read_notebook
+from course.grading.result import CaseResult, CheckResult
+from course.grading.sandbox import (
+    DEFAULT_LIMITS,
+    FALLBACK_NOTE,
+    Limits,
+    become_subreaper,
+    describe,
+    isolation,
+    run_notebook,
+)
+from course.grading.verdict import verdict
+
+__all__ = [
+    "StudentFiles",
+    "StudentGrade",
+    "read_student",
+    "gradebook_csv",
+    "add_arguments",
+    "grade_class",
+    "grade_student",
+    "run",
+]
+
+
+@dataclass
+class StudentGrade:
+    """One student's verdicts, by exercise id, and notes on their files and the sandbox."""
+
+    student: str
+    results: dict[str, CheckResult]
+    notes: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    @property
+    def total(self) -> float:
+        return round(sum(r.score for r in self.results.values()), 4)
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's results.json: `score`, one test per exercise, our own data in `extra_data`."""
+        tests = [
+            {
+                "name": f"{r.exercise}: {r.title}",
+                "score": r.score,
+                "max_score": r.max_score,
+                "output": str(r),
+                "visibility": "visible",
+            }
+            for r in self.results.values()
+        ]
+        extra = {
+            "student": self.student,
+            "complete": True,
+            "seed": self.seed,
+            "exercises": {e: r.score for e, r in self.results.items()},
+            "results": {e: r.to_dict() for e, r in self.results.items()},
+        }
+        return {"score": self.total, "output": "\n".join(self.notes), "tests": tests, "extra_data": extra}
+
+
+@dataclass(frozen=True)
+class StudentFiles:
+    """A student's notebooks, read (into memory) before any student code runs, and notes on the
+    files that could not be read."""
+
+    student: str
+    notebooks: tuple[Submission, ...]
+    notes: tuple[str, ...]
+
+
+def read_student(folder: Path) -> StudentFiles:
+    """Read every file of one student's folder; a file that is not a notebook becomes a note."""
+    notebooks, notes = [], []
+    for path in _files(folder):
+        try:
+            notebooks.append(read_notebook(path, EXERCISES))
+        except UnreadableNotebook as reason:
+            notes.append(f"{reason}: 0 points for it")
+    if not notebooks:
+        notes.append(f"no readable notebook in {folder.name}/")
+    return StudentFiles(folder.name, tuple(notebooks), tuple(notes))
+
+
+def grade_student(
+    files: StudentFiles | Path,
+    seed: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+    mode: str = "auto",
+    hide: tuple[str, ...] = (),
+    cases: dict[str, list[Case]] | None = None,
+) -> StudentGrade:
+    """Grade every exercise of the registry on one student's notebooks (or folder)."""
+    files = read_student(files) if isinstance(files, Path) else files
+    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    notes = [describe(isolation(mode)), *files.notes]
+    results: dict[str, CheckResult] = {}
+    for index, exercises in _assign(files.notebooks).items():
+        notebook = files.notebooks[index]
+        notes += notebook.notes
+        wanted = {e: cases[e] for e in exercises}
+        runs = run_notebook(notebook.setup, notebook.cells, wanted, limits, mode, hide)
+        for e in exercises:
+            results[e] = verdict(EXERCISES[e], cases[e], runs[e], limits.timeout)
+    ordered = {
+        e: results.get(e) or not_attempted(x, f"not submitted: no notebook has a cell for `{e}`")
+        for e, x in EXERCISES.items()
+    }
+    return StudentGrade(files.student, ordered, notes, seed)
+
+
+def _files(folder: Path) -> list[Path]:
+    """The student's files, skipping hidden ones (.ipynb_checkpoints holds stale copies)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if path.is_file() and not any(p.startswith(".") for p in parts):
+            found.append(path)
+    return found
+
+
+def _assign(notebooks: tuple[Submission, ...]) -> dict[int, list[str]]:
+    """Each exercise is graded from one notebook (by index): preferably the one named after its notebook."""
+    assigned: dict[int, list[str]] = {}
+    for exercise_id, exercise in EXERCISES.items():
+        holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
+        if holders:
+            holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
+            assigned.setdefault(holders[0], []).append(exercise_id)
+    return assigned
+
+
+def grade_class(
+    submissions: Path,
+    out: Path,
+    workers: int = 2,
+    seed: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    mode: str = "auto",
+    progress: bool = True,
+) -> list[StudentGrade]:
+    """Grade every student folder of `submissions` into `out`; returns the grades in student order."""
+    submissions, out = submissions.resolve(), out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    seed = _seed(out, seed)
+    become_subreaper()
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    grades = {s.name: g for s in students if (g := _finished(out / f"{s.name}.json", seed)) is not None}
+    todo = [read_student(s) for s in students if s.name not in grades]  # all read before any runs
+    cases = {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    hide = (str(out), str(submissions))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grade_student, s, seed, limits, mode, hide, cases) for s in todo]
+        bar = tqdm(as_completed(futures), total=len(students), initial=len(grades), disable=not progress)
+        for future in bar:
+            grade = future.result()
+            grades[grade.student] = grade
+            _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+    ordered = [grades[s.name] for s in students]
+    for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
+        _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+    _write_atomic(out / "grades.csv", gradebook_csv(ordered))
+    return ordered
+
+
+def gradebook_csv(grades: list[StudentGrade]) -> str:
+    """grades.csv: student, the points of each exercise in registry order, total."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *EXERCISES, "total"])
+    for grade in grades:
+        points = [f"{grade.results[e].score:g}" for e in EXERCISES]
+        writer.writerow([grade.student, *points, f"{grade.total:g}"])
+    return buffer.getvalue()
+
+
+def _seed(out: Path, seed: int | None) -> int:
+    """The hidden cases' seed: the one given, else the one of the run being resumed, else a new one."""
+    run_file = out / "run.json"
+    previous = None
+    try:
+        previous = json.loads(run_file.read_text()).get("seed")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if seed is None:
+        seed = previous if isinstance(previous, int) else secrets.randbelow(2**31)
+    _write_atomic(run_file, json.dumps({"seed": seed, "exercises": list(EXERCISES)}))
+    return seed
+
+
+def _finished(path: Path, seed: int) -> StudentGrade | None:
+    """The grade in a complete JSON of an earlier run with the same seed and exercises, else None."""
+    try:
+        data = json.loads(path.read_text())
+        extra = data["extra_data"]
+        same = extra["seed"] == seed and list(extra["results"]) == list(EXERCISES)
+        if extra["complete"] is not True or not same:
+            return None
+        results = {e: _check_result(r) for e, r in extra["results"].items()}
+        notes = data.get("output", "")
+        return StudentGrade(path.stem, results, notes.splitlines() if notes else [], seed)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_result(data: dict) -> CheckResult:
+    cases = [CaseResult(**c) for c in data.pop("cases")]
+    return CheckResult(**data, cases=cases)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per student")
+    parser.add_argument("--out", type=Path, required=True, help="where grades.csv and <student>.json go")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="students graded at once")
+    parser.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per exercise")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: new)")
+    parser.add_argument("--memory-mb", type=int, default=Limits.memory // 2**20, help="memory per exercise")
+    parser.add_argument(
+        "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="isolation (default: auto)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.submissions.is_dir():
+        print(f"course grade: SUBMISSIONS_DIR {args.submissions} is not a folder")
+        return 2
+    if args.workers < 1 or args.timeout <= 0:
+        print(f"course grade: need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}")
+        return 2
+    limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
+    mode = isolation(args.sandbox)
+    if mode == "fallback":
+        print(f"course grade: {FALLBACK_NOTE}")
+    grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode)
+    total = sum(x.points for x in EXERCISES.values())
+    mean = sum(g.total for g in grades) / len(grades) if grades else 0.0
+    print(f"graded {len(grades)} students; mean {mean:.2f}/{total:g}; gradebook: {args.out / 'grades.csv'}")
+    return 0

@@ -1,0 +1,116 @@
+"""Reading a submitted notebook without trusting it: find the setup cell and the exercise cells.
+
+A notebook is read as JSON (never executed here). Cells are found by their metadata,
+{"course": {"setup": true}} and {"course": {"exercise": "<id>"}}; when a student's editor lost the
+metadata, an exercise cell is the last code cell that defines `def <id>(`, and the setup cell is the
+first code cell that imports something and defines no exercise. IPython magics and shell lines
+(`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Submission", "UnreadableNotebook", "parse_notebook", "read_notebook"]
+
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+_MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
+
+
+class UnreadableNotebook(ValueError):
+    """A submitted file that is not a notebook we can grade; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The code of one notebook: its setup cell (or None) and one source per exercise id found."""
+
+    path: str
+    setup: str | None
+    cells: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def read_notebook(path: str | Path, exercise_ids: Iterable[str]) -> Submission:
+    """Read the file at `path` and find the cells of the given exercises.
+
+    Raises UnreadableNotebook (a ValueError) saying why when the file is empty, binary, too large,
+    not JSON, or JSON that is not a notebook.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            raise UnreadableNotebook(f"{path.name}: {size} bytes, more than a notebook can be")
+        data = path.read_bytes()
+    except OSError as error:
+        raise UnreadableNotebook(f"{path.name}: cannot be read ({error.strerror})") from None
+    return parse_notebook(data, exercise_ids, name=path.name)
+
+
+def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebook") -> Submission:
+    """Like read_notebook, from the file's bytes."""
+    if not data.strip():
+        raise UnreadableNotebook(f"{name}: the file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableNotebook(f"{name}: not a text file (binary data), so not a notebook") from None
+    try:
+        notebook = json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as error:
+        raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
+    code = [(_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
+    return _find_cells(code, list(exercise_ids), name)
+
+
+def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str) -> Submission:
+    setup = None
+    cells: dict[str, str] = {}
+    notes = []
+    for meta, source in code:
+        if meta.get("setup") is True and setup is None:
+            setup = source
+        exercise = meta.get("exercise")
+        if isinstance(exercise, str) and exercise in exercise_ids:
+            cells[exercise] = source  # the last cell tagged with an id wins, as in a top-down run
+    for exercise in exercise_ids:
+        if exercise in cells:
+            continue
+        defining = [source for _, source in code if re.search(rf"^def {re.escape(exercise)}\(", source, re.M)]
+        if defining:
+            cells[exercise] = defining[-1]
+            notes.append(f"{name}: the cell of {exercise} had lost its metadata; found it by its `def`")
+    if setup is None:
+        defined = set(cells.values())
+        setup = next(
+            (s for _, s in code if s not in defined and re.search(r"^\s*(import|from)\s", s, re.M)), None
+        )
+        if setup is not None and cells:
+            notes.append(f"{name}: the setup cell had lost its metadata; used the first cell with imports")
+    return Submission(name, setup, cells, tuple(notes))
+
+
+def _is_code(cell: object) -> bool:
+    return isinstance(cell, dict) and cell.get("cell_type") == "code"
+
+
+def _metadata(cell: dict) -> dict:
+    meta = cell.get("metadata")
+    course = meta.get("course") if isinstance(meta, dict) else None
+    return course if isinstance(course, dict) else {}
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(part for part in source if isinstance(part, str))
+    if not isinstance(source, str):
+        return ""
+    return _MAGIC.sub(lambda m: m.group(1) + "pass", source)

@@ -1,0 +1,120 @@
+"""Inside the sandbox only: make the course's reference implementations uncallable by student code.
+
+Every function of the reference modules (course.functional, naive, kernels, gradcheck, grading) and
+every exercise's `reference` is replaced, wherever a loaded `course`
+module holds it, by a stand-in that records the call and raises ReferenceUsed. An import hook stops
+student code from re-importing or reloading those modules to get the originals back. The runner
+reports a recorded call, and the grader then scores the exercise 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import sys
+from collections.abc import Callable
+
+__all__ = ["ReferenceUsed", "poison_references", "used"]
+
+REFERENCE_MODULES = (
+    "course.functional",
+    "course.naive",
+    "course.kernels",
+    "course.gradcheck",
+    "course.grading",
+)
+_EXERCISES = "course.grading.exercises"  # only their `reference`s: helpers there may build the cases
+_calls: list[str] = []
+
+
+class ReferenceUsed(Exception):
+    """Raised by a poisoned reference implementation."""
+
+
+def used() -> list[str]:
+    """The names of the poisoned functions that were called so far."""
+    return list(_calls)
+
+
+def poison_references(keep: Callable[[str], bool] = lambda name: False) -> int:
+    """Poison the reference implementations; `keep(module_name)` spares modules the runner itself
+    needs (their functions are still poisoned where a reference module re-exports them).
+    Returns the number of functions poisoned."""
+    for name in REFERENCE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+    targets = _reference_functions(keep)
+    count = 0
+    for module in [m for n, m in list(sys.modules.items()) if _is_course(n) and m is not None]:
+        for attr, value in list(vars(module).items()):
+            if id(value) in targets:
+                setattr(module, attr, _stand_in(targets[id(value)]))
+                count += 1
+            elif isinstance(value, type) and _is_course(getattr(value, "__module__", "")):
+                count += _poison_class(value, targets)
+    sys.meta_path.insert(0, _Refuse(tuple(n for n in sys.modules if _is_reference(n) and not keep(n))))
+    return count
+
+
+def _reference_functions(keep: Callable[[str], bool]) -> dict[int, str]:
+    targets: dict[int, str] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not _is_reference(name) or keep(name) or name.startswith(_EXERCISES):
+            continue
+        for attr, value in vars(module).items():
+            if callable(value) and not isinstance(value, type) and not attr.startswith("__"):
+                if getattr(value, "__module__", "") == name or name.startswith("course.kernels"):
+                    targets[id(value)] = f"{name}.{attr}"
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(_EXERCISES):
+            continue
+        for value in vars(module).values():
+            reference = getattr(value, "reference", None) if isinstance(value, type) else None
+            if callable(reference):
+                targets[id(getattr(reference, "__func__", reference))] = f"{name}.{value.__name__}.reference"
+    return targets
+
+
+def _poison_class(cls: type, targets: dict[int, str]) -> int:
+    count = 0
+    for attr, value in list(vars(cls).items()):
+        inner = getattr(value, "__func__", value)
+        if attr == "reference" or id(inner) in targets:
+            name = targets.get(id(inner), f"{cls.__module__}.{cls.__name__}.{attr}")
+            setattr(cls, attr, staticmethod(_stand_in(name)))
+            count += 1
+    return count
+
+
+def _stand_in(name: str) -> Callable:
+    def poisoned(*args, **kwargs):
+        _calls.append(name)
+        raise ReferenceUsed(
+            f"{name} is the course's reference implementation and cannot be used during grading; "
+            "write the exercise yourself"
+        )
+
+    poisoned.__name__ = name.rsplit(".", 1)[-1]
+    return poisoned
+
+
+def _is_course(name: str) -> bool:
+    return name == "course" or name.startswith("course.")
+
+
+def _is_reference(name: str) -> bool:
+    return any(name == r or name.startswith(r + ".") for r in REFERENCE_MODULES)
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    """Refuses to find the poisoned modules again (import after `del sys.modules[...]`, reload)."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.names or (_is_reference(fullname) and fullname not in sys.modules):
+            raise ImportError(f"{fullname} cannot be imported again during grading")
+        return None

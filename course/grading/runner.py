@@ -1,0 +1,208 @@
+"""Inside the sandbox, in a process of its own: run one exercise of one notebook and write plain outcomes.
+
+This is the only module that executes student code. The process it runs in was forked for this one
+exercise by `course.grading.child`; it never returns, it ends with `os._exit`. Steps: limits (memory,
+processes, file size), references poisoned, privileges dropped when running as root, `os._exit` and
+friends made to raise, print capped; then the setup cell, the top-level definitions of the other exercise
+cells (only inert statements, see `inert`), this exercise's own cell in full, and every case, one frame
+per case written to `result_fd` as soon as it is known. Everything is judged outside, by the grader.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import resource
+import signal
+import sys
+import traceback
+
+from course.grading import poison
+from course.grading.exercise import Case, Outcome, run_case
+from course.grading.wire import encode_frame, encode_outcome
+
+__all__ = ["inert", "run_exercise"]
+
+KEEP = ("course.grading.exercise", "course.grading.wire", "course.grading.poison", "course.grading.runner")
+PRINT_CAP = 4000
+_real_exit = os._exit
+
+
+def run_exercise(job: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str) -> None:
+    """Run `exercise_id`'s cell and cases in this (forked) process, write frames to result_fd, exit."""
+    try:
+        _isolate(job, result_fd, workdir)
+        printed = _Capped()
+        sys.stdout = sys.stderr = printed
+        namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        notes = _run_cells(job, exercise_id, namespace)
+        fn = namespace.get(exercise_id)
+        if not callable(fn):
+            _write(result_fd, encode_frame({"kind": "fatal", "message": _missing(job, exercise_id, notes)}))
+        else:
+            for index, case in enumerate(cases):
+                _write(result_fd, encode_outcome(index, _run_one(fn, case)))
+        done = {"kind": "done", "notes": notes, "references": poison.used(), "printed": printed.head}
+        _write(result_fd, encode_frame(done))
+    except BaseException as error:  # noqa: BLE001 - whatever happens, the process ends here
+        try:
+            _write(result_fd, encode_frame({"kind": "fatal", "message": f"grading failed: {error!r}"[:500]}))
+        except BaseException:  # noqa: BLE001
+            pass
+    _real_exit(0)
+
+
+def _isolate(job: dict, result_fd: int, workdir: str) -> None:
+    os.setpgid(0, 0)
+    os.chdir(workdir)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, result_fd)
+    os.closerange(result_fd + 1, 1 << 16)
+    _limit(resource.RLIMIT_CORE, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing too much fails with an OSError instead
+    _limit(resource.RLIMIT_FSIZE, job["file_bytes"])
+    _limit(resource.RLIMIT_CPU, int(job["timeout"]) + 2)
+    _limit(resource.RLIMIT_AS, _mapped_bytes() + job["memory"])
+    poison.poison_references(keep=lambda name: name in KEEP)
+    if job["drop_to"] is not None:
+        os.setgroups([])
+        os.setgid(job["drop_to"])
+        os.setuid(job["drop_to"])
+    _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"])
+    os.environ["HOME"] = workdir
+    os._exit = _raise_exit
+    os.abort = _raise_exit
+
+
+def _run_cells(job: dict, exercise_id: str, namespace: dict) -> list[str]:
+    notes = []
+    if job["setup"]:
+        notes += _execute(job["setup"], "the setup cell", namespace)
+    for other, source in job["cells"].items():
+        if other != exercise_id:
+            notes += _execute(source, f"the cell of {other}", namespace, only_inert=True)
+    if exercise_id in job["cells"]:
+        notes += _execute(job["cells"][exercise_id], "your cell", namespace)
+    return notes
+
+
+def _execute(source: str, where: str, namespace: dict, only_inert: bool = False) -> list[str]:
+    """Run a cell's code (or only its inert top-level statements); return notes on what went wrong."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        return [f"{where} has a syntax error (line {error.lineno}: {error.msg})"]
+    body = [node for node in tree.body if inert(node)] if only_inert else tree.body
+    notes = []
+    for node in body if only_inert else [tree]:
+        module = node if isinstance(node, ast.Module) else ast.Module(body=[node], type_ignores=[])
+        try:
+            exec(compile(module, f"<{where}>", "exec"), namespace)
+        except BaseException as error:  # noqa: BLE001 - a failing cell is a note, not the end
+            notes.append(f"{where} raised {_describe(error)}")
+            if not only_inert:
+                break
+    return notes
+
+
+def inert(node: ast.stmt) -> bool:
+    """True for a top-level import, or a def/class whose decorators, defaults and class body contain
+    no calls or loops: statements that define names and cannot run anything when executed."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return True
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return False
+    return not any(isinstance(n, (ast.Call, ast.While, ast.For, ast.Await)) for n in _evaluated(node))
+
+
+def _evaluated(node: ast.AST):
+    """The sub-nodes evaluated when a def or class statement runs (not the function bodies)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        parts = [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]
+        parts += [a.annotation for a in (*node.args.args, *node.args.kwonlyargs) if a.annotation]
+        parts += [node.returns] if node.returns else []
+        for part in parts:
+            if part is not None:
+                yield from ast.walk(part)
+    elif isinstance(node, ast.ClassDef):
+        for part in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            yield from ast.walk(part)
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from _evaluated(statement)
+            else:
+                yield from ast.walk(statement)
+    else:
+        yield from ast.walk(node)
+
+
+def _run_one(fn, case: Case) -> Outcome:
+    try:
+        return run_case(fn, case)
+    except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, ... end this case only
+        return Outcome(error=_describe(error))
+
+
+def _missing(job: dict, exercise_id: str, notes: list[str]) -> str:
+    if exercise_id not in job["cells"]:
+        return f"no cell defines `{exercise_id}`"
+    why = "; ".join(notes)
+    return f"your cell does not define the function `{exercise_id}`" + (f" ({why})" if why else "")
+
+
+def _describe(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames and frames[-1].line else ""
+    return f"{type(error).__name__}: {str(error)[:300]}{where}"
+
+
+def _raise_exit(*args) -> None:
+    raise SystemExit(f"the process tried to exit{' with ' + repr(args[0]) if args else ''}")
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _limit(kind: int, value: int) -> None:
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+class _Capped(io.TextIOBase):
+    """sys.stdout and sys.stderr during grading: keeps the first PRINT_CAP characters, drops the rest."""
+
+    def __init__(self):
+        self.head = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        if len(self.head) < PRINT_CAP:
+            self.head += text[: PRINT_CAP - len(self.head)]
+        return len(text)

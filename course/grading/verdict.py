@@ -1,0 +1,57 @@
+"""From what came back from the sandbox to an exercise's CheckResult, in the grader's own process.
+
+The exercise's own `score_case` and `summarize` judge every outcome; this module only decides what a
+missing outcome means (the run timed out, crashed, exited, ...) and adds what a student needs to know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from course.grading import not_attempted, summarize
+from course.grading.exercise import Case, Exercise, Outcome
+from course.grading.result import CheckResult
+from course.grading.sandbox import ExerciseRun
+
+__all__ = ["verdict"]
+
+
+def verdict(exercise: Exercise, cases: list[Case], run: ExerciseRun, timeout: float) -> CheckResult:
+    """Score one exercise of one submission from its sandboxed run."""
+    if run.references:
+        names = ", ".join(sorted(set(run.references)))
+        message = (
+            f"0 points: your code called {names}, the course's own implementation. During grading "
+            "the reference implementations cannot be used: write the exercise yourself."
+        )
+        return CheckResult(exercise.id, exercise.title, 0.0, exercise.points, "failed", [], message)
+    if run.fatal.startswith("no cell defines"):
+        return not_attempted(exercise, f"not submitted: {run.fatal}")
+    if run.fatal and all(outcome is None for outcome in run.outcomes):
+        message = f"0 points: {run.fatal}" + _ending(run, timeout, prefix="; ")
+        return CheckResult(exercise.id, exercise.title, 0.0, exercise.points, "error", [], message)
+    missing = Outcome(error=_ending(run, timeout) or "no result came back for this case")
+    outcomes = [(case, outcome or missing) for case, outcome in zip(cases, run.outcomes, strict=True)]
+    result = summarize(exercise, outcomes)
+    notes = [*run.notes, _ending(run, timeout)] if any(o is None for o in run.outcomes) else run.notes
+    if notes and result.status != "not attempted":
+        result = replace(result, message="\n".join(n for n in [result.message, *notes] if n))
+    return result
+
+
+def _ending(run: ExerciseRun, timeout: float, prefix: str = "") -> str:
+    """What ended the run early, in a student's terms ("" when it ended normally)."""
+    status = run.status
+    if status == "timeout":
+        text = f"your code ran out of time ({timeout:g} s for this exercise; is there an endless loop?)"
+    elif status.startswith("signal "):
+        text = f"your code crashed the Python process ({status[7:]})"
+    elif status == "output":
+        text = "your code sent back too much data"
+    elif status.startswith("exited ") and status != "exited 0":
+        text = f"your code ended the Python process ({status})"
+    elif status == "sandbox ended":
+        text = run.fatal
+    else:
+        return ""
+    return prefix + text

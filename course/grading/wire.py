@@ -1,0 +1,155 @@
+"""The only form in which results leave the sandbox: plain data as JSON plus raw array buffers.
+
+Nothing that crosses back is unpickled. A frame is a 4-byte big-endian header length, a JSON header,
+then the raw bytes of the arrays the header describes (numbers and booleans only, C order). Decoding
+checks every length, dtype and shape against the bytes actually present, so a garbled or hostile
+frame gives a ValueError, never code execution or an oversized allocation.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import numpy as np
+
+from course.grading.exercise import Outcome
+
+__all__ = ["decode_frames", "decode_outcome", "encode_frame", "encode_outcome", "MAX_FRAME_BYTES"]
+
+MAX_FRAME_BYTES = 64 * 2**20
+_DTYPES = {
+    "|b1",
+    "|i1",
+    "|u1",
+    "<i2",
+    "<i4",
+    "<i8",
+    "<u2",
+    "<u4",
+    "<u8",
+    "<f2",
+    "<f4",
+    "<f8",
+}
+_HEADER = struct.Struct(">I")
+
+
+def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
+    """One frame: `header` (JSON-able, arrays referenced by index) followed by the arrays' bytes."""
+    header = dict(header, buffers=[{"dtype": a.dtype.str, "shape": list(a.shape)} for a in arrays])
+    head = json.dumps(header).encode()
+    body = b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+    return _HEADER.pack(len(head)) + head + body
+
+
+def decode_frames(data: bytes) -> tuple[list[tuple[dict, list[np.ndarray]]], str]:
+    """Split a byte stream into (header, arrays) frames; also say why decoding stopped early, if it did."""
+    frames, offset = [], 0
+    while offset < len(data):
+        try:
+            header, arrays, offset = _decode_one(data, offset)
+        except ValueError as error:
+            return frames, f"unreadable results after {len(frames)} frames: {error}"
+        frames.append((header, arrays))
+    return frames, ""
+
+
+def _decode_one(data: bytes, offset: int) -> tuple[dict, list[np.ndarray], int]:
+    if offset + _HEADER.size > len(data):
+        raise ValueError("truncated frame header")
+    (length,) = _HEADER.unpack_from(data, offset)
+    offset += _HEADER.size
+    if length > MAX_FRAME_BYTES or offset + length > len(data):
+        raise ValueError("truncated or oversized header")
+    try:
+        header = json.loads(data[offset : offset + length].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"header is not JSON ({error})") from None
+    offset += length
+    if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
+        raise ValueError("header is not a frame header")
+    arrays = []
+    for spec in header["buffers"]:
+        dtype, shape = _array_spec(spec)
+        size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+        if size < 0 or offset + size > len(data):
+            raise ValueError("truncated array data")
+        flat = np.frombuffer(data, dtype=dtype, count=size // dtype.itemsize, offset=offset)
+        arrays.append(flat.reshape(shape))
+        offset += size
+    return header, [a.copy() for a in arrays], offset
+
+
+def _array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
+    if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES:
+        raise ValueError(f"bad array description {spec!r:.80}")
+    if not isinstance(spec.get("shape"), list):
+        raise ValueError(f"bad array description {spec!r:.80}")
+    shape = spec["shape"]
+    if len(shape) > 32 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n for n in shape):
+        raise ValueError(f"bad array shape {shape!r:.80}")
+    if np.prod(shape, dtype=np.float64) > MAX_FRAME_BYTES:
+        raise ValueError("array too large")
+    return np.dtype(spec["dtype"]), tuple(shape)
+
+
+def encode_outcome(index: int, outcome: Outcome) -> bytes:
+    """The frame for case number `index`: its Outcome, whose output is already plain data."""
+    arrays: list[np.ndarray] = []
+    header = {
+        "case": index,
+        "output": _to_json(outcome.output, arrays),
+        "error": outcome.error,
+        "not_attempted": outcome.not_attempted,
+        "modified": list(outcome.modified),
+    }
+    return encode_frame(header, arrays)
+
+
+def decode_outcome(header: dict, arrays: list[np.ndarray]) -> Outcome:
+    """Rebuild an Outcome from a frame; ValueError if any field is not what encode_outcome writes."""
+    error, modified = header.get("error"), header.get("modified")
+    if error is not None and not isinstance(error, str):
+        raise ValueError("error is not a string")
+    if not isinstance(modified, list) or not all(isinstance(m, str) for m in modified):
+        raise ValueError("modified is not a list of names")
+    return Outcome(
+        output=_from_json(header.get("output"), arrays, 0),
+        error=error[:4000] if error else error,
+        not_attempted=header.get("not_attempted") is True,
+        modified=tuple(m[:100] for m in modified[:20]),
+    )
+
+
+def _to_json(value: Any, arrays: list[np.ndarray]) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+        return {"array": len(arrays) - 1}
+    if isinstance(value, (tuple, list)):
+        return {"tuple" if isinstance(value, tuple) else "list": [_to_json(v, arrays) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[str(k), _to_json(v, arrays)] for k, v in value.items()]}
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def _from_json(value: Any, arrays: list[np.ndarray], depth: int) -> Any:
+    if depth > 10:
+        raise ValueError("output nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, content),) = value.items()
+        if kind == "array" and isinstance(content, int) and 0 <= content < len(arrays):
+            return arrays[content]
+        if kind in ("tuple", "list") and isinstance(content, list):
+            items = [_from_json(v, arrays, depth + 1) for v in content]
+            return tuple(items) if kind == "tuple" else items
+        if kind == "dict" and isinstance(content, list):
+            if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in content):
+                raise ValueError("bad dict in output")
+            return {k: _from_json(v, arrays, depth + 1) for k, v in content}
+    raise ValueError(f"not plain data: {value!r:.80}")
