@@ -234,6 +234,7 @@ def _check_result(data: dict) -> CheckResult:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # again: without bubblewrap a submission may remove it
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
