@@ -9,6 +9,7 @@ import sys
 # subcommand -> (module holding `add_arguments(parser)` and `run(args) -> int`, one-line help)
 COMMANDS = {
     "bench": ("course.bench", "time naive, fast and PyTorch kernels side by side"),
+    "release": ("course.release", "regenerate the student notebooks/ from solutions/"),
     "grade": ("course.grading.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
 }
 

@@ -9,9 +9,14 @@ import numpy as np
 TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-7, 1e-9)}
 
 
-def compare_array(expected: np.ndarray, got: Any, name: str = "output") -> tuple[float, str]:
+def compare_array(
+    expected: np.ndarray, got: Any, name: str = "output", tolerance: tuple[float, float] | None = None
+) -> tuple[float, str]:
     """1.0 and "" when `got` is an array of expected's shape and dtype, finite, and close to it;
-    otherwise 0.0 and a message naming the first problem (for values, the worst entry)."""
+    otherwise 0.0 and a message naming the first problem (for values, the worst entry).
+
+    Close means |got - expected| <= atol * max(max|expected|, 1) + rtol * |expected| entry by entry,
+    with (rtol, atol) = `tolerance`, by default TOLERANCE[expected.dtype]."""
     if not isinstance(got, np.ndarray):
         return 0.0, f"{name} should be a numpy array of shape {expected.shape}, got {type(got).__name__}"
     if got.shape != expected.shape:
@@ -21,7 +26,7 @@ def compare_array(expected: np.ndarray, got: Any, name: str = "output") -> tuple
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return 0.0, f"{name} has a non-finite value {got[bad]} at index {bad}"
-    rtol, atol = TOLERANCE.get(expected.dtype, (1e-7, 1e-9))
+    rtol, atol = tolerance or TOLERANCE.get(expected.dtype, (1e-7, 1e-9))
     scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
     error = np.abs(got.astype(np.float64) - expected.astype(np.float64))
     if np.all(error <= atol * scale + rtol * np.abs(expected)):

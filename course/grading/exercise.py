@@ -57,6 +57,7 @@ class Exercise:
     notebook: str
     title: str
     points: float = 1.0
+    reference: Callable  # a trusted function with the exercise's signature (a staticmethod)
 
     def cases(self, rng: np.random.Generator, hidden: bool) -> list[Case]:
         """The cases to run: visible ones always the same, hidden ones drawn from `rng`."""
@@ -67,10 +68,16 @@ class Exercise:
         side: it may compute references, but must not call student code."""
         raise NotImplementedError
 
+    def error_hint(self, case: Case) -> str:
+        """A hint added when the function raised on `case` (e.g. what is special about it); "" if none."""
+        return ""
+
     def score_case(self, case: Case, outcome: Outcome) -> CaseResult:
         """Turn an outcome into a CaseResult worth up to `case.weight`."""
         if outcome.error is not None:
             fraction, message = 0.0, f"your function raised {outcome.error}"
+            hint = self.error_hint(case)
+            message += f"\n{hint}" if hint else ""
         else:
             fraction, message = self.judge(case, outcome.output)
         if outcome.modified and fraction > 0:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from course.grading.exercises import motivation
+from course.grading.exercises import applications, components, learning, motivation, structure
 
-ALL = [*motivation.EXERCISES]
+ALL = [
+    *motivation.EXERCISES,
+    *components.EXERCISES,
+    *structure.EXERCISES,
+    *learning.EXERCISES,
+    *applications.EXERCISES,
+]

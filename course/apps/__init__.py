@@ -1,0 +1,22 @@
+"""Applications of the course's layers: scenes of handwritten digits, semantic segmentation, object
+detection, and real-time inference on a short video.
+
+Modules (load on first use): `scenes` (the data), `boxes` (IoU, non-maximum suppression, mAP),
+`segmentation` (a fully convolutional network and its metrics), `detection` (a single-shot grid
+detector), `realtime` (frames per second with the Numba kernels and with the naive loops), `weights`
+(the shipped trained weights). Layering: apps imports nn, functional, naive and data, never grading.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_SUBMODULES = {"boxes", "detection", "realtime", "scenes", "segmentation", "weights"}
+
+__all__ = sorted(_SUBMODULES)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"course.apps.{name}")
+    raise AttributeError(f"module 'course.apps' has no attribute {name!r}")

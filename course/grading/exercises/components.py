@@ -1,0 +1,250 @@
+"""Exercises of 02_components: the convolution formula, output sizes, conv2d, pooling, separable kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course import functional
+from course.grading import references
+from course.grading.compare import compare_number
+from course.grading.exercise import Case, Exercise
+from course.grading.judging import judge_array
+from course.grading.kernel_cases import (
+    VISIBLE_CONV,
+    VISIBLE_POOL,
+    hidden_conv,
+    hidden_pool,
+    pair,
+    zero_padding_hint,
+)
+from course.grading.misconceptions import avg_pool2d_variants, conv2d_variants, correlate, max_pool2d_variants
+
+
+class Conv2dSingle(Exercise):
+    """conv2d_single(a, w) -> z: one channel, valid, stride 1, z[n, m] = sum a[n+j, m+i] w[j, i]."""
+
+    id = "conv2d_single"
+    notebook = "02_components"
+    title = "the convolution formula on one channel"
+    points = 2.0
+    reference = staticmethod(references.conv2d_single)
+
+    def cases(self, rng, hidden):
+        if hidden:
+            shapes = [tuple(int(v) for v in rng.integers([3, 3, 1, 1], [9, 9, 4, 4])) for _ in range(3)]
+            return [
+                Case(
+                    f"random {h}x{w} input, {kh}x{kw} kernel",
+                    (rng.standard_normal((h, w)), rng.standard_normal((kh, kw))),
+                    hidden=True,
+                )
+                for h, w, kh, kw in shapes
+            ]
+        small = np.arange(16.0).reshape(4, 4)
+        return [
+            Case(
+                "a 4x4 input of 0..15 and the 2x2 kernel [[1, 0], [0, -1]]",
+                (small, np.array([[1.0, 0.0], [0.0, -1.0]])),
+            ),
+            Case(
+                "a 5x7 input and a non-square 3x2 kernel",
+                (rng.standard_normal((5, 7)), rng.standard_normal((3, 2))),
+            ),
+            Case(
+                "a 6x5 float32 input and a 1x3 kernel",
+                (
+                    rng.standard_normal((6, 5)).astype(np.float32),
+                    rng.standard_normal((1, 3)).astype(np.float32),
+                ),
+            ),  # fmt: skip
+        ]
+
+    def judge(self, case, output):
+        a, w = case.args
+        variants = [
+            ("your output equals a true convolution (kernel flipped): the lecture's formula "
+             "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
+             lambda: correlate(a[None, None], w[None, None, ::-1, ::-1])[0, 0]),
+            ("H and W are swapped in the kernel: w[j, i] multiplies a[n + j, m + i] (j along H)",
+             lambda: correlate(a[None, None], w.T[None, None])[0, 0]),
+        ]  # fmt: skip
+        return judge_array(self.reference(a, w), output, "z", variants)
+
+
+class ConvOutputSize(Exercise):
+    """conv_output_size(size, kernel_size, stride=1, padding=0) -> (size + 2p - k) // s + 1."""
+
+    id = "conv_output_size"
+    notebook = "02_components"
+    title = "the output size of a convolution"
+    points = 1.0
+    reference = staticmethod(references.conv_output_size)
+
+    def cases(self, rng, hidden):
+        if hidden:
+            draws = []
+            for _ in range(4):
+                k = int(rng.integers(1, 8))
+                draws.append((int(rng.integers(k, 60)), k, int(rng.integers(1, 5)), int(rng.integers(0, k))))
+            return [
+                Case(f"size {s}, kernel {k}, stride {st}, padding {p}", (s, k, st, p), hidden=True)
+                for s, k, st, p in draws
+            ]
+        return [
+            Case("size 28, kernel 5, stride and padding left to their defaults", (28, 5)),
+            Case("size 6, kernel 3, stride 1, padding 1 ('same' size)", (6, 3, 1, 1)),
+            Case("size 8, kernel 3, stride 2, padding 1 (stride does not divide evenly)", (8, 3, 2, 1)),
+            Case("size 224, kernel 7, stride 2, padding 3", (224, 7, 2, 3)),
+            Case("size 5, kernel 5: one output", (5, 5, 1, 0)),
+        ]
+
+    def judge(self, case, output):
+        size, k, s, p = (*case.args, 1, 0)[:4]
+        expected = self.reference(size, k, s, p)
+        if isinstance(output, float) and output == int(output) and output != expected:
+            output = int(output)
+        if isinstance(output, float):
+            return 0.0, f"the output size should be an int, got {output!r}: use // (floor division)"
+        fraction, message = compare_number(expected, output, "the output size")
+        wrong = {
+            (size + 2 * p - k)
+            // s: "the + 1 is missing: Ho = (H + 2p - K) // s + 1 counts the first position too",
+            (size + p - k) // s + 1: "the padding was counted once: it adds p on both sides, so 2p",
+            -(-(size + 2 * p - k) // s)
+            + 1: "you rounded up: positions that do not fit a whole kernel do not count",
+            size + 2 * p - k + 1: "the stride was ignored: the kernel moves s positions at a time",
+        }
+        if fraction < 1 and isinstance(output, int) and output in wrong:
+            message += "\n" + wrong[output]
+        return fraction, message
+
+
+class Conv2d(Exercise):
+    """conv2d(x, w, b=None, stride=1, padding=0) -> z (N, F, Ho, Wo)."""
+
+    id = "conv2d"
+    notebook = "02_components"
+    title = "convolution with channels, batch, stride and padding"
+    points = 4.0
+    reference = staticmethod(functional.conv2d)
+
+    def cases(self, rng, hidden):
+        setups = hidden_conv(rng) if hidden else VISIBLE_CONV
+        cases = []
+        for setup in setups:
+            x, w, b, _ = setup.arrays(rng)
+            cases.append(Case(setup.label, (x, w, b, setup.stride, setup.padding), hidden=hidden))
+        return cases
+
+    def error_hint(self, case):
+        return zero_padding_hint(case.args[4])
+
+    def judge(self, case, output):
+        x, w, b, stride, padding = case.args
+        variants = conv2d_variants(x, w, b, pair(stride), pair(padding))
+        return judge_array(self.reference(*case.args), output, "z", variants)
+
+
+class _Pool(Exercise):
+    """Shared cases of max_pool2d(x, kernel_size, stride=None) and avg_pool2d."""
+
+    notebook = "02_components"
+    points = 2.0
+
+    def cases(self, rng, hidden):
+        setups = hidden_pool(rng) if hidden else VISIBLE_POOL
+        return [Case(setup.label, setup.call_args(setup.arrays(rng)[0]), hidden=hidden) for setup in setups]
+
+    def judge(self, case, output):
+        x, kernel, stride = (*case.args, None)[:3]
+        kernel = pair(kernel)
+        variants = self.variants(x, kernel, kernel if stride is None else pair(stride), stride is not None)
+        return judge_array(self.reference(*case.args), output, "y", variants)
+
+
+class MaxPool2d(_Pool):
+    """max_pool2d(x, kernel_size, stride=None) -> y (N, C, Ho, Wo)."""
+
+    id = "max_pool2d"
+    title = "max pooling"
+    reference = staticmethod(functional.max_pool2d)
+    variants = staticmethod(max_pool2d_variants)
+
+
+class AvgPool2d(_Pool):
+    """avg_pool2d(x, kernel_size, stride=None) -> y (N, C, Ho, Wo)."""
+
+    id = "avg_pool2d"
+    title = "average pooling"
+    reference = staticmethod(functional.avg_pool2d)
+    variants = staticmethod(avg_pool2d_variants)
+
+
+class SeparableFactors(Exercise):
+    """separable_factors(kernel) -> (column (KH,), row (KW,)) with outer(column, row) == kernel, or None."""
+
+    id = "separable_factors"
+    notebook = "02_components"
+    title = "factorising a separable kernel"
+    points = 2.0
+    reference = staticmethod(references.separable_factors)
+
+    def cases(self, rng, hidden):
+        if hidden:
+            cases = []
+            for index in range(3):
+                kh, kw = (int(k) for k in rng.integers(2, 6, size=2))
+                rank1 = np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+                kernel = (
+                    rank1
+                    if index != 1
+                    else rank1 + np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+                )
+                cases.append(Case(f"a random {kh}x{kw} kernel", (kernel,), hidden=True))
+            return cases
+        sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+        edges = np.array([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]])
+        return [
+            Case("the Sobel kernel for vertical edges", (sobel,)),
+            Case("the 3x3 blur kernel of ones", (np.ones((3, 3)),)),
+            Case("the lecture's edge-detection kernel (not separable)", (edges,)),
+            Case("a non-square 2x4 separable kernel", (np.outer([1.0, -3.0], [2.0, 0.5, -1.0, 4.0]),)),
+            Case("a 3x2 kernel of rank 2", (np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]),)),
+        ]
+
+    def judge(self, case, output):
+        (kernel,) = case.args
+        separable = self.reference(kernel) is not None
+        if not separable:
+            if output is None:
+                return 1.0, ""
+            return (
+                0.0,
+                "this kernel has rank 2 or more: no column and row give it as an outer product; return None",
+            )
+        if output is None:
+            return (
+                0.0,
+                "this kernel is separable (every row is a multiple of one row): return its (column, row)",
+            )
+        if not isinstance(output, (tuple, list)) or len(output) != 2:
+            return 0.0, f"expected a pair (column, row) or None, got {type(output).__name__}"
+        column, row = (np.asarray(part, dtype=np.float64) for part in output)
+        kh, kw = kernel.shape
+        if column.shape != (kh,) or row.shape != (kw,):
+            return (
+                0.0,
+                f"column should have shape ({kh},) and row ({kw},), got {column.shape} and {row.shape}",
+            )
+        product = np.outer(column, row)
+        if np.allclose(product, kernel, rtol=1e-6, atol=1e-9 * max(np.abs(kernel).max(), 1.0)):
+            return 1.0, ""
+        worst = np.unravel_index(np.argmax(np.abs(product - kernel)), kernel.shape)
+        return 0.0, (
+            f"np.outer(column, row) differs from the kernel; the worst entry is at "
+            f"{tuple(int(i) for i in worst)}: "
+            f"expected {kernel[worst]:.6g}, got {product[worst]:.6g}"
+        )
+
+
+EXERCISES = [Conv2dSingle(), ConvOutputSize(), Conv2d(), MaxPool2d(), AvgPool2d(), SeparableFactors()]

@@ -1,0 +1,348 @@
+"""Known-wrong variants of the kernel exercises, computed on the trusted side to name a student's bug.
+
+When an output is wrong, the checks compute what each classic mistake would have produced on the same
+case (a true convolution, padding on one side, stride ignored, a gradient overwritten instead of
+accumulated, ...) and, if the output equals one of them, say so in plain words. Every function here
+is deliberately parameterised by the mistake; none of them is a reference. They work in float64 with
+plain numpy and loop only over output positions (small check-sized arrays).
+
+Shapes: x (N, C, H, W), w (F, C, KH, KW), grad_out (N, F or C, Ho, Wo); pairs are (along H, along W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = [
+    "Variant",
+    "conv2d_variants",
+    "conv2d_backward_variants",
+    "max_pool2d_variants",
+    "avg_pool2d_variants",
+    "pool_backward_variants",
+]
+
+Variant = tuple[str, Callable[[], object]]  # (what the student did, computes what that gives)
+
+
+def _pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def _windows(a: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """(N, C, Ho, Wo, KH, KW) view of the KH x KW windows of a, stepping by (sh, sw)."""
+    return sliding_window_view(a, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def correlate(x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0)) -> np.ndarray:
+    """Cross-correlation with padding (top, bottom, left, right): the building block of the variants."""
+    a = _pad(x, *pads)
+    windows = _windows(a, w.shape[2], w.shape[3], *stride)
+    z = np.einsum("ncrsji,fcji->nfrs", windows, np.asarray(w, np.float64))
+    return z if b is None else z + np.asarray(b, np.float64)[None, :, None, None]
+
+
+def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
+    """Wrong forward convolutions of the case conv2d(x, w, b, stride, padding), pairs normalised."""
+    (sh, sw), (ph, pw) = stride, padding
+    both = (ph, ph, pw, pw)
+    yield (
+        "your output equals a true convolution (kernel flipped): the lecture's formula "
+        "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
+        lambda: correlate(x, w[:, :, ::-1, ::-1], b, stride, both),
+    )
+    if b is not None:
+        yield (
+            "the bias is missing: add b[f] to every output of kernel f",
+            lambda: correlate(x, w, None, stride, both),
+        )
+        if x.shape[1] > 1:
+            yield (
+                "the bias was added once per input channel; add b[f] once, after summing the channels",
+                lambda: correlate(x, w, b * x.shape[1], stride, both),
+            )
+    if x.shape[1] > 1:
+        message = "only one input channel contributes: sum the products over all C input channels"
+        yield message, lambda: correlate(x[:, -1:], w[:, -1:], b, stride, both)
+        yield message, lambda: correlate(x[:, :1], w[:, :1], b, stride, both)
+    if ph or pw:
+        one_side = (
+            "zeros were added on one side only: padding adds p rows above and below, p columns left and right"
+        )
+        yield one_side, lambda: correlate(x, w, b, stride, (ph, 0, pw, 0))
+        yield one_side, lambda: correlate(x, w, b, stride, (0, ph, 0, pw))
+        yield (
+            "the padding was ignored: add the zeros before sliding the kernel",
+            lambda: correlate(x, w, b, stride),
+        )
+    if (sh, sw) != (1, 1):
+        yield (
+            "the stride was ignored: move the kernel by sh rows and sw columns",
+            lambda: correlate(x, w, b, (1, 1), both),
+        )
+    if (sh, sw, ph, pw) != (sw, sh, pw, ph):
+        yield (
+            "the (h, w) pairs are used the wrong way round: stride and padding pairs are (along H, along W)",
+            lambda: correlate(x, w, b, (sw, sh), (pw, pw, ph, ph)),
+        )
+    yield (
+        "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[n, c, r*sh + j, c*sw + i] (j along H)",
+        lambda: correlate(x, w.transpose(0, 1, 3, 2), b, stride, both),
+    )
+
+
+def max_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Variant]:
+    """Wrong max poolings of the case max_pool2d(x, kernel, stride)."""
+    yield from _pool_layout_variants(x, kernel, stride, stride_given, np.max)
+    yield (
+        "you took the mean of each window: max pooling takes its maximum",
+        lambda: _pool(x, kernel, stride, np.mean),
+    )
+    yield (
+        "you took the minimum of each window: max pooling takes its maximum",
+        lambda: _pool(x, kernel, stride, np.min),
+    )
+
+
+def avg_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Variant]:
+    """Wrong average poolings of the case avg_pool2d(x, kernel, stride)."""
+    (kh, kw) = kernel
+    yield from _pool_layout_variants(x, kernel, stride, stride_given, np.mean)
+    for count, how in _wrong_counts(kh, kw):
+        yield (
+            f"the window sums were divided by {how}; a {kh}x{kw} window has KH * KW = {kh * kw} entries",
+            lambda count=count: _pool(x, kernel, stride, np.sum) / count,
+        )
+    yield (
+        "you took the maximum of each window: average pooling takes its mean",
+        lambda: _pool(x, kernel, stride, np.max),
+    )
+
+
+def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
+    seen = {kh * kw}
+    for count, how in ((1, "nothing (a sum)"), (kh, "KH only"), (kw, "KW only"), (kh * kh, "KH * KH"),
+                       (kw * kw, "KW * KW"), (kh + kw, "KH + KW")):  # fmt: skip
+        if count not in seen:
+            seen.add(count)
+            yield count, how
+
+
+def _pool_layout_variants(x, kernel, stride, stride_given, reduce) -> Iterator[Variant]:
+    (kh, kw), (sh, sw) = kernel, stride
+    if (sh, sw) != (1, 1):
+        message = (
+            "the stride was ignored: windows move by the stride"
+            if stride_given
+            else "stride=None was taken as 1: it means stride = kernel_size (windows side by side)"
+        )
+        yield message, lambda: _pool(x, kernel, (1, 1), reduce)
+    if stride_given and (sh, sw) != (kh, kw):
+        yield (
+            "the stride was replaced by kernel_size: use the stride that was passed",
+            lambda: _pool(x, kernel, kernel, reduce),
+        )
+    if (kh, kw, sh, sw) != (kw, kh, sw, sh):
+        yield (
+            "H and W are swapped: kernel_size and stride pairs are (along H, along W)",
+            lambda: _pool(x, (kw, kh), (sw, sh), reduce),
+        )
+
+
+def _pool(x, kernel, stride, reduce) -> np.ndarray:
+    windows = _windows(np.asarray(x, np.float64), *kernel, *stride)
+    return reduce(windows, axis=(4, 5))
+
+
+def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[Variant]]:
+    """Wrong gradients of conv2d_backward, per output: {"grad_x": [...], "grad_w": [...], "grad_b": [...]}."""
+    (ph, pw), (h, wd) = padding, x.shape[2:]
+    n = x.shape[0]
+    delta = np.asarray(grad_out, np.float64)
+
+    def grad_x(kernel=w, step=stride, cut=(ph, pw), d=delta):
+        grad_a = _scatter_conv(d, kernel, step, step, (h + 2 * ph, wd + 2 * pw))
+        return grad_a[:, :, cut[0] : cut[0] + h, cut[1] : cut[1] + wd]
+
+    def grad_w(d=delta, images=slice(None), step=stride):
+        a = _pad(x[images], ph, ph, pw, pw)
+        windows = _windows(a, w.shape[2], w.shape[3], 1, 1)
+        ho, wo = d.shape[2:]
+        windows = windows[:, :, : (ho - 1) * step[0] + 1 : step[0], : (wo - 1) * step[1] + 1 : step[1]]
+        return np.einsum("ncrsji,nfrs->fcji", windows, d[images])
+
+    variants: dict[str, list[Variant]] = {"grad_x": [], "grad_w": [], "grad_b": []}
+    variants["grad_x"].append(
+        (
+            "grad_x used the kernel flipped the wrong way: written as a scatter, "
+            "dJ/da[r*sh + j, c*sw + i] += w[j, i] * delta[r, c] "
+            "(as a full convolution, the kernel is flipped)",
+            lambda: grad_x(kernel=w[:, :, ::-1, ::-1]),
+        )
+    )
+    if stride != (1, 1):
+        variants["grad_x"].append(
+            (
+                "grad_x ignores the stride: delta[r, c] flows back to a[r*sh + j, c*sw + i]",
+                lambda: _scatter_conv(delta, w, stride, (1, 1), (h + 2 * ph, wd + 2 * pw))[
+                    :, :, ph : ph + h, pw : pw + wd
+                ],
+            )
+        )
+        variants["grad_w"].append(
+            (
+                "grad_w ignores the stride: it sums a[r*sh + j, c*sw + i] * delta[r, c]",
+                lambda: grad_w(step=(1, 1)),
+            )
+        )
+    if ph or pw:
+        variants["grad_x"].append(
+            (
+                "the padding was cut from one side only: "
+                "drop ph rows above and below, pw columns left and right",
+                lambda: grad_x(cut=(0, 0)),
+            )
+        )
+        variants["grad_x"].append(
+            ("the padding was cut from one side only", lambda: grad_x(cut=(2 * ph, 2 * pw)))
+        )
+    if w.shape[0] > 1:
+        variants["grad_x"].append(
+            (
+                "grad_x keeps only one output channel: sum the contributions of all F kernels",
+                lambda: grad_x(kernel=w[-1:], d=delta[:, -1:]),
+            )
+        )
+    if n > 1:
+        batch = "grad_w must sum over all N images of the batch"
+        variants["grad_w"] += [
+            (
+                f"{batch}; yours keeps only the last image (overwritten, not summed)",
+                lambda: grad_w(images=slice(-1, None)),
+            ),
+            (f"{batch}; yours keeps only the first image", lambda: grad_w(images=slice(0, 1))),
+            (f"{batch}; yours averages over the batch", lambda: grad_w() / n),
+        ]
+        variants["grad_b"] += [
+            (
+                "grad_b must sum delta over the batch too; yours keeps only one image",
+                lambda: delta[-1].sum(axis=(1, 2)),
+            ),
+            (
+                "grad_b must sum delta over the batch too; yours keeps only one image",
+                lambda: delta[0].sum(axis=(1, 2)),
+            ),
+            (
+                "grad_b must sum delta over the batch; yours averages over it",
+                lambda: delta.sum(axis=(0, 2, 3)) / n,
+            ),
+        ]
+    variants["grad_w"].append(
+        (
+            "grad_w is flipped: it is the input correlated with delta, not convolved",
+            lambda: grad_w()[:, :, ::-1, ::-1],
+        )
+    )
+    variants["grad_b"].append(
+        ("grad_b averages delta: it is the sum over n, r, c", lambda: delta.mean(axis=(0, 2, 3)))
+    )
+    return variants
+
+
+def _scatter_conv(delta, w, stride, step, padded_hw) -> np.ndarray:
+    """grad_a[n, ch, r*step_h + j, c*step_w + i] += w[f, ch, j, i] * delta[n, f, r, c] on a padded grid
+    big enough for both the true stride and a wrong `step`; cropped to `padded_hw`."""
+    n, _, ho, wo = delta.shape
+    _, c, kh, kw = w.shape
+    rows = max(padded_hw[0], (ho - 1) * step[0] + kh)
+    cols = max(padded_hw[1], (wo - 1) * step[1] + kw)
+    grad_a = np.zeros((n, c, rows, cols))
+    contributions = np.einsum("nfrs,fcji->ncrsji", delta, np.asarray(w, np.float64))
+    for r in range(ho):
+        for s in range(wo):
+            grad_a[:, :, r * step[0] : r * step[0] + kh, s * step[1] : s * step[1] + kw] += contributions[
+                :, :, r, s
+            ]
+    return grad_a[:, :, : padded_hw[0], : padded_hw[1]]
+
+
+def pool_backward_variants(grad_out, x, kernel, stride, kind: str) -> Iterator[Variant]:
+    """Wrong gradients of max_pool2d_backward (kind "max") or avg_pool2d_backward (kind "avg")."""
+    (kh, kw), (sh, sw) = kernel, stride
+    scatter = _scatter_max if kind == "max" else _scatter_avg
+    overlapping = sh < kh or sw < kw
+    if overlapping:
+        yield (
+            "the gradient was overwritten instead of accumulated: where windows overlap, one input gets "
+            "the sum of the gradients of every window it belongs to (use +=)",
+            lambda: scatter(grad_out, x, kernel, stride, accumulate=False),
+        )
+    if (sh, sw) != (1, 1):
+        yield (
+            "the stride was ignored in the backward pass: window (r, c) starts at row r*sh, column c*sw",
+            lambda: scatter(grad_out, x, kernel, stride, step=(1, 1)),
+        )
+    if kind == "max":
+        yield (
+            "on ties the gradient went to the last maximum; it goes to the first one (in row-major order, "
+            "as np.argmax and PyTorch)",
+            lambda: _scatter_max(grad_out, x, kernel, stride, last=True),
+        )
+        yield (
+            "the gradient went to every input of the window: it goes only to the position of the maximum",
+            lambda: _scatter_avg(grad_out, x, kernel, stride, count=1),
+        )
+        yield (
+            "the gradient was spread evenly like average pooling: max pooling sends it to the maximum only",
+            lambda: _scatter_avg(grad_out, x, kernel, stride),
+        )
+        yield (
+            "a 1 was put at each maximum: multiply by the incoming gradient grad_out",
+            lambda: _scatter_max(np.ones_like(grad_out), x, kernel, stride),
+        )
+    else:
+        for count, how in _wrong_counts(kh, kw):
+            yield (
+                f"the gradient was divided by {how}; each of the KH * KW = {kh * kw} inputs of a window gets "
+                f"grad_out / {kh * kw}",
+                lambda count=count: _scatter_avg(grad_out, x, kernel, stride, count=count),
+            )
+
+
+def _scatter_max(grad_out, x, kernel, stride, accumulate=True, step=None, last=False) -> np.ndarray:
+    (kh, kw), (sh, sw) = kernel, stride
+    step_h, step_w = step or stride
+    n, c, ho, wo = grad_out.shape
+    grad = np.zeros(x.shape)
+    rows, cols = np.indices((n, c))
+    for r in range(ho):
+        for s in range(wo):
+            window = x[:, :, r * sh : r * sh + kh, s * sw : s * sw + kw].reshape(n, c, -1)
+            index = kh * kw - 1 - np.argmax(window[:, :, ::-1], axis=2) if last else np.argmax(window, axis=2)
+            j, i = np.divmod(index, kw)
+            target = (rows, cols, r * step_h + j, s * step_w + i)
+            if target[2].max() >= x.shape[2] or target[3].max() >= x.shape[3]:
+                return np.full(x.shape, np.nan)  # this mistake would have indexed out of bounds
+            grad[target] = grad[target] + grad_out[:, :, r, s] if accumulate else grad_out[:, :, r, s]
+    return grad
+
+
+def _scatter_avg(grad_out, x, kernel, stride, accumulate=True, step=None, count=None) -> np.ndarray:
+    kh, kw = kernel
+    step_h, step_w = step or stride
+    share = np.asarray(grad_out, np.float64) / (count or kh * kw)
+    grad = np.zeros(x.shape)
+    for r in range(grad_out.shape[2]):
+        for s in range(grad_out.shape[3]):
+            region = (
+                slice(None),
+                slice(None),
+                slice(r * step_h, r * step_h + kh),
+                slice(s * step_w, s * step_w + kw),
+            )
+            value = share[:, :, r, s, None, None]
+            grad[region] = grad[region] + value if accumulate else np.broadcast_to(value, grad[region].shape)
+    return grad

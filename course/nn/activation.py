@@ -1,0 +1,59 @@
+"""Element-wise activation functions f(z), each with its derivative f'(z) beside it:
+`ReLU`, `Sigmoid`, `Tanh`. Any input shape; the output has the same shape and dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.nn.module import Module, check_grad, check_input
+
+__all__ = ["ReLU", "Sigmoid", "Tanh"]
+
+
+class _Elementwise(Module):
+    def __init__(self):
+        self._saved = None
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{self!r}: input must be a numpy array, got {type(x).__name__}")
+        return check_input(self, x, None, "(any shape)", (None,) * x.ndim)
+
+    def _grad(self, grad_out: np.ndarray) -> np.ndarray:
+        return check_grad(self, grad_out, None if self._saved is None else self._saved.shape)
+
+
+class ReLU(_Elementwise):
+    """a = max(z, 0); f'(z) = 1 where z > 0, else 0."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._saved = self._check(x) > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return self._grad(grad_out) * self._saved
+
+
+class Sigmoid(_Elementwise):
+    """a = 1 / (1 + exp(-z)), computed as (1 + tanh(z/2)) / 2, which never overflows; f'(z) = a (1 - a)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._saved = 0.5 * (1 + np.tanh(0.5 * self._check(x)))
+        return self._saved.copy()
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        a = self._saved
+        return self._grad(grad_out) * a * (1 - a)
+
+
+class Tanh(_Elementwise):
+    """a = tanh(z); f'(z) = 1 - a^2."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._saved = np.tanh(self._check(x))
+        return self._saved.copy()
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        a = self._saved
+        return self._grad(grad_out) * (1 - a * a)

@@ -1,0 +1,216 @@
+"""The building blocks every layer shares: `Parameter` (an array and its gradient), `Module` (forward,
+explicit backward, parameters, state dicts) and `Sequential` (layers applied in order).
+
+Backward is explicit, as the lecture teaches it: `forward(x)` keeps what the derivative needs, and
+`backward(grad_out)` takes dJ/d(output), adds dJ/d(parameter) into each parameter's `.grad` (gradients
+accumulate over calls, as in PyTorch, until `zero_grad()`), and returns dJ/d(input).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+__all__ = ["Module", "Parameter", "Sequential"]
+
+
+class Parameter:
+    """A trainable array `.data` and its gradient `.grad` (same shape and dtype, zero to start)."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.grad = np.zeros_like(data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of layers, losses and networks.
+
+    Subclasses define `forward(x)` and `backward(grad_out)` and keep their `Parameter`s and sub-modules
+    as attributes; `parameters()`, `state_dict()` and `train()`/`eval()` find them there.
+    """
+
+    training = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_out)")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        """(name, sub-module) pairs, in the order they were assigned."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs: this module's own parameters, then its children's."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def parameters(self) -> list[Parameter]:
+        """Every trainable parameter, e.g. for an optimiser: `SGD(model.parameters(), lr=0.1)`."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad.fill(0)
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (the default) for this module and its children; returns self.
+
+        Only `Dropout` behaves differently in the two modes; the others accept the call for PyTorch's habits.
+        """
+        self.training = bool(mode)
+        for _, child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: `train(False)`."""
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter array by dotted name, e.g. {"0.weight": ..., "0.bias": ...}."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays from `state` into the parameters; names and shapes must match exactly."""
+        own = dict(self.named_parameters())
+        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(
+                f"load_state_dict: keys do not match this {type(self).__name__}: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        for name, p in own.items():
+            value = np.asarray(state[name])
+            if value.shape != p.data.shape:
+                raise ValueError(
+                    f"load_state_dict: {name} has shape {p.data.shape} in the model, got {value.shape}"
+                )
+            p.data[...] = value
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `state_dict()` to a compressed .npz file."""
+        np.savez_compressed(path, **self.state_dict())
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Read a .npz file written by `save` into this module's parameters."""
+        with np.load(path) as archive:
+            self.load_state_dict({name: archive[name] for name in archive.files})
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Layers applied in order: forward runs them first to last, backward last to first.
+
+    An error inside a layer is re-raised naming the layer's position and the layer, e.g.
+    `layer 5 of Sequential, Linear(in_features=400, out_features=120): expected input (N, 400), ...`.
+    """
+
+    def __init__(self, *layers: Module):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} must be a Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"layer {i} of Sequential, {error}") from error
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        for i in reversed(range(len(self.layers))):
+            try:
+                grad_out = self.layers[i].backward(grad_out)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"layer {i} of Sequential, backward: {error}") from error
+        return grad_out
+
+
+def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected: tuple) -> np.ndarray:
+    """Check x against a layer's expectation; `expected` holds one int or None (any size) per axis.
+
+    Raises a TypeError or ValueError naming the layer, the expected layout and the shape got.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer!r}: input must be a numpy array {layout}, got {type(x).__name__}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{layer!r}: input has dtype {x.dtype} but the layer's parameters are {dtype} "
+            f"(convert with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype})"
+        )
+    if dtype is None and x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{layer!r}: input must have dtype float32 or float64, got {x.dtype}")
+    if x.ndim != len(expected) or any(e not in (None, s) for e, s in zip(expected, x.shape, strict=True)):
+        raise ValueError(f"{layer!r}: expected input of shape {layout}, got {x.shape}")
+    return x
+
+
+def check_grad(layer: Module, grad_out, out_shape: tuple[int, ...] | None) -> np.ndarray:
+    """Check that backward follows a forward and that grad_out has the forward output's shape."""
+    if out_shape is None:
+        raise RuntimeError(f"{layer!r}: backward called before forward")
+    if not isinstance(grad_out, np.ndarray) or grad_out.shape != out_shape:
+        got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
+        raise ValueError(f"{layer!r}: grad_out must have the output's shape {out_shape}, got {got}")
+    return grad_out
+
+
+def fan_in_uniform(rng: np.random.Generator | None, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
+    """PyTorch's default initialisation of conv and linear layers, weights and biases alike:
+    uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)] (what kaiming_uniform_ with a=sqrt(5) amounts to)."""
+    rng = np.random.default_rng() if rng is None else rng
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def float_dtype(dtype) -> np.dtype:
+    """`dtype` as float32 or float64, or a TypeError naming it."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt

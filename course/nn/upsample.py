@@ -1,0 +1,49 @@
+"""Nearest-neighbour upsampling, forward and backward: the layer that brings a segmentation network's
+coarse feature maps back to full resolution.
+
+With an integer scale factor s, every input pixel becomes an s x s block of copies:
+
+    y[n, ch, r, c] = x[n, ch, r // s, c // s],      y (N, C, H*s, W*s) from x (N, C, H, W).
+
+Each input feeds the s*s outputs of its block, so its gradient is their sum:
+
+    dJ/dx[n, ch, i, j] = sum_{a, b < s} dJ/dy[n, ch, i*s + a, j*s + b].
+
+Both are plain reshapes of numpy arrays (no loop, no Numba needed). Layering: imports `course._args`.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+from course import _args
+
+__all__ = ["upsample_nearest2d", "upsample_nearest2d_backward"]
+
+
+def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
+    """x (N, C, H, W) -> y (N, C, H*s, W*s), each pixel repeated into an s x s block (s = scale_factor)."""
+    x = _args.float_array("upsample_nearest2d", "x", x, 4, "(N, C, H, W)")
+    s = _scale("upsample_nearest2d", scale_factor)
+    n, c, h, w = x.shape
+    blocks = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
+    return np.ascontiguousarray(blocks).reshape(n, c, h * s, w * s)
+
+
+def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_factor: int) -> np.ndarray:
+    """dJ/dx (N, C, H, W) from grad_out = dJ/dy (N, C, H*s, W*s): the sum over each s x s block."""
+    x = _args.float_array("upsample_nearest2d_backward", "x", x, 4, "(N, C, H, W)")
+    s = _scale("upsample_nearest2d_backward", scale_factor)
+    n, c, h, w = x.shape
+    delta = _args.grad_out_array("upsample_nearest2d_backward", grad_out, x, (n, c, h * s, w * s))
+    return delta.reshape(n, c, h, s, w, s).sum(axis=(3, 5))
+
+
+def _scale(op: str, scale_factor) -> int:
+    if not isinstance(scale_factor, Integral) or isinstance(scale_factor, bool):
+        raise TypeError(f"{op}: scale_factor must be an int, got {scale_factor!r}")
+    if scale_factor < 1:
+        raise ValueError(f"{op}: scale_factor must be >= 1, got {scale_factor}")
+    return int(scale_factor)

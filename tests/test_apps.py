@@ -1,0 +1,181 @@
+"""Applications: do the scenes' boxes and masks agree, are IoU, NMS and mAP right on cases worked by
+hand, is the upsampling layer's backward the true gradient, and do the shipped models beat trivial
+baselines on held-out scenes?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course.apps import boxes as bx
+from course.apps.scenes import NUM_CLASSES, make_scenes, make_video
+from course.nn.upsample import upsample_nearest2d, upsample_nearest2d_backward
+
+
+def fake_digits(n: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stand-in digits for the generator's own tests: bright random blobs on 28x28, labels 0..9."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:28, :28]
+    digits = np.zeros((n, 1, 28, 28), dtype=np.float32)
+    for k in range(n):
+        cy, cx = rng.uniform(9, 19, size=2)
+        ry, rx = rng.uniform(4, 9, size=2)
+        digits[k, 0] = np.clip(1.5 - ((yy - cy) / ry) ** 2 - ((xx - cx) / rx) ** 2, 0, 1)
+    return digits, np.arange(n) % 10
+
+
+# --- scenes -------------------------------------------------------------------------------------------
+
+
+def test_every_mask_pixel_lies_in_exactly_one_box_of_its_class_and_boxes_are_tight():
+    scenes = make_scenes(*fake_digits(), 30, seed=1)
+    assert scenes.images.shape == (30, 1, 64, 64) and scenes.masks.shape == (30, 64, 64)
+    for mask, boxes, labels in zip(scenes.masks, scenes.boxes, scenes.labels, strict=True):
+        assert len(boxes) >= 1
+        owner = np.zeros(mask.shape, dtype=int)
+        for (x0, y0, x1, y1), label in zip(boxes.astype(int), labels, strict=True):
+            owner[y0:y1, x0:x1] += 1
+            rows, cols = np.nonzero(mask[y0:y1, x0:x1] == label + 1)
+            # tight: the class's pixels inside the box touch all four of its sides
+            assert (rows.min(), cols.min(), rows.max() + 1, cols.max() + 1) == (0, 0, y1 - y0, x1 - x0)
+        assert np.all(owner[mask > 0] == 1), "a digit pixel outside every box, or inside two boxes"
+        classes = {int(c) - 1 for c in np.unique(mask[mask > 0])}
+        assert classes == set(labels.tolist())
+
+
+def test_scenes_are_a_function_of_the_seed():
+    digits, labels = fake_digits()
+    a, b, c = (make_scenes(digits, labels, 5, seed=s) for s in (3, 3, 4))
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.masks, b.masks)
+    assert not np.array_equal(a.images, c.images)
+    assert a.images.dtype == np.float32 and 0 <= a.images.min() and a.images.max() <= 1
+    assert a.masks.max() < NUM_CLASSES
+
+
+def test_video_digits_move_a_little_each_frame():
+    video = make_video(*fake_digits(), 12, speed=1.5, seed=2)
+    assert video.images.shape == (12, 1, 64, 64)
+    steps = np.abs(np.diff(np.stack(video.boxes), axis=0))
+    assert steps.max() <= 3 and steps.sum() > 0
+    assert all(np.array_equal(labels, video.labels[0]) for labels in video.labels)
+
+
+def test_scene_arguments_are_checked():
+    digits, labels = fake_digits()
+    with pytest.raises(ValueError, match="digits"):
+        make_scenes(digits[:, 0], labels, 2)
+    with pytest.raises(ValueError, match="labels"):
+        make_scenes(digits, labels + 5, 2)
+    with pytest.raises(ValueError, match="n_scenes"):
+        make_scenes(digits, labels, 0)
+
+
+# --- IoU, NMS, mAP ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ((0, 0, 2, 2), (1, 1, 3, 3), 1 / 7),  # overlap 1x1, union 4 + 4 - 1
+        ((0, 0, 4, 4), (1, 1, 3, 3), 4 / 16),  # one inside the other
+        ((0, 0, 2, 2), (2, 0, 4, 2), 0.0),  # touching edges share no area
+        ((0, 0, 1, 1), (5, 5, 6, 6), 0.0),  # far apart
+        ((0.5, 0, 2.5, 1), (0.5, 0, 2.5, 1), 1.0),  # identical
+        ((0, 0, 4, 2), (2, 1, 6, 3), 2 / 14),  # wide boxes: overlap 2x1, union 8 + 8 - 2
+    ],
+)
+def test_iou_on_hand_worked_cases(a, b, expected):
+    assert bx.iou(a, b) == pytest.approx(expected)
+    assert bx.iou(b, a) == pytest.approx(expected)
+
+
+def test_iou_rejects_boxes_with_corners_in_the_wrong_order():
+    with pytest.raises(ValueError, match="box_b"):
+        bx.iou((0, 0, 1, 1), (2, 2, 1, 3))
+    with pytest.raises(ValueError, match="box_a"):
+        bx.iou((0, 0, 1), (0, 0, 1, 1))
+
+
+def test_iou_matrix_agrees_with_iou():
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 10, size=(7, 2))
+    boxes = np.hstack([corners, corners + rng.uniform(0.5, 5, size=(7, 2))])
+    expected = [[bx.iou(p, q) for q in boxes[:4]] for p in boxes]
+    np.testing.assert_allclose(bx.iou_matrix(boxes, boxes[:4]), expected)
+
+
+def test_nms_keeps_the_best_box_of_each_cluster_in_score_order():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [21, 20, 31, 30], [0, 0, 10, 10]])
+    scores = np.array([0.8, 0.9, 0.3, 0.5, 0.1])
+    # IoU(0, 1) = 81 / 119 = 0.68; IoU(2, 3) = 90 / 110 = 0.82; box 4 repeats box 0
+    kept = bx.non_max_suppression(boxes, scores, 0.5)
+    assert kept.dtype == np.int64 and kept.tolist() == [1, 3]
+    assert bx.non_max_suppression(boxes, scores, 0.7).tolist() == [1, 0, 3]
+    assert bx.non_max_suppression(boxes, scores, 0.9).tolist() == [1, 0, 3, 2]
+
+
+def test_nms_suppressed_boxes_do_not_suppress_others():
+    # B overlaps A and C (IoU 1/3 each), A and C are disjoint: B goes, C stays
+    boxes = np.array([[0, 0, 2, 1], [1, 0, 3, 1], [2, 0, 4, 1]])
+    kept = bx.non_max_suppression(boxes, np.array([0.9, 0.8, 0.7]), 0.3)
+    assert kept.tolist() == [0, 2]
+
+
+def test_nms_threshold_is_strict_and_empty_input_gives_empty_output():
+    boxes = np.array([[0, 0, 2, 2], [1, 1, 3, 3]])  # IoU exactly 1/7
+    assert bx.non_max_suppression(boxes, np.array([1.0, 0.5]), 1 / 7).tolist() == [0, 1]
+    empty = bx.non_max_suppression(np.zeros((0, 4)), np.zeros(0), 0.5)
+    assert empty.dtype == np.int64 and empty.shape == (0,)
+    with pytest.raises(ValueError, match="scores"):
+        bx.non_max_suppression(boxes, np.array([1.0]), 0.5)
+
+
+def test_average_precision_on_a_hand_worked_ranking():
+    # ranked hits T, F, T out of 2 objects: precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1
+    # AP = 1/2 * 1 + 1/2 * 2/3
+    ap = bx.average_precision(np.array([0.7, 0.9, 0.8]), np.array([True, True, False]), 2)
+    assert ap == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert bx.average_precision(np.zeros(0), np.zeros(0, dtype=bool), 3) == 0.0
+
+
+def test_map_counts_a_duplicate_detection_as_a_false_positive():
+    truth = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=float)]
+    labels = [np.array([3, 5])]
+    perfect = bx.mean_average_precision(truth, [np.array([0.9, 0.8])], labels, truth, labels)
+    assert perfect[0] == pytest.approx(1.0) and np.isnan(perfect[1][0])
+    # class 3 found twice (the copy ranked first is a hit, the other a miss); class 5 box shifted away
+    pred = [np.array([[0, 0, 10, 10], [1, 0, 11, 10], [25, 25, 35, 35]], dtype=float)]
+    m, ap = bx.mean_average_precision(pred, [np.array([0.6, 0.9, 0.8])], [np.array([3, 3, 5])], truth, labels)
+    assert ap[3] == pytest.approx(1.0)  # IoU(copy, truth) = 90/110 >= 0.5: the top one hits
+    assert ap[5] == pytest.approx(0.0)  # IoU = 25/175 < 0.5
+    assert m == pytest.approx(0.5)
+
+
+# --- upsampling -----------------------------------------------------------------------------------------
+
+
+def test_upsample_forward_repeats_each_pixel_into_a_block():
+    x = np.arange(12, dtype=np.float64).reshape(1, 2, 2, 3)
+    y = upsample_nearest2d(x, 3)
+    assert y.shape == (1, 2, 6, 9)
+    np.testing.assert_array_equal(y[0, 1], np.kron(x[0, 1], np.ones((3, 3))))
+
+
+def test_upsample_matches_torch_forward_and_backward():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4, 5))
+    grad = rng.normal(size=(2, 3, 8, 10))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.interpolate(xt, scale_factor=2, mode="nearest")
+    yt.backward(torch.tensor(grad))
+    np.testing.assert_allclose(upsample_nearest2d(x, 2), yt.detach().numpy())
+    np.testing.assert_allclose(upsample_nearest2d_backward(grad, x, 2), xt.grad.numpy())
+
+
+def test_upsample_checks_its_arguments():
+    x = np.zeros((1, 1, 2, 2))
+    with pytest.raises(TypeError, match="scale_factor"):
+        upsample_nearest2d(x, 1.5)
+    with pytest.raises(ValueError, match="grad_out"):
+        upsample_nearest2d_backward(np.zeros((1, 1, 3, 3)), x, 2)

@@ -1,0 +1,241 @@
+"""Does `course release` hide every solution, fail loudly on bad markers, and keep notebooks/ in sync
+with solutions/? Does every exercise of the registry live in exactly one notebook, with its check?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from course import release
+from course.grading import EXERCISES, check
+from course.release import BEGIN, END, MarkerError, release_notebook, release_source, release_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTION_FILES = sorted(SOLUTIONS.glob("*.ipynb"))
+
+
+def code(source: str, exercise: str | None = None, outputs: list | None = None, **metadata) -> dict:
+    if exercise is not None:
+        metadata["course"] = {"exercise": exercise}
+    cell = {"cell_type": "code", "execution_count": 3, "id": "c", "metadata": metadata, "source": source}
+    cell["outputs"] = (
+        outputs if outputs is not None else [{"name": "stdout", "output_type": "stream", "text": "x"}]
+    )
+    return cell
+
+
+def notebook(*cells: dict) -> dict:
+    return {
+        "cells": list(cells),
+        "metadata": {"kernelspec": {"name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def stub(exercise: str, indent: str = "") -> str:
+    return f'{indent}raise NotImplementedError("{exercise}: complete this function")'
+
+
+# --- marker parsing ------------------------------------------------------------------------------
+
+
+def test_region_is_replaced_by_a_stub_with_the_marker_indentation():
+    source = f"def f(x):\n    '''doc'''\n    {BEGIN}\n    y = x + 1\n    return y\n    {END}\n"
+    assert release_source(source, "f", "nb, cell 0") == f"def f(x):\n    '''doc'''\n{stub('f', '    ')}\n"
+
+
+def test_code_outside_regions_is_kept_and_every_region_stubbed():
+    source = (
+        f"def f(x):\n    {BEGIN}\n    a = 1\n    {END}\n    b = 2\n    {BEGIN}\n    return a + b\n    {END}"
+    )
+    expected = f"def f(x):\n{stub('f', '    ')}\n    b = 2\n{stub('f', '    ')}"
+    assert release_source(source, "f", "nb") == expected
+
+
+def test_deeper_indentation_is_kept():
+    source = f"def f(x):\n    if x:\n        {BEGIN}\n        return 1\n        {END}\n    return 0"
+    assert release_source(source, "f", "nb") == f"def f(x):\n    if x:\n{stub('f', '        ')}\n    return 0"
+
+
+def test_nested_begin_is_an_error_naming_the_cell_and_line():
+    source = f"def f():\n    {BEGIN}\n    {BEGIN}\n    pass\n    {END}\n    {END}"
+    with pytest.raises(MarkerError, match=r"sol/01\.ipynb, cell 4, line 3: nested .*line 2"):
+        release_source(source, "f", "sol/01.ipynb, cell 4")
+
+
+def test_unterminated_region_is_an_error():
+    with pytest.raises(MarkerError, match=r"cell 2, line 2: .* never closed"):
+        release_source(f"def f():\n    {BEGIN}\n    return 1\n", "f", "nb, cell 2")
+
+
+def test_end_without_begin_is_an_error():
+    with pytest.raises(MarkerError, match=r"line 2: .*END SOLUTION.* without"):
+        release_source(f"def f():\n    {END}\n", "f", "nb")
+
+
+def test_markers_in_a_cell_that_is_no_exercise_are_an_error():
+    with pytest.raises(MarkerError, match="no exercise"):
+        release_source(f"{BEGIN}\nx = 1\n{END}", None, "nb")
+
+
+@pytest.mark.parametrize(
+    "bad", ["## BEGIN SOLUTION", "### begin solution", "# END SOLUTION", "### BEGIN SOLUTION x"]
+)
+def test_malformed_markers_are_an_error_not_silently_kept(bad):
+    with pytest.raises(MarkerError, match="malformed"):
+        release_source(f"def f():\n    {bad}\n    return 1", "f", "nb")
+
+
+def test_exercise_cell_without_a_region_is_an_error():
+    with pytest.raises(MarkerError, match="has no"):
+        release_notebook(notebook(code("def f():\n    return 1", "f")), "nb")
+
+
+def test_markdown_cell_with_a_marker_is_an_error():
+    cell = {"cell_type": "markdown", "id": "m", "metadata": {}, "source": f"{BEGIN}\nthe answer\n{END}"}
+    with pytest.raises(MarkerError, match=r"nb, cell 0 \(markdown\)"):
+        release_notebook(notebook(cell), "nb")
+
+
+def test_outputs_and_counts_cleared_metadata_kept_input_untouched():
+    solution = notebook(
+        code("import numpy as np", course={"setup": True}),
+        code(f"def f():\n    {BEGIN}\n    return 1\n    {END}\n", "f", tags=["t"]),
+        code('check("f", f)'),
+    )
+    before = json.dumps(solution, sort_keys=True)
+    released = release_notebook(solution, "nb")
+    assert json.dumps(solution, sort_keys=True) == before
+    assert [cell["outputs"] for cell in released["cells"]] == [[], [], []]
+    assert [cell["execution_count"] for cell in released["cells"]] == [None, None, None]
+    assert [cell["metadata"] for cell in released["cells"]] == [
+        cell["metadata"] for cell in solution["cells"]
+    ]
+    assert released["metadata"] == solution["metadata"]
+    assert "".join(released["cells"][1]["source"]) == f"def f():\n{stub('f', '    ')}\n"
+
+
+def test_expected_outputs_of_check_output_cells_are_kept():
+    expected = [{"name": "stdout", "output_type": "stream", "text": "15052800\n"}]
+    released = release_notebook(
+        notebook(code("# NBVAL_CHECK_OUTPUT\nprint(224 * 224 * 3 * 100)", outputs=expected)), "nb"
+    )
+    assert released["cells"][0]["outputs"] == expected
+    assert released["cells"][0]["execution_count"] == 1  # nbval compares only cells that have a count
+
+
+def test_release_text_is_deterministic_json_with_a_final_newline():
+    text = json.dumps(notebook(code(f"def f():\n    {BEGIN}\n    return 'é'\n    {END}", "f")))
+    out = release_text(text, "nb")
+    assert out == release_text(text, "nb") and out.endswith("}\n") and "\\u" not in out
+    assert json.loads(out)["cells"][0]["source"] == ["def f():\n", stub("f", "    ")]
+
+
+def test_check_mode_reports_an_out_of_date_notebook(tmp_path, capsys):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_x.ipynb").write_text(json.dumps(notebook(code("x = 1"))))
+    args = argparse.Namespace(check=True, solutions=tmp_path / "solutions", notebooks=tmp_path / "notebooks")
+    assert release.run(args) == 1
+    assert "out of date" in capsys.readouterr().out
+    assert release.run(argparse.Namespace(**{**vars(args), "check": False})) == 0
+    assert release.run(args) == 0
+    (tmp_path / "notebooks" / "99_old.ipynb").write_text("{}")
+    assert release.run(args) == 1
+
+
+# --- the repository's notebooks ------------------------------------------------------------------
+
+
+def test_there_are_solution_notebooks():
+    assert SOLUTION_FILES, f"no notebooks in {SOLUTIONS}"
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.name)
+def test_student_notebook_is_exactly_what_release_produces(path):
+    student = NOTEBOOKS / path.name
+    assert student.exists(), f"{student} is missing: run `course release`"
+    assert student.read_text("utf-8") == release_text(path.read_text("utf-8"), str(path)), (
+        f"{student} differs from what `course release` produces from {path}: run `course release` "
+        "(never edit notebooks/ by hand)"
+    )
+
+
+def test_no_student_notebook_without_a_solution():
+    assert release.stale_notebooks(SOLUTIONS, NOTEBOOKS) == []
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.name)
+def test_solutions_are_stored_without_outputs(path):
+    for index, cell in enumerate(json.loads(path.read_text("utf-8"))["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        if release.CHECK_OUTPUT not in "".join(cell["source"]):
+            assert cell["outputs"] == [], f"{path.name} cell {index} is stored with outputs"
+            assert cell["execution_count"] is None, f"{path.name} cell {index} has an execution count"
+
+
+def _cells(path: Path) -> list[dict]:
+    return [cell for cell in json.loads(path.read_text("utf-8"))["cells"] if cell["cell_type"] == "code"]
+
+
+def _exercise_cells() -> list[tuple[Path, int, str]]:
+    """(solution notebook, index among its code cells, exercise id) for every exercise cell."""
+    return [
+        (path, index, exercise)
+        for path in SOLUTION_FILES
+        for index, cell in enumerate(_cells(path))
+        if (exercise := release.exercise_id(cell)) is not None
+    ]
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_every_registered_exercise_is_in_exactly_one_notebook_with_a_check_cell(exercise):
+    places = [(path, index) for path, index, found in _exercise_cells() if found == exercise]
+    notebook_name = EXERCISES[exercise].notebook
+    assert len(places) == 1, f"{exercise} is in {len(places)} exercise cells (registry: {notebook_name})"
+    path, index = places[0]
+    assert path.stem == notebook_name, f"{exercise} is in {path.name}, the registry says {notebook_name}"
+    cells = _cells(path)
+    after = "".join(cells[index + 1]["source"]) if index + 1 < len(cells) else ""
+    assert re.search(rf'check\("{exercise}", {exercise}\)', after), f"no check cell right after {exercise}"
+    assert re.search(rf"^def {exercise}\(", "".join(cells[index]["source"]), re.M), f"no `def {exercise}(`"
+
+
+def test_every_exercise_cell_is_registered():
+    unknown = [
+        f"{path.name}: {exercise}" for path, _, exercise in _exercise_cells() if exercise not in EXERCISES
+    ]
+    assert unknown == []
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.name)
+def test_notebook_starts_with_one_setup_cell(path):
+    setups = [i for i, cell in enumerate(_cells(path)) if cell["metadata"].get("course", {}).get("setup")]
+    assert setups == [0], f"{path.name}: the setup cell must be the first code cell, and only one"
+
+
+def _run_exercise_cell(path: Path, index: int, exercise: str, released: bool):
+    cells = (release_notebook if released else lambda nb, _: nb)(
+        json.loads(path.read_text("utf-8")), path.name
+    )
+    code_cells = [cell for cell in cells["cells"] if cell["cell_type"] == "code"]
+    namespace: dict = {}
+    exec(compile("".join(code_cells[0]["source"]), f"{path.name}:setup", "exec"), namespace)  # noqa: S102
+    exec(compile("".join(code_cells[index]["source"]), f"{path.name}:{exercise}", "exec"), namespace)  # noqa: S102
+    return check(exercise, namespace[exercise])
+
+
+@pytest.mark.parametrize("path, index, exercise", _exercise_cells(), ids=[e for _, _, e in _exercise_cells()])
+def test_solution_passes_its_check_and_the_stub_is_not_attempted(path, index, exercise):
+    if exercise not in EXERCISES:
+        pytest.skip(f"{exercise} is not registered (reported by another test)")
+    solved = _run_exercise_cell(path, index, exercise, released=False)
+    assert solved.status == "passed", str(solved)
+    assert _run_exercise_cell(path, index, exercise, released=True).status == "not attempted"
