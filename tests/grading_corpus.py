@@ -105,16 +105,23 @@ def write_notebook(path: Path, setup: str | None, cells: dict[str, str], metadat
     nbformat.write(notebook, str(path))
 
 
-def write_student(folder: Path, replace: dict[str, str] | None = None, metadata: bool = True) -> None:
-    """An honest student's folder, with the cells in `replace` (id -> source) swapped in."""
+def write_student(
+    folder: Path, replace: dict[str, str] | None = None, metadata: bool = True, only: str | None = None
+) -> None:
+    """An honest student's folder, with the cells in `replace` (id -> source) swapped in; with `only`,
+    just the notebook that holds that exercise (grading is quicker)."""
     for name, (setup, cells) in honest_notebooks().items():
+        if only is not None and only not in cells:
+            continue
         cells = {e: (replace or {}).get(e, source) for e, source in cells.items()}
         write_notebook(folder / name, setup, cells, metadata)
 
 
-def full_marks() -> dict[str, float]:
-    """What an honest grader gives a complete submission: full points where a solution exists."""
-    solved = {e for _, cells in honest_notebooks().values() for e in cells}
+def full_marks(only: str | None = None) -> dict[str, float]:
+    """What an honest grader gives a complete submission (or `write_student(..., only=)`'s notebook):
+    full points where a solution exists."""
+    notebooks = honest_notebooks().values()
+    solved = {e for _, cells in notebooks if only is None or only in cells for e in cells}
     return {e: (x.points if e in solved else 0.0) for e, x in EXERCISES.items()}
 
 

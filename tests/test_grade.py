@@ -27,7 +27,8 @@ from course.grading import EXERCISES, grade, sandbox
 from course.grading.sandbox import Limits
 from course.grading.verdict import verdict
 
-LIMITS = Limits(timeout=4.0, memory=512 * 2**20)
+LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
+FC = "fc_param_count"  # hostile students submit only its notebook, which also holds scale_array
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,19 +50,18 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     """The corpus: submissions, the gradebook folder, a file outside every sandbox, expected points."""
     subs, out, sentinel = root / "submissions", root / "out", root / "precious.txt"
     sentinel.write_text("do not delete")
-    honest = full_marks()
-    expected = {}
+    honest = full_marks(only=FC)
     write_student(subs / "honest")
-    expected["honest"] = honest
+    expected = {"honest": full_marks()}
     for student, (exercise, cell) in hostile_cells(out, subs, sentinel).items():
-        write_student(subs / student, {exercise: cell})
+        write_student(subs / student, {exercise: cell}, only=FC)
         expected[student] = {**honest, exercise: 0.0}
-    write_student(subs / "leaves_processes", {"fc_param_count": leaving_processes_cell()})
-    write_student(subs / "prints_50mb", {"fc_param_count": printing_cell()})
-    write_student(subs / "lost_metadata", metadata=False)
+    write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
+    write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
+    write_student(subs / "lost_metadata", metadata=False, only=FC)
     expected.update(leaves_processes=honest, prints_50mb=honest, lost_metadata=honest)
     stubs = {e: f"def {e}(*args, **kwargs):\n    raise NotImplementedError({e!r})\n" for e in EXERCISES}
-    write_student(subs / "stub", stubs)
+    write_student(subs / "stub", stubs, only=FC)
     broken_files(subs / "broken_files")
     (subs / "empty_folder").mkdir()
     for student in ("stub", "broken_files", "empty_folder"):
@@ -171,9 +171,9 @@ def test_no_process_of_a_submission_is_left(graded):
 def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypatch):
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ann", "ben"):
-        write_student(subs / student)
-    grade.grade_class(subs, out, workers=1, seed=3, limits=LIMITS, progress=False)
-    write_student(subs / "cy")
+        write_student(subs / student, only=FC)
+    grade.grade_class(subs, out, workers=2, seed=3, limits=LIMITS, progress=False)
+    write_student(subs / "cy", only=FC)
     (out / "ben.json").write_text((out / "ben.json").read_text()[:100])  # interrupted mid-write
     graded = []
     real = grade.grade_student
@@ -182,12 +182,12 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     )
     grades = grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # seed from run.json
     assert sorted(graded) == ["ben", "cy"]
-    assert [g.total for g in grades] == [sum(full_marks().values())] * 3
+    assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
 
 
 def test_the_command_exits_0_however_badly_students_did(tmp_path, capsys):
     subs = tmp_path / "subs"
-    write_student(subs / "crash", {"fc_param_count": "import os\nos.kill(os.getpid(), 9)\n"})
+    write_student(subs / "crash", {FC: "import os\nos.kill(os.getpid(), 9)\n"}, only=FC)
     broken_files(subs / "junk")
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)

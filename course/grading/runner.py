@@ -30,8 +30,11 @@ _real_exit = os._exit
 _runner_pid = -1
 
 
-def run_exercise(job: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str) -> None:
-    """Run `exercise_id`'s cell and cases in this (forked) process, write frames to result_fd, exit."""
+def run_exercise(
+    job: dict, notebook: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str
+) -> None:
+    """Run `exercise_id`'s cell of `notebook` ({"setup": source, "cells": {id: source}}) and its cases
+    in this (forked) process under `job`'s limits; write frames to result_fd; exit."""
     global _runner_pid
     _runner_pid = os.getpid()
     try:
@@ -39,10 +42,12 @@ def run_exercise(job: dict, exercise_id: str, cases: list[Case], result_fd: int,
         printed = _Capped()
         sys.stdout = sys.stderr = printed
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-        notes = _run_cells(job, exercise_id, namespace)
+        notes = _run_cells(notebook, exercise_id, namespace)
         fn = namespace.get(exercise_id)
         if not callable(fn):
-            _write(result_fd, encode_frame({"kind": "fatal", "message": _missing(job, exercise_id, notes)}))
+            _write(
+                result_fd, encode_frame({"kind": "fatal", "message": _missing(notebook, exercise_id, notes)})
+            )
         else:
             for index, case in enumerate(cases):
                 _write(result_fd, encode_outcome(index, _run_one(fn, case)))
@@ -76,19 +81,21 @@ def _isolate(job: dict, result_fd: int, workdir: str) -> None:
         os.setuid(job["drop_to"])
     _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"])
     os.environ["HOME"] = workdir
+    if "numba" in sys.modules:  # kernels compiled with cache=True need a cache this user may write
+        sys.modules["numba"].core.config.CACHE_DIR = os.path.join(workdir, ".numba")
     os._exit = _raise_exit
     os.abort = _raise_exit
 
 
-def _run_cells(job: dict, exercise_id: str, namespace: dict) -> list[str]:
+def _run_cells(notebook: dict, exercise_id: str, namespace: dict) -> list[str]:
     notes = []
-    if job["setup"]:
-        notes += _execute(job["setup"], "the setup cell", namespace)
-    for other, source in job["cells"].items():
+    if notebook["setup"]:
+        notes += _execute(notebook["setup"], "the setup cell", namespace)
+    for other, source in notebook["cells"].items():
         if other != exercise_id:
             notes += _execute(source, f"the cell of {other}", namespace, only_inert=True)
-    if exercise_id in job["cells"]:
-        notes += _execute(job["cells"][exercise_id], "your cell", namespace)
+    if exercise_id in notebook["cells"]:
+        notes += _execute(notebook["cells"][exercise_id], "your cell", namespace)
     return notes
 
 
@@ -149,8 +156,8 @@ def _run_one(fn, case: Case) -> Outcome:
         return Outcome(error=_describe(error))
 
 
-def _missing(job: dict, exercise_id: str, notes: list[str]) -> str:
-    if exercise_id not in job["cells"]:
+def _missing(notebook: dict, exercise_id: str, notes: list[str]) -> str:
+    if exercise_id not in notebook["cells"]:
         return f"no cell defines `{exercise_id}`"
     why = "; ".join(notes)
     return f"your cell does not define the function `{exercise_id}`" + (f" ({why})" if why else "")
