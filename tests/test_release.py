@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from course import release
 from course.grading import EXERCISES, check
@@ -91,6 +93,46 @@ def test_markers_in_a_cell_that_is_no_exercise_are_an_error():
 def test_malformed_markers_are_an_error_not_silently_kept(bad):
     with pytest.raises(MarkerError, match="malformed"):
         release_source(f"def f():\n    {bad}\n    return 1", "f", "nb")
+
+
+_plain_line = st.text(alphabet="abc xyz=()+:#1", max_size=20).filter(lambda t: "SOLUTION" not in t)
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(_plain_line, max_size=3), st.sampled_from(["", "    ", "\t"]), st.booleans()),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_well_formed_source_keeps_its_code_and_stubs_each_region(blocks):
+    """Blocks of lines, each either plain code or a solution region at some indentation: the plain lines
+    come through unchanged and in order, each region becomes exactly one stub at its indentation."""
+    source_lines, expected_lines = [], []
+    for lines, indent, is_region in blocks:
+        if is_region:
+            source_lines += [indent + BEGIN, *lines, indent + END]
+            expected_lines.append(stub("f", indent))
+        else:
+            source_lines += lines
+            expected_lines += lines
+    assert release_source("\n".join(source_lines), "f", "nb") == "\n".join(expected_lines)
+
+
+def test_record_stores_only_check_output_cells_with_the_count_of_a_fresh_run(tmp_path):
+    pytest.importorskip("nbclient")
+    solution = notebook(
+        code("x = 6 * 7\nprint('not kept')"),
+        code("# NBVAL_CHECK_OUTPUT\nprint(x)", outputs=[]),
+    )
+    for index, cell in enumerate(solution["cells"]):
+        cell["id"], cell["source"] = f"c{index}", cell["source"].splitlines(keepends=True)
+    path = tmp_path / "01_x.ipynb"
+    recorded = json.loads(release.record_outputs(json.dumps(solution), path, timeout=120))
+    first, second = recorded["cells"]
+    assert first["outputs"] == [] and first["execution_count"] is None
+    assert second["execution_count"] == 2
+    assert [(o["output_type"], o["text"]) for o in second["outputs"]] == [("stream", "42\n")]
 
 
 def test_exercise_cell_without_a_region_is_an_error():
