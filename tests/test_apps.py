@@ -179,3 +179,18 @@ def test_upsample_checks_its_arguments():
         upsample_nearest2d(x, 1.5)
     with pytest.raises(ValueError, match="grad_out"):
         upsample_nearest2d_backward(np.zeros((1, 1, 3, 3)), x, 2)
+
+
+def test_upsample_layer_backward_passes_the_finite_difference_check():
+    from course import nn
+    from course.gradcheck import gradcheck
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 3, 4))
+    weights = rng.normal(size=(2, 3, 6, 8))  # J = sum(weights * y): dJ/dy = weights
+    layer = nn.Upsample(scale_factor=2)
+    y = layer(x)
+    analytic = layer.backward(weights)
+    result = gradcheck(lambda x: float(np.sum(weights * upsample_nearest2d(x, 2))), {"x": x}, {"x": analytic})
+    assert result.passed, str(result)
+    assert result.checked == x.size and y.shape == (2, 3, 6, 8)
