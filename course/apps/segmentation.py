@@ -4,8 +4,9 @@ The network (`build_segmenter`) only convolves, pools and upsamples, with no ful
 it accepts any image whose sides are multiples of 4 and answers with a map of the same size:
 
     x (N, 1, H, W) -> conv 3x3, 8 -> pool 2 -> conv 3x3, 16 -> pool 2 -> conv 3x3, 24 -> conv 3x3, 24
-      (H/4: each output now sees 30 x 30 pixels, a whole digit) -> upsample x2 -> conv 3x3, 16
-      -> upsample x2 -> conv 1x1, 11 -> logits (N, 11, H, W)
+      (at H/4 x W/4) -> upsample x2 -> conv 3x3, 16 -> upsample x2 -> conv 1x1, 11 -> logits (N, 11, H, W)
+
+(every conv but the last is followed by a ReLU; each output pixel sees a 30 x 30 window, a whole digit).
 
 It is trained with the per-pixel cross-entropy J = -1/P sum_p w[y_p] log softmax(z_p)[y_p] (P pixels,
 w per class weights), and judged by pixel accuracy and mean intersection over union.
