@@ -306,3 +306,11 @@ def test_solution_passes_its_check_and_the_stub_is_not_attempted(path, index, ex
     solved = _run_exercise_cell(path, index, exercise, released=False)
     assert solved.status == "passed", str(solved)
     assert _run_exercise_cell(path, index, exercise, released=True).status == "not attempted"
+
+
+def test_the_course_command_runs_release_check(tmp_path, capsys):
+    from course import cli
+
+    assert cli.main(["release", "--check", "--solutions", str(SOLUTIONS), "--notebooks", str(NOTEBOOKS)]) == 0
+    assert cli.main(["release", "--check", "--solutions", str(SOLUTIONS), "--notebooks", str(tmp_path)]) == 1
+    assert "out of date" in capsys.readouterr().out
