@@ -41,7 +41,7 @@ def scale_array_registered():
 
 def _modes():
     return [
-        pytest.param("bwrap", marks=pytest.mark.skipif(not sandbox._bwrap_works(), reason="no bwrap")),
+        pytest.param("bwrap", marks=pytest.mark.skipif(not sandbox.bwrap_works(), reason="no bwrap")),
         "fallback",
     ]
 
@@ -85,7 +85,7 @@ def _table(out: Path) -> dict[str, dict[str, float]]:
 
 def _protected(mode: str) -> bool:
     """Whether student code was kept away from the filesystem (bubblewrap, or dropped to nobody)."""
-    return mode == "bwrap" or sandbox._drop_to(mode) is not None
+    return mode == "bwrap" or sandbox.drop_to(mode) is not None
 
 
 def test_every_submission_gets_the_score_an_honest_grader_gives(graded):

@@ -1,7 +1,7 @@
-"""The sandbox's first process: receives one student's job, forks one process per exercise, relays.
+"""The sandbox's first process: takes students' jobs one after another, forks one process per exercise.
 
-Started by `course.grading.sandbox` (inside bubblewrap when available), it reads a pickled job from
-stdin (trusted: the grader wrote it), imports what the setup cell needs once, then for each exercise
+Started by `course.grading.session` (inside bubblewrap when available), it reads pickled jobs from
+stdin (trusted: the grader wrote them), imports what the setup cells need once, then for each exercise
 forks a process that runs `course.grading.runner` in an empty working directory of its own. It waits
 for that process with the exercise's time limit, reads its frames (at most `output_bytes`), kills it
 and every process it left behind (this process is a child subreaper, so orphans come back to it),
@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from course.grading.session import LENGTH
 from course.grading.wire import encode_frame
 
 __all__ = ["main"]
@@ -33,15 +34,28 @@ _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 
 
 def main() -> None:
-    job = pickle.load(sys.stdin.buffer)
-    out = sys.stdout.buffer
+    """Serve jobs from stdin until it closes: for each, one length-prefixed frame per exercise on
+    stdout, then a zero length."""
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
+    base = tempfile.mkdtemp(prefix="course-grade-")
+    os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
+    source, out = sys.stdin.buffer, sys.stdout.buffer
+    while len(head := source.read(LENGTH.size)) == LENGTH.size:
+        job = pickle.loads(source.read(LENGTH.unpack(head)[0]))
+        for frame in _serve(job, base):
+            out.write(LENGTH.pack(len(frame)) + frame)
+            out.flush()
+        out.write(LENGTH.pack(0))
+        out.flush()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _serve(job: dict, base: str):
+    """Run each exercise of the job in a forked process of its own; yield one frame per exercise."""
     _pre_import(job["imports"])
     from course.grading import runner  # imported after the setup cell's modules, before any fork
 
-    base = tempfile.mkdtemp(prefix="course-grade-")
-    os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
     for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)
         if job["drop_to"] is not None:
@@ -55,10 +69,8 @@ def main() -> None:
         os.close(write_fd)
         data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
-        out.write(encode_frame(header, [np.frombuffer(data, dtype=np.uint8)]))
-        out.flush()
         shutil.rmtree(workdir, ignore_errors=True)
-    shutil.rmtree(base, ignore_errors=True)
+        yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
 def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]:

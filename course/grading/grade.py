@@ -30,6 +30,7 @@ from course.grading.sandbox import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
     Limits,
+    SandboxPool,
     become_subreaper,
     describe,
     isolation,
@@ -114,16 +115,20 @@ def grade_student(
     mode: str = "auto",
     hide: tuple[str, ...] = (),
     cases: dict[str, list[Case]] | None = None,
+    pool: SandboxPool | None = None,
 ) -> StudentGrade:
-    """Grade every exercise of the registry on one student's notebooks (or folder)."""
+    """Grade every exercise of the registry on one student's notebooks (or folder); with a `pool`, in
+    the calling worker's sandbox (the pool's mode and hidden folders apply)."""
     files = read_student(files) if isinstance(files, Path) else files
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
-    notes = [describe(isolation(mode)), *files.notes]
+    mode = pool.mode if pool else isolation(mode)
+    notes = [describe(mode), *files.notes]
     assigned = _assign(files.notebooks)
     for index in sorted(set(assigned.values())):
         notes += files.notebooks[index].notes
     notebooks = [(n.setup, n.cells) for n in files.notebooks]
-    runs = run_submission(notebooks, {e: (i, cases[e]) for e, i in assigned.items()}, limits, mode, hide)
+    plan = {e: (i, cases[e]) for e, i in assigned.items()}
+    runs = run_submission(notebooks, plan, limits, mode, hide, pool)
     results = {e: verdict(EXERCISES[e], cases[e], runs[e], limits.timeout) for e in assigned}
     ordered = {
         e: results.get(e) or not_attempted(x, f"not submitted: no notebook has a cell for `{e}`")
@@ -172,8 +177,8 @@ def grade_class(
     todo = [read_student(s) for s in students if s.name not in grades]  # all read before any runs
     cases = {e: cases_for(x, seed) for e, x in EXERCISES.items()}
     hide = (str(out), str(submissions))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_student, s, seed, limits, mode, hide, cases) for s in todo]
+    with SandboxPool(mode, hide) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grade_student, s, seed, limits, mode, hide, cases, sandboxes) for s in todo]
         bar = tqdm(as_completed(futures), total=len(students), initial=len(grades), disable=not progress)
         for future in bar:
             grade = future.result()
