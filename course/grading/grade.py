@@ -180,10 +180,16 @@ def grade_class(
     with SandboxPool(mode, hide) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(grade_student, s, seed, limits, mode, hide, cases, sandboxes) for s in todo]
         bar = tqdm(as_completed(futures), total=len(students), initial=len(grades), disable=not progress)
-        for future in bar:
-            grade = future.result()
-            grades[grade.student] = grade
-            _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+        try:
+            for future in bar:
+                grade = future.result()
+                grades[grade.student] = grade
+                _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+        except KeyboardInterrupt:  # stop now: students not written yet are graded when the run resumes
+            for future in futures:
+                future.cancel()
+            sandboxes.close()
+            raise
     ordered = [grades[s.name] for s in students]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
         _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
@@ -263,10 +269,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"course grade: need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}")
         return 2
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
-    mode = isolation(args.sandbox)
+    try:
+        mode = isolation(args.sandbox)
+    except RuntimeError as error:
+        print(f"course grade: {error}")
+        return 2
     if mode == "fallback":
         print(f"course grade: {FALLBACK_NOTE}")
-    grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode)
+    try:
+        grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode)
+    except KeyboardInterrupt:
+        print("course grade: interrupted; run the same command again to grade the students left")
+        return 130
     total = sum(x.points for x in EXERCISES.values())
     mean = sum(g.total for g in grades) / len(grades) if grades else 0.0
     print(f"graded {len(grades)} students; mean {mean:.2f}/{total:g}; gradebook: {args.out / 'grades.csv'}")

@@ -65,7 +65,7 @@ class Sandbox:
             frames.append(body)
 
     def close(self) -> None:
-        """End the sandbox (and everything in it)."""
+        """End the sandbox (and everything in it); a run in progress in another thread then ends."""
         if self.process is not None:
             self._end("")
 
