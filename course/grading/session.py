@@ -3,8 +3,9 @@
 Starting a sandbox costs about a second (Python, numpy, numba, matplotlib), so a grading worker keeps
 one (`Sandbox`) and sends it job after job: a job is a length-prefixed pickle on its stdin (trusted ->
 untrusted), and the answer is a length-prefixed frame per exercise on its stdout, then a zero length.
-The sandbox's first process never runs student code, and kills every process an exercise left behind
-before the next exercise starts, so students do not meet. A sandbox that dies, overruns its time or
+The sandbox's first process never runs student code nor holds a job: each job is served by a process
+forked for it, and every process an exercise left behind is killed before the next exercise starts,
+so students do not meet. A sandbox that dies, overruns its time or
 sends garbage is killed with its process group and replaced by a fresh one for the next job.
 """
 
@@ -116,6 +117,8 @@ class Sandbox:
 
     def _end(self, why: str) -> str:
         process, self.process = self.process, None
+        if process is None:  # ended already, by another thread
+            return why
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
