@@ -212,3 +212,27 @@ def test_a_crash_of_the_whole_sandbox_costs_only_the_exercise_that_ran():
     for exercise in cells:
         result = verdict(EXERCISES[exercise], cases[exercise], runs[exercise], LIMITS.timeout)
         assert result.score == (0.0 if exercise == "fc_param_count" else EXERCISES[exercise].points)
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works() or os.geteuid() != 0, reason="needs bwrap and root (nobody)")
+def test_a_fork_bomb_is_held_by_the_process_limit():
+    bomb = textwrap.dedent(
+        """
+        import os, time
+        def fc_param_count(h, w, c, u):
+            forked = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(1000)
+                    forked += 1
+            except OSError:
+                return -forked
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: bomb, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert -LIMITS.processes <= runs[FC].outcomes[0].output < 0
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
