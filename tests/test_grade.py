@@ -180,7 +180,9 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     monkeypatch.setattr(
         grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # seed from run.json
+    grades = grade.grade_class(
+        subs, out, workers=2, limits=LIMITS, progress=False
+    )  # the seed of the first run
     assert sorted(graded) == ["ben", "cy"]
     assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
 
@@ -236,3 +238,17 @@ def test_a_fork_bomb_is_held_by_the_process_limit():
     runs = sandbox.run_notebook(None, {FC: bomb, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert -LIMITS.processes <= runs[FC].outcomes[0].output < 0
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_student(subs / "ann", only=FC)
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False, points={FC: 5.0})
+    assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
+    graded = []
+    real = grade.grade_student
+    monkeypatch.setattr(
+        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+    )
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
+    assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
