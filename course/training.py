@@ -8,16 +8,16 @@ with the argmax of the outputs, or one-hot targets (N, K) compared by argmax. La
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
+from course._blas import single_threaded_blas
 from course.nn.module import Module
 from course.optim import Optimizer
 
-__all__ = ["History", "accuracy", "evaluate", "fit", "predict", "single_threaded_blas"]
+__all__ = ["History", "accuracy", "evaluate", "fit", "predict"]
 
 
 @dataclass
@@ -159,23 +159,3 @@ def _check_data(op: str, x, y) -> None:
             f"{op}: x and y must hold the same positive number of examples, got x.shape={x.shape}, "
             f"y.shape={y.shape}"
         )
-
-
-_BLAS = None
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run numpy's BLAS (the Linear layers' matrix products) on one thread inside the block.
-
-    The products here are small, and a multi-threaded OpenBLAS competing with Numba's threads for the
-    same cores was measured 50-200x slower than one thread (0.1 ms against 5-25 ms for (64, 400) @
-    (400, 120) on 2 cores).
-    """
-    global _BLAS
-    from threadpoolctl import ThreadpoolController
-
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    with _BLAS.limit(limits=1, user_api="blas"):
-        yield

@@ -1,4 +1,4 @@
-"""The sandbox's first process: receives one notebook's job, forks one process per exercise, relays.
+"""The sandbox's first process: receives one student's job, forks one process per exercise, relays.
 
 Started by `course.grading.sandbox` (inside bubblewrap when available), it reads a pickled job from
 stdin (trusted: the grader wrote it), imports what the setup cell needs once, then for each exercise
@@ -42,7 +42,7 @@ def main() -> None:
 
     base = tempfile.mkdtemp(prefix="course-grade-")
     os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
-    for exercise_id, cases in job["exercises"]:
+    for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)
         if job["drop_to"] is not None:
             os.chown(workdir, job["drop_to"], job["drop_to"])
@@ -51,7 +51,7 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            runner.run_exercise(job, exercise_id, cases, write_fd, workdir)
+            runner.run_exercise(job, job["notebooks"][index], exercise_id, cases, write_fd, workdir)
         os.close(write_fd)
         data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}

@@ -33,7 +33,7 @@ from course.grading.sandbox import (
     become_subreaper,
     describe,
     isolation,
-    run_notebook,
+    run_submission,
 )
 from course.grading.verdict import verdict
 
@@ -119,14 +119,12 @@ def grade_student(
     files = read_student(files) if isinstance(files, Path) else files
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
     notes = [describe(isolation(mode)), *files.notes]
-    results: dict[str, CheckResult] = {}
-    for index, exercises in _assign(files.notebooks).items():
-        notebook = files.notebooks[index]
-        notes += notebook.notes
-        wanted = {e: cases[e] for e in exercises}
-        runs = run_notebook(notebook.setup, notebook.cells, wanted, limits, mode, hide)
-        for e in exercises:
-            results[e] = verdict(EXERCISES[e], cases[e], runs[e], limits.timeout)
+    assigned = _assign(files.notebooks)
+    for index in sorted(set(assigned.values())):
+        notes += files.notebooks[index].notes
+    notebooks = [(n.setup, n.cells) for n in files.notebooks]
+    runs = run_submission(notebooks, {e: (i, cases[e]) for e, i in assigned.items()}, limits, mode, hide)
+    results = {e: verdict(EXERCISES[e], cases[e], runs[e], limits.timeout) for e in assigned}
     ordered = {
         e: results.get(e) or not_attempted(x, f"not submitted: no notebook has a cell for `{e}`")
         for e, x in EXERCISES.items()
@@ -144,14 +142,14 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _assign(notebooks: tuple[Submission, ...]) -> dict[int, list[str]]:
-    """Each exercise is graded from one notebook (by index): preferably the one named after its notebook."""
-    assigned: dict[int, list[str]] = {}
+def _assign(notebooks: tuple[Submission, ...]) -> dict[str, int]:
+    """Each exercise is graded from one notebook (its index): preferably the one named after its notebook."""
+    assigned: dict[str, int] = {}
     for exercise_id, exercise in EXERCISES.items():
         holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
         if holders:
             holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
-            assigned.setdefault(holders[0], []).append(exercise_id)
+            assigned[exercise_id] = holders[0]
     return assigned
 
 
@@ -234,6 +232,7 @@ def _check_result(data: dict) -> CheckResult:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # again: without bubblewrap a submission may remove it
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)

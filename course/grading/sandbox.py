@@ -35,6 +35,7 @@ __all__ = [
     "become_subreaper",
     "isolation",
     "run_notebook",
+    "run_submission",
 ]
 
 FALLBACK_NOTE = "sandbox: bubblewrap unavailable, process limits only"
@@ -100,6 +101,32 @@ def isolation(requested: str = "auto") -> str:
     return "fallback"
 
 
+def run_submission(
+    notebooks: list[tuple[str | None, dict[str, str]]],
+    exercises: dict[str, tuple[int, list[Case]]],
+    limits: Limits = DEFAULT_LIMITS,
+    mode: str = "auto",
+    hide: tuple[str, ...] = (),
+) -> dict[str, ExerciseRun]:
+    """Run each exercise (id -> (index of its notebook, cases)) on the cells of its notebook, a
+    (setup cell, {id: cell}) pair, each exercise in a process of its own, all in one sandbox.
+
+    `hide` names directories (the gradebook, the submissions) that must not be visible to the sandbox.
+    """
+    mode = isolation(mode)
+    runs: dict[str, ExerciseRun] = {}
+    remaining = list(exercises)
+    while remaining:
+        job = _job(notebooks, {e: exercises[e] for e in remaining}, limits, _drop_to(mode))
+        got, ended = _run_sandbox(job, limits, mode, hide)
+        runs.update(got)
+        remaining = [e for e in remaining if e not in got]
+        if remaining:  # the sandbox itself died while this exercise ran: it takes the blame
+            lost = remaining.pop(0)
+            runs[lost] = ExerciseRun(lost, "sandbox ended", [None] * len(exercises[lost][1]), fatal=ended)
+    return runs
+
+
 def run_notebook(
     setup: str | None,
     cells: dict[str, str],
@@ -108,30 +135,15 @@ def run_notebook(
     mode: str = "auto",
     hide: tuple[str, ...] = (),
 ) -> dict[str, ExerciseRun]:
-    """Run every exercise of `cases` (id -> cases) on a notebook's cells, each in its own process.
-
-    `hide` names directories (the gradebook, the submissions) that must not be visible to the sandbox.
-    """
-    mode = isolation(mode)
-    runs: dict[str, ExerciseRun] = {}
-    remaining = list(cases)
-    while remaining:
-        job = _job(setup, cells, {e: cases[e] for e in remaining}, limits, _drop_to(mode))
-        got, ended = _run_sandbox(job, limits, mode, hide)
-        runs.update(got)
-        remaining = [e for e in remaining if e not in got]
-        if remaining:  # the sandbox itself died while this exercise ran: it takes the blame
-            lost = remaining.pop(0)
-            runs[lost] = ExerciseRun(lost, "sandbox ended", [None] * len(cases[lost]), fatal=ended)
-    return runs
+    """run_submission for the exercises (id -> cases) of a single notebook."""
+    return run_submission([(setup, cells)], {e: (0, c) for e, c in cases.items()}, limits, mode, hide)
 
 
-def _job(setup, cells, cases, limits: Limits, drop_to: int | None) -> dict:
+def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     return {
-        "setup": setup,
-        "cells": cells,
-        "exercises": list(cases.items()),
-        "imports": _imports(setup),
+        "notebooks": [{"setup": setup, "cells": cells} for setup, cells in notebooks],
+        "exercises": [(e, index, cases) for e, (index, cases) in exercises.items()],
+        "imports": sorted({name for setup, _ in notebooks for name in _imports(setup)}),
         "drop_to": drop_to,
         "timeout": limits.timeout,
         "memory": limits.memory,
@@ -183,7 +195,7 @@ def _drop_to(mode: str) -> int | None:
     if os.geteuid() != 0:
         return None
     uid = _nobody()
-    probe = f"import os; os.setgid({uid}); os.setuid({uid}); import json, numpy, course.grading.runner"
+    probe = f"import os, course.grading.runner; os.setgid({uid}); os.setuid({uid}); import fractions, json"
     try:
         done = subprocess.run(_command(mode, (), probe), env=_ENV, cwd="/", capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -279,7 +291,7 @@ def _inside(path: str, directory: str) -> bool:
 def _decode(out: bytes, job: dict) -> dict[str, ExerciseRun]:
     runs = {}
     frames, _ = decode_frames(out)
-    expected = dict(job["exercises"])
+    expected = {e: cases for e, _, cases in job["exercises"]}
     for header, arrays in frames:
         exercise = header.get("exercise")
         if exercise not in expected or exercise in runs or len(arrays) != 1:

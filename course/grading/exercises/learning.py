@@ -12,11 +12,10 @@ import functools
 
 import numpy as np
 
-from course import functional
+from course import functional, gradcheck
 from course.grading import references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
-from course.grading.functions import scalar_function
 from course.grading.judging import judge_array, judge_parts
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
@@ -29,6 +28,7 @@ from course.grading.kernel_cases import (
     zero_padding_hint,
 )
 from course.grading.misconceptions import conv2d_backward_variants, pool_backward_variants
+from course.objectives import scalar_function
 
 FD_EPS = 1e-3  # the forwards are (piecewise) linear in each input, so a large step is exact and stable
 FD_TOLERANCE = (1e-6, 1e-8)  # (rtol, atol): finite differences carry rounding error the reference has not
@@ -42,7 +42,7 @@ def _finite_differences(forward, grad_out, inputs: dict[str, np.ndarray]) -> dic
         return float(np.sum(forward(**{**inputs, name: value}) * grad_out))
 
     return {
-        name: references.numerical_gradient(functools.partial(partial_cost, name), value, FD_EPS)
+        name: gradcheck.numerical_gradient(functools.partial(partial_cost, name), value, eps=FD_EPS)
         for name, value in inputs.items()
     }
 

@@ -1,0 +1,136 @@
+"""Train the same LeNet on the shipped digits with `course` and with PyTorch, each in its own process,
+and print the training time and test accuracy of both, and their ratio.
+
+Both start from the same initial weights, see the batches in the same order, and use the same
+hyperparameters (SGD with momentum, cross-entropy). Import time, data loading and a warm-up step
+(Numba compilation, PyTorch's first-call setup) are excluded from the time; evaluation is excluded too.
+PyTorch uses as many threads as there are cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["add_arguments", "run", "train_course", "train_torch"]
+
+FRAMEWORKS = ("course", "torch")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the 4,000 training digits")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    if args.worker:
+        train = train_course if args.worker == "course" else train_torch
+        print(json.dumps(train(**settings)))
+        return 0
+    results = {name: _in_subprocess(name, settings) for name in FRAMEWORKS}
+    print(
+        f"LeNet on 4,000 digits, {args.epochs} epochs, batch {args.batch_size}, "
+        f"SGD lr {args.lr} momentum 0.9, {os.cpu_count()} cores"
+    )
+    print(f"{'':8} {'train time (s)':>15} {'test accuracy':>14}")
+    for name, result in results.items():
+        print(f"{name:8} {result['seconds']:15.2f} {100 * result['accuracy']:13.1f}%")
+    ratio = results["course"]["seconds"] / results["torch"]["seconds"]
+    gap = 100 * (results["torch"]["accuracy"] - results["course"]["accuracy"])
+    print(f"course / torch time: {ratio:.2f}x; accuracy gap: {gap:+.1f} points")
+    return 0
+
+
+def train_course(epochs: int, batch_size: int, lr: float, seed: int) -> dict:
+    """Train `course.nn.lenet()`; returns {"seconds", "accuracy"}."""
+    from course import nn, optim
+    from course.data import load_mnist
+    from course.training import evaluate, fit
+
+    (x, y), (x_test, y_test) = load_mnist()
+    model = nn.lenet(rng=np.random.default_rng(seed))
+    loss_fn = nn.CrossEntropyLoss()
+    warm = nn.lenet(rng=np.random.default_rng(seed))
+    fit(warm, loss_fn, optim.SGD(warm.parameters(), lr=lr), x[:8], y[:8], 1, 4, progress=False)
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    start = time.perf_counter()
+    fit(model, loss_fn, opt, x, y, epochs, batch_size, rng=_order_rng(seed), progress=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "accuracy": evaluate(model, loss_fn, x_test, y_test)[1]}
+
+
+def train_torch(epochs: int, batch_size: int, lr: float, seed: int) -> dict:
+    """Train the same LeNet in PyTorch from the same initial weights; returns {"seconds", "accuracy"}."""
+    import torch
+
+    from course import nn
+    from course.data import load_mnist
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    (x, y), (x_test, y_test) = load_mnist()
+    tnn = torch.nn
+    model = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120),
+        tnn.ReLU(),
+        tnn.Linear(120, 84),
+        tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )
+    initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
+    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+    tnn.functional.cross_entropy(model(x_all[:4]), y_all[:4]).backward()  # warm-up
+    model.zero_grad()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    rng = _order_rng(seed)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for first in range(0, len(x), batch_size):
+            idx = torch.from_numpy(order[first : first + batch_size])
+            loss = tnn.functional.cross_entropy(model(x_all[idx]), y_all[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
+    return {"seconds": seconds, "accuracy": float(np.mean(predicted == y_test))}
+
+
+def _order_rng(seed: int) -> np.random.Generator:
+    """The generator of the batch order, the same for both frameworks (as `fit` draws it)."""
+    return np.random.default_rng(seed + 1)
+
+
+def _in_subprocess(framework: str, settings: dict) -> dict:
+    command = [sys.executable, "-m", "course.bench_train", "--worker", framework]
+    for key, value in settings.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench-train: the {framework} run failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":  # the worker processes start here, without the rest of the CLI
+    parser = argparse.ArgumentParser(prog="python -m course.bench_train", description=__doc__)
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))
