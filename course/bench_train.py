@@ -5,7 +5,7 @@ Both start from the same initial weights, see the batches in the same order, and
 hyperparameters: SGD with momentum 0.9 on the cross-entropy, the learning rate divided by 5 for the
 last epochs (by default 3 epochs at 0.05, then 1 at 0.01, batches of 32). Import time, data loading
 and a warm-up step (Numba compilation, PyTorch's first-call setup) are excluded from the time, and so
-is evaluation. PyTorch uses as many threads as there are cores.
+is evaluation. Both use `--threads` threads (Numba's and PyTorch's), by default one per core.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--decay-after", type=int, default=3, help="epochs before the rate is divided by 5")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="threads for both (default: one per core)"
+    )
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
 
 
@@ -40,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "decay_after": args.decay_after,
         "seed": args.seed,
+        "threads": args.threads,
     }
     if args.worker:
         train = train_course if args.worker == "course" else train_torch
@@ -48,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     results = {name: _in_subprocess(name, settings) for name in FRAMEWORKS}
     print(
         f"LeNet on 4,000 digits, {args.epochs} epochs, batch {args.batch_size}, "
-        f"SGD lr {args.lr} (/5 after epoch {args.decay_after}) momentum 0.9, {os.cpu_count()} cores"
+        f"SGD lr {args.lr} (/5 after epoch {args.decay_after}) momentum 0.9, "
+        f"{args.threads} thread(s) on {os.cpu_count()} cores"
     )
     print(f"{'':8} {'train time (s)':>15} {'test accuracy':>14}")
     for name, result in results.items():
@@ -59,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int) -> dict:
+def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int) -> dict:
     """Train `course.nn.lenet()`; returns {"seconds", "accuracy"}."""
     from course import nn, optim
     from course.data import load_mnist
@@ -68,26 +73,27 @@ def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed
     (x, y), (x_test, y_test) = load_mnist()
     model = nn.lenet(rng=np.random.default_rng(seed))
     loss_fn = nn.CrossEntropyLoss()
-    warm = nn.lenet(rng=np.random.default_rng(seed))
-    fit(warm, loss_fn, optim.SGD(warm.parameters(), lr=lr), x[:8], y[:8], 1, 4, progress=False)
+    warm = nn.lenet(rng=np.random.default_rng(seed))  # compiles the kernels, untimed
+    warm_opt = optim.SGD(warm.parameters(), lr=lr)
+    fit(warm, loss_fn, warm_opt, x[:8], y[:8], 1, 4, progress=False, threads=threads)
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rng = _order_rng(seed)
     start = time.perf_counter()
     for epoch in range(epochs):
         opt.lr = lr if epoch < decay_after else lr / 5
-        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False)
+        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False, threads=threads)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "accuracy": evaluate(model, loss_fn, x_test, y_test)[1]}
 
 
-def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int) -> dict:
+def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int) -> dict:
     """Train the same LeNet in PyTorch from the same initial weights; returns {"seconds", "accuracy"}."""
     import torch
 
     from course import nn
     from course.data import load_mnist
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     (x, y), (x_test, y_test) = load_mnist()
     tnn = torch.nn
     model = tnn.Sequential(
