@@ -7,7 +7,11 @@ correct ones written the different ways students get them right (loops, im2col, 
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,3 +224,30 @@ def test_fallback_keeps_a_passing_function_and_stands_in_for_an_unfinished_one(c
 def test_feedback_names_the_worst_entry_with_expected_and_got():
     text = _text(check("avg_pool2d", buggy_kernels.avg_pool2d_sum))
     assert "the worst is at index" in text and "expected" in text and ", got" in text
+
+
+def test_numerical_gradient_cases_still_work_where_the_grader_poisons_the_references():
+    """The grader's sandbox makes course.functional and course.grading uncallable by student code; the
+    functions handed to a student's numerical_gradient must not need them (a fresh process, poisoned)."""
+    script = """
+import numpy as np
+from course.grading import EXERCISES, cases_for, poison, runner
+from course.grading.exercise import run_case
+cases = cases_for(EXERCISES["numerical_gradient"], 3)
+poison.poison_references(keep=lambda name: name in runner.KEEP)
+def student(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+errors = [run_case(student, case).error for case in cases]
+assert errors == [None] * len(cases) and poison.used() == [], (errors, poison.used())
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
