@@ -204,7 +204,11 @@ def test_points_are_configurable_and_partial_credit_is_proportional(tmp_path):
     result = check("conv2d", buggy_kernels.conv2d_bias_forgotten, points=10)
     assert result.max_score == 10
     passed = sum(case.passed for case in result.cases)
-    assert result.score == pytest.approx(10 * passed / len(result.cases))
+    assert result.score == pytest.approx(10 * passed / len(result.cases), abs=1e-4)
+    weighted = check("max_pool2d_backward", buggy_kernels.max_pool2d_backward_last_tie)
+    weights = {case.name: case.max_score for case in weighted.cases}
+    assert sorted(set(weights.values())) == [0.5, 1.0]
+    assert weighted.score == pytest.approx(3 * (1 - 0.5 / sum(weights.values())), abs=1e-4)  # rounded
     table_file = tmp_path / "points.json"
     table_file.write_text(json.dumps({"conv2d": 5, "iou": 0.5}))
     assert load_points(table_file) == {"conv2d": 5.0, "iou": 0.5}
