@@ -164,6 +164,22 @@ def test_backward_checks_include_finite_differences_of_the_forward():
         assert any("finite differences" in name for name in names)
 
 
+@pytest.mark.parametrize(
+    ("exercise_id", "fn"),
+    [
+        ("conv2d_backward", buggy_kernels.conv2d_backward_not_flipped),
+        ("conv2d_backward", buggy_kernels.conv2d_backward_grad_w_mean),
+        ("max_pool2d_backward", buggy_kernels.max_pool2d_backward_overwrite),
+        ("avg_pool2d_backward", buggy_kernels.avg_pool2d_backward_kh_only),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_the_finite_difference_case_catches_a_wrong_gradient_on_its_own(exercise_id, fn):
+    result = check(exercise_id, fn)
+    (numeric,) = [case for case in result.cases if "finite differences" in case.name]
+    assert not numeric.passed and "the worst is at index" in numeric.message
+
+
 # the receptive field against a probe ---------------------------------------------------------------
 
 
