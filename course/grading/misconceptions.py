@@ -109,8 +109,14 @@ def avg_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Varia
 
 def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
     seen = {kh * kw}
-    for count, how in ((1, "nothing (a sum)"), (kh, "KH only"), (kw, "KW only"), (kh * kh, "KH * KH"),
-                       (kw * kw, "KW * KW"), (kh + kw, "KH + KW")):  # fmt: skip
+    for count, how in (
+        (1, "nothing (a sum)"),
+        (kh, "KH only"),
+        (kw, "KW only"),
+        (kh * kh, "KH * KH"),
+        (kw * kw, "KW * KW"),
+        (kh + kw, "KH + KW"),
+    ):
         if count not in seen:
             seen.add(count)
             yield count, how

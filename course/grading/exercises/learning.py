@@ -227,7 +227,7 @@ class GradientDescentStep(Exercise):
                     rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
                     1.0,
                 ),
-            ),  # fmt: skip
+            ),
         ]
 
     def judge(self, case, output):
@@ -313,11 +313,13 @@ class NumericalGradient(Exercise):
     def judge(self, case, output):
         f, x, eps = (*case.args, 1e-6)[:3]
         variants = [
-            ("you used a forward difference (f(x + eps) - f(x)) / eps; central differences are "
-             "(f(x + eps) - f(x - eps)) / (2 eps), far more accurate",
-             lambda: _forward_difference(f, x, eps)),
+            (
+                "you used a forward difference (f(x + eps) - f(x)) / eps; central differences are "
+                "(f(x + eps) - f(x - eps)) / (2 eps), far more accurate",
+                lambda: _forward_difference(f, x, eps),
+            ),
             ("the difference was divided by eps instead of 2 eps", lambda: 2 * self.reference(f, x, eps)),
-        ]  # fmt: skip
+        ]
         tolerance = (1e-6, 1e-9 + 1e-14 / eps)  # rounding in f(x + eps) - f(x - eps) grows like 1 / eps
         return judge_array(self.reference(f, x, eps), output, "the gradient", variants, tolerance)
 
