@@ -39,6 +39,42 @@ SOLUTIONS = {
         def conv_output_size(size, kernel_size, stride=1, padding=0):
             return (size + 2 * padding - kernel_size) // stride + 1
         """,
+    "mse_cost": """
+        def mse_cost(a, y):
+            return 0.5 * float(np.sum((a - y) ** 2))
+        """,
+    "gradient_descent_step": """
+        def gradient_descent_step(w, grad_w, lr):
+            return w - lr * grad_w
+        """,
+    "dense_backward": """
+        def dense_backward(a_prev, w, b, y):
+            a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
+            delta = (a - y) * a * (1.0 - a)
+            return np.outer(delta, a_prev), delta, w.T @ delta
+        """,
+    "numerical_gradient": """
+        def numerical_gradient(f, x, eps=1e-6):
+            x = np.array(x, dtype=np.float64)
+            grad = np.zeros_like(x)
+            for index in np.ndindex(x.shape):
+                keep = x[index]
+                x[index] = keep + eps
+                up = f(x)
+                x[index] = keep - eps
+                down = f(x)
+                x[index] = keep
+                grad[index] = (up - down) / (2 * eps)
+            return grad
+        """,
+    "iou": """
+        def iou(box_a, box_b):
+            w = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
+            h = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
+            inter = max(w, 0.0) * max(h, 0.0)
+            area = lambda b: (b[2] - b[0]) * (b[3] - b[1])
+            return float(inter / (area(box_a) + area(box_b) - inter))
+        """,
     "receptive_field": """
         def receptive_field(layers):
             side = 1
@@ -77,8 +113,9 @@ def honest_notebooks() -> dict[str, tuple[str | None, dict[str, str]]]:
         notebooks[path.name] = (found.setup, dict(found.cells))
     covered = {e for _, cells in notebooks.values() for e in cells}
     extra = {e: textwrap.dedent(s) for e, s in SOLUTIONS.items() if e in EXERCISES and e not in covered}
-    if extra:
-        notebooks["01_motivation.ipynb"] = (SETUP, extra)
+    for exercise, source in extra.items():  # into a notebook named after the exercise's own
+        name = f"{EXERCISES[exercise].notebook}.ipynb"
+        notebooks.setdefault(name, (SETUP, {}))[1][exercise] = source
     # scale_array shares a notebook (so a sandbox) with fc_param_count, the exercise most attacks target
     home = next((n for n, (_, cells) in notebooks.items() if "fc_param_count" in cells), "00_tests.ipynb")
     setup, cells = notebooks.get(home, (SETUP, {}))

@@ -41,7 +41,7 @@ def scale_array_registered():
 
 def _modes():
     return [
-        pytest.param("bwrap", marks=pytest.mark.skipif(not sandbox._bwrap_works(), reason="no bwrap")),
+        pytest.param("bwrap", marks=pytest.mark.skipif(not sandbox.bwrap_works(), reason="no bwrap")),
         "fallback",
     ]
 
@@ -85,7 +85,7 @@ def _table(out: Path) -> dict[str, dict[str, float]]:
 
 def _protected(mode: str) -> bool:
     """Whether student code was kept away from the filesystem (bubblewrap, or dropped to nobody)."""
-    return mode == "bwrap" or sandbox._drop_to(mode) is not None
+    return mode == "bwrap" or sandbox.drop_to(mode) is not None
 
 
 def test_every_submission_gets_the_score_an_honest_grader_gives(graded):
@@ -180,7 +180,9 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     monkeypatch.setattr(
         grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # seed from run.json
+    grades = grade.grade_class(
+        subs, out, workers=2, limits=LIMITS, progress=False
+    )  # the seed of the first run
     assert sorted(graded) == ["ben", "cy"]
     assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
 
@@ -212,3 +214,41 @@ def test_a_crash_of_the_whole_sandbox_costs_only_the_exercise_that_ran():
     for exercise in cells:
         result = verdict(EXERCISES[exercise], cases[exercise], runs[exercise], LIMITS.timeout)
         assert result.score == (0.0 if exercise == "fc_param_count" else EXERCISES[exercise].points)
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works() or os.geteuid() != 0, reason="needs bwrap and root (nobody)")
+def test_a_fork_bomb_is_held_by_the_process_limit():
+    bomb = textwrap.dedent(
+        """
+        import os, time
+        def fc_param_count(h, w, c, u):
+            forked = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(1000)
+                    forked += 1
+            except OSError:
+                return -forked
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: bomb, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert -LIMITS.processes <= runs[FC].outcomes[0].output < 0
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_student(subs / "ann", only=FC)
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False, points={FC: 5.0})
+    assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
+    graded = []
+    real = grade.grade_student
+    monkeypatch.setattr(
+        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+    )
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
+    assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points

@@ -15,6 +15,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from course.grading import load_points
 from course.grading.grade import grade_student
 from course.grading.sandbox import DEFAULT_LIMITS, Limits, describe, isolation
 
@@ -62,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (the class's)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_LIMITS.timeout, help="seconds per exercise")
     parser.add_argument("--sandbox", choices=("auto", "bwrap", "fallback"), default="auto")
+    parser.add_argument("--points", type=Path, default=None, help="JSON {exercise id: points} to reweight")
     parser.add_argument(
         "--make-autograder", type=Path, default=None, metavar="DIR", help="write the autograder files instead"
     )
@@ -76,9 +78,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.submission.is_dir():
         print(f"course grade-gradescope: --submission {args.submission} is not a folder")
         return 2
-    mode = isolation(args.sandbox)
+    try:
+        mode = isolation(args.sandbox)
+    except RuntimeError as error:
+        print(f"course grade-gradescope: {error}")
+        return 2
     limits, hide = Limits(timeout=args.timeout), (str(args.results.parent.resolve()),)
-    grade = grade_student(args.submission.resolve(), args.seed, limits, mode, hide)
+    points = load_points(args.points) if args.points else None
+    grade = grade_student(args.submission.resolve(), args.seed, limits, mode, hide, points=points)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(grade.to_gradescope(), indent=1))
     print(f"{describe(mode)}; score {grade.total:g}; results in {args.results}")
