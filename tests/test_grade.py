@@ -252,3 +252,23 @@ def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_pat
     )
     grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
     assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="needs bwrap")
+def test_filling_the_disk_costs_only_that_exercise():
+    filler = textwrap.dedent(
+        """
+        def fc_param_count(h, w, c, u):
+            chunk = b"x" * 2**20
+            for index in range(10**6):
+                with open(f"junk{index}", "wb") as f:
+                    for _ in range(8):
+                        f.write(chunk)
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0

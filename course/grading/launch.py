@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = ["ENV", "FALLBACK_NOTE", "bwrap_works", "command", "describe", "drop_to", "isolation"]
 
+TMP_BYTES = 256 * 2**20  # the sandbox's private /tmp (in memory) holds every exercise's working directory
 FALLBACK_NOTE = "sandbox: bubblewrap unavailable, process limits only"
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
@@ -119,6 +120,8 @@ def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
+        "--size",
+        str(TMP_BYTES),
         "--tmpfs",
         "/tmp",
         "--unshare-pid",
