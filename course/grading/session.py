@@ -15,6 +15,7 @@ import ctypes
 import os
 import pickle
 import selectors
+import shutil
 import signal
 import struct
 import subprocess
@@ -40,6 +41,7 @@ class Sandbox:
         self.mode, self.hide = mode, hide
         self.process: subprocess.Popen | None = None
         self.stderr = None
+        self.scratch: str | None = None
 
     def run(self, job: dict, seconds: float) -> tuple[list[bytes], str]:
         """Send `job`; return the exercise frames that came back within `seconds`, and "" or why the
@@ -72,7 +74,9 @@ class Sandbox:
 
     def _start(self) -> None:
         self.stderr = tempfile.TemporaryFile()
-        code = "from course.grading.child import main; main()"
+        # without bubblewrap, the working directories go in a folder this side removes, even after a crash
+        self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
+        code = f"from course.grading.child import main; main({self.scratch!r})"
         with _lock:
             self.process = subprocess.Popen(
                 command(self.mode, self.hide, code),
@@ -134,6 +138,8 @@ class Sandbox:
             pass
         process.wait()
         self.stderr.close()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         with _lock:
             _in_flight.discard(process.pid)
             _kill_strays()
