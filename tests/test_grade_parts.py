@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shutil
 import struct
 
 import nbformat
 import numpy as np
 import pytest
-from grading_corpus import full_marks, write_student
+from grading_corpus import REPO, full_marks, write_student
 
-from course.grading import gradescope
+from course.grading import grade, gradescope
 from course.grading.exercise import Outcome
 from course.grading.notebook import UnreadableNotebook, parse_notebook
 from course.grading.runner import inert
@@ -138,3 +139,16 @@ def test_the_autograder_files_run_the_grader_with_the_class_seed(tmp_path):
     assert "bubblewrap" in (tmp_path / "setup.sh").read_text()
     assert (tmp_path / "course-src" / "course" / "grading" / "grade.py").is_file()
     assert (tmp_path / "course-src" / "pyproject.toml").is_file()
+
+
+def test_the_released_student_notebooks_grade_as_not_attempted(tmp_path):
+    released = sorted((REPO / "notebooks").glob("*.ipynb"))
+    if not released:
+        pytest.skip("no released notebooks yet")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for notebook in released:
+        shutil.copy(notebook, folder / notebook.name)
+    result = grade.grade_student(folder, seed=1, limits=Limits(timeout=20))
+    assert result.total == 0
+    assert {r.status for r in result.results.values()} == {"not attempted"}
