@@ -1,6 +1,7 @@
 """Train the applications' two networks and write the weights shipped in the package:
 
     python scripts/train_apps.py              # train both, write course/apps/weights/*.npz, evaluate
+    python scripts/train_apps.py --only detector   # train one of them (e.g. both at once, one per core)
     python scripts/train_apps.py --evaluate   # only evaluate the shipped weights on held-out scenes
 
 Both models learn from `load_scenes(**SCENES)` training scenes (made from the training digits) with
@@ -20,6 +21,7 @@ import numpy as np
 
 from course.apps import detection, segmentation
 from course.apps.boxes import mean_average_precision
+from course.apps.detection import STRIDE
 from course.apps.scenes import NUM_CLASSES, load_scenes
 from course.apps.training import train
 from course.apps.weights import BACKGROUND_WEIGHT, RECIPE, SCENES, WEIGHTS_DIR, load_detector, load_segmenter
@@ -53,39 +55,46 @@ def evaluate(test) -> None:
     print(f"detection on {len(test)} held-out scenes: mAP@0.5 {m:.4f} (random boxes: {chance:.4f})")
 
 
+def train_segmenter(scenes) -> None:
+    model = segmentation.build_segmenter(np.random.default_rng(0))
+    weights = np.ones(NUM_CLASSES)
+    weights[0] = BACKGROUND_WEIGHT
+    print(f"segmenter on {len(scenes)} training scenes")
+    train(
+        model,
+        lambda out, masks: segmentation.pixel_cross_entropy(out, masks, weights),
+        scenes.images,
+        scenes.masks,
+        **RECIPE["segmenter"],
+    )
+    model.save(WEIGHTS_DIR / "segmenter.npz")
+
+
+def train_detector(scenes) -> None:
+    model = detection.build_detector(np.random.default_rng(0))
+    height, width = scenes.images.shape[2:]
+    targets = detection.encode_targets(scenes.boxes, scenes.labels, (height // STRIDE, width // STRIDE))
+    print(f"detector on {len(scenes)} training scenes")
+    train(model, detection.detection_loss, scenes.images, targets, **RECIPE["detector"])
+    model.save(WEIGHTS_DIR / "detector.npz")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--evaluate", action="store_true", help="only evaluate the shipped weights")
+    parser.add_argument("--only", choices=["segmenter", "detector"], help="train this model only")
     args = parser.parse_args()
     numba.set_num_threads(1)
     train_scenes, test = load_scenes(**SCENES)
     if not args.evaluate:
         WEIGHTS_DIR.mkdir(exist_ok=True)
-        start = time.perf_counter()
-        model = segmentation.build_segmenter(np.random.default_rng(0))
-        weights = np.ones(NUM_CLASSES)
-        weights[0] = BACKGROUND_WEIGHT
-        print(f"segmenter on {len(train_scenes)} training scenes")
-        train(
-            model,
-            lambda out, masks: segmentation.pixel_cross_entropy(out, masks, weights),
-            train_scenes.images,
-            train_scenes.masks,
-            **RECIPE["segmenter"],
-        )
-        model.save(WEIGHTS_DIR / "segmenter.npz")
-        model = detection.build_detector(np.random.default_rng(0))
-        grid = (
-            train_scenes.images.shape[2] // detection.STRIDE,
-            train_scenes.images.shape[3] // detection.STRIDE,
-        )
-        targets = detection.encode_targets(train_scenes.boxes, train_scenes.labels, grid)
-        print(f"detector on {len(train_scenes)} training scenes")
-        train(model, detection.detection_loss, train_scenes.images, targets, **RECIPE["detector"])
-        model.save(WEIGHTS_DIR / "detector.npz")
-        print(f"trained both in {time.perf_counter() - start:.0f} s; weights in {WEIGHTS_DIR}")
+        for name, train_model in (("segmenter", train_segmenter), ("detector", train_detector)):
+            if args.only in (None, name):
+                start = time.perf_counter()
+                train_model(train_scenes)
+                print(f"{name} trained in {time.perf_counter() - start:.0f} s, saved in {WEIGHTS_DIR}")
     evaluate(test)
 
 

@@ -279,3 +279,46 @@ def test_naive_forward_agrees_with_the_numba_network():
         np.testing.assert_allclose(realtime.forward(model, x, "naive"), fast, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="backend"):
         realtime.forward(model, x, "cuda")
+
+
+# --- the shipped models on held-out scenes ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Test scenes as the training script makes them (test digits, the test seed), fewer of them."""
+    from course.apps.weights import SCENES
+    from course.data import load_mnist
+
+    _, (digits, labels) = load_mnist()
+    return make_scenes(digits, labels, 100, seed=SCENES["seed"] + 1, max_digits=SCENES["max_digits"])
+
+
+def test_shipped_segmenter_beats_all_background_by_a_wide_margin(held_out):
+    from course.apps.segmentation import mean_iou, pixel_accuracy, predict_masks
+    from course.apps.weights import load_segmenter
+
+    predicted = predict_masks(load_segmenter(), held_out.images)
+    background = np.zeros_like(held_out.masks)
+    assert pixel_accuracy(predicted, held_out.masks) > pixel_accuracy(background, held_out.masks)
+    ours, baseline = mean_iou(predicted, held_out.masks)[0], mean_iou(background, held_out.masks)[0]
+    assert baseline < 0.1 and ours > 0.4, (ours, baseline)
+
+
+def test_shipped_detector_beats_random_boxes_by_a_wide_margin(held_out):
+    from course.apps.detection import detect
+    from course.apps.weights import load_detector
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 40, size=(len(held_out), 4, 2))
+    random_boxes = np.concatenate([corners, corners + rng.uniform(8, 24, size=corners.shape)], axis=2)
+    chance = bx.mean_average_precision(
+        list(random_boxes),
+        list(rng.random((len(held_out), 4))),
+        list(rng.integers(0, 10, (len(held_out), 4))),
+        held_out.boxes,
+        held_out.labels,
+    )[0]
+    found = detect(load_detector(), held_out.images)
+    ours = bx.mean_average_precision(*found, held_out.boxes, held_out.labels)[0]
+    assert chance < 0.05 and ours > 0.5, (ours, chance)

@@ -3,7 +3,7 @@
 The network (`build_segmenter`) only convolves, pools and upsamples, with no fully connected layer, so
 it accepts any image whose sides are multiples of 4 and answers with a map of the same size:
 
-    x (N, 1, H, W) -> conv 3x3, 8 -> pool 2 -> conv 3x3, 16 -> pool 2 -> conv 3x3, 24 -> conv 3x3, 24
+    x (N, 1, H, W) -> conv 3x3, 8 -> pool 2 -> conv 3x3, 16 -> pool 2 -> conv 3x3, 32 -> conv 3x3, 32
       (at H/4 x W/4) -> upsample x2 -> conv 3x3, 16 -> upsample x2 -> conv 1x1, 11 -> logits (N, 11, H, W)
 
 (every conv but the last is followed by a ReLU; each output pixel sees a 30 x 30 window, a whole digit).
@@ -40,12 +40,12 @@ def build_segmenter(rng: np.random.Generator | None = None) -> nn.Sequential:
         nn.Conv2d(8, 16, 3, padding=1, rng=rng),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(16, 24, 3, padding=1, rng=rng),
+        nn.Conv2d(16, 32, 3, padding=1, rng=rng),
         nn.ReLU(),
-        nn.Conv2d(24, 24, 3, padding=1, rng=rng),
+        nn.Conv2d(32, 32, 3, padding=1, rng=rng),
         nn.ReLU(),
         nn.Upsample(scale_factor=2),
-        nn.Conv2d(24, 16, 3, padding=1, rng=rng),
+        nn.Conv2d(32, 16, 3, padding=1, rng=rng),
         nn.ReLU(),
         nn.Upsample(scale_factor=2),
         nn.Conv2d(16, NUM_CLASSES, 1, rng=rng),

@@ -1,4 +1,19 @@
-"""Fast 2-D cross-correlation, forward and backward, on padded NCHW arrays."""
+"""Fast 2-D cross-correlation, forward and backward, on padded NCHW arrays.
+
+Shapes: a (N, C, Hp, Wp) is the input x (N, C, H, W) already padded with zeros, w (F, C, KH, KW),
+delta = dJ/dz (N, F, Ho, Wo) with Ho = (Hp - KH) // sh + 1 and Wo = (Wp - KW) // sw + 1.
+
+Stride 1, the common case, uses the "flat shift" view of a padded image: row-major, pixel (r, c) of a
+plane sits at r*Wp + c, so the tap (j, i) of output (r, c) reads a at (r + j)*Wp + (c + i), which is
+q + j*Wp + i with q = r*Wp + c. An output plane computed on the Wp-wide grid is then, for every tap, one
+long contiguous multiply-add of a whole plane shifted by j*Wp + i: the inner loop is unit-stride and
+vectorises. Grid columns c >= Wo mix neighbouring rows and are thrown away (forward) or given a zero
+delta (backward). Grid points q run over 0 .. span - 1 with span = (Ho - 1)*Wp + Wo.
+
+Other strides use the direct loops, which read like the formula. Tasks run in parallel over the axis
+with enough independent work (images x kernels, images x channels, kernels x channels); each task owns
+the output it writes, so no two threads ever add to the same place.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +27,32 @@ from course._jit import jit
 def conv2d_forward(a, w, b, sh, sw, ho, wo):
     """z[n, f, r, c] = b[f] + sum_{ch, j, i} a[n, ch, r*sh + j, c*sw + i] * w[f, ch, j, i].
 
-    a (N, C, Hp, Wp) is the already padded input; b (F,) may be all zeros.
+    a (N, C, Hp, Wp) is the padded input, w (F, C, KH, KW), b (F,) may be all zeros.
+    Returns z (N, F, Ho, Wo).
     """
-    n_images, n_channels = a.shape[0], a.shape[1]
+    n_images, n_channels, hp, wp = a.shape
     n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     z = np.empty((n_images, n_kernels, ho, wo), dtype=a.dtype)
+    if sh == 1 and sw == 1:
+        span = (ho - 1) * wp + wo
+        flat = a.reshape((n_images, n_channels, hp * wp))
+        grid = np.empty((n_images, n_kernels, span), dtype=a.dtype)
+        for task in prange(n_images * n_kernels):
+            n, f = task // n_kernels, task % n_kernels
+            acc = grid[n, f]
+            acc[:] = b[f]
+            for ch in range(n_channels):
+                plane = flat[n, ch]
+                for j in range(kh):
+                    for i in range(kw):
+                        weight = w[f, ch, j, i]
+                        shifted = plane[j * wp + i : j * wp + i + span]
+                        for q in range(span):
+                            acc[q] += shifted[q] * weight
+            for r in range(ho):
+                for c in range(wo):
+                    z[n, f, r, c] = acc[r * wp + c]
+        return z
     for task in prange(n_images * n_kernels):
         n, f = task // n_kernels, task % n_kernels
         out = z[n, f]
@@ -33,11 +69,55 @@ def conv2d_forward(a, w, b, sh, sw, ho, wo):
 
 
 @jit(parallel=True)
-def conv2d_grad_input(delta, w, sh, sw, hp, wp):
-    """dJ/da[n, ch, r*sh + j, c*sw + i] += w[f, ch, j, i] * delta[n, f, r, c], on the padded grid."""
+def conv2d_backward(delta, a, w, sh, sw):
+    """Gradients through conv2d_forward, given delta = dJ/dz (N, F, Ho, Wo). Returns (grad_a, grad_w):
+
+    grad_a[n, ch, r*sh + j, c*sw + i] += w[f, ch, j, i] * delta[n, f, r, c]   (N, C, Hp, Wp)
+        (delta spread back through each kernel; for stride 1 the full correlation of delta with the
+        flipped kernel), one task per (image, channel);
+    grad_w[f, ch, j, i] = sum_{n, r, c} a[n, ch, r*sh + j, c*sw + i] * delta[n, f, r, c]   (F, C, KH, KW)
+        (the padded input correlated with delta), one task per (kernel, channel).
+    """
     n_images, n_kernels, ho, wo = delta.shape
-    n_channels, kh, kw = w.shape[1], w.shape[2], w.shape[3]
-    grad_a = np.zeros((n_images, n_channels, hp, wp), dtype=delta.dtype)
+    n_channels, hp, wp = a.shape[1], a.shape[2], a.shape[3]
+    kh, kw = w.shape[2], w.shape[3]
+    grad_a = np.zeros((n_images, n_channels, hp, wp), dtype=a.dtype)
+    grad_w = np.zeros((n_kernels, n_channels, kh, kw), dtype=a.dtype)
+    if sh == 1 and sw == 1:
+        span = (ho - 1) * wp + wo
+        spread = np.zeros((n_images, n_kernels, span), dtype=a.dtype)
+        for task in prange(n_images * n_kernels):
+            n, f = task // n_kernels, task % n_kernels
+            for r in range(ho):
+                for c in range(wo):
+                    spread[n, f, r * wp + c] = delta[n, f, r, c]
+        zero = a.dtype.type(0)
+        flat = a.reshape((n_images, n_channels, hp * wp))
+        grad_flat = grad_a.reshape((n_images, n_channels, hp * wp))
+        for task in prange(n_images * n_channels):
+            n, ch = task // n_channels, task % n_channels
+            out = grad_flat[n, ch]
+            for f in range(n_kernels):
+                d = spread[n, f]
+                for j in range(kh):
+                    for i in range(kw):
+                        weight = w[f, ch, j, i]
+                        shifted = out[j * wp + i : j * wp + i + span]
+                        for q in range(span):
+                            shifted[q] += d[q] * weight
+        for task in prange(n_kernels * n_channels):
+            f, ch = task // n_channels, task % n_channels
+            for n in range(n_images):
+                plane = flat[n, ch]
+                d = spread[n, f]
+                for j in range(kh):
+                    for i in range(kw):
+                        shifted = plane[j * wp + i : j * wp + i + span]
+                        total = zero
+                        for q in range(span):
+                            total += shifted[q] * d[q]
+                        grad_w[f, ch, j, i] += total
+        return grad_a, grad_w
     for task in prange(n_images * n_channels):
         n, ch = task // n_channels, task % n_channels
         out = grad_a[n, ch]
@@ -49,15 +129,6 @@ def conv2d_grad_input(delta, w, sh, sw, hp, wp):
                         d = delta[n, f, r]
                         for c in range(wo):
                             out[r * sh + j, c * sw + i] += d[c] * weight
-    return grad_a
-
-
-@jit(parallel=True)
-def conv2d_grad_weight(delta, a, sh, sw, kh, kw):
-    """dJ/dw[f, ch, j, i] = sum_{n, r, c} a[n, ch, r*sh + j, c*sw + i] * delta[n, f, r, c]."""
-    n_images, n_kernels, ho, wo = delta.shape
-    n_channels = a.shape[1]
-    grad_w = np.zeros((n_kernels, n_channels, kh, kw), dtype=delta.dtype)
     for task in prange(n_kernels * n_channels):
         f, ch = task // n_channels, task % n_channels
         for j in range(kh):
@@ -70,4 +141,4 @@ def conv2d_grad_weight(delta, a, sh, sw, kh, kw):
                         for c in range(wo):
                             total += row[c * sw + i] * d[c]
                 grad_w[f, ch, j, i] = total
-    return grad_w
+    return grad_a, grad_w

@@ -17,7 +17,8 @@ from course.grading.kernel_cases import (
     pair,
     zero_padding_hint,
 )
-from course.grading.misconceptions import avg_pool2d_variants, conv2d_variants, correlate, max_pool2d_variants
+from course.grading.misconceptions import avg_pool2d_variants, conv2d_variants, max_pool2d_variants
+from course.grading.numpy_ops import correlate
 
 
 class Conv2dSingle(Exercise):
@@ -220,7 +221,8 @@ class SeparableFactors(Exercise):
                 return 1.0, ""
             return (
                 0.0,
-                "this kernel has rank 2 or more: no column and row give it as an outer product; return None",
+                "this kernel is not separable (its rank is 2 or more): no column and row give it as an outer "
+                "product; return None",
             )
         if output is None:
             return (

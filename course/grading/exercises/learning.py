@@ -4,6 +4,7 @@ and pooling layers, and the numerical gradient that checks them all.
 Each backward exercise is judged against its `course.functional` reference and, in one case per
 exercise, against central finite differences (float64) of the forward pass, which needs no backward
 code at all: for J = sum(forward(inputs) * grad_out), dJ/dinput is what the backward must return.
+The forward there is the plain-numpy one of `numpy_ops`, independent of the Numba kernels.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import functools
 import numpy as np
 
 from course import functional, gradcheck
-from course.grading import references
+from course.grading import numpy_ops, references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
 from course.grading.judging import judge_array, judge_parts
@@ -74,8 +75,10 @@ class Conv2dBackward(Exercise):
         if case.name == FD_LABEL:
             bias = np.zeros(w.shape[0])
 
+            (ph, pw) = pair(padding)
+
             def forward(x, w, b):
-                return functional.conv2d(x, w, b, stride, padding)
+                return numpy_ops.correlate(x, w, b, pair(stride), (ph, ph, pw, pw))
 
             numeric = _finite_differences(forward, grad_out, {"x": x, "w": w, "b": bias})
             return judge_parts(tuple(numeric.values()), output, self.names, tolerance=FD_TOLERANCE)
@@ -102,12 +105,12 @@ class _PoolBackward(Exercise):
 
     def judge(self, case, output):
         grad_out, x, kernel, stride = (*case.args, None)[:4]
-        if case.name == FD_LABEL:
-            forward = functools.partial(self.forward, kernel_size=kernel, stride=stride)
-            (numeric,) = _finite_differences(forward, grad_out, {"x": x}).values()
-            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE)
         kernel = pair(kernel)
         stride = kernel if stride is None else pair(stride)
+        if case.name == FD_LABEL:
+            forward = functools.partial(numpy_ops.pool, kernel=kernel, stride=stride, reduce=self.reduce)
+            (numeric,) = _finite_differences(forward, grad_out, {"x": x}).values()
+            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE)
         variants = pool_backward_variants(grad_out, x, kernel, stride, self.kind)
         return judge_array(self.reference(*case.args), output, "grad_x", variants)
 
@@ -119,7 +122,7 @@ class MaxPool2dBackward(_PoolBackward):
     title = "backpropagation through max pooling"
     kind = "max"
     reference = staticmethod(functional.max_pool2d_backward)
-    forward = staticmethod(functional.max_pool2d)
+    reduce = staticmethod(np.max)
     extra_setups = (
         PoolSetup(
             "tied maxima (as after a ReLU): the gradient goes to the first maximum",
@@ -141,7 +144,7 @@ class AvgPool2dBackward(_PoolBackward):
     title = "backpropagation through average pooling"
     kind = "avg"
     reference = staticmethod(functional.avg_pool2d_backward)
-    forward = staticmethod(functional.avg_pool2d)
+    reduce = staticmethod(np.mean)
 
 
 class MseCost(Exercise):

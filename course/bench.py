@@ -1,0 +1,302 @@
+"""`course bench`: time the naive, fast (Numba) and PyTorch CPU kernels side by side, in one run.
+
+Each library runs in its own fresh process (so their thread pools never compete) on the same problems,
+generated from one seed; a time is the best of `--repeat` runs after one warm-up call (which compiles,
+or loads from the cache, the Numba kernels). Backward times exclude the forward pass. The naive loops
+are far too slow for full batches: they are timed once on one image (and, for the largest problems, on
+a few of the F kernels) and scaled linearly to the full problem, which the output says.
+
+Also measured: a fresh process with a warm Numba cache doing `import course.functional` and one conv2d
+forward and backward, and how a Numba parallel kernel fares right after an OpenBLAS matrix product.
+Layering: imports functional and naive lazily, inside the worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SHAPES", "Shape", "add_arguments", "run"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A benchmark problem: x (N, C, H, W) and either F kernels of KH = KW = `kernel` with `padding`
+    (stride 1), or, when `pool` is set, `kernel` x `kernel` max pooling with stride `kernel`."""
+
+    name: str
+    x: tuple[int, int, int, int]
+    kernel: int
+    filters: int = 0
+    padding: int = 0
+    pool: bool = False
+
+    def describe(self) -> str:
+        n, c, h, w = self.x
+        if self.pool:
+            return f"maxpool {self.kernel}x{self.kernel}, {n}x{c}x{h}x{w}"
+        pad = f" pad {self.padding}" if self.padding else ""
+        return f"conv N={n} {c}->{self.filters} {h}x{w} k{self.kernel}{pad}"
+
+
+SHAPES = (
+    Shape("lenet1", (64, 1, 28, 28), 5, filters=6),
+    Shape("lenet2", (64, 6, 12, 12), 5, filters=16),
+    Shape("cifar", (32, 32, 32, 32), 3, filters=64, padding=1),
+    Shape("tiny", (256, 1, 8, 8), 3, filters=8, padding=1),
+    Shape("photo", (1, 3, 224, 224), 3, filters=16, padding=1),
+    Shape("pool", (64, 16, 24, 24), 2, pool=True),
+)
+CORE = 4  # the target is the geometric mean over the first four shapes
+NAIVE_BUDGET = 1_000_000  # inner-loop iterations per naive forward before kernels are subsampled
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=10, help="runs per timing; the best is kept")
+    parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+
+
+def run(args: argparse.Namespace) -> int:
+    dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
+    libraries = ["fast"]
+    if not args.no_naive:
+        libraries.insert(0, "naive")
+    if not args.no_torch and importlib.util.find_spec("torch") is not None:
+        libraries.append("torch")
+    print(f"course bench: best of {args.repeat} runs; each library in its own process; times in ms")
+    for dtype in dtypes:
+        results = {
+            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)])
+            for lib in libraries
+        }
+        _print_table(dtype, results)
+    print()
+    _print_startup()
+    print()
+    print(_spawn(["--worker", "blas", "--dtype", "float32", "--repeat", str(max(args.repeat, 20))])["text"])
+    return 0
+
+
+def _spawn(worker_args: list[str]):
+    """Run this module as a worker in a fresh interpreter and return what it prints (JSON)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "course.bench", *worker_args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench worker {worker_args} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _print_table(dtype: str, results: dict) -> None:
+    libs = list(results)
+    header = f"{'':34}" + "".join(f"{lib + ' fwd':>12}{lib + ' bwd':>12}" for lib in libs)
+    ratios = [("fast", "torch"), ("naive", "fast")]
+    ratios = [(a, b) for a, b in ratios if a in results and b in results]
+    header += "".join(f"{a + '/' + b:>14}" for a, b in ratios)
+    print(f"\n{dtype}\n{header}")
+    notes = []
+    for k, shape in enumerate(SHAPES):
+        line = f"{shape.describe():34}"
+        for lib in libs:
+            entry = results[lib][k]
+            line += f"{entry['fwd'] * 1e3:12.2f}{entry['bwd'] * 1e3:12.2f}"
+            if entry.get("note"):
+                notes.append(f"  {lib}, {shape.describe()}: {entry['note']}")
+        for a, b in ratios:
+            line += f"{_total(results[a][k]) / _total(results[b][k]):14.2f}"
+        print(line)
+    if "torch" in results:
+        core = [_total(results["fast"][k]) / _total(results["torch"][k]) for k in range(CORE)]
+        geo = math.exp(sum(map(math.log, core)) / CORE)
+        print(f"fast/torch (forward + backward), geometric mean over the first {CORE} shapes: {geo:.2f}")
+    print("\n".join(notes))
+
+
+def _total(entry: dict) -> float:
+    return entry["fwd"] + entry["bwd"]
+
+
+STARTUP = """
+import time
+start = time.perf_counter()
+import numpy as np
+import course.functional as F
+rng = np.random.default_rng(0)
+x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
+y = F.conv2d(x, w)
+F.conv2d_backward(np.ones_like(y), x, w)
+print(time.perf_counter() - start)
+"""
+
+
+def _print_startup() -> None:
+    """Fresh process, warm cache: the first run fills the cache, the second is the one reported."""
+    for _ in range(2):
+        begin = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - begin
+        inside = float(done.stdout.strip())
+    print(
+        f"fresh process, warm Numba cache: import course.functional + first conv2d forward/backward "
+        f"(64x1x28x28, float32) {inside:.2f} s ({wall:.2f} s including interpreter start-up)"
+    )
+
+
+# --- worker side: runs in its own process -------------------------------------------------------------
+
+
+def _best(fn, repeat: int) -> float:
+    """Best of `repeat` timed calls after a warm-up call (which compiles or loads the Numba cache);
+    `repeat=0` times a single call, for the naive loops."""
+    if repeat == 0:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _problem(shape: Shape, dtype, batch: int | None = None, filters: int | None = None):
+    rng = np.random.default_rng(0)
+    n, c, h, w = shape.x
+    x = rng.standard_normal((batch or n, c, h, w)).astype(dtype)
+    if shape.pool:
+        return x, None, None
+    f = filters or shape.filters
+    return (
+        x,
+        rng.standard_normal((f, c, shape.kernel, shape.kernel)).astype(dtype),
+        rng.standard_normal(f).astype(dtype),
+    )
+
+
+def _time_ours(module, shape: Shape, x, w, b, repeat: int, naive: bool):
+    """Forward and backward times of course.functional or course.naive on one problem."""
+    k, p = shape.kernel, shape.padding
+    if shape.pool:
+        size = (k, k) if naive else k
+        forward = lambda: module.max_pool2d(x, size, size)  # noqa: E731
+        grad = np.ones_like(forward())
+        backward = lambda: module.max_pool2d_backward(grad, x, size, size)  # noqa: E731
+    else:
+        stride, padding = ((1, 1), (p, p)) if naive else (1, p)
+        forward = lambda: module.conv2d(x, w, b, stride, padding)  # noqa: E731
+        grad = np.ones_like(forward())
+        backward = lambda: module.conv2d_backward(grad, x, w, stride, padding)  # noqa: E731
+    return _best(forward, repeat), _best(backward, repeat)
+
+
+def _time_torch(shape: Shape, x, w, b, repeat: int):
+    import torch
+
+    xt = torch.from_numpy(x).requires_grad_()
+    if shape.pool:
+        inputs = (xt,)
+        op = lambda: torch.nn.functional.max_pool2d(xt, shape.kernel)  # noqa: E731
+    else:
+        wt, bt = torch.from_numpy(w).requires_grad_(), torch.from_numpy(b).requires_grad_()
+        inputs = (xt, wt, bt)
+        op = lambda: torch.nn.functional.conv2d(xt, wt, bt, 1, shape.padding)  # noqa: E731
+
+    def forward():
+        with torch.no_grad():
+            op()
+
+    y = op()
+    grad = torch.ones_like(y)
+    backward = lambda: torch.autograd.grad(y, inputs, grad, retain_graph=True)  # noqa: E731
+    return _best(forward, repeat), _best(backward, repeat)
+
+
+def _worker_times(lib: str, dtype: str, repeat: int) -> list[dict]:
+    entries = []
+    for shape in SHAPES:
+        if lib == "torch":
+            fwd, bwd = _time_torch(shape, *_problem(shape, dtype), repeat)
+            entries.append({"fwd": fwd, "bwd": bwd})
+        elif lib == "fast":
+            import course.functional as module
+
+            fwd, bwd = _time_ours(module, shape, *_problem(shape, dtype), repeat, naive=False)
+            entries.append({"fwd": fwd, "bwd": bwd})
+        else:
+            import course.naive as module
+
+            n, c, h, w = shape.x
+            per_kernel = h * w * c * shape.kernel**2
+            filters = None if shape.pool else max(1, min(shape.filters, NAIVE_BUDGET // per_kernel))
+            x, wt, b = _problem(shape, dtype, batch=1, filters=filters)
+            fwd, bwd = _time_ours(module, shape, x, wt, b, 0, naive=True)
+            scale = n * (1 if shape.pool else shape.filters / filters)
+            note = "timed once on 1 image" + (
+                "" if shape.pool else f" and {filters} of {shape.filters} kernels"
+            )
+            entries.append({"fwd": fwd * scale, "bwd": bwd * scale, "note": note + f", scaled x{scale:g}"})
+    return entries
+
+
+def _worker_blas(repeat: int) -> dict:
+    """Median time of a Numba parallel conv2d (LeNet's second layer) alone, right after an OpenBLAS
+    matrix product (its threads may still be spinning), and the same with BLAS limited to one thread."""
+    from threadpoolctl import threadpool_limits
+
+    import course.functional as F
+
+    x, w, b = _problem(SHAPES[1], "float32")
+    rng = np.random.default_rng(1)
+    a, m = rng.standard_normal((64, 400)), rng.standard_normal((400, 120))
+    F.conv2d(x, w, b)
+
+    def median(after_matmul: bool) -> float:
+        times = []
+        for _ in range(repeat):
+            if after_matmul:
+                a @ m
+            start = time.perf_counter()
+            F.conv2d(x, w, b)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    alone, after = median(False), median(True)
+    with threadpool_limits(limits=1, user_api="blas"):
+        limited = median(True)
+    text = (
+        f"Numba conv2d ({SHAPES[1].describe()}, float32), median of {repeat}: alone {alone * 1e3:.2f} ms; "
+        f"right after a (64, 400) @ (400, 120) OpenBLAS product {after * 1e3:.2f} ms; "
+        f"the same with BLAS limited to 1 thread (threadpoolctl) {limited * 1e3:.2f} ms"
+    )
+    return {"text": text}
+
+
+def _worker_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.bench")
+    parser.add_argument("--worker", choices=["naive", "fast", "torch", "blas"], required=True)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.worker == "blas":
+        out = _worker_blas(args.repeat)
+    else:
+        out = _worker_times(args.worker, args.dtype, args.repeat)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+"""Does every bad input get a clear TypeError or ValueError that names the argument, says what was
+expected and what was got, before any Numba code runs?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course import functional as F
+
+X = np.zeros((2, 3, 6, 5))
+W = np.zeros((4, 3, 3, 2))
+GRAD = np.zeros((2, 4, 4, 4))  # conv2d(X, W) output shape
+POOL_GRAD = np.zeros((2, 3, 3, 2))  # max_pool2d(X, 2) output shape
+
+
+def conv(x=X, w=W, b=None, stride=1, padding=0):
+    return F.conv2d(x, w, b, stride, padding)
+
+
+def conv_back(grad_out=GRAD, x=X, w=W, stride=1, padding=0):
+    return F.conv2d_backward(grad_out, x, w, stride, padding)
+
+
+CONV_CASES = {
+    # name: (call, exception, pattern the message must contain)
+    "x not an array": (lambda: conv(x=X.tolist()), TypeError, r"conv2d: x must be a numpy array.*got list"),
+    "w not an array": (lambda: conv(w=3.0), TypeError, r"w must be a numpy array.*got float"),
+    "x integer": (lambda: conv(x=X.astype(int)), TypeError, r"x must have dtype float32 or float64, got int"),
+    "w complex": (lambda: conv(w=W.astype(complex)), TypeError, r"w must have dtype .* got complex128"),
+    "b integer": (lambda: conv(b=np.zeros(4, int)), TypeError, r"b must have dtype .* got int"),
+    "x 3-D": (lambda: conv(x=X[0]), ValueError, r"x must have 4 dimensions \(N, C, H, W\), got 3"),
+    "w 2-D": (lambda: conv(w=W[0, 0]), ValueError, r"w must have 4 dimensions \(F, C, KH, KW\), got 2"),
+    "b 2-D": (lambda: conv(b=np.zeros((4, 1))), ValueError, r"b must have 1 dimensions \(F,\), got 2"),
+    "channels differ": (lambda: conv(w=W[:, :2]), ValueError, r"w has 2 input channels but x has 3"),
+    "bias length": (lambda: conv(b=np.zeros(3)), ValueError, r"b must have one entry .*F=4.*\(3,\)"),
+    "kernel too tall": (lambda: conv(x=X[:, :, :2]), ValueError, r"kernel height 3 is larger than the input"),
+    "kernel too wide for padded": (
+        lambda: conv(x=X[:, :, :, :1], w=np.zeros((4, 3, 1, 4)), padding=(0, 1)),
+        ValueError,
+        r"kernel width 4 is larger than the padded input width 3",
+    ),
+    "stride 0": (lambda: conv(stride=0), ValueError, r"stride must be >= 1 in each dimension, got 0"),
+    "stride pair 0": (lambda: conv(stride=(1, 0)), ValueError, r"stride must be >= 1.*got \(1, 0\)"),
+    "negative padding": (lambda: conv(padding=-1), ValueError, r"padding must be >= 0.*got -1"),
+    "padding too large": (
+        lambda: conv(padding=(1, 2)),
+        ValueError,
+        r"padding 2 along the width must be smaller than the kernel width 2",
+    ),
+    "stride float": (lambda: conv(stride=1.5), TypeError, r"stride must be an int or a pair.*got 1.5"),
+    "stride bool": (lambda: conv(stride=True), TypeError, r"stride must be an int or a pair.*got True"),
+    "padding triple": (lambda: conv(padding=(1, 1, 1)), TypeError, r"padding must be an int or a pair"),
+    "padding string": (lambda: conv(padding="same"), TypeError, r"padding must be an int or a pair.*'same'"),
+    "backward grad_out shape": (
+        lambda: conv_back(grad_out=GRAD[:, :, :3]),
+        ValueError,
+        r"grad_out must have the forward output's shape \(2, 4, 4, 4\), got .*\(2, 4, 3, 4\)",
+    ),
+    "backward grad_out integer": (
+        lambda: conv_back(grad_out=GRAD.astype(np.int32)),
+        TypeError,
+        r"conv2d_backward: grad_out must have dtype .* got int32",
+    ),
+    "backward grad_out list": (lambda: conv_back(grad_out=[[1.0]]), TypeError, r"grad_out must be a numpy"),
+    "backward channels": (lambda: conv_back(w=W[:, :1]), ValueError, r"conv2d_backward: w has 1 input ch"),
+    "backward stride": (lambda: conv_back(stride=(0, 1)), ValueError, r"conv2d_backward: stride must be >="),
+}
+
+POOL_CASES = {
+    "x not an array": (lambda f: f(X.tolist(), 2), TypeError, r"x must be a numpy array.*got list"),
+    "x integer": (lambda f: f(X.astype(np.int64), 2), TypeError, r"x must have dtype .* got int64"),
+    "x complex": (lambda f: f(X.astype(np.complex64), 2), TypeError, r"x must have dtype .* got complex64"),
+    "x 2-D": (lambda f: f(X[0, 0], 2), ValueError, r"x must have 4 dimensions \(N, C, H, W\), got 2"),
+    "kernel 0": (lambda f: f(X, 0), ValueError, r"kernel_size must be >= 1.*got 0"),
+    "kernel float": (lambda f: f(X, 2.0), TypeError, r"kernel_size must be an int or a pair.*got 2.0"),
+    "kernel too wide": (lambda f: f(X, (2, 6)), ValueError, r"kernel width 6 is larger than the input width"),
+    "stride 0": (lambda f: f(X, 2, (0, 1)), ValueError, r"stride must be >= 1.*got \(0, 1\)"),
+    "stride list of 3": (lambda f: f(X, 2, [1, 1, 1]), TypeError, r"stride must be an int or a pair"),
+}
+
+
+@pytest.mark.parametrize("name", CONV_CASES)
+def test_conv_bad_input_raises_a_clear_error(name):
+    call, exception, pattern = CONV_CASES[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception  # a plain TypeError/ValueError, not a Numba typing error
+
+
+@pytest.mark.parametrize("name", POOL_CASES)
+@pytest.mark.parametrize("op", [F.max_pool2d, F.avg_pool2d])
+def test_pool_forward_bad_input_raises_a_clear_error(op, name):
+    call, exception, pattern = POOL_CASES[name]
+    with pytest.raises(exception, match=f"{op.__name__}: {pattern}") as info:
+        call(op)
+    assert type(info.value) is exception
+
+
+@pytest.mark.parametrize("name", POOL_CASES)
+@pytest.mark.parametrize("op", [F.max_pool2d_backward, F.avg_pool2d_backward])
+def test_pool_backward_bad_input_raises_a_clear_error(op, name):
+    call, exception, pattern = POOL_CASES[name]
+    with pytest.raises(exception, match=f"{op.__name__}: {pattern}"):
+        call(lambda x, *args: op(POOL_GRAD, x, *args))
+
+
+@pytest.mark.parametrize("op", [F.max_pool2d_backward, F.avg_pool2d_backward])
+def test_pool_backward_grad_out_of_the_wrong_shape(op):
+    with pytest.raises(ValueError, match=r"grad_out must have the forward output's shape \(2, 3, 3, 2\)"):
+        op(POOL_GRAD[:, :, :2], X, 2)
+    with pytest.raises(TypeError, match=r"grad_out must have dtype .* got bool"):
+        op(POOL_GRAD.astype(bool), X, 2)

@@ -1,0 +1,294 @@
+"""Are the fast kernels in `course.functional` right? Checked against the naive specification, PyTorch,
+finite differences and examples worked by hand from the lecture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from strategies import conv_cases, pool_cases
+
+from course import functional as F
+from course import naive
+from course.gradcheck import gradcheck
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def tolerance(dtype) -> dict:
+    """float32 sums in a different order differ in the last bits; float64 ones far less."""
+    return {"rtol": 1e-4, "atol": 1e-4} if np.dtype(dtype) == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
+
+
+def snapshot(*arrays):
+    return [None if a is None else a.copy() for a in arrays]
+
+
+def assert_unchanged(before, after):
+    for old, new in zip(before, after, strict=True):
+        if old is not None:
+            np.testing.assert_array_equal(new, old)
+
+
+def assert_fresh(outputs, inputs, dtype):
+    """Every output has the input's dtype and shares no memory with any input."""
+    for out in outputs:
+        assert out.dtype == dtype
+        for inp in inputs:
+            if inp is not None:
+                assert not np.shares_memory(out, inp)
+
+
+# --- fast == naive over generated geometries -------------------------------------------------------
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv2d_forward_and_backward_match_the_naive_specification(case):
+    x, w, b = case.x, case.w, case.b
+    before = snapshot(x, w, b)
+    y = F.conv2d(x, w, b, stride=case.stride, padding=case.padding)
+    expected = naive.conv2d(x, w, b, case.stride_pair, case.padding_pair)
+    assert y.shape == expected.shape
+    np.testing.assert_allclose(y, expected, **tolerance(x.dtype))
+
+    grad_out = np.random.default_rng(0).standard_normal(y.shape).astype(x.dtype)
+    grads = F.conv2d_backward(grad_out, x, w, stride=case.stride, padding=case.padding)
+    expected_grads = naive.conv2d_backward(grad_out, x, w, case.stride_pair, case.padding_pair)
+    for got, want, like in zip(grads, expected_grads, (x, w, w[:, 0, 0, 0]), strict=True):
+        assert got.shape == like.shape
+        np.testing.assert_allclose(got, want, **tolerance(x.dtype))
+    assert_unchanged(before, (x, w, b))
+    assert_fresh((y, *grads), (x, w, b, grad_out), x.dtype)
+
+
+@SETTINGS
+@given(pool_cases())
+def test_pooling_forward_and_backward_match_the_naive_specification(case):
+    x = case.x
+    grad_out = None
+    for fast, fast_back, slow, slow_back in (
+        (F.max_pool2d, F.max_pool2d_backward, naive.max_pool2d, naive.max_pool2d_backward),
+        (F.avg_pool2d, F.avg_pool2d_backward, naive.avg_pool2d, naive.avg_pool2d_backward),
+    ):
+        before = snapshot(x)
+        y = fast(x, case.kernel_size, case.stride)
+        np.testing.assert_allclose(y, slow(x, case.kernel_pair, case.stride_pair), **tolerance(x.dtype))
+        if grad_out is None:
+            grad_out = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+        before_grad = snapshot(grad_out)
+        grad_x = fast_back(grad_out, x, case.kernel_size, case.stride)
+        expected = slow_back(grad_out, x, case.kernel_pair, case.stride_pair)
+        np.testing.assert_allclose(grad_x, expected, **tolerance(x.dtype))
+        assert_unchanged(before + before_grad, (x, grad_out))
+        assert_fresh((y, grad_x), (x, grad_out), x.dtype)
+
+
+def test_non_contiguous_inputs_give_the_same_answer_as_contiguous_ones():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 10, 14))[:, :, ::2, ::2]  # (2, 3, 5, 7), strided view
+    w = rng.standard_normal((3, 2, 3, 4)).transpose(1, 0, 2, 3)  # (2, 3, 3, 4), transposed view
+    y = F.conv2d(x, w, None, stride=(1, 2), padding=(1, 0))
+    np.testing.assert_allclose(y, F.conv2d(x.copy(), w.copy(), None, stride=(1, 2), padding=(1, 0)))
+    grad_out = rng.standard_normal((y.shape[0], y.shape[1], y.shape[3], y.shape[2])).transpose(0, 1, 3, 2)
+    got = F.conv2d_backward(grad_out, x, w, stride=(1, 2), padding=(1, 0))
+    want = F.conv2d_backward(grad_out.copy(), x.copy(), w.copy(), stride=(1, 2), padding=(1, 0))
+    for g, e in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, e)
+    np.testing.assert_array_equal(F.max_pool2d(x, 2), F.max_pool2d(x.copy(), 2))
+
+
+def test_mixed_dtypes_follow_x():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    w, b = rng.standard_normal((3, 2, 2, 2)), rng.standard_normal(3)  # float64
+    y = F.conv2d(x, w, b)
+    assert y.dtype == np.float32
+    grads = F.conv2d_backward(rng.standard_normal(y.shape), x, w)  # float64 grad_out
+    assert [g.dtype for g in grads] == [np.float32] * 3
+
+
+# --- finite differences, float64, every entry ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape_x, shape_w, stride, padding",
+    [
+        ((2, 2, 5, 4), (3, 2, 3, 2), 1, 0),
+        ((1, 3, 6, 7), (2, 3, 3, 3), (2, 1), (1, 2)),
+        ((2, 1, 7, 5), (2, 1, 2, 3), (3, 2), (1, 0)),
+    ],
+)
+def test_conv2d_backward_equals_finite_differences(shape_x, shape_w, stride, padding):
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal(shape_x), rng.standard_normal(shape_w), rng.standard_normal(shape_w[0])
+    y = F.conv2d(x, w, b, stride, padding)
+    weights = rng.standard_normal(y.shape)  # J = sum(weights * z), so dJ/dz = weights
+
+    def loss(x, w, b):
+        return float(np.sum(weights * F.conv2d(x, w, b, stride, padding)))
+
+    grad_x, grad_w, grad_b = F.conv2d_backward(weights, x, w, stride, padding)
+    result = gradcheck(loss, {"x": x, "w": w, "b": b}, {"x": grad_x, "w": grad_w, "b": grad_b})
+    assert result, str(result)
+    assert result.checked == x.size + w.size + b.size
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), ((3, 2), (1, 2)), (3, 1)])
+@pytest.mark.parametrize("op", ["max", "avg"])
+def test_pooling_backward_equals_finite_differences(op, kernel_size, stride):
+    rng = np.random.default_rng(5)
+    x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) * 0.1  # distinct values: max is differentiable
+    forward, backward = {
+        "max": (F.max_pool2d, F.max_pool2d_backward),
+        "avg": (F.avg_pool2d, F.avg_pool2d_backward),
+    }[op]
+    weights = rng.standard_normal(forward(x, kernel_size, stride).shape)
+    grad_x = backward(weights, x, kernel_size, stride)
+    result = gradcheck(
+        lambda x: float(np.sum(weights * forward(x, kernel_size, stride))), {"x": x}, {"x": grad_x}
+    )
+    assert result, str(result)
+
+
+# --- the lecture's examples, worked by hand --------------------------------------------------------
+
+A3 = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+W2 = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
+
+
+def test_3x3_input_with_2x2_kernel_by_hand():
+    # z[0,0] = 1*1 + 2*2 + 4*3 + 5*4 = 37; a flipped kernel (true convolution) would give 23.
+    expected = np.array([[37.0, 47.0], [67.0, 77.0]])
+    np.testing.assert_array_equal(F.conv2d(A3, W2)[0, 0], expected)
+    np.testing.assert_array_equal(naive.conv2d(A3, W2, None, (1, 1), (0, 0))[0, 0], expected)
+
+
+def test_3x3_input_with_2x2_kernel_backward_by_hand():
+    grad_x, grad_w, grad_b = F.conv2d_backward(np.ones((1, 1, 2, 2)), A3, W2)
+    # dJ/dw[j, i] = sum of the 2x2 window of a starting at (j, i): 1+2+4+5, 2+3+5+6, 4+5+7+8, 5+6+8+9.
+    np.testing.assert_array_equal(grad_w[0, 0], [[12.0, 16.0], [24.0, 28.0]])
+    # dJ/da[r, c] = sum of the kernel entries that touch (r, c): the full correlation with flipped w.
+    np.testing.assert_array_equal(grad_x[0, 0], [[1.0, 3.0, 2.0], [4.0, 10.0, 6.0], [3.0, 7.0, 4.0]])
+    np.testing.assert_array_equal(grad_b, [4.0])
+
+
+SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sobel_finds_a_vertical_step_edge(dtype):
+    image = np.zeros((1, 1, 5, 6), dtype=dtype)
+    image[..., 3:] = 1.0  # dark left half, bright right half: the edge between columns 2 and 3
+    kernels = np.stack([SOBEL_X, SOBEL_X.T])[:, None].astype(dtype)  # vertical, horizontal edges
+    z = F.conv2d(image, kernels)
+    # Each row of a window sees (right column - left column) * (1 + 2 + 1): 4 where the window
+    # straddles the edge, 0 elsewhere; the horizontal Sobel sees no edge at all.
+    np.testing.assert_array_equal(z[0, 0], np.tile([0.0, 4.0, 4.0, 0.0], (3, 1)))
+    np.testing.assert_array_equal(z[0, 1], np.zeros((3, 4)))
+    assert z.dtype == dtype
+
+
+POOL_X = np.array([[1.0, 3.0, 2.0, 1.0], [4.0, 2.0, 0.0, 1.0], [5.0, 6.0, 1.0, 2.0], [7.0, 8.0, 3.0, 4.0]])
+DELTA = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_2x2_max_pooling_by_hand():
+    x = POOL_X[None, None]
+    np.testing.assert_array_equal(F.max_pool2d(x, 2)[0, 0], [[4.0, 2.0], [8.0, 4.0]])
+    expected = np.zeros((4, 4))
+    expected[1, 0], expected[0, 2], expected[3, 1], expected[3, 3] = DELTA.ravel()
+    np.testing.assert_array_equal(F.max_pool2d_backward(DELTA[None, None], x, 2)[0, 0], expected)
+
+
+def test_2x2_average_pooling_by_hand():
+    x = POOL_X[None, None]
+    # window sums 1+3+4+2 = 10, 2+1+0+1 = 4, 5+6+7+8 = 26, 1+2+3+4 = 10, each divided by 4
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2)[0, 0], [[2.5, 1.0], [6.5, 2.5]])
+    expected = np.kron(DELTA / 4, np.ones((2, 2)))  # each window's delta spread evenly
+    np.testing.assert_array_equal(F.avg_pool2d_backward(DELTA[None, None], x, 2)[0, 0], expected)
+
+
+def test_max_pool_backward_accumulates_where_windows_overlap():
+    x = -np.ones((1, 1, 4, 4))
+    x[0, 0, 1, 1] = 5.0  # inside all four 3x3 windows of a stride-1 pooling
+    grad_x = F.max_pool2d_backward(DELTA[None, None], x, 3, 1)
+    expected = np.zeros((4, 4))
+    expected[1, 1] = DELTA.sum()  # 1 + 2 + 3 + 4, not just the last window's 4
+    np.testing.assert_array_equal(grad_x[0, 0], expected)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
+    x = np.ones((1, 1, 4, 4), dtype=np.float32)
+    grad_x = F.max_pool2d_backward(DELTA[None, None].astype(np.float32), x, 2)
+    expected = np.zeros((4, 4), dtype=np.float32)
+    expected[0::2, 0::2] = DELTA  # the top-left corner of each window
+    np.testing.assert_array_equal(grad_x[0, 0], expected)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv_cases(max_size=8))
+def test_conv2d_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    x = torch.from_numpy(case.x).requires_grad_()
+    w = torch.from_numpy(case.w).requires_grad_()
+    b = None if case.b is None else torch.from_numpy(case.b).requires_grad_()
+    y = torch.nn.functional.conv2d(x, w, b, stride=case.stride_pair, padding=case.padding_pair)
+    grad_out = np.random.default_rng(6).standard_normal(tuple(y.shape)).astype(case.x.dtype)
+    y.backward(torch.from_numpy(grad_out))
+    tol = tolerance(case.x.dtype)
+    ours = F.conv2d(case.x, case.w, case.b, case.stride, case.padding)
+    np.testing.assert_allclose(ours, y.detach().numpy(), **tol)
+    grad_x, grad_w, grad_b = F.conv2d_backward(grad_out, case.x, case.w, case.stride, case.padding)
+    np.testing.assert_allclose(grad_x, x.grad.numpy(), **tol)
+    np.testing.assert_allclose(grad_w, w.grad.numpy(), **tol)
+    if b is not None:
+        np.testing.assert_allclose(grad_b, b.grad.numpy(), **tol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pool_cases(max_size=8))
+def test_pooling_matches_pytorch_ties_included(case):
+    torch = pytest.importorskip("torch")
+    functions = {
+        "max": (F.max_pool2d, F.max_pool2d_backward, torch.nn.functional.max_pool2d),
+        "avg": (F.avg_pool2d, F.avg_pool2d_backward, torch.nn.functional.avg_pool2d),
+    }
+    for forward, backward, reference in functions.values():
+        x = torch.from_numpy(case.x).requires_grad_()
+        y = reference(x, case.kernel_pair, case.stride_pair)
+        grad_out = np.random.default_rng(7).standard_normal(tuple(y.shape)).astype(case.x.dtype)
+        y.backward(torch.from_numpy(grad_out))
+        tol = tolerance(case.x.dtype)
+        np.testing.assert_allclose(forward(case.x, case.kernel_size, case.stride), y.detach().numpy(), **tol)
+        grad_x = backward(grad_out, case.x, case.kernel_size, case.stride)
+        np.testing.assert_allclose(grad_x, x.grad.numpy(), **tol)
+
+
+def test_naive_specification_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    y = torch.nn.functional.conv2d(xt, wt, bt, stride=(2, 1), padding=(1, 1))
+    grad_out = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(grad_out))
+    np.testing.assert_allclose(naive.conv2d(x, w, b, (2, 1), (1, 1)), y.detach().numpy(), rtol=1e-12)
+    grads = naive.conv2d_backward(grad_out, x, w, (2, 1), (1, 1))
+    for ours, theirs in zip(grads, (xt.grad, wt.grad, bt.grad), strict=True):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    xp = np.round(rng.standard_normal((2, 2, 7, 8)))  # ties
+    xpt = torch.from_numpy(xp).requires_grad_()
+    for slow, slow_back, reference in (
+        (naive.max_pool2d, naive.max_pool2d_backward, torch.nn.functional.max_pool2d),
+        (naive.avg_pool2d, naive.avg_pool2d_backward, torch.nn.functional.avg_pool2d),
+    ):
+        xpt.grad = None
+        yp = reference(xpt, (3, 2), (1, 2))
+        delta = rng.standard_normal(tuple(yp.shape))
+        yp.backward(torch.from_numpy(delta))
+        np.testing.assert_allclose(slow(xp, (3, 2), (1, 2)), yp.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(slow_back(delta, xp, (3, 2), (1, 2)), xpt.grad.numpy(), rtol=1e-12)

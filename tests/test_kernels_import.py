@@ -1,0 +1,53 @@
+"""Is importing `course` free (nothing compiled, nothing printed), and do the kernels also pass with
+Numba switched off (plain Python, readable tracebacks)?"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+IMPORT_PROBE = """
+import course, course.functional
+from course.kernels import conv, pool
+kernels = [getattr(m, n) for m in (conv, pool) for n in dir(m) if hasattr(getattr(m, n), "signatures")]
+assert kernels, "no Numba dispatchers found"
+compiled = [k.py_func.__name__ for k in kernels if k.signatures]
+assert not compiled, f"compiled at import: {compiled}"
+"""
+
+
+def run_python(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_import_compiles_nothing_and_prints_nothing():
+    done = run_python(["-c", IMPORT_PROBE])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+
+
+def test_kernels_pass_with_numba_disabled():
+    """The hand-worked and error tests again, with every kernel run as plain Python."""
+    done = run_python(
+        [
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_errors.py",
+            "tests/test_functional.py",
+            "-k",
+            "by_hand or sobel or overlap or ties or mixed or non_contiguous or conv_bad",
+        ],
+        NUMBA_DISABLE_JIT="1",
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout
