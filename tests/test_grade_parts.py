@@ -8,13 +8,16 @@ import ast
 import json
 import shutil
 import struct
+import subprocess
+import time
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 from grading_corpus import REPO, full_marks, write_student
 
-from course.grading import grade, gradescope
+from course.grading import grade, gradescope, session
 from course.grading.exercise import Outcome
 from course.grading.notebook import UnreadableNotebook, parse_notebook
 from course.grading.runner import inert
@@ -152,3 +155,27 @@ def test_the_released_student_notebooks_grade_as_not_attempted(tmp_path):
     result = grade.grade_student(folder, seed=1, limits=Limits(timeout=20))
     assert result.total == 0
     assert {r.status for r in result.results.values()} == {"not attempted"}
+
+
+def test_orphans_of_a_dead_sandbox_are_killed_and_other_children_spared():
+    session.become_subreaper()
+    marked = {"COURSE_SANDBOX": "1", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["sh", "-c", "setsid sleep 3331 & setsid sleep 3332 &"], env=marked, check=True)
+    bystander = subprocess.Popen(["sleep", "3333"], env={"PATH": "/usr/bin:/bin"})
+    try:
+        time.sleep(0.3)  # the orphans are re-parented to this process
+        with session._lock:
+            session._kill_strays()
+        left = [_read(p) for p in Path("/proc").glob("[0-9]*/cmdline")]
+        assert not any(b"sleep\0333" in c and not c.endswith(b"3333\0") for c in left)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process is gone
+        return b""

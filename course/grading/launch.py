@@ -28,6 +28,7 @@ _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 
 
 ENV = {
+    "COURSE_SANDBOX": "1",  # marks the sandbox's processes (see session._kill_strays)
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "HOME": "/tmp",
