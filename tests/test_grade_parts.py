@@ -97,6 +97,13 @@ def test_hostile_frames_are_refused(header, body):
     assert frames == [] and problem
 
 
+def test_a_big_endian_array_arrives_as_the_same_numbers():
+    big = np.arange(4, dtype=">f8")
+    frames, _ = decode_frames(encode_outcome(0, Outcome(output=big)))
+    back = decode_outcome(*frames[0]).output
+    assert back.dtype == np.float64 and back.tolist() == big.tolist()
+
+
 def test_a_forged_output_reference_is_refused():
     frames, _ = decode_frames(encode_frame({"case": 0, "output": {"array": 5}, "modified": []}))
     with pytest.raises(ValueError, match="not plain data"):
