@@ -22,6 +22,15 @@ import numba
 
 __all__ = ["PARALLEL_WORK", "jit", "threads_for"]
 
+import os
+
+import numba
+
+# Numba's OpenMP threads wait for work by spinning; on a busy 2-core machine a spinning thread takes the
+# core its partner needs, and a 64 x 64 conv2d measured 37 ms with the default policy against 0.46 ms
+# with threads that sleep (and 2.7 ms on one thread). libgomp reads this when Numba first loads it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 _FASTMATH = {"reassoc", "contract"}
 PARALLEL_WORK = 1 << 26  # multiply-adds (about 15 ms on one core) before a kernel runs in parallel
 
