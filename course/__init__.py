@@ -21,6 +21,7 @@ _SUBMODULES = {
     "grading",
     "naive",
     "nn",
+    "objectives",
     "optim",
     "training",
 }

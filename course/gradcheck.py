@@ -13,7 +13,7 @@ agree when their relative error with a floor,
 is at most rtol: large gradients are compared relatively, gradients near zero absolutely (|a - n| <= atol).
 Inputs with at most `max_entries` entries are checked at every entry, larger ones at a seeded random
 sample of that many. Tests, notebooks and the grader all use `gradcheck`; its result prints a report that
-names the worst entry. Layering: imports only numpy.
+names the worst entry. Layering: imports numpy and `course._blas` only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from course._blas import single_threaded_blas
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_gradient"]
 
@@ -54,14 +56,15 @@ def numerical_gradient(
             )
     grad = np.full(point.shape, np.nan)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
-    for i in flat_indices:
-        original = flat_point[i]
-        flat_point[i] = original + eps
-        f_plus = _scalar(f(point))
-        flat_point[i] = original - eps
-        f_minus = _scalar(f(point))
-        flat_point[i] = original
-        flat_grad[i] = (f_plus - f_minus) / (2 * eps)
+    with single_threaded_blas():  # f is called many times: one BLAS thread avoids fighting Numba's
+        for i in flat_indices:
+            original = flat_point[i]
+            flat_point[i] = original + eps
+            f_plus = _scalar(f(point))
+            flat_point[i] = original - eps
+            f_minus = _scalar(f(point))
+            flat_point[i] = original
+            flat_grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
 
 

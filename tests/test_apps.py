@@ -179,3 +179,146 @@ def test_upsample_checks_its_arguments():
         upsample_nearest2d(x, 1.5)
     with pytest.raises(ValueError, match="grad_out"):
         upsample_nearest2d_backward(np.zeros((1, 1, 3, 3)), x, 2)
+
+
+def test_upsample_layer_backward_passes_the_finite_difference_check():
+    from course import nn
+    from course.gradcheck import gradcheck
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 3, 4))
+    weights = rng.normal(size=(2, 3, 6, 8))  # J = sum(weights * y): dJ/dy = weights
+    layer = nn.Upsample(scale_factor=2)
+    y = layer(x)
+    analytic = layer.backward(weights)
+    result = gradcheck(lambda x: float(np.sum(weights * upsample_nearest2d(x, 2))), {"x": x}, {"x": analytic})
+    assert result.passed, str(result)
+    assert result.checked == x.size and y.shape == (2, 3, 6, 8)
+
+
+# --- losses, metrics, decoding ------------------------------------------------------------------------
+
+
+def test_pixel_cross_entropy_matches_torch_value_and_gradient():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 4, 3, 5))
+    masks = rng.integers(0, 4, size=(2, 3, 5))
+    weights = np.array([0.1, 1.0, 2.0, 1.0])
+    from course.apps.segmentation import pixel_cross_entropy
+
+    loss, grad = pixel_cross_entropy(logits, masks, weights)
+    z = torch.tensor(logits, requires_grad=True)
+    # ours divides by the number of pixels (torch's "sum" reduction / P), not by the sum of the weights
+    expected = torch.nn.functional.cross_entropy(
+        z, torch.tensor(masks), weight=torch.tensor(weights), reduction="sum"
+    )
+    (expected / masks.size).backward()
+    assert loss == pytest.approx(expected.item() / masks.size)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-10)
+
+
+def test_detection_loss_gradient_passes_the_finite_difference_check():
+    from course.apps.detection import detection_loss, encode_targets
+    from course.gradcheck import gradcheck
+
+    rng = np.random.default_rng(2)
+    out = rng.normal(size=(2, 15, 3, 3))
+    targets = encode_targets(
+        [np.array([[2.0, 3.0, 12.0, 20.0]]), np.array([[1.0, 1.0, 9.0, 7.0], [12.0, 10.0, 22.0, 23.0]])],
+        [np.array([4]), np.array([0, 9])],
+        (3, 3),
+    )
+    assert targets[:, 0].sum() == 3
+    _, grad = detection_loss(out, targets)
+    result = gradcheck(lambda out: detection_loss(out, targets)[0], {"out": out}, {"out": grad})
+    assert result.passed, str(result)
+
+
+def test_decoding_perfect_network_outputs_gives_back_the_true_boxes():
+    from course.apps.detection import BOX_SCALE, decode, encode_targets
+
+    boxes = [np.array([[3.0, 5.0, 15.0, 25.0], [30.0, 33.0, 47.0, 52.0]])]
+    labels = [np.array([7, 2])]
+    t = encode_targets(boxes, labels, (8, 8))[0]
+    out = np.full((1, 15, 8, 8), -20.0)
+    out[0, 0] = np.where(t[0] > 0, 20.0, -20.0)
+    offsets = np.clip(t[1:3], 1e-6, 1 - 1e-6)
+    out[0, 1:3] = np.log(offsets / (1 - offsets))  # the sigmoid's inverse
+    out[0, 3:5] = t[3:5]
+    for row, col in zip(*np.nonzero(t[0]), strict=True):
+        out[0, 5 + int(t[5, row, col]), row, col] = 20.0
+    found_boxes, scores, found_labels = decode(out, score_threshold=0.5)
+    order = np.argsort(found_labels[0])[::-1]
+    np.testing.assert_allclose(found_boxes[0][order], boxes[0], atol=1e-3)
+    assert found_labels[0][order].tolist() == [7, 2] and np.all(scores[0] > 0.99)
+    assert BOX_SCALE > 0
+
+
+def test_mean_iou_and_pixel_accuracy_on_a_hand_worked_map():
+    from course.apps.segmentation import mean_iou, pixel_accuracy
+
+    true = np.array([[0, 0, 1, 1], [0, 0, 1, 1]])
+    pred = np.array([[0, 0, 0, 1], [0, 0, 1, 1]])
+    # class 0: 4 common / 5 in union; class 1: 3 / 4; class 2 absent from both (NaN, left out)
+    miou, per_class = mean_iou(pred, true, n_classes=3)
+    assert per_class[:2] == pytest.approx([4 / 5, 3 / 4]) and np.isnan(per_class[2])
+    assert miou == pytest.approx((4 / 5 + 3 / 4) / 2)
+    assert pixel_accuracy(pred, true) == pytest.approx(7 / 8)
+
+
+# --- real time: the naive backend is the same network ----------------------------------------------------
+
+
+def test_naive_forward_agrees_with_the_numba_network():
+    from course.apps import detection, realtime, segmentation
+
+    x = np.random.default_rng(0).random((1, 1, 16, 16), dtype=np.float32)
+    for model in (segmentation.build_segmenter(), detection.build_detector()):
+        fast = realtime.forward(model, x, "numba")
+        np.testing.assert_allclose(realtime.forward(model, x, "naive"), fast, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="backend"):
+        realtime.forward(model, x, "cuda")
+
+
+# --- the shipped models on held-out scenes ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Test scenes as the training script makes them (test digits, the test seed), fewer of them."""
+    from course.apps.weights import SCENES
+    from course.data import load_mnist
+
+    _, (digits, labels) = load_mnist()
+    return make_scenes(digits, labels, 100, seed=SCENES["seed"] + 1, max_digits=SCENES["max_digits"])
+
+
+def test_shipped_segmenter_beats_all_background_by_a_wide_margin(held_out):
+    from course.apps.segmentation import mean_iou, pixel_accuracy, predict_masks
+    from course.apps.weights import load_segmenter
+
+    predicted = predict_masks(load_segmenter(), held_out.images)
+    background = np.zeros_like(held_out.masks)
+    assert pixel_accuracy(predicted, held_out.masks) > pixel_accuracy(background, held_out.masks)
+    ours, baseline = mean_iou(predicted, held_out.masks)[0], mean_iou(background, held_out.masks)[0]
+    assert baseline < 0.1 and ours > 0.4, (ours, baseline)
+
+
+def test_shipped_detector_beats_random_boxes_by_a_wide_margin(held_out):
+    from course.apps.detection import detect
+    from course.apps.weights import load_detector
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 40, size=(len(held_out), 4, 2))
+    random_boxes = np.concatenate([corners, corners + rng.uniform(8, 24, size=corners.shape)], axis=2)
+    chance = bx.mean_average_precision(
+        list(random_boxes),
+        list(rng.random((len(held_out), 4))),
+        list(rng.integers(0, 10, (len(held_out), 4))),
+        held_out.boxes,
+        held_out.labels,
+    )[0]
+    found = detect(load_detector(), held_out.images)
+    ours = bx.mean_average_precision(*found, held_out.boxes, held_out.labels)[0]
+    assert chance < 0.05 and ours > 0.5, (ours, chance)

@@ -4,11 +4,15 @@ with solutions/? Does every exercise of the registry live in exactly one noteboo
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from course import release
 from course.grading import EXERCISES, check
@@ -91,6 +95,46 @@ def test_markers_in_a_cell_that_is_no_exercise_are_an_error():
 def test_malformed_markers_are_an_error_not_silently_kept(bad):
     with pytest.raises(MarkerError, match="malformed"):
         release_source(f"def f():\n    {bad}\n    return 1", "f", "nb")
+
+
+_plain_line = st.text(alphabet="abc xyz=()+:#1", max_size=20).filter(lambda t: "SOLUTION" not in t)
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(_plain_line, max_size=3), st.sampled_from(["", "    ", "\t"]), st.booleans()),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_well_formed_source_keeps_its_code_and_stubs_each_region(blocks):
+    """Blocks of lines, each either plain code or a solution region at some indentation: the plain lines
+    come through unchanged and in order, each region becomes exactly one stub at its indentation."""
+    source_lines, expected_lines = [], []
+    for lines, indent, is_region in blocks:
+        if is_region:
+            source_lines += [indent + BEGIN, *lines, indent + END]
+            expected_lines.append(stub("f", indent))
+        else:
+            source_lines += lines
+            expected_lines += lines
+    assert release_source("\n".join(source_lines), "f", "nb") == "\n".join(expected_lines)
+
+
+def test_record_stores_only_check_output_cells_with_the_count_of_a_fresh_run(tmp_path):
+    pytest.importorskip("nbclient")
+    solution = notebook(
+        code("x = 6 * 7\nprint('not kept')"),
+        code("# NBVAL_CHECK_OUTPUT\nprint(x)", outputs=[]),
+    )
+    for index, cell in enumerate(solution["cells"]):
+        cell["id"], cell["source"] = f"c{index}", cell["source"].splitlines(keepends=True)
+    path = tmp_path / "01_x.ipynb"
+    recorded = json.loads(release.record_outputs(json.dumps(solution), path, timeout=120))
+    first, second = recorded["cells"]
+    assert first["outputs"] == [] and first["execution_count"] is None
+    assert second["execution_count"] == 2
+    assert [(o["output_type"], o["text"]) for o in second["outputs"]] == [("stream", "42\n")]
 
 
 def test_exercise_cell_without_a_region_is_an_error():
@@ -208,6 +252,29 @@ def test_every_registered_exercise_is_in_exactly_one_notebook_with_a_check_cell(
     assert re.search(rf"^def {exercise}\(", "".join(cells[index]["source"]), re.M), f"no `def {exercise}(`"
 
 
+def _bare_names(source: str) -> set[str]:
+    """Names used in Python code, leaving out strings, comments and attributes (`F.conv2d`)."""
+    names, previous = set(), None
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and previous != ".":
+            names.add(token.string)
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+            previous = token.string
+    return names
+
+
+@pytest.mark.parametrize("path, index, exercise", _exercise_cells(), ids=[e for _, _, e in _exercise_cells()])
+def test_later_cells_use_an_exercise_only_through_fallback(path, index, exercise):
+    """A student notebook must run with every exercise still a stub: after its check cell, the student's
+    function may only be reached as `fallback("<id>", <id>)` (theirs if it passes, else the reference)."""
+    allowed = f'fallback("{exercise}", {exercise})'
+    for later, cell in enumerate(_cells(path)[index + 2 :], start=index + 2):
+        source = "".join(cell["source"]).replace(allowed, "fallback()")
+        assert exercise not in _bare_names(source), (
+            f"{path.name}: code cell {later} uses {exercise} directly; write `{allowed}` instead"
+        )
+
+
 def test_every_exercise_cell_is_registered():
     unknown = [
         f"{path.name}: {exercise}" for path, _, exercise in _exercise_cells() if exercise not in EXERCISES
@@ -239,3 +306,11 @@ def test_solution_passes_its_check_and_the_stub_is_not_attempted(path, index, ex
     solved = _run_exercise_cell(path, index, exercise, released=False)
     assert solved.status == "passed", str(solved)
     assert _run_exercise_cell(path, index, exercise, released=True).status == "not attempted"
+
+
+def test_the_course_command_runs_release_check(tmp_path, capsys):
+    from course import cli
+
+    assert cli.main(["release", "--check", "--solutions", str(SOLUTIONS), "--notebooks", str(NOTEBOOKS)]) == 0
+    assert cli.main(["release", "--check", "--solutions", str(SOLUTIONS), "--notebooks", str(tmp_path)]) == 1
+    assert "out of date" in capsys.readouterr().out

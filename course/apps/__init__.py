@@ -3,15 +3,16 @@ detection, and real-time inference on a short video.
 
 Modules (load on first use): `scenes` (the data), `boxes` (IoU, non-maximum suppression, mAP),
 `segmentation` (a fully convolutional network and its metrics), `detection` (a single-shot grid
-detector), `realtime` (frames per second with the Numba kernels and with the naive loops), `weights`
-(the shipped trained weights). Layering: apps imports nn, functional, naive and data, never grading.
+detector), `training` (the loop both learn with), `weights` (the shipped trained weights), `realtime`
+(frames per second with the Numba kernels and with the naive loops), `draw` (overlays and boxes).
+Layering: apps imports nn, optim, functional, naive and data, never grading.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"boxes", "detection", "realtime", "scenes", "segmentation", "weights"}
+_SUBMODULES = {"boxes", "detection", "draw", "realtime", "scenes", "segmentation", "training", "weights"}
 
 __all__ = sorted(_SUBMODULES)
 

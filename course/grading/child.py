@@ -1,12 +1,13 @@
-"""The sandbox's first process: receives one notebook's job, forks one process per exercise, relays.
+"""The sandbox's first process: forks a process per student's job, which forks one per exercise.
 
-Started by `course.grading.sandbox` (inside bubblewrap when available), it reads a pickled job from
-stdin (trusted: the grader wrote it), imports what the setup cell needs once, then for each exercise
-forks a process that runs `course.grading.runner` in an empty working directory of its own. It waits
-for that process with the exercise's time limit, reads its frames (at most `output_bytes`), kills it
-and every process it left behind (this process is a child subreaper, so orphans come back to it),
-and writes one frame per exercise to stdout: the status and the runner's raw frames as bytes. It runs
-no student code itself and decodes nothing the runner sent.
+Started by `course.grading.session` (inside bubblewrap when available), it imports the usual modules
+once; each job (a pickle on stdin, trusted: the grader wrote it) is read and served by a process forked
+for it, which imports what the setup cells need, then for each exercise forks a process that runs
+`course.grading.runner` in an empty working directory of its own. It waits for that process with the
+exercise's time limit, reads its frames (at most `output_bytes`), kills it and every process it left
+behind (it is a child subreaper, so orphans come back to it), and writes one frame per exercise to
+stdout: the status and the runner's raw frames as bytes. It runs no student code itself and decodes
+nothing the runner sent.
 """
 
 from __future__ import annotations
@@ -18,31 +19,83 @@ import pickle
 import selectors
 import shutil
 import signal
-import sys
 import tempfile
 import time
 
 import numpy as np
 
+from course.grading.session import LENGTH
 from course.grading.wire import encode_frame
 
 __all__ = ["main"]
 
 PRE_IMPORT = ("numpy", "matplotlib", "course", "math", "itertools", "functools", "collections")
+PRELOAD = ("numpy", "matplotlib.pyplot", "course.grading", "course.functional", "course.data", "course.nn")
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 
 
-def main() -> None:
-    job = pickle.load(sys.stdin.buffer)
-    out = sys.stdout.buffer
+def main(scratch: str | None = None) -> None:
+    """Serve jobs from stdin until it closes: each job in a process forked for it, which writes one
+    length-prefixed frame per exercise to stdout, then a zero length, and exits. This process only
+    imports the usual modules once and forks, so no student's job is ever in its memory, and a job's
+    process (and what an earlier student's code could have read there) ends with the job."""
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
+    _pre_import(list(PRELOAD))
+    from course.grading import runner  # noqa: F401 - loaded once, before any fork
+
+    base = tempfile.mkdtemp(prefix="course-grade-", dir=scratch)
+    os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
+    while True:
+        with selectors.DefaultSelector() as selector:
+            selector.register(0, selectors.EVENT_READ)
+            selector.select()  # a job is waiting, or the grader closed the pipe
+        pid = os.fork()
+        if pid == 0:
+            _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+            os._exit(_one_job(base))
+        _, status = os.waitpid(pid, 0)
+        _kill_tree(pid, alive=False)
+        if os.waitstatus_to_exitcode(status) != 0:  # end of input, or the job's process was killed
+            break
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _one_job(base: str) -> int:
+    """Read one job from stdin, serve it; 0 when done, 1 at end of input."""
+    head = _read_exact(0, LENGTH.size)
+    if head is None:
+        return 1
+    job = pickle.loads(_read_exact(0, LENGTH.unpack(head)[0]) or b"")
+    for frame in _serve(job, base):
+        _write(LENGTH.pack(len(frame)) + frame)
+    _write(LENGTH.pack(0))
+    return 0
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < size:
+        chunk = os.read(fd, size - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write(data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
+def _serve(job: dict, base: str):
+    """Run each exercise of the job in a forked process of its own; yield one frame per exercise."""
     _pre_import(job["imports"])
     from course.grading import runner  # imported after the setup cell's modules, before any fork
 
-    base = tempfile.mkdtemp(prefix="course-grade-")
-    os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
-    for exercise_id, cases in job["exercises"]:
+    for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)
         if job["drop_to"] is not None:
             os.chown(workdir, job["drop_to"], job["drop_to"])
@@ -51,14 +104,12 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            runner.run_exercise(job, exercise_id, cases, write_fd, workdir)
+            runner.run_exercise(job, job["notebooks"][index], exercise_id, cases, write_fd, workdir)
         os.close(write_fd)
         data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
-        out.write(encode_frame(header, [np.frombuffer(data, dtype=np.uint8)]))
-        out.flush()
         shutil.rmtree(workdir, ignore_errors=True)
-    shutil.rmtree(base, ignore_errors=True)
+        yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
 def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]:
@@ -144,7 +195,7 @@ def _children() -> list[int]:
 def _pre_import(names: list[str]) -> None:
     """Import the modules the setup cell names, when they belong to PRE_IMPORT (so each exercise's
     process finds them loaded); a module that fails here fails again, with its message, in the cell."""
-    for name in ["numpy", "course.grading", *names]:
+    for name in names:
         if name.split(".")[0] in PRE_IMPORT:
             try:
                 importlib.import_module(name)

@@ -6,6 +6,9 @@ student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is wr
 only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
 during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
 complete (same seed, same exercises) are not graded again.
+
+Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
+sandbox); child and runner run inside the sandbox; wire is the only format shared across it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from course.grading import EXERCISES, cases_for, not_attempted
+from course.grading import EXERCISES, cases_for, load_points, not_attempted
 from course.grading.exercise import Case
 from course.grading.notebook import Submission, UnreadableNotebook, read_notebook
 from course.grading.result import CaseResult, CheckResult
@@ -30,10 +33,11 @@ from course.grading.sandbox import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
     Limits,
+    SandboxPool,
     become_subreaper,
     describe,
     isolation,
-    run_notebook,
+    run_submission,
 )
 from course.grading.verdict import verdict
 
@@ -114,21 +118,27 @@ def grade_student(
     mode: str = "auto",
     hide: tuple[str, ...] = (),
     cases: dict[str, list[Case]] | None = None,
+    pool: SandboxPool | None = None,
+    points: dict[str, float] | None = None,
 ) -> StudentGrade:
-    """Grade every exercise of the registry on one student's notebooks (or folder)."""
+    """Grade every exercise of the registry on one student's notebooks (or folder); with a `pool`, in
+    the calling worker's sandbox (the pool's mode and hidden folders apply); `points` (exercise id ->
+    points, see `course.grading.load_points`) overrides the exercises' own points."""
+    points = points or {}
     files = read_student(files) if isinstance(files, Path) else files
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
-    notes = [describe(isolation(mode)), *files.notes]
-    results: dict[str, CheckResult] = {}
-    for index, exercises in _assign(files.notebooks).items():
-        notebook = files.notebooks[index]
-        notes += notebook.notes
-        wanted = {e: cases[e] for e in exercises}
-        runs = run_notebook(notebook.setup, notebook.cells, wanted, limits, mode, hide)
-        for e in exercises:
-            results[e] = verdict(EXERCISES[e], cases[e], runs[e], limits.timeout)
+    mode = pool.mode if pool else isolation(mode)
+    notes = [describe(mode), *files.notes]
+    assigned = _assign(files.notebooks)
+    for index in sorted(set(assigned.values())):
+        notes += files.notebooks[index].notes
+    notebooks = [(n.setup, n.cells) for n in files.notebooks]
+    plan = {e: (i, cases[e]) for e, i in assigned.items()}
+    runs = run_submission(notebooks, plan, limits, mode, hide, pool)
+    results = {e: verdict(EXERCISES[e], cases[e], runs[e], limits.timeout, points.get(e)) for e in assigned}
+    missing = "not submitted: no notebook has a cell for `{}`"
     ordered = {
-        e: results.get(e) or not_attempted(x, f"not submitted: no notebook has a cell for `{e}`")
+        e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
         for e, x in EXERCISES.items()
     }
     return StudentGrade(files.student, ordered, notes, seed)
@@ -144,14 +154,14 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _assign(notebooks: tuple[Submission, ...]) -> dict[int, list[str]]:
-    """Each exercise is graded from one notebook (by index): preferably the one named after its notebook."""
-    assigned: dict[int, list[str]] = {}
+def _assign(notebooks: tuple[Submission, ...]) -> dict[str, int]:
+    """Each exercise is graded from one notebook (its index): preferably the one named after its notebook."""
+    assigned: dict[str, int] = {}
     for exercise_id, exercise in EXERCISES.items():
         holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
         if holders:
             holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
-            assigned.setdefault(holders[0], []).append(exercise_id)
+            assigned[exercise_id] = holders[0]
     return assigned
 
 
@@ -163,24 +173,36 @@ def grade_class(
     limits: Limits = DEFAULT_LIMITS,
     mode: str = "auto",
     progress: bool = True,
+    points: dict[str, float] | None = None,
 ) -> list[StudentGrade]:
-    """Grade every student folder of `submissions` into `out`; returns the grades in student order."""
+    """Grade every student folder of `submissions` into `out`; returns the grades in student order.
+    `points` (exercise id -> points) overrides the exercises' own points."""
     submissions, out = submissions.resolve(), out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     seed = _seed(out, seed)
     become_subreaper()
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    grades = {s.name: g for s in students if (g := _finished(out / f"{s.name}.json", seed)) is not None}
+    table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
+    finished = {s.name: _finished(out / f"{s.name}.json", seed, table) for s in students}
+    grades = {name: grade for name, grade in finished.items() if grade is not None}
     todo = [read_student(s) for s in students if s.name not in grades]  # all read before any runs
     cases = {e: cases_for(x, seed) for e, x in EXERCISES.items()}
     hide = (str(out), str(submissions))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_student, s, seed, limits, mode, hide, cases) for s in todo]
+    with SandboxPool(mode, hide) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [
+            pool.submit(grade_student, s, seed, limits, mode, hide, cases, sandboxes, table) for s in todo
+        ]
         bar = tqdm(as_completed(futures), total=len(students), initial=len(grades), disable=not progress)
-        for future in bar:
-            grade = future.result()
-            grades[grade.student] = grade
-            _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+        try:
+            for future in bar:
+                grade = future.result()
+                grades[grade.student] = grade
+                _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+        except KeyboardInterrupt:  # stop now: students not written yet are graded when the run resumes
+            for future in futures:
+                future.cancel()
+            sandboxes.close()
+            raise
     ordered = [grades[s.name] for s in students]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
         _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
@@ -201,7 +223,7 @@ def gradebook_csv(grades: list[StudentGrade]) -> str:
 
 def _seed(out: Path, seed: int | None) -> int:
     """The hidden cases' seed: the one given, else the one of the run being resumed, else a new one."""
-    run_file = out / "run.json"
+    run_file = out / ".course-grade-run.json"  # hidden: no student folder (hidden ones are skipped) clashes
     previous = None
     try:
         previous = json.loads(run_file.read_text()).get("seed")
@@ -213,8 +235,8 @@ def _seed(out: Path, seed: int | None) -> int:
     return seed
 
 
-def _finished(path: Path, seed: int) -> StudentGrade | None:
-    """The grade in a complete JSON of an earlier run with the same seed and exercises, else None."""
+def _finished(path: Path, seed: int, points: dict[str, float]) -> StudentGrade | None:
+    """The grade in a complete JSON of an earlier run with the same seed, exercises and points, else None."""
     try:
         data = json.loads(path.read_text())
         extra = data["extra_data"]
@@ -222,6 +244,8 @@ def _finished(path: Path, seed: int) -> StudentGrade | None:
         if extra["complete"] is not True or not same:
             return None
         results = {e: _check_result(r) for e, r in extra["results"].items()}
+        if any(results[e].max_score != points[e] for e in results):
+            return None
         notes = data.get("output", "")
         return StudentGrade(path.stem, results, notes.splitlines() if notes else [], seed)
     except (OSError, ValueError, KeyError, TypeError):
@@ -234,6 +258,7 @@ def _check_result(data: dict) -> CheckResult:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # again: without bubblewrap a submission may remove it
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
@@ -249,6 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="isolation (default: auto)"
     )
+    parser.add_argument("--points", type=Path, default=None, help="JSON {exercise id: points} to reweight")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -259,11 +285,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"course grade: need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}")
         return 2
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
-    mode = isolation(args.sandbox)
+    try:
+        mode = isolation(args.sandbox)
+    except RuntimeError as error:
+        print(f"course grade: {error}")
+        return 2
     if mode == "fallback":
         print(f"course grade: {FALLBACK_NOTE}")
-    grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode)
-    total = sum(x.points for x in EXERCISES.values())
+    try:
+        points = load_points(args.points) if args.points else None
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        print(f"course grade: --points {args.points}: {error}")
+        return 2
+    try:
+        grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode, points=points)
+    except KeyboardInterrupt:
+        print("course grade: interrupted; run the same command again to grade the students left")
+        return 130
+    total = sum((points or {}).get(e, x.points) for e, x in EXERCISES.items())
     mean = sum(g.total for g in grades) / len(grades) if grades else 0.0
     print(f"graded {len(grades)} students; mean {mean:.2f}/{total:g}; gradebook: {args.out / 'grades.csv'}")
     return 0

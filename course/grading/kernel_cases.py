@@ -106,7 +106,7 @@ VISIBLE_CONV = [
         stride=(2, 1),
         padding=(1, 2),
         dtype="float32",
-    ),  # fmt: skip
+    ),
     ConvSetup(
         "no bias, padding (0, 1), stride (1, 3), float32",
         1,
@@ -120,7 +120,7 @@ VISIBLE_CONV = [
         padding=(0, 1),
         dtype="float32",
         bias=False,
-    ),  # fmt: skip
+    ),
 ]
 
 VISIBLE_POOL = [
@@ -175,7 +175,7 @@ def zero_padding_hint(padding) -> str:
     """For a function that raised on a case with padding 0 along an axis: the classic slice bug."""
     if 0 in pair(padding):
         return (
-            f"note: this case has padding {padding}, 0 along an axis; a slice like a[p:-p] is empty when "
-            "p = 0 (write a[p:p + H] instead)"
+            f"note: this case has padding={padding!r}; when p = 0 a slice like a[p:-p] is empty "
+            "(write a[p:p + H] instead)"
         )
     return ""

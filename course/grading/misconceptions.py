@@ -4,7 +4,7 @@ When an output is wrong, the checks compute what each classic mistake would have
 case (a true convolution, padding on one side, stride ignored, a gradient overwritten instead of
 accumulated, ...) and, if the output equals one of them, say so in plain words. Every function here
 is deliberately parameterised by the mistake; none of them is a reference. They work in float64 with
-plain numpy and loop only over output positions (small check-sized arrays).
+plain numpy (`numpy_ops`) and loop only over output positions (small check-sized arrays).
 
 Shapes: x (N, C, H, W), w (F, C, KH, KW), grad_out (N, F or C, Ho, Wo); pairs are (along H, along W).
 """
@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from course.grading.numpy_ops import correlate, pad, pool, windows
 
 __all__ = [
     "Variant",
@@ -26,23 +27,6 @@ __all__ = [
 ]
 
 Variant = tuple[str, Callable[[], object]]  # (what the student did, computes what that gives)
-
-
-def _pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
-
-
-def _windows(a: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
-    """(N, C, Ho, Wo, KH, KW) view of the KH x KW windows of a, stepping by (sh, sw)."""
-    return sliding_window_view(a, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-
-
-def correlate(x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0)) -> np.ndarray:
-    """Cross-correlation with padding (top, bottom, left, right): the building block of the variants."""
-    a = _pad(x, *pads)
-    windows = _windows(a, w.shape[2], w.shape[3], *stride)
-    z = np.einsum("ncrsji,fcji->nfrs", windows, np.asarray(w, np.float64))
-    return z if b is None else z + np.asarray(b, np.float64)[None, :, None, None]
 
 
 def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
@@ -89,7 +73,8 @@ def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
             lambda: correlate(x, w, b, (sw, sh), (pw, pw, ph, ph)),
         )
     yield (
-        "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[n, c, r*sh + j, c*sw + i] (j along H)",
+        "H and W are swapped in the kernel: w[f, ch, j, i] multiplies a[n, ch, r*sh + j, c*sw + i] "
+        "(j along H)",
         lambda: correlate(x, w.transpose(0, 1, 3, 2), b, stride, both),
     )
 
@@ -99,11 +84,11 @@ def max_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Varia
     yield from _pool_layout_variants(x, kernel, stride, stride_given, np.max)
     yield (
         "you took the mean of each window: max pooling takes its maximum",
-        lambda: _pool(x, kernel, stride, np.mean),
+        lambda: pool(x, kernel, stride, np.mean),
     )
     yield (
         "you took the minimum of each window: max pooling takes its maximum",
-        lambda: _pool(x, kernel, stride, np.min),
+        lambda: pool(x, kernel, stride, np.min),
     )
 
 
@@ -114,18 +99,24 @@ def avg_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Varia
     for count, how in _wrong_counts(kh, kw):
         yield (
             f"the window sums were divided by {how}; a {kh}x{kw} window has KH * KW = {kh * kw} entries",
-            lambda count=count: _pool(x, kernel, stride, np.sum) / count,
+            lambda count=count: pool(x, kernel, stride, np.sum) / count,
         )
     yield (
         "you took the maximum of each window: average pooling takes its mean",
-        lambda: _pool(x, kernel, stride, np.max),
+        lambda: pool(x, kernel, stride, np.max),
     )
 
 
 def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
     seen = {kh * kw}
-    for count, how in ((1, "nothing (a sum)"), (kh, "KH only"), (kw, "KW only"), (kh * kh, "KH * KH"),
-                       (kw * kw, "KW * KW"), (kh + kw, "KH + KW")):  # fmt: skip
+    for count, how in (
+        (1, "nothing (a sum)"),
+        (kh, "KH only"),
+        (kw, "KW only"),
+        (kh * kh, "KH * KH"),
+        (kw * kw, "KW * KW"),
+        (kh + kw, "KH + KW"),
+    ):
         if count not in seen:
             seen.add(count)
             yield count, how
@@ -139,22 +130,17 @@ def _pool_layout_variants(x, kernel, stride, stride_given, reduce) -> Iterator[V
             if stride_given
             else "stride=None was taken as 1: it means stride = kernel_size (windows side by side)"
         )
-        yield message, lambda: _pool(x, kernel, (1, 1), reduce)
+        yield message, lambda: pool(x, kernel, (1, 1), reduce)
     if stride_given and (sh, sw) != (kh, kw):
         yield (
             "the stride was replaced by kernel_size: use the stride that was passed",
-            lambda: _pool(x, kernel, kernel, reduce),
+            lambda: pool(x, kernel, kernel, reduce),
         )
     if (kh, kw, sh, sw) != (kw, kh, sw, sh):
         yield (
             "H and W are swapped: kernel_size and stride pairs are (along H, along W)",
-            lambda: _pool(x, (kw, kh), (sw, sh), reduce),
+            lambda: pool(x, (kw, kh), (sw, sh), reduce),
         )
-
-
-def _pool(x, kernel, stride, reduce) -> np.ndarray:
-    windows = _windows(np.asarray(x, np.float64), *kernel, *stride)
-    return reduce(windows, axis=(4, 5))
 
 
 def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[Variant]]:
@@ -164,15 +150,15 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     delta = np.asarray(grad_out, np.float64)
 
     def grad_x(kernel=w, step=stride, cut=(ph, pw), d=delta):
-        grad_a = _scatter_conv(d, kernel, step, step, (h + 2 * ph, wd + 2 * pw))
+        grad_a = _scatter_conv(d, kernel, step, (h + 2 * ph, wd + 2 * pw))
         return grad_a[:, :, cut[0] : cut[0] + h, cut[1] : cut[1] + wd]
 
     def grad_w(d=delta, images=slice(None), step=stride):
-        a = _pad(x[images], ph, ph, pw, pw)
-        windows = _windows(a, w.shape[2], w.shape[3], 1, 1)
+        a = pad(x[images], ph, ph, pw, pw)
         ho, wo = d.shape[2:]
-        windows = windows[:, :, : (ho - 1) * step[0] + 1 : step[0], : (wo - 1) * step[1] + 1 : step[1]]
-        return np.einsum("ncrsji,nfrs->fcji", windows, d[images])
+        patches = windows(a, w.shape[2], w.shape[3], 1, 1)
+        patches = patches[:, :, : (ho - 1) * step[0] + 1 : step[0], : (wo - 1) * step[1] + 1 : step[1]]
+        return np.einsum("ncrsji,nfrs->fcji", patches, d[images])
 
     variants: dict[str, list[Variant]] = {"grad_x": [], "grad_w": [], "grad_b": []}
     variants["grad_x"].append(
@@ -187,9 +173,7 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
         variants["grad_x"].append(
             (
                 "grad_x ignores the stride: delta[r, c] flows back to a[r*sh + j, c*sw + i]",
-                lambda: _scatter_conv(delta, w, stride, (1, 1), (h + 2 * ph, wd + 2 * pw))[
-                    :, :, ph : ph + h, pw : pw + wd
-                ],
+                lambda: grad_x(step=(1, 1)),
             )
         )
         variants["grad_w"].append(
@@ -252,9 +236,9 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     return variants
 
 
-def _scatter_conv(delta, w, stride, step, padded_hw) -> np.ndarray:
-    """grad_a[n, ch, r*step_h + j, c*step_w + i] += w[f, ch, j, i] * delta[n, f, r, c] on a padded grid
-    big enough for both the true stride and a wrong `step`; cropped to `padded_hw`."""
+def _scatter_conv(delta, w, step, padded_hw) -> np.ndarray:
+    """grad_a[n, ch, r*step_h + j, c*step_w + i] += w[f, ch, j, i] * delta[n, f, r, c] on a grid big
+    enough for any `step` (the true stride or a wrong one), cropped to the padded input's `padded_hw`."""
     n, _, ho, wo = delta.shape
     _, c, kh, kw = w.shape
     rows = max(padded_hw[0], (ho - 1) * step[0] + kh)
@@ -263,9 +247,8 @@ def _scatter_conv(delta, w, stride, step, padded_hw) -> np.ndarray:
     contributions = np.einsum("nfrs,fcji->ncrsji", delta, np.asarray(w, np.float64))
     for r in range(ho):
         for s in range(wo):
-            grad_a[:, :, r * step[0] : r * step[0] + kh, s * step[1] : s * step[1] + kw] += contributions[
-                :, :, r, s
-            ]
+            down, across = slice(r * step[0], r * step[0] + kh), slice(s * step[1], s * step[1] + kw)
+            grad_a[:, :, down, across] += contributions[:, :, r, s]
     return grad_a[:, :, : padded_hw[0], : padded_hw[1]]
 
 

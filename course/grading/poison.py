@@ -73,7 +73,8 @@ def _reference_functions(keep: Callable[[str], bool]) -> dict[int, str]:
         for value in vars(module).values():
             reference = getattr(value, "reference", None) if isinstance(value, type) else None
             if callable(reference):
-                targets[id(getattr(reference, "__func__", reference))] = f"{name}.{value.__name__}.reference"
+                inner = getattr(reference, "__func__", reference)
+                targets.setdefault(id(inner), f"{name}.{value.__name__}.reference")
     return targets
 
 

@@ -27,19 +27,27 @@ __all__ = ["inert", "run_exercise"]
 KEEP = ("course.grading.exercise", "course.grading.wire", "course.grading.poison", "course.grading.runner")
 PRINT_CAP = 4000
 _real_exit = os._exit
+_runner_pid = -1
 
 
-def run_exercise(job: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str) -> None:
-    """Run `exercise_id`'s cell and cases in this (forked) process, write frames to result_fd, exit."""
+def run_exercise(
+    job: dict, notebook: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str
+) -> None:
+    """Run `exercise_id`'s cell of `notebook` ({"setup": source, "cells": {id: source}}) and its cases
+    in this (forked) process under `job`'s limits; write frames to result_fd; exit."""
+    global _runner_pid
+    _runner_pid = os.getpid()
     try:
         _isolate(job, result_fd, workdir)
         printed = _Capped()
         sys.stdout = sys.stderr = printed
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-        notes = _run_cells(job, exercise_id, namespace)
+        notes = _run_cells(notebook, exercise_id, namespace)
         fn = namespace.get(exercise_id)
         if not callable(fn):
-            _write(result_fd, encode_frame({"kind": "fatal", "message": _missing(job, exercise_id, notes)}))
+            _write(
+                result_fd, encode_frame({"kind": "fatal", "message": _missing(notebook, exercise_id, notes)})
+            )
         else:
             for index, case in enumerate(cases):
                 _write(result_fd, encode_outcome(index, _run_one(fn, case)))
@@ -73,19 +81,21 @@ def _isolate(job: dict, result_fd: int, workdir: str) -> None:
         os.setuid(job["drop_to"])
     _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"])
     os.environ["HOME"] = workdir
+    if "numba" in sys.modules:  # kernels compiled with cache=True need a cache this user may write
+        sys.modules["numba"].core.config.CACHE_DIR = os.path.join(workdir, ".numba")
     os._exit = _raise_exit
     os.abort = _raise_exit
 
 
-def _run_cells(job: dict, exercise_id: str, namespace: dict) -> list[str]:
+def _run_cells(notebook: dict, exercise_id: str, namespace: dict) -> list[str]:
     notes = []
-    if job["setup"]:
-        notes += _execute(job["setup"], "the setup cell", namespace)
-    for other, source in job["cells"].items():
+    if notebook["setup"]:
+        notes += _execute(notebook["setup"], "the setup cell", namespace)
+    for other, source in notebook["cells"].items():
         if other != exercise_id:
             notes += _execute(source, f"the cell of {other}", namespace, only_inert=True)
-    if exercise_id in job["cells"]:
-        notes += _execute(job["cells"][exercise_id], "your cell", namespace)
+    if exercise_id in notebook["cells"]:
+        notes += _execute(notebook["cells"][exercise_id], "your cell", namespace)
     return notes
 
 
@@ -146,8 +156,8 @@ def _run_one(fn, case: Case) -> Outcome:
         return Outcome(error=_describe(error))
 
 
-def _missing(job: dict, exercise_id: str, notes: list[str]) -> str:
-    if exercise_id not in job["cells"]:
+def _missing(notebook: dict, exercise_id: str, notes: list[str]) -> str:
+    if exercise_id not in notebook["cells"]:
         return f"no cell defines `{exercise_id}`"
     why = "; ".join(notes)
     return f"your cell does not define the function `{exercise_id}`" + (f" ({why})" if why else "")
@@ -160,10 +170,14 @@ def _describe(error: BaseException) -> str:
 
 
 def _raise_exit(*args) -> None:
+    if os.getpid() != _runner_pid:  # a process the student's code forked may end as it likes
+        _real_exit(args[0] if args and isinstance(args[0], int) else 0)
     raise SystemExit(f"the process tried to exit{' with ' + repr(args[0]) if args else ''}")
 
 
 def _write(fd: int, data: bytes) -> None:
+    if os.getpid() != _runner_pid:  # a forked copy of the runner that fell through: end it quietly
+        _real_exit(0)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

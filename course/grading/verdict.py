@@ -15,25 +15,38 @@ from course.grading.sandbox import ExerciseRun
 
 __all__ = ["verdict"]
 
+PRINTED = 300  # characters of what the student's code printed, shown when the exercise was not passed
 
-def verdict(exercise: Exercise, cases: list[Case], run: ExerciseRun, timeout: float) -> CheckResult:
-    """Score one exercise of one submission from its sandboxed run."""
+
+def verdict(
+    exercise: Exercise, cases: list[Case], run: ExerciseRun, timeout: float, points: float | None = None
+) -> CheckResult:
+    """Score one exercise of one submission from its sandboxed run, out of `points` (default: the
+    exercise's own)."""
+    points = exercise.points if points is None else points
     if run.references:
         names = ", ".join(sorted(set(run.references)))
         message = (
             f"0 points: your code called {names}, the course's own implementation. During grading "
             "the reference implementations cannot be used: write the exercise yourself."
         )
-        return CheckResult(exercise.id, exercise.title, 0.0, exercise.points, "failed", [], message)
+        return CheckResult(exercise.id, exercise.title, 0.0, points, "failed", [], message)
     if run.fatal.startswith("no cell defines"):
-        return not_attempted(exercise, f"not submitted: {run.fatal}")
+        return not_attempted(exercise, f"not submitted: {run.fatal}", points=points)
     if run.fatal and all(outcome is None for outcome in run.outcomes):
         message = f"0 points: {run.fatal}" + _ending(run, timeout, prefix="; ")
-        return CheckResult(exercise.id, exercise.title, 0.0, exercise.points, "error", [], message)
+        return CheckResult(exercise.id, exercise.title, 0.0, points, "error", [], message)
     missing = Outcome(error=_ending(run, timeout) or "no result came back for this case")
     outcomes = [(case, outcome or missing) for case, outcome in zip(cases, run.outcomes, strict=True)]
-    result = summarize(exercise, outcomes)
-    notes = [*run.notes, _ending(run, timeout)] if any(o is None for o in run.outcomes) else run.notes
+    result = summarize(exercise, outcomes, points=points)
+    if result.status != "not attempted" and len(result.cases) == len(cases):
+        unrun = "no result: the run ended before this case (see above)"
+        pairs = zip(result.cases, run.outcomes, strict=True)
+        marked = [replace(r, message=unrun) if o is None else r for r, o in pairs]
+        result = replace(result, cases=marked)
+    notes = [*run.notes, _ending(run, timeout)] if any(o is None for o in run.outcomes) else list(run.notes)
+    if run.printed.strip() and result.status not in ("passed", "not attempted"):
+        notes.append("your code printed (the start of it):\n" + run.printed[:PRINTED].rstrip())
     if notes and result.status != "not attempted":
         result = replace(result, message="\n".join(n for n in [result.message, *notes] if n))
     return result

@@ -18,6 +18,7 @@ from course.nn.models import lenet
 from course.nn.module import Module, Parameter, Sequential
 from course.nn.pooling import AvgPool2d, MaxPool2d
 from course.nn.shape import Dropout, Flatten
+from course.nn.upsample import Upsample
 
 __all__ = [
     "AvgPool2d",
@@ -34,5 +35,6 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Upsample",
     "lenet",
 ]

@@ -9,7 +9,9 @@ Each input feeds the s*s outputs of its block, so its gradient is their sum:
 
     dJ/dx[n, ch, i, j] = sum_{a, b < s} dJ/dy[n, ch, i*s + a, j*s + b].
 
-Both are plain reshapes of numpy arrays (no loop, no Numba needed). Layering: imports `course._args`.
+Both are plain reshapes of numpy arrays (no loop, no Numba needed). `Upsample` is the layer; the two
+functions are its forward and backward in functional style. Layering: imports `course._args` and
+`course.nn.module`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,32 @@ from numbers import Integral
 import numpy as np
 
 from course import _args
+from course.nn.module import Module, check_grad, check_input
 
-__all__ = ["upsample_nearest2d", "upsample_nearest2d_backward"]
+__all__ = ["Upsample", "upsample_nearest2d", "upsample_nearest2d_backward"]
+
+
+class Upsample(Module):
+    """Nearest-neighbour upsampling by an integer `scale_factor` s, as torch.nn.Upsample(mode="nearest"):
+    x (N, C, H, W) -> y (N, C, H*s, W*s) with y[n, ch, r, c] = x[n, ch, r // s, c // s]. No parameters;
+    backward sums the gradient over each s x s block."""
+
+    def __init__(self, scale_factor: int = 2):
+        self.scale_factor = _scale("Upsample", scale_factor)
+        self._x, self._out_shape = None, None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, None, "(N, C, H, W)", (None, None, None, None))
+        y = upsample_nearest2d(x, self.scale_factor)
+        self._x, self._out_shape = x, y.shape
+        return y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        check_grad(self, grad_out, self._out_shape)
+        return upsample_nearest2d_backward(grad_out, self._x, self.scale_factor)
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}, mode='nearest'"
 
 
 def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:

@@ -17,7 +17,8 @@ from course.grading.kernel_cases import (
     pair,
     zero_padding_hint,
 )
-from course.grading.misconceptions import avg_pool2d_variants, conv2d_variants, correlate, max_pool2d_variants
+from course.grading.misconceptions import avg_pool2d_variants, conv2d_variants, max_pool2d_variants
+from course.grading.numpy_ops import correlate
 
 
 class Conv2dSingle(Exercise):
@@ -56,18 +57,22 @@ class Conv2dSingle(Exercise):
                     rng.standard_normal((6, 5)).astype(np.float32),
                     rng.standard_normal((1, 3)).astype(np.float32),
                 ),
-            ),  # fmt: skip
+            ),
         ]
 
     def judge(self, case, output):
         a, w = case.args
         variants = [
-            ("your output equals a true convolution (kernel flipped): the lecture's formula "
-             "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
-             lambda: correlate(a[None, None], w[None, None, ::-1, ::-1])[0, 0]),
-            ("H and W are swapped in the kernel: w[j, i] multiplies a[n + j, m + i] (j along H)",
-             lambda: correlate(a[None, None], w.T[None, None])[0, 0]),
-        ]  # fmt: skip
+            (
+                "your output equals a true convolution (kernel flipped): the lecture's formula "
+                "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
+                lambda: correlate(a[None, None], w[None, None, ::-1, ::-1])[0, 0],
+            ),
+            (
+                "H and W are swapped in the kernel: w[j, i] multiplies a[n + j, m + i] (j along H)",
+                lambda: correlate(a[None, None], w.T[None, None])[0, 0],
+            ),
+        ]
         return judge_array(self.reference(a, w), output, "z", variants)
 
 
@@ -220,7 +225,8 @@ class SeparableFactors(Exercise):
                 return 1.0, ""
             return (
                 0.0,
-                "this kernel has rank 2 or more: no column and row give it as an outer product; return None",
+                "this kernel is not separable (its rank is 2 or more): no column and row give it as an outer "
+                "product; return None",
             )
         if output is None:
             return (

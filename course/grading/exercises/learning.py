@@ -4,6 +4,7 @@ and pooling layers, and the numerical gradient that checks them all.
 Each backward exercise is judged against its `course.functional` reference and, in one case per
 exercise, against central finite differences (float64) of the forward pass, which needs no backward
 code at all: for J = sum(forward(inputs) * grad_out), dJ/dinput is what the backward must return.
+The forward there is the plain-numpy one of `numpy_ops`, independent of the Numba kernels.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import functools
 
 import numpy as np
 
-from course import functional
-from course.grading import references
+from course import functional, gradcheck
+from course.grading import numpy_ops, references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
-from course.grading.functions import scalar_function
 from course.grading.judging import judge_array, judge_parts
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
@@ -29,6 +29,7 @@ from course.grading.kernel_cases import (
     zero_padding_hint,
 )
 from course.grading.misconceptions import conv2d_backward_variants, pool_backward_variants
+from course.objectives import scalar_function
 
 FD_EPS = 1e-3  # the forwards are (piecewise) linear in each input, so a large step is exact and stable
 FD_TOLERANCE = (1e-6, 1e-8)  # (rtol, atol): finite differences carry rounding error the reference has not
@@ -42,7 +43,7 @@ def _finite_differences(forward, grad_out, inputs: dict[str, np.ndarray]) -> dic
         return float(np.sum(forward(**{**inputs, name: value}) * grad_out))
 
     return {
-        name: references.numerical_gradient(functools.partial(partial_cost, name), value, FD_EPS)
+        name: gradcheck.numerical_gradient(functools.partial(partial_cost, name), value, eps=FD_EPS)
         for name, value in inputs.items()
     }
 
@@ -74,8 +75,10 @@ class Conv2dBackward(Exercise):
         if case.name == FD_LABEL:
             bias = np.zeros(w.shape[0])
 
+            (ph, pw) = pair(padding)
+
             def forward(x, w, b):
-                return functional.conv2d(x, w, b, stride, padding)
+                return numpy_ops.correlate(x, w, b, pair(stride), (ph, ph, pw, pw))
 
             numeric = _finite_differences(forward, grad_out, {"x": x, "w": w, "b": bias})
             return judge_parts(tuple(numeric.values()), output, self.names, tolerance=FD_TOLERANCE)
@@ -97,17 +100,19 @@ class _PoolBackward(Exercise):
         cases = []
         for setup in setups:
             x, grad_out = setup.arrays(rng)
-            cases.append(Case(setup.label, setup.call_args(grad_out, x), hidden=hidden))
+            # ties are a convention (PyTorch's first maximum) more than a bug: half a case
+            weight = 0.5 if setup.ties else 1.0
+            cases.append(Case(setup.label, setup.call_args(grad_out, x), weight=weight, hidden=hidden))
         return cases
 
     def judge(self, case, output):
         grad_out, x, kernel, stride = (*case.args, None)[:4]
-        if case.name == FD_LABEL:
-            forward = functools.partial(self.forward, kernel_size=kernel, stride=stride)
-            (numeric,) = _finite_differences(forward, grad_out, {"x": x}).values()
-            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE)
         kernel = pair(kernel)
         stride = kernel if stride is None else pair(stride)
+        if case.name == FD_LABEL:
+            forward = functools.partial(numpy_ops.pool, kernel=kernel, stride=stride, reduce=self.reduce)
+            (numeric,) = _finite_differences(forward, grad_out, {"x": x}).values()
+            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE)
         variants = pool_backward_variants(grad_out, x, kernel, stride, self.kind)
         return judge_array(self.reference(*case.args), output, "grad_x", variants)
 
@@ -119,7 +124,7 @@ class MaxPool2dBackward(_PoolBackward):
     title = "backpropagation through max pooling"
     kind = "max"
     reference = staticmethod(functional.max_pool2d_backward)
-    forward = staticmethod(functional.max_pool2d)
+    reduce = staticmethod(np.max)
     extra_setups = (
         PoolSetup(
             "tied maxima (as after a ReLU): the gradient goes to the first maximum",
@@ -141,7 +146,7 @@ class AvgPool2dBackward(_PoolBackward):
     title = "backpropagation through average pooling"
     kind = "avg"
     reference = staticmethod(functional.avg_pool2d_backward)
-    forward = staticmethod(functional.avg_pool2d)
+    reduce = staticmethod(np.mean)
 
 
 class MseCost(Exercise):
@@ -222,7 +227,7 @@ class GradientDescentStep(Exercise):
                     rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
                     1.0,
                 ),
-            ),  # fmt: skip
+            ),
         ]
 
     def judge(self, case, output):
@@ -308,11 +313,13 @@ class NumericalGradient(Exercise):
     def judge(self, case, output):
         f, x, eps = (*case.args, 1e-6)[:3]
         variants = [
-            ("you used a forward difference (f(x + eps) - f(x)) / eps; central differences are "
-             "(f(x + eps) - f(x - eps)) / (2 eps), far more accurate",
-             lambda: _forward_difference(f, x, eps)),
+            (
+                "you used a forward difference (f(x + eps) - f(x)) / eps; central differences are "
+                "(f(x + eps) - f(x - eps)) / (2 eps), far more accurate",
+                lambda: _forward_difference(f, x, eps),
+            ),
             ("the difference was divided by eps instead of 2 eps", lambda: 2 * self.reference(f, x, eps)),
-        ]  # fmt: skip
+        ]
         tolerance = (1e-6, 1e-9 + 1e-14 / eps)  # rounding in f(x + eps) - f(x - eps) grows like 1 / eps
         return judge_array(self.reference(f, x, eps), output, "the gradient", variants, tolerance)
 

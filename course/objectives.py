@@ -1,8 +1,10 @@
-"""Scalar functions handed to a student's `numerical_gradient` by its checks.
+"""Scalar objectives f(x) -> float to take numerical gradients of (the checks of `numerical_gradient`
+hand them to a student's function).
 
-They live in a trusted module so a case can be pickled by reference and sent to a sandboxed process;
-their parameters are bound with `functools.partial` (see `scalar_function`). Each takes x as its first
-argument and returns a Python float.
+They live in a plain `course` module so a case can be pickled by reference and sent to the grader's
+sandbox, and they use numpy only: the sandbox makes the course's reference ops (course.functional,
+course.grading, ...) uncallable by student code, and these run inside the student's function.
+Parameters are bound with `functools.partial` (see `scalar_function`). Layering: imports numpy only.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
-
-from course import functional
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["sine_mix", "quadratic_form", "conv_loss", "scalar_function"]
 
@@ -29,8 +30,10 @@ def quadratic_form(x: np.ndarray, matrix: np.ndarray) -> float:
 
 
 def conv_loss(x: np.ndarray, w: np.ndarray, target: np.ndarray) -> float:
-    """J = 1/2 * sum((conv2d(x, w) - target)^2): the cost of a convolutional layer, x (N, C, H, W)."""
-    return float(0.5 * np.sum((functional.conv2d(x, w) - target) ** 2))
+    """J = 1/2 * sum((z - target)^2), z the valid cross-correlation of x (N, C, H, W), w (F, C, KH, KW)."""
+    windows = sliding_window_view(x, w.shape[2:], axis=(2, 3))  # (N, C, Ho, Wo, KH, KW)
+    z = np.einsum("ncrsji,fcji->nfrs", windows, w)
+    return float(0.5 * np.sum((z - target) ** 2))
 
 
 def scalar_function(

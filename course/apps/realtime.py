@@ -1,0 +1,137 @@
+"""Real time, measured honestly: frames per second of each model on a video, one frame at a time.
+
+A frame counts as processed when its answer is ready: for the segmenter the class map (forward pass and
+argmax), for the detector the boxes (forward pass, decoding and non-maximum suppression). Frames go in
+one by one (batch size 1), as from a camera. The same trained network runs on two backends:
+
+- "numba": the network itself, whose layers call `course.functional` (the compiled kernels);
+- "naive": the same weights through `course.naive`'s readable loops (the specification), so the table
+  shows what compiling the lecture's formulas buys. Upsampling and ReLU are numpy in both.
+
+Layering: imports course.naive, course.nn, course.apps.detection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from course import naive, nn
+from course.apps import detection
+from course.nn.upsample import upsample_nearest2d
+
+__all__ = ["BACKENDS", "Timing", "forward", "segment_frame", "detect_frame", "measure_fps", "fps_table"]
+
+BACKENDS = ("numba", "naive")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """`frames` frames processed in `seconds` by `model` on `backend` with `threads` Numba threads."""
+
+    model: str
+    backend: str
+    threads: int
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000 * self.seconds / self.frames
+
+
+def forward(model: nn.Sequential, x: np.ndarray, backend: str = "numba") -> np.ndarray:
+    """The output of `model` for x (N, C, H, W), computed with `backend`'s kernels."""
+    if backend == "numba":
+        return model(x)
+    if backend != "naive":
+        raise ValueError(f"forward: backend must be one of {BACKENDS}, got {backend!r}")
+    for layer in model:
+        x = _naive_layer(layer, x)
+    return x
+
+
+def segment_frame(model: nn.Sequential, frame: np.ndarray, backend: str = "numba") -> np.ndarray:
+    """The class map (H, W) of one frame (1, H, W)."""
+    return forward(model, frame[None], backend)[0].argmax(axis=0)
+
+
+def detect_frame(model: nn.Sequential, frame: np.ndarray, backend: str = "numba", **options):
+    """(boxes (D, 4), scores (D,), labels (D,)) found in one frame (1, H, W); options go to `decode`."""
+    boxes, scores, labels = detection.decode(forward(model, frame[None], backend), **options)
+    return boxes[0], scores[0], labels[0]
+
+
+def measure_fps(
+    step: Callable[[np.ndarray], object],
+    frames: np.ndarray,
+    *,
+    model: str = "",
+    backend: str = "numba",
+    threads: int | None = None,
+    warmup: int = 1,
+) -> Timing:
+    """Time `step(frame)` over every frame of frames (T, C, H, W), after `warmup` untimed calls (which
+    compile the kernels on first use). `threads` sets Numba's thread count for the run (default: as is)."""
+    previous = numba.get_num_threads()
+    threads = previous if threads is None else threads
+    numba.set_num_threads(threads)
+    try:
+        for frame in frames[:warmup]:
+            step(frame)
+        start = time.perf_counter()
+        for frame in frames:
+            step(frame)
+        seconds = time.perf_counter() - start
+    finally:
+        numba.set_num_threads(previous)
+    return Timing(model, backend, threads, len(frames), seconds)
+
+
+def fps_table(
+    segmenter: nn.Sequential,
+    detector: nn.Sequential,
+    frames: np.ndarray,
+    *,
+    naive_frames: int = 2,
+    threads: tuple[int, ...] = (1, 2),
+) -> list[Timing]:
+    """Frames per second of both models on `frames`: with the Numba kernels on every frame (once per
+    thread count in `threads`, capped at the cores Numba has), and with the naive loops on the first
+    `naive_frames` frames only (they are hundreds of times slower)."""
+    steps = {
+        "segmentation": lambda backend: lambda f: segment_frame(segmenter, f, backend),
+        "detection": lambda backend: lambda f: detect_frame(detector, f, backend),
+    }
+    rows = []
+    for name, make_step in steps.items():
+        for n_threads in sorted({min(t, numba.config.NUMBA_NUM_THREADS) for t in threads}):
+            rows.append(measure_fps(make_step("numba"), frames, model=name, threads=n_threads))
+        rows.append(
+            measure_fps(make_step("naive"), frames[:naive_frames], model=name, backend="naive", warmup=0)
+        )
+    return rows
+
+
+def _naive_layer(layer: nn.Module, x: np.ndarray) -> np.ndarray:
+    """One layer's forward pass through the naive loops (or numpy, for the elementwise layers)."""
+    if isinstance(layer, nn.Conv2d):
+        bias = None if layer.bias is None else layer.bias.data
+        return naive.conv2d(x, layer.weight.data, bias, layer.stride, layer.padding)
+    if isinstance(layer, nn.MaxPool2d):
+        return naive.max_pool2d(x, layer.kernel_size, layer.stride)
+    if isinstance(layer, nn.AvgPool2d):
+        return naive.avg_pool2d(x, layer.kernel_size, layer.stride)
+    if isinstance(layer, nn.ReLU):
+        return np.maximum(x, 0)
+    if isinstance(layer, nn.Upsample):
+        return upsample_nearest2d(x, layer.scale_factor)
+    raise TypeError(f"forward: no naive version of {layer!r}")

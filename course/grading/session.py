@@ -1,0 +1,192 @@
+"""A sandbox process that grades one student's job after another, and the cleanup around it.
+
+Starting a sandbox costs about a second (Python, numpy, numba, matplotlib), so a grading worker keeps
+one (`Sandbox`) and sends it job after job: a job is a length-prefixed pickle on its stdin (trusted ->
+untrusted), and the answer is a length-prefixed frame per exercise on its stdout, then a zero length.
+The sandbox's first process never runs student code nor holds a job: each job is served by a process
+forked for it, and every process an exercise left behind is killed before the next exercise starts,
+so students do not meet. A sandbox that dies, overruns its time or
+sends garbage is killed with its process group and replaced by a fresh one for the next job.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import selectors
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+from course.grading.launch import ENV, command
+from course.grading.wire import MAX_FRAME_BYTES
+
+__all__ = ["LENGTH", "Sandbox", "become_subreaper"]
+
+LENGTH = struct.Struct(">Q")
+_in_flight: set[int] = set()
+_lock = threading.Lock()
+_subreaper = False
+
+
+class Sandbox:
+    """One sandbox process (started on first use), for one thread at a time."""
+
+    def __init__(self, mode: str, hide: tuple[str, ...] = ()):
+        self.mode, self.hide = mode, hide
+        self.process: subprocess.Popen | None = None
+        self.stderr = None
+        self.scratch: str | None = None
+
+    def run(self, job: dict, seconds: float) -> tuple[list[bytes], str]:
+        """Send `job`; return the exercise frames that came back within `seconds`, and "" or why the
+        sandbox ended early (it is then closed; the next run starts a new one)."""
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        payload = pickle.dumps(job)
+        try:
+            self.process.stdin.write(LENGTH.pack(len(payload)) + payload)
+            self.process.stdin.flush()
+        except OSError:
+            return [], self._end("the sandbox could not take the job")
+        deadline, frames = time.monotonic() + seconds, []
+        while True:
+            head = self._read(LENGTH.size, deadline)
+            if head is None:
+                return frames, self._end(self._why(deadline, seconds))
+            (length,) = LENGTH.unpack(head)
+            if length == 0:
+                return frames, ""
+            body = self._read(length, deadline) if length <= 4 * MAX_FRAME_BYTES else None
+            if body is None:
+                return frames, self._end(self._why(deadline, seconds))
+            frames.append(body)
+
+    def close(self) -> None:
+        """End the sandbox (and everything in it); a run in progress in another thread then ends."""
+        if self.process is not None:
+            self._end("")
+
+    def _start(self) -> None:
+        self.stderr = tempfile.TemporaryFile()
+        # without bubblewrap, the working directories go in a folder this side removes, even after a crash
+        self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
+        code = f"from course.grading.child import main; main({self.scratch!r})"
+        with _lock:
+            self.process = subprocess.Popen(
+                command(self.mode, self.hide, code),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                cwd="/tmp" if self.mode == "bwrap" else None,
+                env=ENV,
+                start_new_session=True,
+            )
+            _in_flight.add(self.process.pid)
+        os.set_blocking(self.process.stdout.fileno(), False)
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        """Exactly `size` bytes from the sandbox's stdout, or None at end of file or the deadline."""
+        chunks, got = [], 0
+        fd = self.process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while got < size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(timeout=min(left, 1.0)) and time.monotonic() >= deadline:
+                    return None
+                try:
+                    chunk = os.read(fd, min(size - got, 1 << 20))
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    return None
+                chunks.append(chunk)
+                got += len(chunk)
+        return b"".join(chunks)
+
+    def _why(self, deadline: float, seconds: float) -> str:
+        if time.monotonic() >= deadline:
+            return f"the sandbox ran out of time ({seconds:g} s)"
+        self.process.poll()
+        why = f"the sandbox ended (exit code {self.process.returncode})"
+        self.stderr.seek(0)
+        lines = self.stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
+        return why + (f": {lines[-1][:300]}" if lines else "")
+
+    def _end(self, why: str) -> str:
+        process, self.process = self.process, None
+        if process is None:  # ended already, by another thread
+            return why
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            process.wait(timeout=5 if not why else 0.1)  # a sandbox told to finish exits at end of input
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        process.wait()
+        self.stderr.close()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        with _lock:
+            _in_flight.discard(process.pid)
+            _kill_strays()
+        return why
+
+
+def become_subreaper() -> None:
+    """Make this process the one that inherits orphans of the sandboxes it starts (Linux), so that a
+    process that escaped a killed sandbox is found and killed (`_kill_strays`) rather than left behind.
+    Children that did not come from a sandbox are left alone (see `_from_a_sandbox`)."""
+    global _subreaper
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        _subreaper = True
+    except (OSError, AttributeError):
+        pass
+
+
+def _kill_strays() -> None:
+    """Kill and reap this process's children that came from a sandbox but are not a running sandbox:
+    orphans re-parented here because this process is a subreaper. The caller holds _lock."""
+    if not _subreaper:
+        return
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in _in_flight:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == me and _from_a_sandbox(int(entry)):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+            except OSError:
+                pass
+
+
+def _from_a_sandbox(pid: int) -> bool:
+    """A process started with the sandbox's environment, or one of another user (student code that
+    dropped to `nobody`); not, say, a Jupyter kernel that a test run started beside the grader."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return b"COURSE_SANDBOX=1" in f.read().split(b"\0")
+    except PermissionError:
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,277 @@
+"""Does `course grade` give every submission, honest, broken or hostile, the score an honest grader
+would, keep the gradebook intact, and leave no process behind? Both with bubblewrap and without."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from grading_corpus import (
+    SLEEP_MARK,
+    ScaleArray,
+    broken_files,
+    full_marks,
+    honest_notebooks,
+    hostile_cells,
+    leaving_processes_cell,
+    printing_cell,
+    write_student,
+)
+
+from course.grading import EXERCISES, grade, sandbox
+from course.grading.sandbox import Limits
+from course.grading.verdict import verdict
+
+LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
+FC = "fc_param_count"  # hostile students submit only its notebook, which also holds scale_array
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scale_array_registered():
+    """The test-only exercise joins the registry for this module (the grader reads it from there)."""
+    EXERCISES["scale_array"] = ScaleArray()
+    yield
+    del EXERCISES["scale_array"]
+
+
+def _modes():
+    return [
+        pytest.param("bwrap", marks=pytest.mark.skipif(not sandbox.bwrap_works(), reason="no bwrap")),
+        "fallback",
+    ]
+
+
+def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, float]]]:
+    """The corpus: submissions, the gradebook folder, a file outside every sandbox, expected points."""
+    subs, out, sentinel = root / "submissions", root / "out", root / "precious.txt"
+    sentinel.write_text("do not delete")
+    honest = full_marks(only=FC)
+    write_student(subs / "honest")
+    expected = {"honest": full_marks()}
+    for student, (exercise, cell) in hostile_cells(out, subs, sentinel).items():
+        write_student(subs / student, {exercise: cell}, only=FC)
+        expected[student] = {**honest, exercise: 0.0}
+    write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
+    write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
+    write_student(subs / "lost_metadata", metadata=False, only=FC)
+    expected.update(leaves_processes=honest, prints_50mb=honest, lost_metadata=honest)
+    stubs = {e: f"def {e}(*args, **kwargs):\n    raise NotImplementedError({e!r})\n" for e in EXERCISES}
+    write_student(subs / "stub", stubs, only=FC)
+    broken_files(subs / "broken_files")
+    (subs / "empty_folder").mkdir()
+    for student in ("stub", "broken_files", "empty_folder"):
+        expected[student] = dict.fromkeys(EXERCISES, 0.0)
+    return subs, out, sentinel, expected
+
+
+@pytest.fixture(scope="module", params=_modes())
+def graded(request, tmp_path_factory):
+    subs, out, sentinel, expected = _build_class(tmp_path_factory.mktemp(request.param))
+    grades = grade.grade_class(
+        subs, out, workers=2, seed=7, limits=LIMITS, mode=request.param, progress=False
+    )
+    return request.param, {g.student: g for g in grades}, subs, out, sentinel, expected
+
+
+def _table(out: Path) -> dict[str, dict[str, float]]:
+    with open(out / "grades.csv") as f:
+        return {row.pop("student"): {k: float(v) for k, v in row.items()} for row in csv.DictReader(f)}
+
+
+def _protected(mode: str) -> bool:
+    """Whether student code was kept away from the filesystem (bubblewrap, or dropped to nobody)."""
+    return mode == "bwrap" or sandbox.drop_to(mode) is not None
+
+
+def test_every_submission_gets_the_score_an_honest_grader_gives(graded):
+    _, _, _, out, _, expected = graded
+    table = _table(out)
+    assert set(table) == set(expected)
+    for student, points in expected.items():
+        assert table[student] == {**points, "total": pytest.approx(sum(points.values()))}, student
+
+
+def test_the_json_of_each_student_is_gradescope_results_agreeing_with_the_csv(graded):
+    _, _, _, out, _, expected = graded
+    table = _table(out)
+    for student in expected:
+        data = json.loads((out / f"{student}.json").read_text())
+        assert data["score"] == pytest.approx(table[student]["total"])
+        assert [t["name"].split(":")[0] for t in data["tests"]] == list(EXERCISES)
+        for test in data["tests"]:
+            assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+            assert test["score"] == pytest.approx(table[student][test["name"].split(":")[0]])
+
+
+@pytest.mark.parametrize(
+    "student, exercise, words",
+    [
+        ("loop_at_top_level", "fc_param_count", "ran out of time"),
+        ("loop_in_function", "fc_param_count", "ran out of time"),
+        ("ignores_signals", "fc_param_count", "ran out of time"),
+        ("segfault", "fc_param_count", "crashed"),
+        ("syntax_error", "fc_param_count", "syntax error"),
+        ("os_exit", "fc_param_count", "tried to exit"),
+        ("keyboard_interrupt", "fc_param_count", "KeyboardInterrupt"),
+        ("runaway_recursion", "fc_param_count", "RecursionError"),
+        ("memory_hog", "fc_param_count", "MemoryError"),
+        ("calls_reference", "fc_param_count", "course.functional.conv2d"),
+        ("reloads_reference", "fc_param_count", "cannot be imported again"),
+        ("nan_output", "scale_array", "non-finite"),
+        ("wrong_shape", "scale_array", "has shape"),
+        ("stub", "fc_param_count", "not attempted"),
+    ],
+)
+def test_the_feedback_says_what_went_wrong(graded, student, exercise, words):
+    _, grades, *_ = graded
+    assert words in str(grades[student].results[exercise])
+
+
+def test_unreadable_files_get_a_row_with_zero_and_a_reason(graded):
+    _, grades, *_ = graded
+    notes = "\n".join(grades["broken_files"].notes)
+    for reason in ("the file is empty", "binary data", "invalid JSON", "not a Jupyter notebook"):
+        assert reason in notes
+    assert "no readable notebook" in "\n".join(grades["empty_folder"].notes)
+
+
+def test_the_report_says_which_sandbox_was_used(graded):
+    mode, grades, *_ = graded
+    note = grades["honest"].notes[0]
+    assert ("bubblewrap unavailable" in note) == (mode == "fallback")
+
+
+def test_the_gradebook_and_other_students_are_intact_after_a_vandal(graded):
+    mode, _, subs, out, sentinel, _ = graded
+    assert json.loads((out / "honest.json").read_text())["score"] == pytest.approx(sum(full_marks().values()))
+    assert json.loads((out / "vandal.json").read_text())["extra_data"]["exercises"]["fc_param_count"] == 0
+    if _protected(mode):  # without either, student code can touch what the grading user can (README)
+        assert sentinel.read_text() == "do not delete"
+        assert (subs / "honest").is_dir()
+        assert not (out / "evil.txt").exists()
+
+
+def test_no_process_of_a_submission_is_left(graded):
+    leftovers = []
+    for entry in os.listdir("/proc"):
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if SLEEP_MARK in command or "course.grading.child" in command:
+            leftovers.append(command)
+    assert leftovers == []
+
+
+def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "ben"):
+        write_student(subs / student, only=FC)
+    grade.grade_class(subs, out, workers=2, seed=3, limits=LIMITS, progress=False)
+    write_student(subs / "cy", only=FC)
+    (out / "ben.json").write_text((out / "ben.json").read_text()[:100])  # interrupted mid-write
+    graded = []
+    real = grade.grade_student
+    monkeypatch.setattr(
+        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+    )
+    grades = grade.grade_class(
+        subs, out, workers=2, limits=LIMITS, progress=False
+    )  # the seed of the first run
+    assert sorted(graded) == ["ben", "cy"]
+    assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
+
+
+def test_the_command_exits_0_however_badly_students_did(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    write_student(subs / "crash", {FC: "import os\nos.kill(os.getpid(), 9)\n"}, only=FC)
+    broken_files(subs / "junk")
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    args = parser.parse_args([str(subs), "--out", str(tmp_path / "out"), "--timeout", "4", "--workers", "2"])
+    assert grade.run(args) == 0
+    assert "graded 2 students" in capsys.readouterr().out
+    assert grade.run(parser.parse_args([str(tmp_path / "missing"), "--out", str(tmp_path)])) == 2
+
+
+def test_a_crash_of_the_whole_sandbox_costs_only_the_exercise_that_ran():
+    setup, cells = next(nb for nb in honest_notebooks().values() if "fc_param_count" in nb[1])
+    killer = textwrap.dedent(
+        """
+        import os, signal
+        def fc_param_count(h, w, c, u):
+            os.kill(os.getppid(), signal.SIGKILL)  # the sandbox's first process, if it may
+            return h * w * c * u
+        """
+    )
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in cells}
+    runs = sandbox.run_notebook(setup, {**cells, "fc_param_count": killer}, cases, LIMITS, "fallback")
+    for exercise in cells:
+        result = verdict(EXERCISES[exercise], cases[exercise], runs[exercise], LIMITS.timeout)
+        assert result.score == (0.0 if exercise == "fc_param_count" else EXERCISES[exercise].points)
+
+
+@pytest.mark.skipif(
+    not sandbox.bwrap_works() or sandbox.drop_to("bwrap") is None,
+    reason="RLIMIT_NPROC binds student code only as `nobody` here (root is exempt; a user's count is global)",
+)
+def test_a_fork_bomb_is_held_by_the_process_limit():
+    bomb = textwrap.dedent(
+        """
+        import os, time
+        def fc_param_count(h, w, c, u):
+            forked = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(1000)
+                    forked += 1
+            except OSError:
+                return -forked
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: bomb, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert -LIMITS.processes <= runs[FC].outcomes[0].output < 0
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write_student(subs / "ann", only=FC)
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False, points={FC: 5.0})
+    assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
+    graded = []
+    real = grade.grade_student
+    monkeypatch.setattr(
+        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+    )
+    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
+    assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="needs bwrap")
+def test_filling_the_disk_costs_only_that_exercise():
+    filler = textwrap.dedent(
+        """
+        def fc_param_count(h, w, c, u):
+            chunk = b"x" * 2**20
+            for index in range(10**6):
+                with open(f"junk{index}", "wb") as f:
+                    for _ in range(8):
+                        f.write(chunk)
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0

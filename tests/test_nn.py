@@ -1,0 +1,347 @@
+"""Are the layers' forward and backward right? Finite differences in float64, hand-worked examples,
+and PyTorch (same weights, same inputs) when it is installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from course import nn
+from course.gradcheck import gradcheck
+
+F64 = np.float64
+
+
+def check_layer(layer: nn.Module, x: np.ndarray, rng: np.random.Generator):
+    """gradcheck of J = sum(layer(x) * r) with respect to x and every parameter of `layer`."""
+    out = layer(x)
+    r = rng.normal(size=out.shape)
+    layer.zero_grad()
+    grad_x = layer.backward(r)
+    assert grad_x.shape == x.shape and grad_x.dtype == x.dtype
+    params = dict(layer.named_parameters())
+    analytic = {"x": grad_x, **{name: p.grad.copy() for name, p in params.items()}}
+    values = {"x": x, **{name: p.data.copy() for name, p in params.items()}}
+
+    def f(x, **new_params):
+        for name, value in new_params.items():
+            params[name].data = value
+        return float(np.sum(layer(x) * r))
+
+    result = gradcheck(f, values, analytic)
+    for name, p in params.items():
+        p.data = values[name]
+    assert result, str(result)
+    return result
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+LAYERS = {
+    "conv stride 2 pad 1, C != F, non-square": (
+        lambda rng: nn.Conv2d(3, 2, (3, 2), stride=2, padding=1, rng=rng, dtype=F64),
+        (2, 3, 7, 6),
+    ),
+    "conv stride (1, 2) no pad, no bias": (
+        lambda rng: nn.Conv2d(2, 3, 3, stride=(1, 2), bias=False, rng=rng, dtype=F64),
+        (2, 2, 6, 7),
+    ),
+    "max pool 2": (lambda rng: nn.MaxPool2d(2), (2, 3, 6, 4)),
+    "max pool 3 stride 1 (overlapping windows)": (lambda rng: nn.MaxPool2d(3, stride=1), (2, 2, 5, 6)),
+    "avg pool (3, 2) stride (1, 2)": (lambda rng: nn.AvgPool2d((3, 2), stride=(1, 2)), (2, 2, 5, 6)),
+    "linear": (lambda rng: nn.Linear(5, 3, rng=rng, dtype=F64), (4, 5)),
+    "linear no bias": (lambda rng: nn.Linear(5, 3, bias=False, rng=rng, dtype=F64), (4, 5)),
+    "relu": (lambda rng: nn.ReLU(), (3, 2, 4, 4)),
+    "sigmoid": (lambda rng: nn.Sigmoid(), (3, 7)),
+    "tanh": (lambda rng: nn.Tanh(), (3, 7)),
+    "flatten": (lambda rng: nn.Flatten(), (2, 3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("case", list(LAYERS))
+def test_layer_gradients_match_finite_differences(case, rng):
+    make, shape = LAYERS[case]
+    x = rng.normal(size=shape)
+    if case == "relu":  # keep clear of the kink at 0, where the derivative does not exist
+        x = np.where(np.abs(x) < 0.05, 0.5, x)
+    check_layer(make(rng), x, rng)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_loss_gradients_match_finite_differences(reduction, rng):
+    a, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    mse = nn.MSELoss(reduction)
+    mse(a, y)
+    assert gradcheck(lambda a: mse(a, y), {"a": a}, {"a": mse.backward()})
+    logits, labels = rng.normal(size=(5, 4)) * 3, rng.integers(0, 4, size=5)
+    ce = nn.CrossEntropyLoss(reduction)
+    ce(logits, labels)
+    assert gradcheck(lambda z: ce(z, labels), {"z": logits}, {"z": ce.backward()})
+
+
+def test_mse_loss_is_the_lectures_cost_on_a_worked_example():
+    # J = 1/2 sum_j (a_j - y_j)^2 per example: (0.5-1)^2 + 0.2^2 = 0.29 -> 0.145; 1^2 + 0 = 1 -> 0.5
+    a = np.array([[0.5, 0.2], [1.0, 0.0]])
+    y = np.array([[1.0, 0.0], [0.0, 0.0]])
+    total = nn.MSELoss("sum")
+    assert total(a, y) == pytest.approx(0.645)
+    np.testing.assert_allclose(total.backward(), [[-0.5, 0.2], [1.0, 0.0]])
+    mean = nn.MSELoss()
+    assert mean(a, y) == pytest.approx(0.3225)  # the two examples' costs averaged
+    np.testing.assert_allclose(mean.backward(), [[-0.25, 0.1], [0.5, 0.0]])
+
+
+def test_cross_entropy_on_a_worked_example_and_huge_logits():
+    # softmax([0, ln 3]) = [1/4, 3/4]: J = -ln(1/4) = ln 4 for label 0; dJ/dz = [1/4 - 1, 3/4]
+    ce = nn.CrossEntropyLoss()
+    assert ce(np.array([[0.0, np.log(3.0)]]), np.array([0])) == pytest.approx(np.log(4.0))
+    np.testing.assert_allclose(ce.backward(), [[-0.75, 0.75]])
+    huge = np.array([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 1000.0]], dtype=np.float32)
+    loss = ce(huge, np.array([2, 1]))
+    assert np.isfinite(loss) and loss == pytest.approx((2000.0 + np.log(2.0)) / 2, rel=1e-6)
+    assert np.all(np.isfinite(ce.backward()))
+
+
+def test_loss_inputs_are_checked():
+    with pytest.raises(ValueError, match="same shape"):
+        nn.MSELoss()(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="integers of shape"):
+        nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss("none")
+
+
+def small_network(rng, dtype=F64):
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, rng=rng, dtype=dtype),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 4, 2, stride=2, rng=rng, dtype=dtype),
+        nn.Sigmoid(),
+        nn.AvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5, rng=rng, dtype=dtype),
+        nn.ReLU(),
+        nn.Linear(5, 3, rng=rng, dtype=dtype),
+    )
+
+
+def test_a_whole_networks_parameter_gradients_end_to_end(rng):
+    model = small_network(rng)
+    x, labels = rng.normal(size=(3, 2, 8, 8)), np.array([0, 2, 1])
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(model(x), labels)
+    model.zero_grad()
+    grad_x = model.backward(loss_fn.backward())
+    params = dict(model.named_parameters())
+    assert list(params) == [f"{i}.{w}" for i in (0, 3, 7, 9) for w in ("weight", "bias")]
+
+    def f(x, **values):
+        for name, value in values.items():
+            params[name].data = value
+        return loss_fn(model(x), labels)
+
+    values = {name: p.data.copy() for name, p in params.items()}
+    analytic = {"x": grad_x, **{name: p.grad.copy() for name, p in params.items()}}
+    result = gradcheck(f, {"x": x, **values}, analytic)
+    assert result, str(result)
+    assert result.checked == x.size + sum(v.size for v in values.values())
+
+
+def test_gradients_accumulate_until_zero_grad(rng):
+    layer = nn.Linear(3, 2, rng=rng, dtype=F64)
+    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    layer(x)
+    layer.backward(g)
+    once = layer.weight.grad.copy()
+    layer(x)
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, 2 * once)
+    layer.zero_grad()
+    assert not layer.weight.grad.any()
+
+
+def test_dropout_scales_kept_entries_and_is_the_identity_in_eval_mode(rng):
+    drop = nn.Dropout(0.25, rng=rng)
+    x = np.ones((200, 50), dtype=np.float32)
+    out = drop(x)
+    kept = out != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(drop.backward(np.ones_like(x)), out)
+    drop.eval()
+    np.testing.assert_array_equal(drop(x), x)
+
+
+def test_default_initialisation_and_dtypes_follow_pytorch(rng):
+    conv = nn.Conv2d(4, 8, 3, rng=np.random.default_rng(1))
+    assert conv.weight.data.dtype == np.float32 and conv.weight.shape == (8, 4, 3, 3)
+    bound = 1 / np.sqrt(4 * 3 * 3)  # PyTorch: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases
+    for p in (conv.weight.data, conv.bias.data):
+        assert np.abs(p).max() <= bound
+    assert np.abs(conv.weight.data).max() > 0.9 * bound and abs(conv.weight.data.mean()) < 0.05
+    again = nn.Conv2d(4, 8, 3, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(conv.weight.data, again.weight.data)
+    other = nn.Conv2d(4, 8, 3, rng=np.random.default_rng(2))
+    assert not np.array_equal(conv.weight.data, other.weight.data)
+    assert nn.Linear(3, 2, dtype=np.float64).weight.data.dtype == np.float64
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        nn.Linear(3, 2, dtype=np.int32)
+
+
+def test_lenet_has_lenets_parameter_count(rng):
+    model = nn.lenet(rng=rng)
+    assert sum(p.data.size for p in model.parameters()) == 61_706
+    assert model(np.zeros((2, 1, 28, 28), dtype=np.float32)).shape == (2, 10)
+
+
+def test_errors_between_layers_name_the_layer_and_the_shapes(rng):
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, rng=rng), nn.Flatten(), nn.Linear(400, 10, rng=rng))
+    with pytest.raises(ValueError) as error:
+        model(np.zeros((8, 1, 28, 28), dtype=np.float32))
+    message = str(error.value)
+    assert "layer 2 of Sequential" in message and "Linear(in_features=400" in message
+    assert "(N, 400)" in message and "(8, 2704)" in message
+    with pytest.raises(
+        ValueError, match=r"layer 0 of Sequential, Conv2d\(1, 4.*\(N, 1, H, W\), got \(8, 3, 28, 28\)"
+    ):
+        model(np.zeros((8, 3, 28, 28), dtype=np.float32))
+    with pytest.raises(TypeError, match="dtype float64 but the layer's parameters are float32"):
+        model(np.zeros((8, 1, 28, 28)))
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        nn.Linear(2, 2, rng=rng).backward(np.zeros((1, 2), dtype=np.float32))
+    layer = nn.Linear(2, 3, rng=rng)
+    layer(np.zeros((4, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"grad_out must have the output's shape \(4, 3\), got \(4, 2\)"):
+        layer.backward(np.zeros((4, 2), dtype=np.float32))
+
+
+def test_state_dict_round_trips_through_npz(rng, tmp_path):
+    model, other = nn.lenet(rng=rng), nn.lenet(rng=np.random.default_rng(99))
+    x = rng.random((3, 1, 28, 28), dtype=np.float32)
+    model.save(tmp_path / "lenet.npz")
+    other.load(tmp_path / "lenet.npz")
+    np.testing.assert_array_equal(other(x), model(x))
+    state = model.state_dict()
+    state["0.weight"][...] = 0  # a copy: changing it leaves the model alone
+    assert model[0].weight.data.any()
+    del state["11.bias"]
+    with pytest.raises(ValueError, match=r"missing \['11.bias'\]"):
+        other.load_state_dict(state)
+    state["11.bias"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"11.bias has shape \(10,\) in the model, got \(3,\)"):
+        other.load_state_dict(state)
+
+
+def test_train_and_eval_reach_every_layer(rng):
+    model = nn.Sequential(nn.Linear(2, 2, rng=rng), nn.Sequential(nn.Dropout(0.5, rng=rng)))
+    model.eval()
+    assert not model.training and not model[1][0].training
+    model.train()
+    assert model[1][0].training
+
+
+# --- the same layers in PyTorch, same weights and inputs ---------------------------------------------
+
+
+def torch_pair(layer, torch, tnn):
+    """The torch.nn equivalent of one of our layers, holding the same weights (float64)."""
+    if isinstance(layer, nn.Conv2d):
+        twin = tnn.Conv2d(
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            layer.stride,
+            layer.padding,
+            bias=layer.bias is not None,
+        )
+    elif isinstance(layer, nn.Linear):
+        twin = tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+    elif isinstance(layer, nn.MaxPool2d):
+        twin = tnn.MaxPool2d(layer.kernel_size, layer.stride)
+    elif isinstance(layer, nn.AvgPool2d):
+        twin = tnn.AvgPool2d(layer.kernel_size, layer.stride)
+    else:
+        twin = {nn.ReLU: tnn.ReLU, nn.Sigmoid: tnn.Sigmoid, nn.Tanh: tnn.Tanh, nn.Flatten: tnn.Flatten}[
+            type(layer)
+        ]()
+    twin = twin.double()
+    with torch.no_grad():
+        for name, p in layer.named_parameters():
+            getattr(twin, name).copy_(torch.from_numpy(p.data))
+    return twin
+
+
+@pytest.mark.parametrize("case", list(LAYERS))
+def test_layers_match_torch_outputs_and_gradients(case, rng):
+    torch = pytest.importorskip("torch")
+    make, shape = LAYERS[case]
+    layer = make(rng)
+    twin = torch_pair(layer, torch, torch.nn)
+    x, ours = rng.normal(size=shape), None
+    ours = layer(x)
+    g = rng.normal(size=ours.shape)
+    grad_x = layer.backward(g)
+    tx = torch.from_numpy(x).requires_grad_()
+    theirs = twin(tx)
+    theirs.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, getattr(twin, name).grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lenet_matches_torch_in_float32_and_shares_its_state_dict_names(rng):
+    torch = pytest.importorskip("torch")
+    model = nn.lenet(rng=rng)
+    tnn = torch.nn
+    twin = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5),
+        tnn.ReLU(),
+        tnn.MaxPool2d(2),
+        tnn.Flatten(),
+        tnn.Linear(400, 120),
+        tnn.ReLU(),
+        tnn.Linear(120, 84),
+        tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )
+    assert list(twin.state_dict()) == list(model.state_dict())
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    x, labels = rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, size=8)
+    loss_fn = nn.CrossEntropyLoss()
+    loss = loss_fn(model(x), labels)
+    model.backward(loss_fn.backward())
+    t_loss = tnn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(labels))
+    t_loss.backward()
+    assert loss == pytest.approx(t_loss.item(), rel=1e-5)
+    for (name, p), t in zip(model.named_parameters(), twin.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+def test_mse_loss_relates_to_torch_as_documented(rng):
+    torch = pytest.importorskip("torch")
+    a, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    ta, ty = torch.from_numpy(a), torch.from_numpy(y)
+    summed = torch.nn.functional.mse_loss(ta, ty, reduction="sum").item()
+    assert nn.MSELoss("sum")(a, y) == pytest.approx(summed / 2)
+    assert nn.MSELoss("mean")(a, y) == pytest.approx(summed / 2 / 4)
+
+
+def test_cross_entropy_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    z, labels = rng.normal(size=(6, 5)) * 10, rng.integers(0, 5, size=6)
+    tz = torch.from_numpy(z).requires_grad_()
+    t_loss = torch.nn.functional.cross_entropy(tz, torch.from_numpy(labels))
+    t_loss.backward()
+    ce = nn.CrossEntropyLoss()
+    assert ce(z, labels) == pytest.approx(t_loss.item(), rel=1e-12)
+    np.testing.assert_allclose(ce.backward(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
