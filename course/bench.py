@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=10, help="runs per timing; the best is kept")
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads for Numba and PyTorch alike (default: all cores)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,10 +77,16 @@ def run(args: argparse.Namespace) -> int:
         libraries.insert(0, "naive")
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
         libraries.append("torch")
-    print(f"course bench: best of {args.repeat} runs; each library in its own process; times in ms")
+    threads = f"{args.threads} thread(s)" if args.threads else "all cores"
+    print(
+        f"course bench: best of {args.repeat} runs, {threads}; each library in its own process; times in ms"
+    )
+    env = (
+        {"NUMBA_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
+    )
     for dtype in dtypes:
         results = {
-            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)])
+            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)], **env)
             for lib in libraries
         }
         _print_table(dtype, results)
