@@ -136,7 +136,20 @@ def conv2d_backward(delta, a, w, sh, sw):
                 length = min(BLOCK, span - start)
                 d = spread[f, start : start + length]
                 for j in range(kh):
-                    for i in range(kw):
+                    tripled = kw - kw % 3
+                    for i in range(0, tripled, 3):  # three taps per sweep share each load of d
+                        s0 = flat[ch, start + j * wp + i : start + j * wp + i + length]
+                        s1 = flat[ch, start + j * wp + i + 1 : start + j * wp + i + 1 + length]
+                        s2 = flat[ch, start + j * wp + i + 2 : start + j * wp + i + 2 + length]
+                        t0, t1, t2 = zero, zero, zero
+                        for q in range(length):
+                            t0 += s0[q] * d[q]
+                            t1 += s1[q] * d[q]
+                            t2 += s2[q] * d[q]
+                        grad_w[f, ch, j, i] += t0
+                        grad_w[f, ch, j, i + 1] += t1
+                        grad_w[f, ch, j, i + 2] += t2
+                    for i in range(tripled, kw):
                         shifted = flat[ch, start + j * wp + i : start + j * wp + i + length]
                         total = zero
                         for q in range(length):
