@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from course import _args
+from course._jit import threads_for
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
 
@@ -41,10 +42,11 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     smaller than the kernel. Returns z (N, F, Ho, Wo).
     """
     x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
-    _, _, ho, wo = _args.conv_output_shape(x.shape, w.shape, stride, padding)
+    shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     a = _padded(x, padding)
-    return _conv.conv2d_forward(a, np.ascontiguousarray(w), bias, *stride, ho, wo)
+    with threads_for(_conv_work(shape, w.shape)):
+        return _conv.conv2d_forward(a, np.ascontiguousarray(w), bias, *stride, *shape[2:])
 
 
 def conv2d_backward(grad_out, x, w, stride=1, padding=0):
@@ -61,7 +63,8 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     a = _padded(x, padding)
-    grad_a, grad_w = _conv.conv2d_backward(delta, a, np.ascontiguousarray(w), *stride)
+    with threads_for(2 * _conv_work(expected, w.shape)):
+        grad_a, grad_w = _conv.conv2d_backward(delta, a, np.ascontiguousarray(w), *stride)
     (ph, pw), (h, wd) = padding, x.shape[2:]
     grad_x = grad_a if ph == 0 and pw == 0 else np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
@@ -75,7 +78,8 @@ def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
     """
     x, kernel, stride = _args.pool_args("max_pool2d", x, kernel_size, stride)
     _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
-    return _pool.max_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+    with threads_for(_pool_work((*x.shape[:2], ho, wo), kernel)):
+        return _pool.max_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
@@ -85,7 +89,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
-    return _pool.max_pool2d_backward(delta, x, *kernel, *stride)
+    with threads_for(_pool_work(expected, kernel)):
+        return _pool.max_pool2d_backward(delta, x, *kernel, *stride)
 
 
 def avg_pool2d(x, kernel_size, stride=None) -> np.ndarray:
@@ -95,7 +100,8 @@ def avg_pool2d(x, kernel_size, stride=None) -> np.ndarray:
     """
     x, kernel, stride = _args.pool_args("avg_pool2d", x, kernel_size, stride)
     _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
-    return _pool.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+    with threads_for(_pool_work((*x.shape[:2], ho, wo), kernel)):
+        return _pool.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
 
 
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
@@ -105,7 +111,8 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("avg_pool2d_backward", grad_out, x, expected)
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
-    return _pool.avg_pool2d_backward(delta, x, *kernel, *stride)
+    with threads_for(_pool_work(expected, kernel)):
+        return _pool.avg_pool2d_backward(delta, x, *kernel, *stride)
 
 
 def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -117,3 +124,13 @@ def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     a = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     a[:, :, ph : ph + h, pw : pw + w] = x
     return a
+
+
+def _conv_work(out_shape, w_shape) -> int:
+    """Multiply-adds of one convolution: N * F * Ho * Wo * C * KH * KW."""
+    return int(np.prod(out_shape, dtype=np.int64)) * int(np.prod(w_shape[1:], dtype=np.int64))
+
+
+def _pool_work(out_shape, kernel) -> int:
+    """Inputs read by one pooling: N * C * Ho * Wo * KH * KW."""
+    return int(np.prod(out_shape, dtype=np.int64)) * kernel[0] * kernel[1]

@@ -7,7 +7,11 @@ correct ones written the different ways students get them right (loops, im2col, 
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,6 +164,22 @@ def test_backward_checks_include_finite_differences_of_the_forward():
         assert any("finite differences" in name for name in names)
 
 
+@pytest.mark.parametrize(
+    ("exercise_id", "fn"),
+    [
+        ("conv2d_backward", buggy_kernels.conv2d_backward_not_flipped),
+        ("conv2d_backward", buggy_kernels.conv2d_backward_grad_w_mean),
+        ("max_pool2d_backward", buggy_kernels.max_pool2d_backward_overwrite),
+        ("avg_pool2d_backward", buggy_kernels.avg_pool2d_backward_kh_only),
+    ],
+    ids=lambda v: getattr(v, "__name__", v),
+)
+def test_the_finite_difference_case_catches_a_wrong_gradient_on_its_own(exercise_id, fn):
+    result = check(exercise_id, fn)
+    (numeric,) = [case for case in result.cases if "finite differences" in case.name]
+    assert not numeric.passed and "the worst is at index" in numeric.message
+
+
 # the receptive field against a probe ---------------------------------------------------------------
 
 
@@ -200,7 +220,11 @@ def test_points_are_configurable_and_partial_credit_is_proportional(tmp_path):
     result = check("conv2d", buggy_kernels.conv2d_bias_forgotten, points=10)
     assert result.max_score == 10
     passed = sum(case.passed for case in result.cases)
-    assert result.score == pytest.approx(10 * passed / len(result.cases))
+    assert result.score == pytest.approx(10 * passed / len(result.cases), abs=1e-4)
+    weighted = check("max_pool2d_backward", buggy_kernels.max_pool2d_backward_last_tie)
+    weights = {case.name: case.max_score for case in weighted.cases}
+    assert sorted(set(weights.values())) == [0.5, 1.0]
+    assert weighted.score == pytest.approx(3 * (1 - 0.5 / sum(weights.values())), abs=1e-4)  # rounded
     table_file = tmp_path / "points.json"
     table_file.write_text(json.dumps({"conv2d": 5, "iou": 0.5}))
     assert load_points(table_file) == {"conv2d": 5.0, "iou": 0.5}
@@ -220,3 +244,30 @@ def test_fallback_keeps_a_passing_function_and_stands_in_for_an_unfinished_one(c
 def test_feedback_names_the_worst_entry_with_expected_and_got():
     text = _text(check("avg_pool2d", buggy_kernels.avg_pool2d_sum))
     assert "the worst is at index" in text and "expected" in text and ", got" in text
+
+
+def test_numerical_gradient_cases_still_work_where_the_grader_poisons_the_references():
+    """The grader's sandbox makes course.functional and course.grading uncallable by student code; the
+    functions handed to a student's numerical_gradient must not need them (a fresh process, poisoned)."""
+    script = """
+import numpy as np
+from course.grading import EXERCISES, cases_for, poison, runner
+from course.grading.exercise import run_case
+cases = cases_for(EXERCISES["numerical_gradient"], 3)
+poison.poison_references(keep=lambda name: name in runner.KEEP)
+def student(f, x, eps=1e-6):
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        grad[index] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+errors = [run_case(student, case).error for case in cases]
+assert errors == [None] * len(cases) and poison.used() == [], (errors, poison.used())
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

@@ -11,8 +11,9 @@ from strategies import conv_cases, pool_cases
 from course import functional as F
 from course import naive
 from course.gradcheck import gradcheck
+from course.kernels.conv import BLOCK
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None)
 
 
 def tolerance(dtype) -> dict:
@@ -96,6 +97,18 @@ def test_non_contiguous_inputs_give_the_same_answer_as_contiguous_ones():
     for g, e in zip(got, want, strict=True):
         np.testing.assert_allclose(g, e)
     np.testing.assert_array_equal(F.max_pool2d(x, 2), F.max_pool2d(x.copy(), 2))
+
+
+def test_an_image_larger_than_one_kernel_block_matches_the_naive_specification():
+    """Stride-1 kernels sweep big images in blocks of BLOCK grid points; the block edges must not show."""
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((1, 2, 50, 47)), rng.standard_normal((2, 2, 3, 4)), rng.standard_normal(2)
+    assert (50 - 1) * 49 + 46 > BLOCK  # span = (Ho - 1) * Wp + Wo grid points: more than one block
+    np.testing.assert_allclose(F.conv2d(x, w, b, 1, 1), naive.conv2d(x, w, b, (1, 1), (1, 1)), rtol=1e-10)
+    grad_out = rng.standard_normal((1, 2, 50, 46))
+    got = F.conv2d_backward(grad_out, x, w, 1, 1)
+    for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, (1, 1), (1, 1)), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 
 def test_mixed_dtypes_follow_x():

@@ -59,7 +59,14 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
     write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
     write_student(subs / "lost_metadata", metadata=False, only=FC)
-    expected.update(leaves_processes=honest, prints_50mb=honest, lost_metadata=honest)
+    checking = f"def {FC}(h, w, c, u):\n    return h * w * c * u\n\n"
+    checking += f"check({FC!r}, {FC})\nf = fallback({FC!r}, {FC})\n"  # left in the cell: no harm
+    write_student(
+        subs / "checks_in_its_cell", {FC: "from course.grading import fallback\n" + checking}, only=FC
+    )
+    expected.update(
+        leaves_processes=honest, prints_50mb=honest, lost_metadata=honest, checks_in_its_cell=honest
+    )
     stubs = {e: f"def {e}(*args, **kwargs):\n    raise NotImplementedError({e!r})\n" for e in EXERCISES}
     write_student(subs / "stub", stubs, only=FC)
     broken_files(subs / "broken_files")
@@ -216,7 +223,10 @@ def test_a_crash_of_the_whole_sandbox_costs_only_the_exercise_that_ran():
         assert result.score == (0.0 if exercise == "fc_param_count" else EXERCISES[exercise].points)
 
 
-@pytest.mark.skipif(not sandbox.bwrap_works() or os.geteuid() != 0, reason="needs bwrap and root (nobody)")
+@pytest.mark.skipif(
+    not sandbox.bwrap_works() or sandbox.drop_to("bwrap") is None,
+    reason="RLIMIT_NPROC binds student code only as `nobody` here (root is exempt; a user's count is global)",
+)
 def test_a_fork_bomb_is_held_by_the_process_limit():
     bomb = textwrap.dedent(
         """
@@ -252,3 +262,23 @@ def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_pat
     )
     grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
     assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="needs bwrap")
+def test_filling_the_disk_costs_only_that_exercise():
+    filler = textwrap.dedent(
+        """
+        def fc_param_count(h, w, c, u):
+            chunk = b"x" * 2**20
+            for index in range(10**6):
+                with open(f"junk{index}", "wb") as f:
+                    for _ in range(8):
+                        f.write(chunk)
+        """
+    )
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
+    assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0

@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shutil
 import struct
+import subprocess
+import time
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from grading_corpus import full_marks, write_student
+from grading_corpus import REPO, full_marks, write_student
 
-from course.grading import gradescope
+from course.grading import grade, gradescope, session
 from course.grading.exercise import Outcome
 from course.grading.notebook import UnreadableNotebook, parse_notebook
 from course.grading.runner import inert
@@ -93,6 +97,13 @@ def test_hostile_frames_are_refused(header, body):
     assert frames == [] and problem
 
 
+def test_a_big_endian_array_arrives_as_the_same_numbers():
+    big = np.arange(4, dtype=">f8")
+    frames, _ = decode_frames(encode_outcome(0, Outcome(output=big)))
+    back = decode_outcome(*frames[0]).output
+    assert back.dtype == np.float64 and back.tolist() == big.tolist()
+
+
 def test_a_forged_output_reference_is_refused():
     frames, _ = decode_frames(encode_frame({"case": 0, "output": {"array": 5}, "modified": []}))
     with pytest.raises(ValueError, match="not plain data"):
@@ -138,3 +149,40 @@ def test_the_autograder_files_run_the_grader_with_the_class_seed(tmp_path):
     assert "bubblewrap" in (tmp_path / "setup.sh").read_text()
     assert (tmp_path / "course-src" / "course" / "grading" / "grade.py").is_file()
     assert (tmp_path / "course-src" / "pyproject.toml").is_file()
+
+
+def test_the_released_student_notebooks_grade_as_not_attempted(tmp_path):
+    released = sorted((REPO / "notebooks").glob("*.ipynb"))
+    if not released:
+        pytest.skip("no released notebooks yet")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for notebook in released:
+        shutil.copy(notebook, folder / notebook.name)
+    result = grade.grade_student(folder, seed=1, limits=Limits(timeout=20))
+    assert result.total == 0
+    assert {r.status for r in result.results.values()} == {"not attempted"}
+
+
+def test_orphans_of_a_dead_sandbox_are_killed_and_other_children_spared():
+    session.become_subreaper()
+    marked = {"COURSE_SANDBOX": "1", "PATH": "/usr/bin:/bin"}
+    subprocess.run(["sh", "-c", "setsid sleep 3331 & setsid sleep 3332 &"], env=marked, check=True)
+    bystander = subprocess.Popen(["sleep", "3333"], env={"PATH": "/usr/bin:/bin"})
+    try:
+        time.sleep(0.3)  # the orphans are re-parented to this process
+        with session._lock:
+            session._kill_strays()
+        left = [_read(p) for p in Path("/proc").glob("[0-9]*/cmdline")]
+        assert not any(b"sleep\0333" in c and not c.endswith(b"3333\0") for c in left)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process is gone
+        return b""

@@ -110,6 +110,8 @@ def test_lenet_reaches_95_percent_on_the_shipped_digits():
     rng = np.random.default_rng(0)
     model = nn.lenet(rng=rng)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=5, batch_size=64, rng=rng, progress=False)
+    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=3, batch_size=32, rng=rng, progress=False)
+    opt.lr = 0.01  # a smaller step for the last epoch: about 96-97% for any seed, instead of 93-96%
+    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=1, batch_size=32, rng=rng, progress=False)
     _, acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)
     assert acc >= 0.95, acc

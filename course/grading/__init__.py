@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course._jit import single_threaded
 from course.grading.exercise import Case, Exercise, Outcome, run_case
 from course.grading.registry import EXERCISES, for_notebook, get
 from course.grading.result import CaseResult, CheckResult
@@ -45,12 +46,13 @@ def check(
     """
     exercise = get(exercise_id)
     outcomes = []
-    for case in cases_for(exercise, hidden_seed):
-        outcome = run_case(fn, case)
-        if outcome.not_attempted and not outcomes:
-            return not_attempted(exercise, points=points)
-        outcomes.append((case, outcome))
-    return summarize(exercise, outcomes, points=points)
+    with single_threaded():  # tiny arrays: Numba's thread start-up would cost more than the work
+        for case in cases_for(exercise, hidden_seed):
+            outcome = run_case(fn, case)
+            if outcome.not_attempted and not outcomes:
+                return not_attempted(exercise, points=points)
+            outcomes.append((case, outcome))
+        return summarize(exercise, outcomes, points=points)
 
 
 def fallback(exercise_id: str, fn: Callable) -> Callable:
@@ -101,12 +103,13 @@ def summarize(
     points = exercise.points if points is None else points
     if outcomes and all(outcome.not_attempted for _, outcome in outcomes):
         return not_attempted(exercise, points=points)
-    results = [
-        exercise.score_case(case, outcome)
-        if not outcome.not_attempted
-        else CaseResult(case.name, 0.0, case.weight, "raised NotImplementedError", case.hidden)
-        for case, outcome in outcomes
-    ]
+    with single_threaded():  # the references run on tiny arrays: threads would only cost time
+        results = [
+            exercise.score_case(case, outcome)
+            if not outcome.not_attempted
+            else CaseResult(case.name, 0.0, case.weight, "raised NotImplementedError", case.hidden)
+            for case, outcome in outcomes
+        ]
     total = sum(r.max_score for r in results)
     earned = sum(r.score for r in results)
     score = round(points * earned / total, 4) if total else 0.0

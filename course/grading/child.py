@@ -34,7 +34,7 @@ PRELOAD = ("numpy", "matplotlib.pyplot", "course.grading", "course.functional", 
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 
 
-def main() -> None:
+def main(scratch: str | None = None) -> None:
     """Serve jobs from stdin until it closes: each job in a process forked for it, which writes one
     length-prefixed frame per exercise to stdout, then a zero length, and exits. This process only
     imports the usual modules once and forks, so no student's job is ever in its memory, and a job's
@@ -44,7 +44,7 @@ def main() -> None:
     _pre_import(list(PRELOAD))
     from course.grading import runner  # noqa: F401 - loaded once, before any fork
 
-    base = tempfile.mkdtemp(prefix="course-grade-")
+    base = tempfile.mkdtemp(prefix="course-grade-", dir=scratch)
     os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
     while True:
         with selectors.DefaultSelector() as selector:

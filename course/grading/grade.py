@@ -6,6 +6,9 @@ student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is wr
 only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
 during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
 complete (same seed, same exercises) are not graded again.
+
+Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
+sandbox); child and runner run inside the sandbox; wire is the only format shared across it.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def judge_parts(
 
 def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
     if len(got) != len(expected):
-        return f"the output should have {len(expected)} dimensions, yours has {len(got)}"
+        return f"the output should have shape {expected} ({len(expected)}-D), yours is {len(got)}-D"
     if got[:-2] == expected[:-2] and got[-2:] == expected[-2:][::-1]:
         return "the last two dimensions are swapped (a transposed result?)"
     if len(got) == 4 and got[:-2] == expected[:-2]:

@@ -106,7 +106,7 @@ VISIBLE_CONV = [
         stride=(2, 1),
         padding=(1, 2),
         dtype="float32",
-    ),  # fmt: skip
+    ),
     ConvSetup(
         "no bias, padding (0, 1), stride (1, 3), float32",
         1,
@@ -120,7 +120,7 @@ VISIBLE_CONV = [
         padding=(0, 1),
         dtype="float32",
         bias=False,
-    ),  # fmt: skip
+    ),
 ]
 
 VISIBLE_POOL = [

@@ -19,12 +19,16 @@ from pathlib import Path
 
 __all__ = ["ENV", "FALLBACK_NOTE", "bwrap_works", "command", "describe", "drop_to", "isolation"]
 
+TMP_BYTES = 256 * 2**20  # the sandbox's private /tmp (in memory) holds every exercise's working directory
+# what the sandbox's root processes need: set the runner's user, own its directory, kill and clean up
+_DROP_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_KILL")
 FALLBACK_NOTE = "sandbox: bubblewrap unavailable, process limits only"
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 
 
 ENV = {
+    "COURSE_SANDBOX": "1",  # marks the sandbox's processes (see session._kill_strays)
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "HOME": "/tmp",
@@ -61,12 +65,24 @@ def isolation(requested: str = "auto") -> str:
     return "fallback"
 
 
-def command(mode: str, hide: tuple[str, ...], code: str) -> list[str]:
-    """The command running `code` with the course importable: in bubblewrap, or as a plain process."""
+def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = None) -> list[str]:
+    """The command running `code` with the course importable: in bubblewrap, or as a plain process.
+
+    Run as root, bubblewrap would keep every capability inside the sandbox (enough to remount its
+    read-only binds); it keeps only those needed to hand each exercise to `nobody` and clean up after
+    it when `drops` (default: whether student code runs as `nobody`), else none."""
     root = str(Path(__file__).resolve().parents[2])
     boot = f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; {code}"
     command = [sys.executable, "-E", "-B", "-c", boot]
-    return _bwrap_command(root, hide) + command if mode == "bwrap" else command
+    if mode != "bwrap":
+        return command
+    caps = []
+    if os.geteuid() == 0:
+        drops = drop_to(mode) is not None if drops is None else drops
+        caps = ["--cap-drop", "ALL"]
+        for cap in _DROP_CAPS if drops else ():
+            caps += ["--cap-add", cap]
+    return _bwrap_command(root, hide) + caps + command
 
 
 @cache
@@ -78,7 +94,8 @@ def drop_to(mode: str) -> int | None:
     uid = _nobody()
     probe = f"import os, course.grading.runner; os.setgid({uid}); os.setuid({uid}); import fractions, json"
     try:
-        done = subprocess.run(command(mode, (), probe), env=ENV, cwd="/", capture_output=True, timeout=60)
+        probe_command = command(mode, (), probe, drops=True)
+        done = subprocess.run(probe_command, env=ENV, cwd="/", capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return uid if done.returncode == 0 else None
@@ -119,6 +136,8 @@ def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
+        "--size",
+        str(TMP_BYTES),
         "--tmpfs",
         "/tmp",
         "--unshare-pid",

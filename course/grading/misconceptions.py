@@ -73,7 +73,8 @@ def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
             lambda: correlate(x, w, b, (sw, sh), (pw, pw, ph, ph)),
         )
     yield (
-        "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[n, c, r*sh + j, c*sw + i] (j along H)",
+        "H and W are swapped in the kernel: w[f, ch, j, i] multiplies a[n, ch, r*sh + j, c*sw + i] "
+        "(j along H)",
         lambda: correlate(x, w.transpose(0, 1, 3, 2), b, stride, both),
     )
 
@@ -108,8 +109,14 @@ def avg_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Varia
 
 def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
     seen = {kh * kw}
-    for count, how in ((1, "nothing (a sum)"), (kh, "KH only"), (kw, "KW only"), (kh * kh, "KH * KH"),
-                       (kw * kw, "KW * KW"), (kh + kw, "KH + KW")):  # fmt: skip
+    for count, how in (
+        (1, "nothing (a sum)"),
+        (kh, "KH only"),
+        (kw, "KW only"),
+        (kh * kh, "KH * KH"),
+        (kw * kw, "KW * KW"),
+        (kh + kw, "KH + KW"),
+    ):
         if count not in seen:
             seen.add(count)
             yield count, how
@@ -143,7 +150,7 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     delta = np.asarray(grad_out, np.float64)
 
     def grad_x(kernel=w, step=stride, cut=(ph, pw), d=delta):
-        grad_a = _scatter_conv(d, kernel, step, step, (h + 2 * ph, wd + 2 * pw))
+        grad_a = _scatter_conv(d, kernel, step, (h + 2 * ph, wd + 2 * pw))
         return grad_a[:, :, cut[0] : cut[0] + h, cut[1] : cut[1] + wd]
 
     def grad_w(d=delta, images=slice(None), step=stride):
@@ -166,9 +173,7 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
         variants["grad_x"].append(
             (
                 "grad_x ignores the stride: delta[r, c] flows back to a[r*sh + j, c*sw + i]",
-                lambda: _scatter_conv(delta, w, stride, (1, 1), (h + 2 * ph, wd + 2 * pw))[
-                    :, :, ph : ph + h, pw : pw + wd
-                ],
+                lambda: grad_x(step=(1, 1)),
             )
         )
         variants["grad_w"].append(
@@ -231,9 +236,9 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     return variants
 
 
-def _scatter_conv(delta, w, stride, step, padded_hw) -> np.ndarray:
-    """grad_a[n, ch, r*step_h + j, c*step_w + i] += w[f, ch, j, i] * delta[n, f, r, c] on a padded grid
-    big enough for both the true stride and a wrong `step`; cropped to `padded_hw`."""
+def _scatter_conv(delta, w, step, padded_hw) -> np.ndarray:
+    """grad_a[n, ch, r*step_h + j, c*step_w + i] += w[f, ch, j, i] * delta[n, f, r, c] on a grid big
+    enough for any `step` (the true stride or a wrong one), cropped to the padded input's `padded_hw`."""
     n, _, ho, wo = delta.shape
     _, c, kh, kw = w.shape
     rows = max(padded_hw[0], (ho - 1) * step[0] + kh)
@@ -242,9 +247,8 @@ def _scatter_conv(delta, w, stride, step, padded_hw) -> np.ndarray:
     contributions = np.einsum("nfrs,fcji->ncrsji", delta, np.asarray(w, np.float64))
     for r in range(ho):
         for s in range(wo):
-            grad_a[:, :, r * step[0] : r * step[0] + kh, s * step[1] : s * step[1] + kw] += contributions[
-                :, :, r, s
-            ]
+            down, across = slice(r * step[0], r * step[0] + kh), slice(s * step[1], s * step[1] + kw)
+            grad_a[:, :, down, across] += contributions[:, :, r, s]
     return grad_a[:, :, : padded_hw[0], : padded_hw[1]]
 
 

@@ -15,6 +15,7 @@ import ctypes
 import os
 import pickle
 import selectors
+import shutil
 import signal
 import struct
 import subprocess
@@ -40,6 +41,7 @@ class Sandbox:
         self.mode, self.hide = mode, hide
         self.process: subprocess.Popen | None = None
         self.stderr = None
+        self.scratch: str | None = None
 
     def run(self, job: dict, seconds: float) -> tuple[list[bytes], str]:
         """Send `job`; return the exercise frames that came back within `seconds`, and "" or why the
@@ -72,7 +74,9 @@ class Sandbox:
 
     def _start(self) -> None:
         self.stderr = tempfile.TemporaryFile()
-        code = "from course.grading.child import main; main()"
+        # without bubblewrap, the working directories go in a folder this side removes, even after a crash
+        self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
+        code = f"from course.grading.child import main; main({self.scratch!r})"
         with _lock:
             self.process = subprocess.Popen(
                 command(self.mode, self.hide, code),
@@ -119,6 +123,7 @@ class Sandbox:
         process, self.process = self.process, None
         if process is None:  # ended already, by another thread
             return why
+        tree = _descendants(process.pid)
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
@@ -133,7 +138,10 @@ class Sandbox:
         except OSError:
             pass
         process.wait()
+        _kill_and_wait(tree)  # the sandbox's own processes, to the last, before the grader goes on
         self.stderr.close()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         with _lock:
             _in_flight.discard(process.pid)
             _kill_strays()
@@ -143,7 +151,7 @@ class Sandbox:
 def become_subreaper() -> None:
     """Make this process the one that inherits orphans of the sandboxes it starts (Linux), so that a
     process that escaped a killed sandbox is found and killed (`_kill_strays`) rather than left behind.
-    Only for a process whose children are all sandboxes: the grader, or a test."""
+    Children that did not come from a sandbox are left alone (see `_from_a_sandbox`)."""
     global _subreaper
     try:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
@@ -153,8 +161,8 @@ def become_subreaper() -> None:
 
 
 def _kill_strays() -> None:
-    """Kill and reap this process's children that are not running sandboxes: orphans of sandboxes,
-    re-parented here because it is a subreaper. The caller holds _lock."""
+    """Kill and reap this process's children that came from a sandbox but are not a running sandbox:
+    orphans re-parented here because this process is a subreaper. The caller holds _lock."""
     if not _subreaper:
         return
     me = str(os.getpid())
@@ -166,9 +174,62 @@ def _kill_strays() -> None:
                 parent = f.read().rsplit(")", 1)[1].split()[1]
         except (OSError, IndexError):
             continue
-        if parent == me:
+        if parent == me and _from_a_sandbox(int(entry)):
             try:
                 os.kill(int(entry), signal.SIGKILL)
                 os.waitpid(int(entry), 0)
             except OSError:
                 pass
+
+
+def _from_a_sandbox(pid: int) -> bool:
+    """A process started with the sandbox's environment, or one of another user (student code that
+    dropped to `nobody`); not, say, a Jupyter kernel that a test run started beside the grader."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return b"COURSE_SANDBOX=1" in f.read().split(b"\0")
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from one scan of /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _kill_and_wait(pids: list[int], seconds: float = 5.0) -> None:
+    """SIGKILL these processes and wait (a while) until they are gone."""
+    deadline = time.monotonic() + seconds
+    while pids and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        pids = [pid for pid in pids if _alive(pid)]
+        if pids:
+            time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

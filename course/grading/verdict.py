@@ -15,7 +15,7 @@ from course.grading.sandbox import ExerciseRun
 
 __all__ = ["verdict"]
 
-PRINTED = 500  # characters of what the student's code printed, shown when the exercise was not passed
+PRINTED = 300  # characters of what the student's code printed, shown when the exercise was not passed
 
 
 def verdict(
@@ -39,6 +39,11 @@ def verdict(
     missing = Outcome(error=_ending(run, timeout) or "no result came back for this case")
     outcomes = [(case, outcome or missing) for case, outcome in zip(cases, run.outcomes, strict=True)]
     result = summarize(exercise, outcomes, points=points)
+    if result.status != "not attempted" and len(result.cases) == len(cases):
+        unrun = "no result: the run ended before this case (see above)"
+        pairs = zip(result.cases, run.outcomes, strict=True)
+        marked = [replace(r, message=unrun) if o is None else r for r, o in pairs]
+        result = replace(result, cases=marked)
     notes = [*run.notes, _ending(run, timeout)] if any(o is None for o in run.outcomes) else list(run.notes)
     if run.printed.strip() and result.status not in ("passed", "not attempted"):
         notes.append("your code printed (the start of it):\n" + run.printed[:PRINTED].rstrip())

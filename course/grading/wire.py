@@ -127,7 +127,7 @@ def _to_json(value: Any, arrays: list[np.ndarray]) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.ndarray):
-        arrays.append(value)
+        arrays.append(value.astype(value.dtype.newbyteorder("<"), copy=False))  # big-endian: same numbers
         return {"array": len(arrays) - 1}
     if isinstance(value, (tuple, list)):
         return {"tuple" if isinstance(value, tuple) else "list": [_to_json(v, arrays) for v in value]}

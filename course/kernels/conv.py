@@ -8,7 +8,8 @@ plane sits at r*Wp + c, so the tap (j, i) of output (r, c) reads a at (r + j)*Wp
 q + j*Wp + i with q = r*Wp + c. An output plane computed on the Wp-wide grid is then, for every tap, one
 long contiguous multiply-add of a whole plane shifted by j*Wp + i: the inner loop is unit-stride and
 vectorises. Grid columns c >= Wo mix neighbouring rows and are thrown away (forward) or given a zero
-delta (backward). Grid points q run over 0 .. span - 1 with span = (Ho - 1)*Wp + Wo.
+delta (backward). Grid points q run over 0 .. span - 1 with span = (Ho - 1)*Wp + Wo, in blocks of
+BLOCK so that large images (a 224 x 224 photo) are swept in cache-sized pieces.
 
 Other strides use the direct loops, which read like the formula. Tasks run in parallel over the axis
 with enough independent work (images x kernels, images x channels, kernels x channels); each task owns
@@ -21,6 +22,8 @@ import numpy as np
 from numba import prange
 
 from course._jit import jit
+
+BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs it reads stay in L1/L2
 
 
 @jit(parallel=True)
@@ -35,23 +38,25 @@ def conv2d_forward(a, w, b, sh, sw, ho, wo):
     z = np.empty((n_images, n_kernels, ho, wo), dtype=a.dtype)
     if sh == 1 and sw == 1:
         span = (ho - 1) * wp + wo
+        n_blocks = (span + BLOCK - 1) // BLOCK
         flat = a.reshape((n_images, n_channels, hp * wp))
-        grid = np.empty((n_images, n_kernels, span), dtype=a.dtype)
-        for task in prange(n_images * n_kernels):
-            n, f = task // n_kernels, task % n_kernels
-            acc = grid[n, f]
-            acc[:] = b[f]
-            for ch in range(n_channels):
-                plane = flat[n, ch]
-                for j in range(kh):
-                    for i in range(kw):
-                        weight = w[f, ch, j, i]
-                        shifted = plane[j * wp + i : j * wp + i + span]
-                        for q in range(span):
-                            acc[q] += shifted[q] * weight
-            for r in range(ho):
-                for c in range(wo):
-                    z[n, f, r, c] = acc[r * wp + c]
+        for task in prange(n_images * n_blocks):
+            n, start = task // n_blocks, (task % n_blocks) * BLOCK
+            length = min(BLOCK, span - start)
+            acc = np.empty(length, dtype=a.dtype)
+            for f in range(n_kernels):
+                acc[:] = b[f]
+                for ch in range(n_channels):
+                    plane = flat[n, ch]
+                    for j in range(kh):
+                        for i in range(kw):
+                            weight = w[f, ch, j, i]
+                            shifted = plane[start + j * wp + i : start + j * wp + i + length]
+                            for q in range(length):
+                                acc[q] += shifted[q] * weight
+                for r in range(start // wp, (start + length - 1) // wp + 1):
+                    first, last = max(0, start - r * wp), min(wo, start + length - r * wp)
+                    z[n, f, r, first:last] = acc[r * wp + first - start : r * wp + last - start]
         return z
     for task in prange(n_images * n_kernels):
         n, f = task // n_kernels, task % n_kernels
@@ -97,26 +102,30 @@ def conv2d_backward(delta, a, w, sh, sw):
         for task in prange(n_images * n_channels):
             n, ch = task // n_channels, task % n_channels
             out = grad_flat[n, ch]
-            for f in range(n_kernels):
-                d = spread[n, f]
-                for j in range(kh):
-                    for i in range(kw):
-                        weight = w[f, ch, j, i]
-                        shifted = out[j * wp + i : j * wp + i + span]
-                        for q in range(span):
-                            shifted[q] += d[q] * weight
+            for start in range(0, span, BLOCK):
+                length = min(BLOCK, span - start)
+                for f in range(n_kernels):
+                    d = spread[n, f, start : start + length]
+                    for j in range(kh):
+                        for i in range(kw):
+                            weight = w[f, ch, j, i]
+                            shifted = out[start + j * wp + i : start + j * wp + i + length]
+                            for q in range(length):
+                                shifted[q] += d[q] * weight
         for task in prange(n_kernels * n_channels):
             f, ch = task // n_channels, task % n_channels
             for n in range(n_images):
                 plane = flat[n, ch]
-                d = spread[n, f]
-                for j in range(kh):
-                    for i in range(kw):
-                        shifted = plane[j * wp + i : j * wp + i + span]
-                        total = zero
-                        for q in range(span):
-                            total += shifted[q] * d[q]
-                        grad_w[f, ch, j, i] += total
+                for start in range(0, span, BLOCK):
+                    length = min(BLOCK, span - start)
+                    d = spread[n, f, start : start + length]
+                    for j in range(kh):
+                        for i in range(kw):
+                            shifted = plane[start + j * wp + i : start + j * wp + i + length]
+                            total = zero
+                            for q in range(length):
+                                total += shifted[q] * d[q]
+                            grad_w[f, ch, j, i] += total
         return grad_a, grad_w
     for task in prange(n_images * n_channels):
         n, ch = task // n_channels, task % n_channels

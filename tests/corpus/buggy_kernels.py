@@ -198,8 +198,9 @@ def conv2d_backward_slice_crop(grad_out, x, w, stride=1, padding=0):
 # pooling backward --------------------------------------------------------------------------------
 
 
-def _max_backward(grad_out, x, kernel_size, stride=None, *, accumulate=True, last=False, shape_swapped=False,
-                  step=None):  # fmt: skip
+def _max_backward(
+    grad_out, x, kernel_size, stride=None, *, accumulate=True, last=False, shape_swapped=False, step=None
+):
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(kernel_size if stride is None else stride)
     (th, tw) = step or (sh, sw)

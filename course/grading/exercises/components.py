@@ -57,18 +57,22 @@ class Conv2dSingle(Exercise):
                     rng.standard_normal((6, 5)).astype(np.float32),
                     rng.standard_normal((1, 3)).astype(np.float32),
                 ),
-            ),  # fmt: skip
+            ),
         ]
 
     def judge(self, case, output):
         a, w = case.args
         variants = [
-            ("your output equals a true convolution (kernel flipped): the lecture's formula "
-             "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
-             lambda: correlate(a[None, None], w[None, None, ::-1, ::-1])[0, 0]),
-            ("H and W are swapped in the kernel: w[j, i] multiplies a[n + j, m + i] (j along H)",
-             lambda: correlate(a[None, None], w.T[None, None])[0, 0]),
-        ]  # fmt: skip
+            (
+                "your output equals a true convolution (kernel flipped): the lecture's formula "
+                "z[n, m] = sum a[n+j, m+i] * w[j, i] does not flip the kernel",
+                lambda: correlate(a[None, None], w[None, None, ::-1, ::-1])[0, 0],
+            ),
+            (
+                "H and W are swapped in the kernel: w[j, i] multiplies a[n + j, m + i] (j along H)",
+                lambda: correlate(a[None, None], w.T[None, None])[0, 0],
+            ),
+        ]
         return judge_array(self.reference(a, w), output, "z", variants)
 
 

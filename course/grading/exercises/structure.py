@@ -38,9 +38,17 @@ class TraceShapes(Exercise):
                 )
             return cases
         lenet = [
-            ("conv", 6, 5, 1, 0), ("relu",), ("maxpool", 2, 2), ("conv", 16, 5, 1, 0), ("relu",),
-            ("avgpool", 2, 2), ("flatten",), ("linear", 120), ("relu",), ("linear", 10),
-        ]  # fmt: skip
+            ("conv", 6, 5, 1, 0),
+            ("relu",),
+            ("maxpool", 2, 2),
+            ("conv", 16, 5, 1, 0),
+            ("relu",),
+            ("avgpool", 2, 2),
+            ("flatten",),
+            ("linear", 120),
+            ("relu",),
+            ("linear", 10),
+        ]
         strided = [("conv", 8, 3, 2, 1), ("relu",), ("maxpool", 3, 2), ("flatten",), ("linear", 5)]
         return [
             Case("a LeNet-like CNN on 1x32x32 images", (lenet, (1, 32, 32))),
