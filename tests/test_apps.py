@@ -82,6 +82,8 @@ def test_scene_arguments_are_checked():
         make_scenes(digits, labels + 5, 2)
     with pytest.raises(ValueError, match="n_scenes"):
         make_scenes(digits, labels, 0)
+    with pytest.raises(TypeError, match="n_scenes"):
+        make_scenes(digits, labels, 2.5)
 
 
 # --- IoU, NMS, mAP ------------------------------------------------------------------------------------
