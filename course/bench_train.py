@@ -65,23 +65,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int) -> dict:
-    """Train `course.nn.lenet()`; returns {"seconds", "accuracy"}."""
+    """Train `course.nn.lenet()` with at most `threads` Numba threads (the kernels use one thread for
+    small problems anyway, see `course._jit`); returns {"seconds", "accuracy"}."""
+    import numba
+
     from course import nn, optim
     from course.data import load_mnist
     from course.training import evaluate, fit
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
     (x, y), (x_test, y_test) = load_mnist()
     model = nn.lenet(rng=np.random.default_rng(seed))
     loss_fn = nn.CrossEntropyLoss()
     warm = nn.lenet(rng=np.random.default_rng(seed))  # compiles the kernels, untimed
     warm_opt = optim.SGD(warm.parameters(), lr=lr)
-    fit(warm, loss_fn, warm_opt, x[:8], y[:8], 1, 4, progress=False, threads=threads)
+    fit(warm, loss_fn, warm_opt, x[:8], y[:8], 1, 4, progress=False)
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rng = _order_rng(seed)
     start = time.perf_counter()
     for epoch in range(epochs):
         opt.lr = lr if epoch < decay_after else lr / 5
-        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False, threads=threads)
+        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "accuracy": evaluate(model, loss_fn, x_test, y_test)[1]}
 
