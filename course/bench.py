@@ -17,6 +17,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -64,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=10, help="runs per timing; the best is kept")
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads for Numba and PyTorch alike (default: all cores)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,24 +77,37 @@ def run(args: argparse.Namespace) -> int:
         libraries.insert(0, "naive")
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
         libraries.append("torch")
-    print(f"course bench: best of {args.repeat} runs; each library in its own process; times in ms")
+    threads = f"{args.threads} thread(s)" if args.threads else "all cores"
+    print(
+        f"course bench: best of {args.repeat} runs, {threads}; each library in its own process; times in ms"
+    )
+    env = (
+        {"NUMBA_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
+    )
     for dtype in dtypes:
         results = {
-            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)])
+            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)], **env)
             for lib in libraries
         }
         _print_table(dtype, results)
     print()
     _print_startup()
     print()
-    print(_spawn(["--worker", "blas", "--dtype", "float32", "--repeat", str(max(args.repeat, 20))])["text"])
+    blas = ["--worker", "blas", "--repeat", str(max(args.repeat, 20))]
+    print(_spawn(blas)["text"])
+    print(_spawn(blas, OPENBLAS_THREAD_TIMEOUT="1")["text"])
     return 0
 
 
-def _spawn(worker_args: list[str]):
-    """Run this module as a worker in a fresh interpreter and return what it prints (JSON)."""
+def _spawn(worker_args: list[str], **env: str):
+    """Run this module as a worker in a fresh interpreter (with `env` added to the environment) and
+    return what it prints (JSON)."""
     done = subprocess.run(
-        [sys.executable, "-m", "course.bench", *worker_args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "course.bench", *worker_args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
     )
     if done.returncode != 0:
         raise RuntimeError(f"bench worker {worker_args} failed:\n{done.stderr}")
@@ -252,12 +269,15 @@ def _worker_times(lib: str, dtype: str, repeat: int) -> list[dict]:
 
 
 def _worker_blas(repeat: int) -> dict:
-    """Median time of a Numba parallel conv2d (LeNet's second layer) alone, right after an OpenBLAS
-    matrix product (its threads may still be spinning), and the same with BLAS limited to one thread."""
+    """Median time of a parallel Numba conv2d (LeNet's second layer, forced onto every Numba thread)
+    alone, right after an OpenBLAS matrix product (whose threads may still be spinning), and the same
+    with BLAS limited to one thread by threadpoolctl."""
     from threadpoolctl import threadpool_limits
 
+    import course._jit
     import course.functional as F
 
+    course._jit.PARALLEL_WORK = 0  # this worker measures the parallel kernel, whatever its size
     x, w, b = _problem(SHAPES[1], "float32")
     rng = np.random.default_rng(1)
     a, m = rng.standard_normal((64, 400)), rng.standard_normal((400, 120))
@@ -276,10 +296,12 @@ def _worker_blas(repeat: int) -> dict:
     alone, after = median(False), median(True)
     with threadpool_limits(limits=1, user_api="blas"):
         limited = median(True)
+    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    setting = f"OPENBLAS_THREAD_TIMEOUT={timeout}" if timeout else "default OpenBLAS settings"
     text = (
-        f"Numba conv2d ({SHAPES[1].describe()}, float32), median of {repeat}: alone {alone * 1e3:.2f} ms; "
-        f"right after a (64, 400) @ (400, 120) OpenBLAS product {after * 1e3:.2f} ms; "
-        f"the same with BLAS limited to 1 thread (threadpoolctl) {limited * 1e3:.2f} ms"
+        f"parallel Numba conv2d ({SHAPES[1].describe()}, float32, {setting}), median of {repeat}: "
+        f"alone {alone * 1e3:.2f} ms; right after a (64, 400) @ (400, 120) product {after * 1e3:.2f} ms; "
+        f"after it with BLAS on 1 thread {limited * 1e3:.2f} ms"
     )
     return {"text": text}
 

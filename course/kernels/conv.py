@@ -40,26 +40,23 @@ def conv2d_forward(a, w, b, sh, sw, ho, wo):
         span = (ho - 1) * wp + wo
         n_blocks = (span + BLOCK - 1) // BLOCK
         flat = a.reshape((n_images, n_channels, hp * wp))
-        grid = np.empty((n_images, n_kernels, span), dtype=a.dtype)
-        for task in prange(n_images * n_kernels * n_blocks):
-            n, f, block = task // (n_kernels * n_blocks), (task // n_blocks) % n_kernels, task % n_blocks
-            start = block * BLOCK
+        for task in prange(n_images * n_blocks):
+            n, start = task // n_blocks, (task % n_blocks) * BLOCK
             length = min(BLOCK, span - start)
-            acc = grid[n, f, start : start + length]
-            acc[:] = b[f]
-            for ch in range(n_channels):
-                plane = flat[n, ch]
-                for j in range(kh):
-                    for i in range(kw):
-                        weight = w[f, ch, j, i]
-                        shifted = plane[start + j * wp + i : start + j * wp + i + length]
-                        for q in range(length):
-                            acc[q] += shifted[q] * weight
-        for task in prange(n_images * n_kernels):
-            n, f = task // n_kernels, task % n_kernels
-            for r in range(ho):
-                for c in range(wo):
-                    z[n, f, r, c] = grid[n, f, r * wp + c]
+            acc = np.empty(length, dtype=a.dtype)
+            for f in range(n_kernels):
+                acc[:] = b[f]
+                for ch in range(n_channels):
+                    plane = flat[n, ch]
+                    for j in range(kh):
+                        for i in range(kw):
+                            weight = w[f, ch, j, i]
+                            shifted = plane[start + j * wp + i : start + j * wp + i + length]
+                            for q in range(length):
+                                acc[q] += shifted[q] * weight
+                for r in range(start // wp, (start + length - 1) // wp + 1):
+                    first, last = max(0, start - r * wp), min(wo, start + length - r * wp)
+                    z[n, f, r, first:last] = acc[r * wp + first - start : r * wp + last - start]
         return z
     for task in prange(n_images * n_kernels):
         n, f = task // n_kernels, task % n_kernels
