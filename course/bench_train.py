@@ -65,23 +65,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int) -> dict:
-    """Train `course.nn.lenet()`; returns {"seconds", "accuracy"}."""
+    """Train `course.nn.lenet()` with at most `threads` Numba threads (the kernels use one thread for
+    small problems anyway, see `course._jit`); returns {"seconds", "accuracy"}."""
+    import numba
+
     from course import nn, optim
     from course.data import load_mnist
     from course.training import evaluate, fit
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
     (x, y), (x_test, y_test) = load_mnist()
     model = nn.lenet(rng=np.random.default_rng(seed))
     loss_fn = nn.CrossEntropyLoss()
     warm = nn.lenet(rng=np.random.default_rng(seed))  # compiles the kernels, untimed
     warm_opt = optim.SGD(warm.parameters(), lr=lr)
-    fit(warm, loss_fn, warm_opt, x[:8], y[:8], 1, 4, progress=False, threads=threads)
+    fit(warm, loss_fn, warm_opt, x[:8], y[:8], 1, 4, progress=False)
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rng = _order_rng(seed)
     start = time.perf_counter()
     for epoch in range(epochs):
         opt.lr = lr if epoch < decay_after else lr / 5
-        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False, threads=threads)
+        fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "accuracy": evaluate(model, loss_fn, x_test, y_test)[1]}
 
@@ -95,8 +100,36 @@ def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed:
 
     torch.set_num_threads(threads)
     (x, y), (x_test, y_test) = load_mnist()
-    tnn = torch.nn
-    model = tnn.Sequential(
+    model = torch_lenet()
+    initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
+    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+    torch.nn.functional.cross_entropy(model(x_all[:4]), y_all[:4]).backward()  # warm-up
+    model.zero_grad()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    rng = _order_rng(seed)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        for group in opt.param_groups:
+            group["lr"] = lr if epoch < decay_after else lr / 5
+        order = rng.permutation(len(x))
+        for first in range(0, len(x), batch_size):
+            idx = torch.from_numpy(order[first : first + batch_size])
+            loss = torch.nn.functional.cross_entropy(model(x_all[idx]), y_all[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+    seconds = time.perf_counter() - start
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
+    return {"seconds": seconds, "accuracy": float(np.mean(predicted == y_test))}
+
+
+def torch_lenet():
+    """`course.nn.lenet()`'s twin in PyTorch: the same layers, so the same state_dict names."""
+    from torch import nn as tnn
+
+    return tnn.Sequential(
         tnn.Conv2d(1, 6, 5, padding=2),
         tnn.ReLU(),
         tnn.MaxPool2d(2),
@@ -110,28 +143,6 @@ def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed:
         tnn.ReLU(),
         tnn.Linear(84, 10),
     )
-    initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
-    model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
-    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
-    tnn.functional.cross_entropy(model(x_all[:4]), y_all[:4]).backward()  # warm-up
-    model.zero_grad()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    rng = _order_rng(seed)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        for group in opt.param_groups:
-            group["lr"] = lr if epoch < decay_after else lr / 5
-        order = rng.permutation(len(x))
-        for first in range(0, len(x), batch_size):
-            idx = torch.from_numpy(order[first : first + batch_size])
-            loss = tnn.functional.cross_entropy(model(x_all[idx]), y_all[idx])
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-    seconds = time.perf_counter() - start
-    with torch.no_grad():
-        predicted = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
-    return {"seconds": seconds, "accuracy": float(np.mean(predicted == y_test))}
 
 
 def _order_rng(seed: int) -> np.random.Generator:

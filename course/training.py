@@ -8,7 +8,6 @@ with the argmax of the outputs, or one-hot targets (N, K) compared by argmax. La
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,31 +73,24 @@ def fit(
     y_val: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     progress: bool = True,
-    threads: int | None = None,
 ) -> History:
     """Train `model` on (x, y) for `epochs` passes in shuffled mini-batches; returns a `History`.
 
     x (N, ...) and y (N, ...) share their first axis. Each batch: outputs = model(x_b), J = loss_fn(outputs,
     y_b), model.backward(loss_fn.backward()), optimizer.step(), optimizer.zero_grad(). The order of the
     examples is drawn from `rng` each epoch. With `progress`, a tqdm bar per epoch shows the running loss
-    and accuracy. `threads` sets how many threads the Numba kernels use while training (None: as they
-    are, one per core unless changed). On a busy machine, `threads=1` can be several times faster: each
-    kernel call on a small batch lasts about a millisecond, and waiting for a second thread to be scheduled
-    costs more than it saves (measured: 10 s with 1 thread, 100-180 s with 2, for the LeNet of
-    `course bench-train` on 2 cores shared with other jobs; PyTorch behaves the same).
+    and accuracy.
     """
     _check_data("fit", x, y)
     if x_val is not None or y_val is not None:
         _check_data("fit (validation)", x_val, y_val)
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"fit: threads must be a positive int or None, got {threads!r}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
     rng = np.random.default_rng() if rng is None else rng
     history = History()
     optimizer.zero_grad()
-    with single_threaded_blas(), _numba_threads(threads):
+    with single_threaded_blas():
         for epoch in range(epochs):
             model.train()
             order = rng.permutation(len(x))
@@ -167,19 +159,3 @@ def _check_data(op: str, x, y) -> None:
             f"{op}: x and y must hold the same positive number of examples, got x.shape={x.shape}, "
             f"y.shape={y.shape}"
         )
-
-
-@contextlib.contextmanager
-def _numba_threads(threads: int | None):
-    """Numba's kernels use `threads` threads inside the block (at most NUMBA_NUM_THREADS); None: unchanged."""
-    if threads is None:
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)

@@ -10,6 +10,7 @@ hostile student is an honest notebook with one cell replaced.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from course.grading.notebook import read_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = "import numpy as np\nfrom course.grading import check\n%matplotlib inline\n"
-SLEEP_MARK = "987654"  # the sleep a hostile submission leaves behind; nothing may be left after a run
+# the sleep a hostile submission leaves behind (nothing may be left after a run); unique to this test
+# process, since other test runs on the machine may grade the same corpus at the same time
+SLEEP_MARK = str(10_000_000 + os.getpid())
 
 # Solution cells written for these tests from the contract signatures (used when solutions/ is absent).
 SOLUTIONS = {

@@ -52,6 +52,20 @@ def test_scenes_are_a_function_of_the_seed():
     assert a.masks.max() < NUM_CLASSES
 
 
+def test_train_scenes_use_only_training_digits_and_test_scenes_only_test_digits(monkeypatch):
+    import course.data
+
+    digits, _ = fake_digits(20)
+    split = ((digits[:10], np.zeros(10, dtype=np.int64)), (digits[10:], np.ones(10, dtype=np.int64)))
+    monkeypatch.setattr(course.data, "load_mnist", lambda: split)
+    from course.apps.scenes import load_scenes
+
+    train, test = load_scenes(6, 4, seed=0)
+    assert len(train) == 6 and len(test) == 4
+    assert {int(c) for labels in train.labels for c in labels} == {0}
+    assert {int(c) for labels in test.labels for c in labels} == {1}
+
+
 def test_video_digits_move_a_little_each_frame():
     video = make_video(*fake_digits(), 12, speed=1.5, seed=2)
     assert video.images.shape == (12, 1, 64, 64)
@@ -68,6 +82,8 @@ def test_scene_arguments_are_checked():
         make_scenes(digits, labels + 5, 2)
     with pytest.raises(ValueError, match="n_scenes"):
         make_scenes(digits, labels, 0)
+    with pytest.raises(TypeError, match="n_scenes"):
+        make_scenes(digits, labels, 2.5)
 
 
 # --- IoU, NMS, mAP ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from grading_corpus import (
+    REPO,
     SLEEP_MARK,
     ScaleArray,
     broken_files,
@@ -59,7 +60,14 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
     write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
     write_student(subs / "lost_metadata", metadata=False, only=FC)
-    expected.update(leaves_processes=honest, prints_50mb=honest, lost_metadata=honest)
+    checking = f"def {FC}(h, w, c, u):\n    return h * w * c * u\n\n"
+    checking += f"check({FC!r}, {FC})\nf = fallback({FC!r}, {FC})\n"  # left in the cell: no harm
+    write_student(
+        subs / "checks_in_its_cell", {FC: "from course.grading import fallback\n" + checking}, only=FC
+    )
+    expected.update(
+        leaves_processes=honest, prints_50mb=honest, lost_metadata=honest, checks_in_its_cell=honest
+    )
     stubs = {e: f"def {e}(*args, **kwargs):\n    raise NotImplementedError({e!r})\n" for e in EXERCISES}
     write_student(subs / "stub", stubs, only=FC)
     broken_files(subs / "broken_files")
@@ -163,7 +171,8 @@ def test_no_process_of_a_submission_is_left(graded):
             command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if SLEEP_MARK in command or "course.grading.child" in command:
+        ours = "course.grading.child" in command and str(REPO) in command  # not another checkout's
+        if SLEEP_MARK in command or ours:
             leftovers.append(command)
     assert leftovers == []
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course import nn
+from course.bench_train import torch_lenet
 from course.gradcheck import gradcheck
 
 F64 = np.float64
@@ -299,28 +300,14 @@ def test_layers_match_torch_outputs_and_gradients(case, rng):
 def test_lenet_matches_torch_in_float32_and_shares_its_state_dict_names(rng):
     torch = pytest.importorskip("torch")
     model = nn.lenet(rng=rng)
-    tnn = torch.nn
-    twin = tnn.Sequential(
-        tnn.Conv2d(1, 6, 5, padding=2),
-        tnn.ReLU(),
-        tnn.MaxPool2d(2),
-        tnn.Conv2d(6, 16, 5),
-        tnn.ReLU(),
-        tnn.MaxPool2d(2),
-        tnn.Flatten(),
-        tnn.Linear(400, 120),
-        tnn.ReLU(),
-        tnn.Linear(120, 84),
-        tnn.ReLU(),
-        tnn.Linear(84, 10),
-    )
+    twin = torch_lenet()
     assert list(twin.state_dict()) == list(model.state_dict())
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     x, labels = rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, size=8)
     loss_fn = nn.CrossEntropyLoss()
     loss = loss_fn(model(x), labels)
     model.backward(loss_fn.backward())
-    t_loss = tnn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(labels))
+    t_loss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(labels))
     t_loss.backward()
     assert loss == pytest.approx(t_loss.item(), rel=1e-5)
     for (name, p), t in zip(model.named_parameters(), twin.parameters(), strict=True):

@@ -103,18 +103,6 @@ def test_fit_checks_its_arguments():
         fit(model, nn.CrossEntropyLoss(), opt, x, y[:3], 1, 2, progress=False)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(model, nn.CrossEntropyLoss(), opt, x, y, 0, 2, progress=False)
-    with pytest.raises(ValueError, match="threads must be a positive int"):
-        fit(model, nn.CrossEntropyLoss(), opt, x, y, 1, 2, progress=False, threads=0)
-
-
-def test_fit_restores_numbas_thread_count():
-    numba = pytest.importorskip("numba")
-    before = numba.get_num_threads()
-    model = nn.Linear(2, 3)
-    x, y = np.zeros((4, 2), dtype=np.float32), np.zeros(4, dtype=np.int64)
-    opt = optim.SGD(model.parameters(), lr=0.1)
-    fit(model, nn.CrossEntropyLoss(), opt, x, y, 1, 2, progress=False, threads=1)
-    assert numba.get_num_threads() == before
 
 
 def test_lenet_reaches_95_percent_on_the_shipped_digits():
@@ -122,9 +110,8 @@ def test_lenet_reaches_95_percent_on_the_shipped_digits():
     rng = np.random.default_rng(0)
     model = nn.lenet(rng=rng)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    # one thread: on a 2-core machine shared with other jobs, 5-10x faster than two (see fit's docstring)
-    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=3, batch_size=32, rng=rng, progress=False, threads=1)
+    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=3, batch_size=32, rng=rng, progress=False)
     opt.lr = 0.01  # a smaller step for the last epoch: about 96-97% for any seed, instead of 93-96%
-    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=1, batch_size=32, rng=rng, progress=False, threads=1)
+    fit(model, nn.CrossEntropyLoss(), opt, x, y, epochs=1, batch_size=32, rng=rng, progress=False)
     _, acc = evaluate(model, nn.CrossEntropyLoss(), x_test, y_test)
     assert acc >= 0.95, acc

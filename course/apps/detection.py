@@ -15,7 +15,7 @@ A digit is the responsibility of the cell holding its centre. The loss sums, per
 cross-entropy of objectness over all cells, and over responsible cells only LAMBDA_BOX times the
 squared error of the box and the cross-entropy of the class. `detect` turns the grid into boxes:
 score = p_object * p_class, a score threshold, then non-maximum suppression.
-Layering: detection imports course.nn, course.apps.boxes and course.apps.scenes.
+Layering: detection imports course.nn and course.apps.boxes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ one by one (batch size 1), as from a camera. The same trained network runs on tw
 - "naive": the same weights through `course.naive`'s readable loops (the specification), so the table
   shows what compiling the lecture's formulas buys. Upsampling and ReLU are numpy in both.
 
-Layering: imports course.naive, course.nn, course.apps.detection.
+`python -m course.apps.realtime` prints the table for the shipped models on a 120-frame video.
+Layering: imports course.naive, course.nn, course.apps (detection; scenes, weights and data in `main`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from course import naive, nn
 from course.apps import detection
 from course.nn.upsample import upsample_nearest2d
 
-__all__ = ["BACKENDS", "Timing", "forward", "segment_frame", "detect_frame", "measure_fps", "fps_table"]
+__all__ = [
+    "BACKENDS",
+    "Timing",
+    "forward",
+    "segment_frame",
+    "detect_frame",
+    "measure_fps",
+    "fps_table",
+    "main",
+]
 
 BACKENDS = ("numba", "naive")
 
@@ -121,6 +131,22 @@ def fps_table(
     return rows
 
 
+def main(n_frames: int = 120, naive_frames: int = 1) -> None:
+    """Print frames per second of the shipped segmenter and detector on a video of test digits."""
+    from course.apps.scenes import make_video
+    from course.apps.weights import load_detector, load_segmenter
+    from course.data import load_mnist
+
+    _, (digits, labels) = load_mnist()
+    video = make_video(digits, labels, n_frames, seed=5)
+    rows = fps_table(load_segmenter(), load_detector(), video.images, naive_frames=naive_frames)
+    print(f"{n_frames} frames of {video.images.shape[2]} x {video.images.shape[3]}, one at a time")
+    print(f"{'model':14s} {'kernels':8s} {'threads':>7s} {'frames':>6s} {'ms/frame':>9s} {'FPS':>8s}")
+    for t in rows:
+        threads = t.threads if t.backend == "numba" else "-"
+        print(f"{t.model:14s} {t.backend:8s} {threads:>7} {t.frames:6d} {t.ms_per_frame:9.2f} {t.fps:8.1f}")
+
+
 def _naive_layer(layer: nn.Module, x: np.ndarray) -> np.ndarray:
     """One layer's forward pass through the naive loops (or numpy, for the elementwise layers)."""
     if isinstance(layer, nn.Conv2d):
@@ -135,3 +161,7 @@ def _naive_layer(layer: nn.Module, x: np.ndarray) -> np.ndarray:
     if isinstance(layer, nn.Upsample):
         return upsample_nearest2d(x, layer.scale_factor)
     raise TypeError(f"forward: no naive version of {layer!r}")
+
+
+if __name__ == "__main__":
+    main()

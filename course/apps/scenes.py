@@ -171,7 +171,9 @@ def _check_digits(digits, labels) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_positive(op: str, **values: int) -> None:
     for name, value in values.items():
-        if not isinstance(value, (int, np.integer)) or value < 1:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__}")
+        if value < 1:
             raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
 
 

@@ -21,8 +21,8 @@ __all__ = ["WEIGHTS_DIR", "SCENES", "RECIPE", "BACKGROUND_WEIGHT", "load_segment
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 SCENES = {"n_train": 1200, "n_test": 300, "seed": 0, "max_digits": 4}  # the scenes both models learn from
 RECIPE = {
-    "segmenter": {"epochs": 8, "batch_size": 8, "lr": 4e-3, "seed": 0},
-    "detector": {"epochs": 8, "batch_size": 8, "lr": 3e-3, "seed": 0},
+    "segmenter": {"epochs": 12, "batch_size": 8, "lr": 4e-3, "seed": 0},
+    "detector": {"epochs": 12, "batch_size": 8, "lr": 3e-3, "seed": 0},
 }
 BACKGROUND_WEIGHT = 0.25  # the segmenter's loss weighs background pixels (96% of all) 4x less than digits
 

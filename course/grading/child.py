@@ -127,7 +127,7 @@ def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]
             ready = selector.select(timeout=0.02 if code is None else 0)
             chunk = _read(fd) if ready or code is not None else b""
             if ready and not chunk and code is None:
-                time.sleep(0.01)  # end of file, but the runner has not exited yet
+                time.sleep(0.001)  # end of file, but the runner has not exited yet
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:

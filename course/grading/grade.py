@@ -1,11 +1,11 @@
-"""`course grade SUBMISSIONS_DIR --out OUT_DIR`: grade a whole class, one sandbox per notebook.
+"""`course grade SUBMISSIONS_DIR --out OUT_DIR`: grade a whole class, each exercise in a sandbox.
 
 SUBMISSIONS_DIR holds one folder per student (the folder name is the student id) with any of the
 course's notebooks. The grader writes OUT_DIR/<student>.json (Gradescope's results.json format) as each
 student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is written by this process
 only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
 during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
-complete (same seed, same exercises) are not graded again.
+complete (same seed, exercises and points) are not graded again.
 
 Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
 sandbox); child and runner run inside the sandbox; wire is the only format shared across it.

@@ -129,17 +129,18 @@ def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
     for path in (os.path.realpath(h) for h in hide):
         if any(_inside(path, s) for s in sources):
             options += ["--tmpfs", path]
+    # the private /tmp comes first, so that binds below it (a venv or a clone under /tmp) stay visible
     return [
         "bwrap",
+        "--size",
+        str(TMP_BYTES),
+        "--tmpfs",
+        "/tmp",
         *options,
         "--proc",
         "/proc",
         "--dev",
         "/dev",
-        "--size",
-        str(TMP_BYTES),
-        "--tmpfs",
-        "/tmp",
         "--unshare-pid",
         "--unshare-net",
         "--unshare-ipc",

@@ -25,8 +25,6 @@ __all__ = [
     "gradient_descent_step",
     "dense_backward",
     "numerical_gradient",
-    "iou",
-    "non_max_suppression",
 ]
 
 
@@ -130,25 +128,3 @@ def dense_backward(a_prev: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarr
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences (f(x + eps e_k) - f(x - eps e_k)) / (2 eps) for every entry k of x."""
     return gradcheck.numerical_gradient(f, x, eps=eps)
-
-
-def iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1) with x0 < x1, y0 < y1."""
-    width = max(0.0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))
-    height = max(0.0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))
-    inter = width * height
-
-    def area(box):
-        return (box[2] - box[0]) * (box[3] - box[1])
-
-    return float(inter / (area(box_a) + area(box_b) - inter))
-
-
-def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy NMS: visit boxes by decreasing score; keep one unless its IoU with a kept box exceeds
-    the threshold. boxes (K, 4), scores (K,); returns the kept indices (int64) by decreasing score."""
-    kept: list[int] = []
-    for index in np.argsort(-np.asarray(scores), kind="stable"):
-        if all(iou(boxes[index], boxes[other]) <= iou_threshold for other in kept):
-            kept.append(int(index))
-    return np.array(kept, dtype=np.int64)

@@ -123,6 +123,7 @@ class Sandbox:
         process, self.process = self.process, None
         if process is None:  # ended already, by another thread
             return why
+        tree = _descendants(process.pid)
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
@@ -137,6 +138,7 @@ class Sandbox:
         except OSError:
             pass
         process.wait()
+        _kill_and_wait(tree)  # the sandbox's own processes, to the last, before the grader goes on
         self.stderr.close()
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -189,4 +191,45 @@ def _from_a_sandbox(pid: int) -> bool:
     except PermissionError:
         return True
     except OSError:
+        return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from one scan of /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _kill_and_wait(pids: list[int], seconds: float = 5.0) -> None:
+    """SIGKILL these processes and wait (a while) until they are gone."""
+    deadline = time.monotonic() + seconds
+    while pids and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        pids = [pid for pid in pids if _alive(pid)]
+        if pids:
+            time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.grading import references
+from course.apps import boxes as box_ops
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
 
@@ -23,7 +23,7 @@ class Iou(Exercise):
     notebook = "05_applications"
     title = "intersection over union"
     points = 1.0
-    reference = staticmethod(references.iou)
+    reference = staticmethod(box_ops.iou)
 
     def cases(self, rng, hidden):
         if hidden:
@@ -58,7 +58,7 @@ class Iou(Exercise):
 def _iou_pixels(box_a, box_b) -> float:
     """The IoU under the pixel-count convention (width x1 - x0 + 1), a common mix-up."""
     inclusive = [np.asarray(box, float) + [0, 0, 1, 1] for box in (box_a, box_b)]
-    return references.iou(*inclusive)
+    return box_ops.iou(*inclusive)
 
 
 class NonMaxSuppression(Exercise):
@@ -68,7 +68,7 @@ class NonMaxSuppression(Exercise):
     notebook = "05_applications"
     title = "non-maximum suppression"
     points = 2.0
-    reference = staticmethod(references.non_max_suppression)
+    reference = staticmethod(box_ops.non_max_suppression)
 
     def cases(self, rng, hidden):
         if hidden:
@@ -131,7 +131,7 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> tuple[float, str]:
             )
     for position, index in enumerate(kept):
         for other in kept[:position]:
-            overlap = references.iou(boxes[index], boxes[other])
+            overlap = box_ops.iou(boxes[index], boxes[other])
             if overlap > threshold:
                 return 0.0, (
                     f"you kept box {index}, but its IoU with box {other} (kept, higher score) is "
@@ -139,7 +139,7 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> tuple[float, str]:
                 )
     for index in set(range(len(boxes))) - set(kept):
         stronger = [k for k in kept if scores[k] > scores[index]]
-        overlaps = [references.iou(boxes[index], boxes[k]) for k in stronger]
+        overlaps = [box_ops.iou(boxes[index], boxes[k]) for k in stronger]
         if not any(overlap > threshold for overlap in overlaps):
             why = (
                 " (an IoU equal to the threshold does not suppress)"
