@@ -44,9 +44,10 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
     shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
-    a = _padded(x, padding)
+    a, w = _padded(x, padding), np.ascontiguousarray(w)
+    forward = _conv.conv2d_forward_gemm if _uses_gemm(w) else _conv.conv2d_forward
     with threads_for(_conv_work(shape, w.shape)):
-        return _conv.conv2d_forward(a, np.ascontiguousarray(w), bias, *stride, *shape[2:])
+        return forward(a, w, bias, *stride, *shape[2:])
 
 
 def conv2d_backward(grad_out, x, w, stride=1, padding=0):
@@ -62,9 +63,10 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
-    a = _padded(x, padding)
+    a, w = _padded(x, padding), np.ascontiguousarray(w)
+    backward = _conv.conv2d_backward_gemm if _uses_gemm(w) else _conv.conv2d_backward
     with threads_for(2 * _conv_work(expected, w.shape)):
-        grad_a, grad_w = _conv.conv2d_backward(delta, a, np.ascontiguousarray(w), *stride)
+        grad_a, grad_w = backward(delta, a, w, *stride)
     (ph, pw), (h, wd) = padding, x.shape[2:]
     grad_x = grad_a if ph == 0 and pw == 0 else np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
@@ -124,6 +126,11 @@ def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     a = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     a[:, :, ph : ph + h, pw : pw + w] = x
     return a
+
+
+def _uses_gemm(w: np.ndarray) -> bool:
+    """Matrix products (im2col + BLAS) for kernels with at least GEMM_DEPTH taps, C * KH * KW."""
+    return w.shape[1] * w.shape[2] * w.shape[3] >= _conv.GEMM_DEPTH
 
 
 def _conv_work(out_shape, w_shape) -> int:

@@ -3,6 +3,8 @@ finite differences and examples worked by hand from the lecture."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from strategies import conv_cases, pool_cases
 from course import functional as F
 from course import naive
 from course.gradcheck import gradcheck
+from course.kernels import conv as conv_kernels
 from course.kernels.conv import BLOCK
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -46,6 +49,34 @@ def assert_fresh(outputs, inputs, dtype):
 @SETTINGS
 @given(conv_cases())
 def test_conv2d_forward_and_backward_match_the_naive_specification(case):
+    assert_conv2d_matches_naive(case)
+
+
+@SETTINGS
+@given(conv_cases())
+def test_the_matrix_product_path_matches_the_naive_specification_too(case):
+    """Every generated geometry again, through im2col + BLAS one image per product (the shapes here
+    have too few taps, C * KH * KW, to take that path by themselves)."""
+    with mock.patch.object(conv_kernels, "GEMM_DEPTH", 1), mock.patch.object(conv_kernels, "COLS_SIZE", 1):
+        assert_conv2d_matches_naive(case)
+
+
+def test_a_layer_with_many_taps_matches_the_naive_specification_in_chunks_of_images():
+    """C * KH * KW >= GEMM_DEPTH takes the matrix products, here over images in chunks of 2, 2 and 1."""
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((5, 12, 9, 8)), rng.standard_normal((3, 12, 3, 3)), rng.standard_normal(3)
+    assert 12 * 3 * 3 >= conv_kernels.GEMM_DEPTH
+    stride, padding = (2, 1), (1, 0)
+    with mock.patch.object(conv_kernels, "COLS_SIZE", 2 * 12 * 3 * 3 * 5 * 6):  # 2 images of 5 x 6 outputs
+        y = F.conv2d(x, w, b, stride, padding)
+        np.testing.assert_allclose(y, naive.conv2d(x, w, b, stride, padding), rtol=1e-10, atol=1e-10)
+        grad_out = rng.standard_normal(y.shape)
+        got = F.conv2d_backward(grad_out, x, w, stride, padding)
+    for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, stride, padding), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+def assert_conv2d_matches_naive(case):
     x, w, b = case.x, case.w, case.b
     before = snapshot(x, w, b)
     y = F.conv2d(x, w, b, stride=case.stride, padding=case.padding)

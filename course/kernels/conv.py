@@ -12,6 +12,12 @@ points with c >= Wo or r >= Ho mix neighbouring rows or images; they are thrown 
 a zero delta (backward). Grid points run over 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in
 blocks of BLOCK so that every sweep stays in cache.
 
+Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead
+(`conv2d_forward_gemm`, `conv2d_backward_gemm`): im2col lays the taps of a few images out as the rows of
+cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, n*Ho*Wo) @ cols.T and
+grad_cols = w.T @ delta, added back into the input's places by col2im. BLAS keeps its partial sums in
+registers, which the sweeps above cannot; with few taps the copy into cols costs more than that saves.
+
 Other strides use the direct loops, which read like the formula. Tasks run in parallel over the axis
 with enough independent work (images x kernels, images x channels, kernels x channels); each task owns
 the output it writes, so no two threads ever add to the same place.
@@ -25,6 +31,89 @@ from numba import prange
 from course._jit import jit
 
 BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs it reads stay in L1/L2
+# Taps per output (C * KH * KW) from which the matrix products win. One thread, float64, forward +
+# backward: C*KH*KW = 150 (LeNet 6->16 k5) 7.4 -> 4.7 ms and 288 (32->64 k3) 253 -> 130 ms, but 25 and
+# 27 (one or three channels) 2.8 -> 5.3 and 7.5 -> 11.2 ms.
+GEMM_DEPTH = 100
+# Elements of cols per matrix product (512 KB in float64, so it stays in L2): images go in chunks of
+# about this. LeNet 6->16, float64 backward: 3.2 ms at 2**16, 5.7 ms at 2**18.
+COLS_SIZE = 1 << 16
+
+
+@jit(parallel=True)
+def _im2col(a, kh, kw, sh, sw, ho, wo):
+    """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
+
+    a (n, C, Hp, Wp) padded input. Returns cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output.
+    """
+    n_images, n_channels = a.shape[0], a.shape[1]
+    cols = np.empty((n_channels * kh * kw, n_images * ho * wo), dtype=a.dtype)
+    for row in prange(n_channels * kh * kw):
+        ch, j, i = row // (kh * kw), row // kw % kh, row % kw
+        for n in range(n_images):
+            for r in range(ho):
+                source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
+                for c in range(wo):
+                    cols[row, start + c] = source[c * sw + i]
+    return cols
+
+
+@jit(parallel=True)
+def _col2im_add(grad_a, grad_cols, kh, kw, sh, sw, ho, wo):
+    """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
+
+    The adjoint of `_im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp, Wp),
+    grad_cols (C*KH*KW, n*Ho*Wo); one task per channel, which owns grad_a[:, ch].
+    """
+    n_images, n_channels = grad_a.shape[0], grad_a.shape[1]
+    for ch in prange(n_channels):
+        for j in range(kh):
+            for i in range(kw):
+                row = (ch * kh + j) * kw + i
+                for n in range(n_images):
+                    for r in range(ho):
+                        target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
+                        for c in range(wo):
+                            target[c * sw + i] += grad_cols[row, start + c]
+
+
+def _chunks(n_images: int, taps: int, outputs: int):
+    """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
+    step = max(1, COLS_SIZE // (taps * outputs))
+    return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
+
+
+def conv2d_forward_gemm(a, w, b, sh, sw, ho, wo):
+    """conv2d_forward as matrix products: z[n] = w (F, C*KH*KW) @ cols (C*KH*KW, Ho*Wo) + b, for a few
+    images at a time. a (N, C, Hp, Wp), w (F, C, KH, KW), b (F,). Returns z (N, F, Ho, Wo)."""
+    n_images, n_kernels, kh, kw = a.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    w2 = w.reshape(n_kernels, -1)
+    z = np.empty((n_images, n_kernels, ho, wo), dtype=a.dtype)
+    for n0, n1 in _chunks(n_images, w2.shape[1], ho * wo):
+        product = w2 @ _im2col(a[n0:n1], kh, kw, sh, sw, ho, wo)  # (F, n*Ho*Wo)
+        z[n0:n1] = product.reshape(n_kernels, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+    z += b[:, None, None]
+    return z
+
+
+def conv2d_backward_gemm(delta, a, w, sh, sw):
+    """conv2d_backward as matrix products, for a few images at a time, with d = delta (F, n*Ho*Wo):
+
+    grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
+    grad_a = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it read).
+    delta (N, F, Ho, Wo), a (N, C, Hp, Wp), w (F, C, KH, KW). Returns (grad_a, grad_w) shaped like a and w.
+    """
+    n_images, n_kernels, ho, wo = delta.shape
+    kh, kw = w.shape[2], w.shape[3]
+    w2 = w.reshape(n_kernels, -1)
+    grad_a = np.zeros(a.shape, dtype=a.dtype)
+    grad_w = np.zeros(w2.shape, dtype=a.dtype)
+    for n0, n1 in _chunks(n_images, w2.shape[1], ho * wo):
+        cols = _im2col(a[n0:n1], kh, kw, sh, sw, ho, wo)
+        d = delta[n0:n1].transpose(1, 0, 2, 3).reshape(n_kernels, -1)  # (F, n*Ho*Wo), a copy
+        grad_w += d @ cols.T
+        _col2im_add(grad_a[n0:n1], w2.T @ d, kh, kw, sh, sw, ho, wo)
+    return grad_a, grad_w.reshape(w.shape)
 
 
 @jit(parallel=True)
