@@ -45,16 +45,19 @@ def _im2col(a, kh, kw, sh, sw, ho, wo):
     """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
 
     a (n, C, Hp, Wp) padded input. Returns cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output.
+    One task per (channel, kernel row j): each input row it reads feeds the KW taps i in turn.
     """
     n_images, n_channels = a.shape[0], a.shape[1]
     cols = np.empty((n_channels * kh * kw, n_images * ho * wo), dtype=a.dtype)
-    for row in prange(n_channels * kh * kw):
-        ch, j, i = row // (kh * kw), row // kw % kh, row % kw
+    for task in prange(n_channels * kh):
+        ch, j = task // kh, task % kh
         for n in range(n_images):
             for r in range(ho):
                 source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
-                for c in range(wo):
-                    cols[row, start + c] = source[c * sw + i]
+                for i in range(kw):
+                    row = cols[task * kw + i]
+                    for c in range(wo):
+                        row[start + c] = source[c * sw + i]
     return cols
 
 
@@ -63,18 +66,19 @@ def _col2im_add(grad_a, grad_cols, kh, kw, sh, sw, ho, wo):
     """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
 
     The adjoint of `_im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp, Wp),
-    grad_cols (C*KH*KW, n*Ho*Wo); one task per channel, which owns grad_a[:, ch].
+    grad_cols (C*KH*KW, n*Ho*Wo); one task per channel, which owns grad_a[:, ch], and within it one image
+    at a time so that its rows stay in L1 while all the taps add to them.
     """
     n_images, n_channels = grad_a.shape[0], grad_a.shape[1]
     for ch in prange(n_channels):
-        for j in range(kh):
-            for i in range(kw):
-                row = (ch * kh + j) * kw + i
-                for n in range(n_images):
-                    for r in range(ho):
-                        target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
+        for n in range(n_images):
+            for j in range(kh):
+                for r in range(ho):
+                    target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
+                    for i in range(kw):
+                        tap = grad_cols[(ch * kh + j) * kw + i]
                         for c in range(wo):
-                            target[c * sw + i] += grad_cols[row, start + c]
+                            target[c * sw + i] += tap[start + c]
 
 
 def _chunks(n_images: int, taps: int, outputs: int):
