@@ -3,14 +3,14 @@
 Shapes: a (N, C, Hp, Wp) is the input x (N, C, H, W) already padded with zeros, w (F, C, KH, KW),
 delta = dJ/dz (N, F, Ho, Wo) with Ho = (Hp - KH) // sh + 1 and Wo = (Wp - KW) // sw + 1.
 
-Stride 1, the common case, uses the "flat shift" view of the padded input. Each channel's images are laid
-end to end, row-major, in one array (`_channel_major`): pixel (r, c) of image n sits at
-q = (n*Hp + r)*Wp + c, and the tap (j, i) of output (n, r, c) reads q + j*Wp + i. An output computed on
-this Wp-wide grid is then, for every tap, one long contiguous multiply-add of the whole channel shifted
-by j*Wp + i: the inner loop is unit-stride and vectorises, and stays long even for 8 x 8 images. Grid
-points with c >= Wo or r >= Ho mix neighbouring rows or images; they are thrown away (forward) or given
-a zero delta (backward). Grid points run over 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in
-blocks of BLOCK so that every sweep stays in cache.
+Stride 1 with few taps per output (C * KH * KW < GEMM_DEPTH: one or a few input channels) uses the "flat
+shift" view of the padded input. Each channel's images are laid end to end, row-major, in one array
+(`_channel_major`): pixel (r, c) of image n sits at q = (n*Hp + r)*Wp + c, and the tap (j, i) of output
+(n, r, c) reads q + j*Wp + i. An output computed on this Wp-wide grid is then, for every tap, one long
+contiguous multiply-add of the whole channel shifted by j*Wp + i: the inner loop is unit-stride and
+vectorises, and stays long even for 8 x 8 images. Grid points with c >= Wo or r >= Ho mix neighbouring
+rows or images; they are thrown away (forward) or given a zero delta (backward). Grid points run over 0 ..
+span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks of BLOCK so that every sweep stays in cache.
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead
 (`conv2d_forward_gemm`, `conv2d_backward_gemm`): im2col lays the taps of a few images out as the rows of
@@ -18,9 +18,9 @@ cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, n*Ho*W
 grad_cols = w.T @ delta, added back into the input's places by col2im. BLAS keeps its partial sums in
 registers, which the sweeps above cannot; with few taps the copy into cols costs more than that saves.
 
-Other strides use the direct loops, which read like the formula. Tasks run in parallel over the axis
-with enough independent work (images x kernels, images x channels, kernels x channels); each task owns
-the output it writes, so no two threads ever add to the same place.
+Other strides, with fewer taps, use the direct loops, which read like the formula. Tasks run in
+parallel over the axis with enough independent work (images x kernels, images x channels, kernels x
+channels); each task owns the output it writes, so no two threads ever add to the same place.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from course._jit import jit
 
 BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs it reads stay in L1/L2
 # Taps per output (C * KH * KW) from which the matrix products win. One thread, float64, forward +
-# backward: C*KH*KW = 150 (LeNet 6->16 k5) 7.4 -> 4.7 ms and 288 (32->64 k3) 253 -> 130 ms, but 25 and
-# 27 (one or three channels) 2.8 -> 5.3 and 7.5 -> 11.2 ms.
+# backward, sweeps -> products: C*KH*KW = 150 (LeNet 6->16 k5) 7.5 -> 3.7 ms and 288 (32->64 k3)
+# 274 -> 113 ms, but 25 (LeNet 1->6 k5) 3.0 -> 4.0 ms and 27 (3 -> 16, 224 x 224) 7.8 -> 15.4 ms.
 GEMM_DEPTH = 100
 # Elements of cols per matrix product (512 KB in float64, so it stays in L2): images go in chunks of
-# about this. LeNet 6->16, float64 backward: 3.2 ms at 2**16, 5.7 ms at 2**18.
+# about this. LeNet 6->16, float64 backward: 2.6 ms at 2**16, 3.5 ms at 2**17.
 COLS_SIZE = 1 << 16
 
 
