@@ -26,17 +26,27 @@ def compare_array(
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return 0.0, f"{name} has a non-finite value {got[bad]} at index {bad}"
-    rtol, atol = tolerance or TOLERANCE.get(expected.dtype, (1e-7, 1e-9))
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
-    error = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-    if np.all(error <= atol * scale + rtol * np.abs(expected)):
+    error, ok = entrywise_error(expected, got, tolerance or TOLERANCE.get(expected.dtype, (1e-7, 1e-9)))
+    if np.all(ok):
         return 1.0, ""
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
-    wrong = int(np.count_nonzero(error > atol * scale + rtol * np.abs(expected)))
+    wrong = int(np.count_nonzero(~ok))
     return 0.0, (
         f"{name} is wrong at {wrong} of {error.size} entries; the worst is at index {worst}: "
         f"expected {expected[worst]:.6g}, got {got[worst]:.6g}"
     )
+
+
+def entrywise_error(
+    expected: np.ndarray, got: np.ndarray, tolerance: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """|got - expected| in float64, and where it is within tolerance (rtol, atol):
+    |got - expected| <= atol * max(max|expected|, 1) + rtol * |expected|."""
+    rtol, atol = tolerance
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+    error = np.abs(got.astype(np.float64) - expected)
+    return error, error <= atol * scale + rtol * np.abs(expected)
 
 
 def compare_number(expected: float, got: Any, name: str = "result", rtol: float = 1e-9) -> tuple[float, str]:

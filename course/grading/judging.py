@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from course.grading.compare import TOLERANCE, compare_array
+from course.grading.compare import TOLERANCE, compare_array, entrywise_error
 from course.grading.misconceptions import Variant
 
 __all__ = ["judge_array", "judge_parts", "matching_variant", "close"]
@@ -21,9 +21,8 @@ def close(got: np.ndarray, candidate: np.ndarray, dtype: np.dtype) -> bool:
     candidate = np.asarray(candidate, np.float64)
     if not np.all(np.isfinite(candidate)) or not np.all(np.isfinite(got)):
         return False
-    rtol, atol = TOLERANCE.get(np.dtype(dtype), (1e-7, 1e-9))
-    scale = max(float(np.abs(candidate).max(initial=0.0)), 1.0)
-    return bool(np.all(np.abs(got.astype(np.float64) - candidate) <= atol * scale + rtol * np.abs(candidate)))
+    _, ok = entrywise_error(candidate, got, TOLERANCE.get(np.dtype(dtype), (1e-7, 1e-9)))
+    return bool(np.all(ok))
 
 
 def matching_variant(got: Any, variants: Iterable[Variant], dtype: np.dtype) -> str:
