@@ -4,7 +4,8 @@ Submodules load on first use (`course.functional`, `course.nn`, ...), so `import
 compiles nothing and prints nothing.
 
 Layering (imports point one way): _args, _jit -> kernels, naive -> functional -> nn, optim, gradcheck
--> training, data, apps; grading -> checks -> functional; cli sits on top of everything.
+-> training, data, apps; grading (the checks) -> functional; grader (sandbox, `course grade`) -> grading;
+cli sits on top of everything.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ COMMANDS = {
     "bench": ("course.bench", "time naive, fast and PyTorch kernels side by side"),
     "bench-train": ("course.bench_train", "train the same LeNet with course and with PyTorch, timed"),
     "release": ("course.release", "regenerate the student notebooks/ from solutions/"),
-    "grade": ("course.grading.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
-    "grade-gradescope": ("course.grading.gradescope", "grade one submission on Gradescope's autograder"),
-    "bench-grade": ("course.grading.bench", "time `course grade` on a class of copies of one submission"),
+    "grade": ("course.grader.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
+    "grade-gradescope": ("course.grader.gradescope", "grade one submission on Gradescope's autograder"),
+    "bench-grade": ("course.grader.bench", "time `course grade` on a class of copies of one submission"),
 }
 
 

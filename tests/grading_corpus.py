@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from course.grader.notebook import read_notebook
 from course.grading import EXERCISES
 from course.grading.compare import compare_array
 from course.grading.exercise import Case, Exercise
-from course.grading.notebook import read_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 SETUP = "import numpy as np\nfrom course.grading import check\n%matplotlib inline\n"

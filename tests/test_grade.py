@@ -24,9 +24,11 @@ from grading_corpus import (
     write_student,
 )
 
-from course.grading import EXERCISES, grade, sandbox
-from course.grading.sandbox import Limits
-from course.grading.verdict import verdict
+from course.grader import grade
+from course.grader.sandbox import run as sandbox
+from course.grader.sandbox.run import Limits
+from course.grader.verdict import verdict
+from course.grading import EXERCISES
 
 LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
 FC = "fc_param_count"  # hostile students submit only its notebook, which also holds scale_array
@@ -171,7 +173,7 @@ def test_no_process_of_a_submission_is_left(graded):
             command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        ours = "course.grading.child" in command and str(REPO) in command  # not another checkout's
+        ours = "course.grader.sandbox.child" in command and str(REPO) in command  # not another checkout's
         if SLEEP_MARK in command or ours:
             leftovers.append(command)
     assert leftovers == []

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 from grading_corpus import REPO, full_marks, write_student
 
-from course.grading import grade, gradescope, session
+from course.grader import grade, gradescope
+from course.grader.notebook import UnreadableNotebook, parse_notebook
+from course.grader.sandbox import session
+from course.grader.sandbox.run import Limits
+from course.grader.sandbox.runner import inert
+from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_frame, encode_outcome
 from course.grading.exercise import Outcome
-from course.grading.notebook import UnreadableNotebook, parse_notebook
-from course.grading.runner import inert
-from course.grading.sandbox import Limits
-from course.grading.wire import decode_frames, decode_outcome, encode_frame, encode_outcome
 
 
 def _notebook(*cells: tuple[str, dict]) -> bytes:
@@ -147,7 +148,7 @@ def test_the_autograder_files_run_the_grader_with_the_class_seed(tmp_path):
     run = (tmp_path / "run_autograder").read_text()
     assert "course grade-gradescope --seed 1234 --timeout 12" in run
     assert "bubblewrap" in (tmp_path / "setup.sh").read_text()
-    assert (tmp_path / "course-src" / "course" / "grading" / "grade.py").is_file()
+    assert (tmp_path / "course-src" / "course" / "grader" / "grade.py").is_file()
     assert (tmp_path / "course-src" / "pyproject.toml").is_file()
 
 

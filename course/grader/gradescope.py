@@ -15,9 +15,9 @@ import secrets
 import shutil
 from pathlib import Path
 
+from course.grader.grade import grade_student
+from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, isolation
 from course.grading import load_points
-from course.grading.grade import grade_student
-from course.grading.sandbox import DEFAULT_LIMITS, Limits, describe, isolation
 
 __all__ = ["add_arguments", "make_autograder", "run"]
 

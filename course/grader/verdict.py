@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from course.grader.sandbox.run import ExerciseRun
 from course.grading import not_attempted, summarize
 from course.grading.exercise import Case, Exercise, Outcome
 from course.grading.result import CheckResult
-from course.grading.sandbox import ExerciseRun
 
 __all__ = ["verdict"]
 

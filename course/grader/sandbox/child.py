@@ -1,9 +1,9 @@
 """The sandbox's first process: forks a process per student's job, which forks one per exercise.
 
-Started by `course.grading.session` (inside bubblewrap when available), it imports the usual modules
+Started by `course.grader.sandbox.session` (inside bubblewrap when available), it imports the usual modules
 once; each job (a pickle on stdin, trusted: the grader wrote it) is read and served by a process forked
 for it, which imports what the setup cells need, then for each exercise forks a process that runs
-`course.grading.runner` in an empty working directory of its own. It waits for that process with the
+`course.grader.sandbox.runner` in an empty working directory of its own. It waits for that process with the
 exercise's time limit, reads its frames (at most `output_bytes`), kills it and every process it left
 behind (it is a child subreaper, so orphans come back to it), and writes one frame per exercise to
 stdout: the status and the runner's raw frames as bytes. It runs no student code itself and decodes
@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from course.grading.session import LENGTH
-from course.grading.wire import encode_frame
+from course.grader.sandbox.session import LENGTH
+from course.grader.sandbox.wire import encode_frame
 
 __all__ = ["main"]
 
@@ -42,7 +42,7 @@ def main(scratch: str | None = None) -> None:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
     _pre_import(list(PRELOAD))
-    from course.grading import runner  # noqa: F401 - loaded once, before any fork
+    from course.grader.sandbox import runner  # noqa: F401 - loaded once, before any fork
 
     base = tempfile.mkdtemp(prefix="course-grade-", dir=scratch)
     os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
@@ -93,7 +93,7 @@ def _write(data: bytes) -> None:
 def _serve(job: dict, base: str):
     """Run each exercise of the job in a forked process of its own; yield one frame per exercise."""
     _pre_import(job["imports"])
-    from course.grading import runner  # imported after the setup cell's modules, before any fork
+    from course.grader.sandbox import runner  # imported after the setup cell's modules, before any fork
 
     for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)

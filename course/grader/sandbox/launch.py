@@ -92,7 +92,9 @@ def drop_to(mode: str) -> int | None:
     if os.geteuid() != 0:
         return None
     uid = _nobody()
-    probe = f"import os, course.grading.runner; os.setgid({uid}); os.setuid({uid}); import fractions, json"
+    probe = (
+        f"import os, course.grader.sandbox.runner; os.setgid({uid}); os.setuid({uid}); import fractions, json"
+    )
     try:
         probe_command = command(mode, (), probe, drops=True)
         done = subprocess.run(probe_command, env=ENV, cwd="/", capture_output=True, timeout=60)

@@ -1,7 +1,7 @@
 """Inside the sandbox, in a process of its own: run one exercise of one notebook and write plain outcomes.
 
 This is the only module that executes student code. The process it runs in was forked for this one
-exercise by `course.grading.child`; it never returns, it ends with `os._exit`. Steps: limits (memory,
+exercise by `course.grader.sandbox.child`; it never returns, it ends with `os._exit`. Steps: limits (memory,
 processes, file size), references poisoned, privileges dropped when running as root, `os._exit` and
 friends made to raise, print capped; then the setup cell, the top-level definitions of the other exercise
 cells (only inert statements, see `inert`), this exercise's own cell in full, and every case, one frame
@@ -18,13 +18,18 @@ import signal
 import sys
 import traceback
 
-from course.grading import poison
+from course.grader.sandbox import poison
+from course.grader.sandbox.wire import encode_frame, encode_outcome
 from course.grading.exercise import Case, Outcome, run_case
-from course.grading.wire import encode_frame, encode_outcome
 
 __all__ = ["inert", "run_exercise"]
 
-KEEP = ("course.grading.exercise", "course.grading.wire", "course.grading.poison", "course.grading.runner")
+KEEP = (
+    "course.grading.exercise",
+    "course.grader.sandbox.wire",
+    "course.grader.sandbox.poison",
+    "course.grader.sandbox.runner",
+)
 PRINT_CAP = 4000
 _real_exit = os._exit
 _runner_pid = -1

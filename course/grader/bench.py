@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from course.grader.grade import grade_class
+from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, isolation
 from course.grading import EXERCISES
-from course.grading.grade import grade_class
-from course.grading.sandbox import DEFAULT_LIMITS, Limits, describe, isolation
 
 __all__ = ["add_arguments", "bench", "run"]
 

@@ -23,8 +23,8 @@ import tempfile
 import threading
 import time
 
-from course.grading.launch import ENV, command
-from course.grading.wire import MAX_FRAME_BYTES
+from course.grader.sandbox.launch import ENV, command
+from course.grader.sandbox.wire import MAX_FRAME_BYTES
 
 __all__ = ["LENGTH", "Sandbox", "become_subreaper"]
 
@@ -76,7 +76,7 @@ class Sandbox:
         self.stderr = tempfile.TemporaryFile()
         # without bubblewrap, the working directories go in a folder this side removes, even after a crash
         self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
-        code = f"from course.grading.child import main; main({self.scratch!r})"
+        code = f"from course.grader.sandbox.child import main; main({self.scratch!r})"
         with _lock:
             self.process = subprocess.Popen(
                 command(self.mode, self.hide, code),

@@ -25,11 +25,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from course.grading import EXERCISES, cases_for, load_points, not_attempted
-from course.grading.exercise import Case
-from course.grading.notebook import Submission, UnreadableNotebook, read_notebook
-from course.grading.result import CaseResult, CheckResult
-from course.grading.sandbox import (
+from course.grader.notebook import Submission, UnreadableNotebook, read_notebook
+from course.grader.sandbox.run import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
     Limits,
@@ -39,7 +36,10 @@ from course.grading.sandbox import (
     isolation,
     run_submission,
 )
-from course.grading.verdict import verdict
+from course.grader.verdict import verdict
+from course.grading import EXERCISES, cases_for, load_points, not_attempted
+from course.grading.exercise import Case
+from course.grading.result import CaseResult, CheckResult
 
 __all__ = [
     "StudentFiles",

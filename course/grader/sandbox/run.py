@@ -1,8 +1,8 @@
 """Run the exercises of one student in a sandbox and bring back plain outcomes.
 
 `run_submission` sends one job (the student's notebooks, the exercises and their cases) to a sandbox
-(`course.grading.session`, started as `course.grading.launch` says) and turns the frames that come back
-into one ExerciseRun per exercise. One exercise that takes the whole sandbox down costs that exercise
+(`session`, started as `launch` says) and turns the frames that come back into one ExerciseRun per
+exercise. One exercise that takes the whole sandbox down costs that exercise
 only: the sandbox is started again for the exercises after it.
 """
 
@@ -12,10 +12,10 @@ import ast
 import threading
 from dataclasses import dataclass, field
 
+from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation
+from course.grader.sandbox.session import Sandbox, become_subreaper
+from course.grader.sandbox.wire import decode_frames, decode_outcome
 from course.grading.exercise import Case, Outcome
-from course.grading.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation
-from course.grading.session import Sandbox, become_subreaper
-from course.grading.wire import decode_frames, decode_outcome
 
 __all__ = [
     "DEFAULT_LIMITS",
