@@ -11,6 +11,8 @@ from course.grading.questions import ChoiceQuestion, NumberQuestion, Question
 
 # question id -> the answer, worked out by hand
 ANSWERS = {
+    "q_numbers_in_a_colour_image": 32 * 32 * 3,  # a 32 x 32 grid for each of R, G and B
+    "q_dense_layer_after_a_shift": "other_weights",  # a moved pattern meets the weights of other inputs
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side
 }
 
