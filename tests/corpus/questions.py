@@ -22,6 +22,12 @@ ANSWERS = {
     "q_kernels_blind_to_flat_regions": {"w_laplace", "w_sobel_x", "w_sobel_y"},  # entries sum to 0
     "q_which_kernels_are_separable": {"w_box", "w_sobel_x", "w_binomial"},  # rank 1: box, Sobel, 121 x 121
     "q_weights_of_two_stacked_3x3": 2 * 9 * 64 * 64,  # 73,728 (one 5 x 5: 102,400)
+    "q_conv_layer_parameters": 32 * 16 * 9 + 32,  # 4,640
+    "q_values_after_pooling": 8 * 9,  # sides (7 - 3) // 2 + 1 = 3
+    "q_dense_layer_after_flatten": 1568 * 10 + 10,  # 32 * 49 = 1,568 inputs
+    "q_receptive_field_of_lenet": 14,  # backwards: 1 -> 5 (conv) -> 10 (pool) -> 14 (conv)
+    "q_cost_of_an_output": 0.5 * (0.04 + 0.01 + 0.01),
+    "q_largest_learning_rate": 0.04,  # |1 - alpha * 50| < 1
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side
 }
 
