@@ -26,6 +26,8 @@ ANSWERS = {
     "q_values_after_pooling": 8 * 9,  # sides (7 - 3) // 2 + 1 = 3
     "q_dense_layer_after_flatten": 1568 * 10 + 10,  # 32 * 49 = 1,568 inputs
     "q_receptive_field_of_lenet": 14,  # backwards: 1 -> 5 (conv) -> 10 (pool) -> 14 (conv)
+    "q_relu_after_opposite_kernels": "right",  # dark -> bright on the left edge: -w_sobel_x < 0 there
+    "q_probability_of_a_guess": 1 / 10,
     "q_cost_of_an_output": 0.5 * (0.04 + 0.01 + 0.01),
     "q_largest_learning_rate": 0.04,  # |1 - alpha * 50| < 1
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side

@@ -3,7 +3,7 @@ cost, and the largest learning rate that converges."""
 
 from __future__ import annotations
 
-from course.grading.questions.question import NumberQuestion
+from course.grading.questions.question import ChoiceQuestion, NumberQuestion
 
 __all__ = ["QUESTIONS"]
 
@@ -73,6 +73,41 @@ QUESTIONS = [
             9: "9 = 5 + 5 - 1 stacks the two convolutions as if there were no pooling between them",
             10: "the pooling's stride was left out: after a stride-2 layer, each step of the layer above "
             "covers 2 input pixels",
+        },
+    ),
+    ChoiceQuestion(
+        id="q_relu_after_opposite_kernels",
+        notebook="03_structure",
+        title="which edges survive ReLU",
+        prompt="the edges of a bright vertical stroke that -w_sobel_x followed by ReLU shows",
+        options=("left", "right", "both", "neither"),
+        answer="right",
+        reasoning=(
+            "w_sobel_x is right column minus left column: positive where the image gets brighter from left "
+            "to right. Find the sign of w_sobel_x on each edge of the stroke, flip it for -w_sobel_x, and "
+            "keep only what is positive: ReLU sets every negative value to 0."
+        ),
+        mistakes={
+            "left": "on the stroke's left edge the image gets brighter to the right, so w_sobel_x is "
+            "positive there and -w_sobel_x negative, which ReLU removes",
+            "both": "ReLU keeps one sign only; the two edges give opposite signs",
+            "neither": "one of the two edges gives -w_sobel_x a positive answer, which ReLU keeps",
+        },
+    ),
+    NumberQuestion(
+        id="q_probability_of_a_guess",
+        notebook="03_structure",
+        title="the probability a network that knows nothing gives",
+        prompt="the probability per class of a 10-class softmax whose 10 scores are all equal",
+        answer=0.1,
+        rtol=1e-6,
+        reasoning=(
+            "The softmax turns scores z_k into e^{z_k} / sum_k' e^{z_k'}. With equal scores every term "
+            "e^{z_k} is the same, so each class gets the same share of a total of 1."
+        ),
+        mistakes={
+            1.0: "the probabilities of all classes add up to 1; equal scores share it",
+            0.0: "e^z is never 0: equal scores give every class the same positive share",
         },
     ),
     NumberQuestion(
