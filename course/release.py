@@ -2,11 +2,11 @@
 
 In an exercise cell (metadata {"course": {"exercise": "<id>"}}) every region between a line
 `### BEGIN SOLUTION` and a line `### END SOLUTION` is replaced by one line, indented like the BEGIN
-marker, `raise NotImplementedError("<id>: complete this function")`. Outputs and execution counts are
-cleared, except in cells marked `# NBVAL_CHECK_OUTPUT`: their outputs are the expected ones that CI
-compares against (so they must not depend on how an exercise was solved), and nbval only compares a
-cell that has an execution count, so they keep the count a top-to-bottom run gives them. Students do
-not see the marker: in the student notebook its line is removed and the cell carries nbval's
+marker, `raise NotImplementedError("<id>: complete this function")` (for a question, "<id>: return
+your answer instead"). Outputs and execution counts are cleared, except in cells marked
+`# NBVAL_CHECK_OUTPUT`: their outputs are the expected ones that CI compares against (so they must not
+depend on how an exercise was solved), and nbval only compares a cell that has an execution count,
+so they keep the count a top-to-bottom run gives them. Students do not see the marker: in the student notebook its line is removed and the cell carries nbval's
 equivalent tag, `nbval-check-output`, in its metadata instead (a tag Jupyter does not show). Cell and
 notebook metadata are otherwise kept. Nested, unterminated or stray markers, and malformed ones
 (`## BEGIN SOLUTION`), are errors naming the notebook and the cell: a marker that is silently ignored
@@ -57,7 +57,10 @@ class MarkerError(ValueError):
 
 
 def stub_line(exercise: str, indent: str = "") -> str:
-    """The line that replaces a solution region in the student's notebook."""
+    """The line that replaces a solution region in the student's notebook. A question (its id starts
+    with "q_", see course.grading.questions) is answered by returning the answer, and its stub says so."""
+    if exercise.startswith("q_"):
+        return f'{indent}raise NotImplementedError("{exercise}: return your answer instead")'
     return f'{indent}raise NotImplementedError("{exercise}: complete this function")'
 
 

@@ -175,6 +175,14 @@ def test_expected_outputs_of_check_output_cells_are_kept():
     assert released["cells"][0]["execution_count"] == 1  # nbval compares only cells that have a count
 
 
+def test_a_question_stub_says_to_return_the_answer():
+    released = release_notebook(
+        notebook(code(f"def q_x():\n    {BEGIN}\n    return 3\n    {END}", "q_x")), "nb"
+    )
+    expected = 'def q_x():\n    raise NotImplementedError("q_x: return your answer instead")'
+    assert "".join(released["cells"][0]["source"]) == expected
+
+
 def test_students_do_not_see_the_check_output_marker_but_nbval_still_checks_the_cell():
     source = "# NBVAL_CHECK_OUTPUT\nprint(224 * 224 * 3 * 100)"
     released = release_notebook(notebook(code(source, outputs=[])), "nb")
