@@ -2,15 +2,15 @@
 
 In an exercise cell (metadata {"course": {"exercise": "<id>"}}) every region between a line
 `### BEGIN SOLUTION` and a line `### END SOLUTION` is replaced by one line, indented like the BEGIN
-marker, `raise NotImplementedError("<id>: complete this function")` (for a question, "<id>: return
-your answer instead"). Outputs and execution counts are cleared, except in cells marked
+marker, `raise NotImplementedError("<id>: complete this function")` (for a question,
+"<id>: return your answer instead"). Outputs and execution counts are cleared, except in cells marked
 `# NBVAL_CHECK_OUTPUT`: their outputs are the expected ones that CI compares against (so they must not
-depend on how an exercise was solved), and nbval only compares a cell that has an execution count,
-so they keep the count a top-to-bottom run gives them. Students do not see the marker: in the student notebook its line is removed and the cell carries nbval's
-equivalent tag, `nbval-check-output`, in its metadata instead (a tag Jupyter does not show). Cell and
-notebook metadata are otherwise kept. Nested, unterminated or stray markers, and malformed ones
-(`## BEGIN SOLUTION`), are errors naming the notebook and the cell: a marker that is silently ignored
-would hand the solution to students.
+depend on how an exercise was solved), and nbval only compares a cell that has an execution count, so
+they keep the count a top-to-bottom run gives them. Students do not see the marker: in the student
+notebook its line is removed and the cell carries nbval's equivalent tag, `nbval-check-output`, in its
+metadata instead (a tag Jupyter does not show). Cell and notebook metadata are otherwise kept. Nested,
+unterminated or stray markers, and malformed ones (`## BEGIN SOLUTION`), are errors naming the notebook
+and the cell: a marker that is silently ignored would hand the solution to students.
 
 Works on the notebook JSON directly (no nbformat round trip), so the output is a pure function of the
 input, byte for byte. `--check` only compares and exits non-zero when notebooks/ is out of date.
