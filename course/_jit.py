@@ -32,6 +32,7 @@ __all__ = [
     "COMPILE_MESSAGE",
     "get_num_threads",
     "jit",
+    "max_threads",
     "parallel_for",
     "set_num_threads",
     "single_threaded",
@@ -57,6 +58,11 @@ def jit(fn: Callable) -> Callable:
 def get_num_threads() -> int:
     """Threads the kernels may use in this thread: 1 inside `single_threaded`, else the setting."""
     return getattr(_local, "threads", None) or _threads
+
+
+def max_threads() -> int:
+    """The most threads the kernels may use: NUMBA_NUM_THREADS when set, else the cores."""
+    return _max_threads
 
 
 def set_num_threads(n: int) -> None:
@@ -108,7 +114,8 @@ def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     helpers = [_executor().submit(drain) for _ in range(threads - 1)]
     drain()
     for helper in helpers:
-        helper.result()
+        if not helper.cancel():  # a helper that never started is not waited for
+            helper.result()
 
 
 def _executor() -> ThreadPoolExecutor:

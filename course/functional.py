@@ -77,18 +77,20 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
-    a, w = _padded(x, padding), np.ascontiguousarray(w)
+    w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
-    if _uses_gemm(w):
-        grad_a, grad_w = _backward_gemm(delta, a, w, stride, work)
-    elif stride == (1, 1):
-        grad_a, grad_w = _backward_sweep(delta, a, w, work)
+    if stride == (1, 1) and not _uses_gemm(w):
+        grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
     else:
-        grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
-        parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
-        parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
-    (ph, pw), (h, wd) = padding, x.shape[2:]
-    grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
+        a = _padded(x, padding)
+        if _uses_gemm(w):
+            grad_a, grad_w = _backward_gemm(delta, a, w, stride, work)
+        else:
+            grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
+            parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
+            parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
+        (ph, pw), (h, wd) = padding, x.shape[2:]
+        grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
     return grad_x, grad_w, grad_b
 
@@ -153,30 +155,39 @@ def _sweep(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out_size, work: int) 
     return np.ascontiguousarray(grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3))
 
 
-def _backward_sweep(delta: np.ndarray, a: np.ndarray, w: np.ndarray, work: int):
-    """Stride-1 gradients by the flat sweeps. delta (N, F, Ho, Wo), a (N, C, Hp, Wp). Returns
-    (grad_a, grad_w).
+def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
+    """Stride-1 gradients by the flat sweeps. delta (N, F, Ho, Wo), x (N, C, H, W). Returns
+    (grad_x, grad_w).
 
-    grad_w: `sweep_grad_w` correlates each channel of a with each kernel's delta on the Wp-wide grid.
-    grad_a[n, ch, p, q] = sum_{f, j, i} delta[n, f, p - j, q - i] * w[f, ch, j, i]: the forward sweep
-    of delta, padded by KH - 1 rows and KW - 1 columns on both sides (the grid's Wp - Wo + KW - 1 =
-    2 * (KW - 1) free columns), by the flipped kernels w[:, :, ::-1, ::-1] with channels and kernels
-    swapped (C, F, KH, KW), giving exactly the padded input's shape.
+    One grid serves both: Hg = Ho + 2*(KH - 1) rows and Wg = Wo + 2*(KW - 1) columns per image. On it
+    lie the padded input a (N, C, Hp, Wp) from the top-left corner (`flat`, zeros after it) and delta,
+    shifted by (KH - 1, KW - 1) (`spread`, zeros around it). Then
+      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wg + i] * spread[f, q + (KH - 1)*Wg + KW - 1]
+    (`sweep_grad_w`), and grad_a[n, ch, p, q] = sum_{f, j, i} delta[n, f, p - j, q - i] * w[f, ch, j, i]
+    is the forward sweep of spread by the flipped kernels w[:, :, ::-1, ::-1] with channels and kernels
+    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away.
     """
-    (n, c, hp, wp), (n_kernels, _, kh, kw) = a.shape, w.shape
+    (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
-    flat = np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, n * hp * wp)
-    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
-    spread = np.zeros((n_kernels, n, hp, wp), dtype=a.dtype)  # delta on the grid, zero elsewhere
-    spread[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
-    spread = spread.reshape(n_kernels, n * hp * wp)
+    hg, wg = ho + 2 * (kh - 1), wo + 2 * (kw - 1)  # >= Hp, Wp
+    flat = np.zeros((c, n, hg, wg), dtype=x.dtype)
+    flat[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
+    spread = np.zeros((n_kernels, n, hg, wg), dtype=x.dtype)
+    spread[:, :, kh - 1 : kh - 1 + ho, kw - 1 : kw - 1 + wo] = delta.transpose(1, 0, 2, 3)
+    flat, spread = flat.reshape(c, -1), spread.reshape(n_kernels, -1)
+    span = (n - 1) * hg * wg + (ho - 1) * wg + wo
     grad_w = np.empty_like(w)
-    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, kh, kw, wp, span, grad_w)
-    padded_delta = np.zeros((n, n_kernels, ho + 2 * (kh - 1), wo + 2 * (kw - 1)), dtype=a.dtype)
-    padded_delta[:, :, kh - 1 : kh - 1 + ho, kw - 1 : kw - 1 + wo] = delta
+    offset = (kh - 1) * wg + kw - 1
+    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wg, span, grad_w)
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    grad_a = _sweep(padded_delta, flipped, np.zeros(c, dtype=a.dtype), (hp, wp), work)
-    return grad_a, grad_w
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    span = (n - 1) * hg * wg + (hp - 1) * wg + wp
+    grid = np.empty((c, n * hg * wg), dtype=x.dtype)  # written up to span, read below it
+    zero_bias = np.zeros(c, dtype=x.dtype)
+    n_tasks = c * -(-span // _conv.BLOCK)
+    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wg, span, grid)
+    grad_x = grid.reshape(c, n, hg, wg)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(grad_x), grad_w
 
 
 def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
