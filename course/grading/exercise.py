@@ -115,8 +115,10 @@ class Exercise:
         if case.again is not None and outcome.again is not None and outcome.error is None:
             second, why = self._score_call(case.second_call(), outcome.again)
             if second < 1 and fraction >= 1:  # when the first call is wrong, its message is what to fix
-                lead = "right on the first call, but wrong when called again with the same shapes and new values:"
-                message = f"{lead}\n{why}"
+                lead = (
+                    "right on the first call, but wrong when called again with the same shapes and new values"
+                )
+                message = f"{lead}:\n{why}"
             fraction = (fraction + second) / 2
             if outcome.changed:
                 fraction = 0.0
