@@ -113,8 +113,8 @@ def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
         diff = tuple(g - e for g, e in zip(got[-2:], expected[-2:], strict=True))
         if set(diff) <= {-1, 0, 1}:
             return (
-                "the output is off by one row or column: the output size is Ho = (H + 2*ph - KH) // sh + 1 "
-                "(note the + 1, and the floor)"
+                "the output has one row or column too many or too few: along each axis the output size is "
+                "(H + 2*ph - KH) // sh + 1, with that axis's padding and stride"
             )
     return ""
 

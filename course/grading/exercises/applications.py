@@ -60,17 +60,14 @@ def _iou_mistakes(box_a, box_b) -> list[tuple[str, float]]:
     area_a, area_b = (ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0)
     width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
     clamped = max(0.0, width) * max(0.0, height)
-    mistakes = []
-    for how, inter in (
-        ("the intersection's width and height were not clamped at 0", width * height),
-        ("the product width * height was clamped, not each side", max(0.0, width * height)),
-    ):
-        mistakes.append(
-            (
-                f"{how}: for boxes apart, clamp each side separately, max(0, w) * max(0, h)",
-                _ratio(inter, area_a + area_b - inter),
-            )
-        )
+    unclamped = (
+        "clamp the intersection's width and height at 0 separately, max(0, w) * max(0, h): for boxes "
+        "apart along both axes, two negative sides make a positive area"
+    )
+    mistakes = [
+        (unclamped, _ratio(width * height, area_a + area_b - width * height)),
+        (unclamped, _ratio(max(0.0, width * height), area_a + area_b - max(0.0, width * height))),
+    ]
     hull = (max(ax1, bx1) - min(ax0, bx0)) * (max(ay1, by1) - min(ay0, by0))
     mistakes += [
         (
@@ -130,7 +127,8 @@ class NonMaxSuppression(Exercise):
                 )
             return cases
         chain = np.array([[0, 0, 4, 2], [2, 0, 6, 2], [4, 0, 8, 2]], float)
-        exact = np.array([[0, 0, 3, 1], [1, 0, 4, 1]], float)  # IoU exactly 2 / 4 = 0.5
+        # boxes 0 and 1: IoU exactly 2 / 4 = 0.5; boxes 2 and 3: IoU 0.43 (0.58 if widths were x1 - x0 + 1)
+        exact = np.array([[0, 0, 3, 1], [1, 0, 4, 1], [10, 0, 12, 2], [10.8, 0, 12.8, 2]], float)
         boxes = _random_boxes(rng, 8)
         tied_boxes = _random_boxes(rng, 10)
         return [
@@ -140,7 +138,7 @@ class NonMaxSuppression(Exercise):
             ),
             Case(
                 "IoU exactly at the threshold 0.5 is kept (only IoU > threshold suppresses)",
-                (exact, np.array([0.6, 0.9]), 0.5),
+                (exact, np.array([0.6, 0.9, 0.8, 0.7]), 0.5),
             ),
             Case(
                 "8 boxes with scores in no particular order, threshold 0.4",

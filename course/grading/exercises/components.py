@@ -104,6 +104,7 @@ class ConvOutputSize(Exercise):
         return [
             Case("size 28, kernel 5, stride and padding left to their defaults", (28, 5)),
             Case("size 6, kernel 3, stride 1, padding 1 ('same' size)", (6, 3, 1, 1)),
+            Case("size 10, kernel 5, stride 1, padding 2 ('same' size)", (10, 5, 1, 2)),
             Case("size 8, kernel 3, stride 2, padding 1 (stride does not divide evenly)", (8, 3, 2, 1)),
             Case("size 224, kernel 7, stride 2, padding 3", (224, 7, 2, 3)),
             Case("size 5, kernel 5: one output", (5, 5, 1, 0)),
