@@ -220,9 +220,15 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
     for index in sorted(set(range(len(boxes))) - set(kept)):
         earlier = [k for k in kept if _ranked_before(scores, k, index)]
         if not any(box_ops.iou(boxes[index], boxes[k]) > threshold for k in earlier):
+            tied = [k for k in kept if scores[k] == scores[index] and k > index]
+            note = (
+                f" (box {tied[0]} has the same score; on equal scores the lower index is visited first)"
+                if tied
+                else ""
+            )
             return (
                 f"you dropped box {index} (score {scores[index]:.6g}), but no kept box visited before it "
-                f"overlaps it by more than {threshold}: it should be kept"
+                f"overlaps it by more than {threshold}: it should be kept{note}"
             )
     return ""
 
