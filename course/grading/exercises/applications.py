@@ -220,7 +220,13 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
     for index in sorted(set(range(len(boxes))) - set(kept)):
         earlier = [k for k in kept if _ranked_before(scores, k, index)]
         if not any(box_ops.iou(boxes[index], boxes[k]) > threshold for k in earlier):
-            tied = [k for k in kept if scores[k] == scores[index] and k > index]
+            tied = [
+                k
+                for k in kept
+                if scores[k] == scores[index]
+                and k > index
+                and box_ops.iou(boxes[index], boxes[k]) > threshold
+            ]
             note = (
                 f" (box {tied[0]} has the same score; on equal scores the lower index is visited first)"
                 if tied
