@@ -4,10 +4,11 @@ questions (course.grading.questions) follow its code exercises."""
 from __future__ import annotations
 
 from course.grading import questions
-from course.grading.exercises import applications, components, learning, motivation, structure
+from course.grading.exercises import applications, components, conv_steps, learning, motivation, structure
 
 _CODE = [
     *motivation.EXERCISES,
+    *conv_steps.EXERCISES,
     *components.EXERCISES,
     *structure.EXERCISES,
     *learning.EXERCISES,
