@@ -30,8 +30,8 @@ class ImageReview:
     """The verdict on one image's D detections and K true boxes.
 
     verdicts (D,): one of VERDICTS per detection; fits (D,): the index of the true box the detection
-    fits (its claimed box when right, the box it overlaps most otherwise; -1 for background);
-    best_iou (D,): the IoU with that box (0 for background); found (K,): whether a right detection
+    fits (its claimed box when right, the box it overlaps most otherwise; -1 when off target);
+    best_iou (D,): the IoU with that box (0 when off target); found (K,): whether a right detection
     claimed each true box.
     """
 
