@@ -21,6 +21,8 @@ ANSWERS = {
     "q_which_gradient_flips_the_kernel": "input_gradient",  # dJ/da sums w[j, i] delta[p - j, q - i]
     "q_matrix_weight_entries": 81,  # 3 x 3 = 9 outputs (rows), each row holds all 9 weights once
     "q_max_pool_tie_gradient": "top_left",  # all of delta goes to the first maximum in row-major order
+    "q_gradcheck_which_input_fails": "w_only",  # grad_x and grad_b never use grad_w
+    "q_why_the_photo_learns_slowly": "neighbouring_pixels_alike",  # curvature ratio ~1,900 vs ~1
     "q_steps_per_epoch": 62 + 1,  # 62 full batches of 64 = 3,968 digits, then one batch of 32
     "q_overfitting_signal": "validation_loss_stalls_while_training_loss_falls",
     # 05_applications

@@ -124,6 +124,49 @@ QUESTIONS = [
             "output copied gets delta",
         },
     ),
+    ChoiceQuestion(
+        id="q_gradcheck_which_input_fails",
+        notebook=NOTEBOOK,
+        title="which gradient a flipped kernel gradient spoils",
+        prompt="which gradients gradcheck rejects when only grad_w was computed with the kernel flipped",
+        options=("x_only", "w_only", "x_and_w", "x_w_and_b"),
+        answer="w_only",
+        reasoning=(
+            "gradcheck compares each returned gradient with finite differences of the cost in that "
+            "argument alone. Ask which of the three returned arrays the bug changed, and whether the "
+            "others were computed from it."
+        ),
+        mistakes={
+            "x_only": "the bug flips the kernel gradient: grad_x came from the library, unchanged",
+            "x_and_w": "grad_x is computed from delta and w, not from grad_w, so the flip leaves it right",
+            "x_w_and_b": "grad_b is the sum of delta and grad_x uses w itself: only grad_w is flipped",
+        },
+    ),
+    ChoiceQuestion(
+        id="q_why_the_photo_learns_slowly",
+        notebook=NOTEBOOK,
+        title="why gradient descent crawls on the photograph",
+        prompt="why descent recovers Sobel's kernel slowly from the photograph and fast from noise",
+        options=(
+            "neighbouring_pixels_alike",
+            "step_too_large",
+            "photo_has_fewer_pixels",
+            "kernel_gradient_wrong_on_photos",
+        ),
+        answer="neighbouring_pixels_alike",
+        reasoning=(
+            "The step was set from the steepest curvature of J, the same rule for both images. Look at "
+            "the ratio of the steepest to the flattest curvature printed for each, and ask what in an "
+            "image makes some combinations of kernel weights barely change the edge map."
+        ),
+        mistakes={
+            "step_too_large": "a step too large would make the cost grow or zig-zag; here it falls "
+            "steadily, just slowly along the flat directions",
+            "photo_has_fewer_pixels": "both images are the same size (96 x 96)",
+            "kernel_gradient_wrong_on_photos": "the same function recovers the kernel exactly from "
+            "noise, and its check passed: the gradient is right, the valley is narrow",
+        },
+    ),
     NumberQuestion(
         id="q_steps_per_epoch",
         notebook=NOTEBOOK,
