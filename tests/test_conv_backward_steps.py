@@ -13,18 +13,20 @@ from course.grading import check
 from course.grading.exercises.conv_backward_steps import (
     conv2d_backward_unstrided,
     grad_input_one_channel,
+    grad_input_strided_one_channel,
     grad_kernel_one_channel,
 )
 
 SEEDS = range(1, 6)
 
 
-def torch_grads(grad_out, x, w):
-    """(grad_x, grad_w, grad_b) of J = sum(conv2d(x, w, b) * grad_out) by autograd, float64."""
+def torch_grads(grad_out, x, w, stride=1):
+    """(grad_x, grad_w, grad_b) of J = sum(conv2d(x, w, b, stride) * grad_out) by autograd, float64."""
     xt = torch.tensor(np.asarray(x, np.float64), requires_grad=True)
     wt = torch.tensor(np.asarray(w, np.float64), requires_grad=True)
     bt = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
-    (torch.nn.functional.conv2d(xt, wt, bt) * torch.tensor(np.asarray(grad_out, np.float64))).sum().backward()
+    z = torch.nn.functional.conv2d(xt, wt, bt, stride=stride)
+    (z * torch.tensor(np.asarray(grad_out, np.float64))).sum().backward()
     return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
@@ -60,9 +62,19 @@ def batch_by_einsum(grad_out, x, w):
     return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
 
 
+def strided_by_scatter(delta, w, input_shape, stride):
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    kh, kw = w.shape
+    grad = np.zeros(input_shape, dtype=delta.dtype)
+    for (n, m), d in np.ndenumerate(delta):
+        grad[n * sh : n * sh + kh, m * sw : m * sw + kw] += d * w
+    return grad
+
+
 @pytest.mark.parametrize(
     ("exercise", "fn"),
     [
+        ("grad_input_strided_one_channel", strided_by_scatter),
         ("grad_kernel_one_channel", kernel_by_loops),
         ("grad_input_one_channel", input_by_scatter),
         ("conv2d_backward_unstrided", batch_by_einsum),
@@ -88,13 +100,23 @@ def test_the_references_are_the_gradients_autograd_computes():
         grad_x, grad_w, _ = torch_grads(grad_out[:1, :1], x[:1, :1], w[:1, :1])
         np.testing.assert_allclose(grad_kernel_one_channel(x[0, 0], grad_out[0, 0]), grad_w[0, 0], rtol=1e-10)
         np.testing.assert_allclose(grad_input_one_channel(grad_out[0, 0], w[0, 0]), grad_x[0, 0], rtol=1e-10)
+        sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+        strided_out = rng.normal(size=(1, 1, (h - kh) // sh + 1, (wd - kw) // sw + 1))
+        grad_x, _, _ = torch_grads(strided_out, x[:1, :1], w[:1, :1], (sh, sw))
+        got = grad_input_strided_one_channel(strided_out[0, 0], w[0, 0], (h, wd), (sh, sw))
+        np.testing.assert_allclose(got, grad_x[0, 0], rtol=1e-10, atol=1e-12)
 
 
 def test_the_stubs_read_not_attempted():
     def stub(*args):
         raise NotImplementedError("complete this function")
 
-    for exercise in ("grad_kernel_one_channel", "grad_input_one_channel", "conv2d_backward_unstrided"):
+    for exercise in (
+        "grad_kernel_one_channel",
+        "grad_input_one_channel",
+        "conv2d_backward_unstrided",
+        "grad_input_strided_one_channel",
+    ):
         assert check(exercise, stub).status == "not attempted"
 
 
@@ -176,7 +198,26 @@ def batch_overwrites_input_gradient(grad_out, x, w):  # = instead of += between 
     return grad_x, grad_w, grad_b
 
 
+def strided_ignores_stride(delta, w, input_shape, stride):
+    return strided_by_scatter(delta, w, input_shape, 1)
+
+
+def strided_overwrites(delta, w, input_shape, stride):  # = instead of += where windows overlap
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    kh, kw = w.shape
+    grad = np.zeros(input_shape, dtype=delta.dtype)
+    for (n, m), d in np.ndenumerate(delta):
+        grad[n * sh : n * sh + kh, m * sw : m * sw + kw] = d * w
+    return grad
+
+
+def strided_square_stride(delta, w, input_shape, stride):  # uses the row stride along the columns too
+    sh = stride if isinstance(stride, int) else stride[0]
+    return strided_by_scatter(delta, w, input_shape, sh)
+
+
 WRONG = {
+    "grad_input_strided_one_channel": [strided_ignores_stride, strided_overwrites, strided_square_stride],
     "grad_kernel_one_channel": [
         kernel_flipped,
         kernel_twice,
@@ -214,6 +255,10 @@ def test_the_wrong_answers_are_wrong_by_autograd():
     assert not np.allclose(got_w, grad_w)
     assert not np.allclose(batch_bias_per_image(grad_out, x, w)[2], grad_b)
     assert not np.allclose(batch_overwrites_input_gradient(grad_out, x, w)[0], grad_x)
+    strided_out = rng.normal(size=(1, 1, 2, 2))  # 5 x 6 input, 3 x 2 kernel, stride (2, 3)
+    want = torch_grads(strided_out, x[:1, :1], w[:1, :1], (2, 3))[0][0, 0]
+    for fn in (strided_ignores_stride, strided_overwrites, strided_square_stride):
+        assert not np.allclose(fn(strided_out[0, 0], kernel, (5, 6), (2, 3)), want)
 
 
 def messages(result) -> str:
@@ -231,6 +276,12 @@ def test_each_hint_appears_for_its_mistake_and_never_for_another():
         assert NOT_FLIPPED_HINT not in messages(check("grad_input_one_channel", fn))
     assert "all N images" in messages(check("conv2d_backward_unstrided", batch_first_image_only))
     assert "all N images" not in messages(check("conv2d_backward_unstrided", batch_overwrites_input_gradient))
+    assert "stride is ignored" in messages(check("grad_input_strided_one_channel", strided_ignores_stride))
+    assert "windows that overlap overwrite" in messages(
+        check("grad_input_strided_one_channel", strided_overwrites)
+    )
+    for fn in (strided_by_scatter, strided_square_stride):
+        assert "windows that overlap overwrite" not in messages(check("grad_input_strided_one_channel", fn))
 
 
 def test_a_dtype_mistake_gets_the_dtype_message_and_no_value_hint():

@@ -5,7 +5,10 @@
 2. `grad_input_one_channel(delta, w)`: dJ/da, the full correlation of delta with the kernel flipped by
    180 degrees: dJ/da[p, q] = sum_{j, i} w[j, i] * delta[p - j, q - i] (delta = 0 outside its range);
 3. `conv2d_backward_unstrided(grad_out, x, w)`: both, with a batch and several channels, stride 1, no
-   padding, and the bias gradient.
+   padding, and the bias gradient;
+4. `grad_input_strided_one_channel(delta, w, input_shape, stride)`: the input gradient of one channel
+   at a stride (sh, sw): each delta[n, m] adds delta[n, m] * w to the window a[n*sh : n*sh + KH,
+   m*sw : m*sw + KW] it came from (rows and columns no window reached get 0).
 
 Shapes: a (H, W), delta (Ho, Wo), kernel (KH, KW) with Ho = H - KH + 1 and Wo = W - KW + 1 (stride 1,
 no padding); x (N, C, H, W), w (F, C, KH, KW), grad_out (N, F, Ho, Wo). The references are
@@ -29,10 +32,12 @@ __all__ = [
     "GradKernelOneChannel",
     "GradInputOneChannel",
     "Conv2dBackwardUnstrided",
+    "GradInputStridedOneChannel",
     "EXERCISES",
     "grad_kernel_one_channel",
     "grad_input_one_channel",
     "conv2d_backward_unstrided",
+    "grad_input_strided_one_channel",
     "unambiguous",
 ]
 
@@ -60,6 +65,31 @@ def grad_input_one_channel(delta: np.ndarray, w: np.ndarray) -> np.ndarray:
 def conv2d_backward_unstrided(grad_out: np.ndarray, x: np.ndarray, w: np.ndarray):
     """(grad_x, grad_w, grad_b) of z = conv2d(x, w, b) at stride 1 without padding."""
     return functional.conv2d_backward(grad_out, x, w)
+
+
+def grad_input_strided_one_channel(delta: np.ndarray, w: np.ndarray, input_shape, stride) -> np.ndarray:
+    """dJ/da (H, W) = input_shape of z = correlate(a, w) at `stride` (an int or an (sh, sw) pair), no
+    padding, from delta = dJ/dz (Ho, Wo) and w (KH, KW); in delta's dtype."""
+    shape = (1, 1, *(int(v) for v in input_shape))
+    return functional.conv2d_backward(delta[None, None], np.zeros(shape, delta.dtype), w[None, None], stride)[
+        0
+    ][0, 0]
+
+
+def _scatter(delta, w, input_shape, stride, accumulate=True) -> np.ndarray:
+    """Plain numpy scatter of delta through w at (sh, sw) = stride, in float64 (overwriting when
+    `accumulate` is False, the classic bug)."""
+    (sh, sw), (kh, kw) = stride, w.shape
+    grad = np.zeros(input_shape)
+    for (n, m), value in np.ndenumerate(np.asarray(delta, np.float64)):
+        window = grad[n * sh : n * sh + kh, m * sw : m * sw + kw]
+        if window.shape != w.shape:
+            raise ValueError("a window falls outside the input")
+        if accumulate:
+            window += value * w
+        else:
+            window[...] = value * w
+    return grad
 
 
 def unambiguous(expected: np.ndarray, variants: list[Variant], dtype) -> list[Variant]:
@@ -258,4 +288,105 @@ class Conv2dBackwardUnstrided(Exercise):
         return judge_parts(expected, output, self.names, variants)
 
 
-EXERCISES = [GradKernelOneChannel(), GradInputOneChannel(), Conv2dBackwardUnstrided()]
+class GradInputStridedOneChannel(Exercise):
+    """grad_input_strided_one_channel(delta, w, input_shape, stride) -> dJ/da of shape input_shape."""
+
+    id = "grad_input_strided_one_channel"
+    notebook = NOTEBOOK
+    title = "the input gradient, one channel, with a stride"
+    points = 1.0
+    reference = staticmethod(grad_input_strided_one_channel)
+
+    def cases(self, rng, hidden):
+        if hidden:
+            cases = []
+            for dtype in ("float64", "float32"):
+                kh, kw, sh, sw = (int(v) for v in rng.integers(1, 4, size=4))
+                ho, wo = (int(v) for v in rng.integers(1, 5, size=2))
+                extra_h, extra_w = int(rng.integers(0, sh)), int(rng.integers(0, sw))
+                shape = ((ho - 1) * sh + kh + extra_h, (wo - 1) * sw + kw + extra_w)
+                name = f"random {dtype}: delta {ho} x {wo}, kernel {kh} x {kw}, stride ({sh}, {sw}), {shape}"
+                delta, w = (rng.standard_normal(s).astype(dtype) for s in ((ho, wo), (kh, kw)))
+                cases.append(Case(name, (delta, w, shape, (sh, sw)), hidden=True))
+            return cases
+        setups = [
+            (
+                "stride 2, 3 x 3 kernel: overlapping windows (input 7 x 7)",
+                (3, 3),
+                (3, 3),
+                (7, 7),
+                2,
+                "float64",
+            ),
+            ("the same shapes, new values", (3, 3), (3, 3), (7, 7), 2, "float64"),
+            (
+                "stride 2, 2 x 2 kernel: windows side by side (input 6 x 4)",
+                (3, 2),
+                (2, 2),
+                (6, 4),
+                2,
+                "float64",
+            ),
+            (
+                "stride (2, 1), 3 x 2 kernel, a leftover row (input 8 x 5)",
+                (3, 4),
+                (3, 2),
+                (8, 5),
+                (2, 1),
+                "float64",
+            ),
+            (
+                "stride (1, 3), 2 x 3 kernel, leftover columns (input 4 x 11)",
+                (3, 3),
+                (2, 3),
+                (4, 11),
+                (1, 3),
+                "float64",
+            ),
+            ("stride 1: the unstrided case again (input 4 x 5)", (2, 3), (3, 3), (4, 5), 1, "float64"),
+            (
+                "float32, stride 3, 2 x 2 kernel, leftovers (input 7 x 8)",
+                (2, 3),
+                (2, 2),
+                (7, 8),
+                3,
+                "float32",
+            ),
+        ]
+        cases = []
+        for name, delta_shape, kernel_shape, input_shape, stride, dtype in setups:
+            delta, w = (rng.standard_normal(s).astype(dtype) for s in (delta_shape, kernel_shape))
+            cases.append(Case(name, (delta, w, input_shape, stride)))
+        return cases
+
+    def judge(self, case, output):
+        delta, w, input_shape, stride = case.args
+        pair = (stride, stride) if isinstance(stride, int) else tuple(stride)
+        expected = self.reference(*case.args)
+        w64 = np.asarray(w, np.float64)
+        variants = [
+            (
+                "the stride is ignored: delta[n, m] goes back to the window whose corner is "
+                "(n * sh, m * sw), not (n, m)",
+                lambda: _scatter(delta, w64, input_shape, (1, 1)),
+            ),
+            (
+                "windows that overlap overwrite each other: add each window's share with +=, "
+                "an input in two windows gets both",
+                lambda: _scatter(delta, w64, input_shape, pair, accumulate=False),
+            ),
+            (
+                "the kernel is flipped: as a scatter, delta[n, m] adds delta[n, m] * w (not the flipped w) "
+                "to its window",
+                lambda: _scatter(delta, w64[::-1, ::-1], input_shape, pair),
+            ),
+        ]
+        return judge_array(expected, output, "dJ/da", unambiguous(expected, variants, delta.dtype))
+
+
+EXERCISES = [
+    GradKernelOneChannel(),
+    GradInputOneChannel(),
+    Conv2dBackwardUnstrided(),
+    GradInputStridedOneChannel(),
+]
