@@ -128,7 +128,7 @@ class Lab:
         os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
         options = webdriver.ChromeOptions()
         options.binary_location = browser
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1100",
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1700",
                      "--disable-gpu", "--no-first-run", "--disable-extensions"):  # fmt: skip
             options.add_argument(flag)
         options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})

@@ -65,9 +65,7 @@ class InteractiveFigure:
         for control in self.controls.values():
             control.style.description_width = "initial"
             control.observe(self._redraw, names="value")
-        row = widgets.HBox(
-            [*header, *self.controls.values()], layout=widgets.Layout(flex_flow="row wrap", gap="4px 16px")
-        )
+        row = widgets.HBox([*header, *self.controls.values()], layout=widgets.Layout(flex_flow="row wrap"))
         self.widget = widgets.VBox([row, self.image])
 
     @property
