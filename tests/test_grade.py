@@ -83,7 +83,7 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
 def graded(request, tmp_path_factory):
     subs, out, sentinel, expected = _build_class(tmp_path_factory.mktemp(request.param))
     grades = grade.grade_class(
-        subs, out, workers=2, seed=7, limits=LIMITS, mode=request.param, progress=False
+        subs, out, workers=2, secret=b"7" * 16, limits=LIMITS, mode=request.param, progress=False
     )
     return request.param, {g.student: g for g in grades}, subs, out, sentinel, expected
 
@@ -183,7 +183,7 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ann", "ben"):
         write_student(subs / student, only=FC)
-    grade.grade_class(subs, out, workers=2, seed=3, limits=LIMITS, progress=False)
+    grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # a new secret, kept in out
     write_student(subs / "cy", only=FC)
     (out / "ben.json").write_text((out / "ben.json").read_text()[:100])  # interrupted mid-write
     graded = []
@@ -193,7 +193,7 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     )
     grades = grade.grade_class(
         subs, out, workers=2, limits=LIMITS, progress=False
-    )  # the seed of the first run
+    )  # the secret of the first run
     assert sorted(graded) == ["ben", "cy"]
     assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
 
@@ -257,14 +257,14 @@ def test_a_fork_bomb_is_held_by_the_process_limit():
 def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
     subs, out = tmp_path / "subs", tmp_path / "out"
     write_student(subs / "ann", only=FC)
-    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False, points={FC: 5.0})
+    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False, points={FC: 5.0})
     assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
     graded = []
     real = grade.grade_student
     monkeypatch.setattr(
         grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
+    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False)
     assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation
 from course.grader.sandbox.session import Sandbox, become_subreaper
-from course.grader.sandbox.wire import decode_frames, decode_outcome
+from course.grader.sandbox.wire import MAX_FRAME_BYTES, decode_frames, decode_outcome
 from course.grading.exercise import Case, Outcome
 
 __all__ = [
@@ -42,7 +42,7 @@ class Limits:
     memory: int = 2 * 2**30
     processes: int = 16
     file_bytes: int = 16 * 2**20
-    output_bytes: int = 64 * 2**20
+    output_bytes: int = MAX_FRAME_BYTES
 
 
 DEFAULT_LIMITS = Limits()
@@ -181,8 +181,10 @@ def _decode(frames: list[bytes], job: dict) -> dict[str, ExerciseRun]:
 
 
 def _exercise_run(exercise: str, header: dict, data: bytes, n_cases: int) -> ExerciseRun:
-    run = ExerciseRun(exercise, str(header.get("status")), [None] * n_cases, seconds=header.get("seconds", 0))
-    frames, problem = decode_frames(data)
+    seconds = header.get("seconds")
+    seconds = float(seconds) if type(seconds) in (int, float) else 0.0
+    run = ExerciseRun(exercise, str(header.get("status"))[:100], [None] * n_cases, seconds=seconds)
+    frames, problem = decode_frames(data, max_frames=n_cases + 3)  # the cases, a fatal problem, done
     for inner, arrays in frames:
         if inner.get("kind") == "fatal" and not run.fatal:
             run.fatal = str(inner.get("message"))[:1000]

@@ -24,7 +24,6 @@ import threading
 import time
 
 from course.grader.sandbox.launch import ENV, command
-from course.grader.sandbox.wire import MAX_FRAME_BYTES
 
 __all__ = ["LENGTH", "Sandbox", "become_subreaper"]
 
@@ -62,7 +61,7 @@ class Sandbox:
             (length,) = LENGTH.unpack(head)
             if length == 0:
                 return frames, ""
-            body = self._read(length, deadline) if length <= 4 * MAX_FRAME_BYTES else None
+            body = self._read(length, deadline) if length <= job["output_bytes"] + 2**16 else None
             if body is None:
                 return frames, self._end(self._why(deadline, seconds))
             frames.append(body)
