@@ -142,7 +142,14 @@ def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     return {
         "notebooks": [{"setup": setup, "cells": cells} for setup, cells in notebooks],
         "exercises": [(e, index, cases) for e, (index, cases) in exercises.items()],
-        "imports": sorted({name for setup, _ in notebooks for name in _imports(setup)}),
+        "imports": sorted(
+            {
+                name
+                for setup, cells in notebooks
+                for code in (setup, *cells.values())
+                for name in _imports(code)
+            }
+        ),
         "drop_to": drop_to,
         "timeout": limits.timeout,
         "memory": limits.memory,
@@ -152,10 +159,10 @@ def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     }
 
 
-def _imports(setup: str | None) -> list[str]:
-    """The modules a setup cell imports (the sandbox imports the allowed ones once, before forking)."""
+def _imports(code: str | None) -> list[str]:
+    """The modules a cell imports (the sandbox imports the allowed ones once, before forking)."""
     try:
-        tree = ast.parse(setup or "")
+        tree = ast.parse(code or "")
     except (SyntaxError, ValueError):
         return []
     names = []
