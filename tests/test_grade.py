@@ -21,10 +21,12 @@ from grading_corpus import (
     hostile_cells,
     leaving_processes_cell,
     printing_cell,
+    stealing_cells,
     write_student,
 )
 
 from course.grader import grade
+from course.grader.sandbox import confine
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
@@ -59,6 +61,10 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     for student, (exercise, cell) in hostile_cells(out, subs, sentinel).items():
         write_student(subs / student, {exercise: cell}, only=FC)
         expected[student] = {**honest, exercise: 0.0}
+    if confine.abi() >= 6:  # without Landlock's file rules and scopes, these attacks succeed (README)
+        for student, cell in stealing_cells(out, subs).items():
+            write_student(subs / student, {FC: cell}, only=FC)
+            expected[student] = {**honest, FC: 0.0}
     write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
     write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
     write_student(subs / "lost_metadata", metadata=False, only=FC)
@@ -83,7 +89,12 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
 def graded(request, tmp_path_factory):
     subs, out, sentinel, expected = _build_class(tmp_path_factory.mktemp(request.param))
     grades = grade.grade_class(
-        subs, out, workers=2, secret=b"7" * 16, limits=LIMITS, mode=request.param, progress=False
+        subs,
+        out,
+        workers=2,
+        limits=LIMITS,
+        mode=request.param,
+        progress=False,  # a secret kept in out
     )
     return request.param, {g.student: g for g in grades}, subs, out, sentinel, expected
 
@@ -164,6 +175,11 @@ def test_the_gradebook_and_other_students_are_intact_after_a_vandal(graded):
         assert sentinel.read_text() == "do not delete"
         assert (subs / "honest").is_dir()
         assert not (out / "evil.txt").exists()
+
+
+def test_nothing_is_left_outside_the_sandbox(graded):
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not [p for p in Path(folder).glob(f"course-grade-{SLEEP_MARK}*")]
 
 
 def test_no_process_of_a_submission_is_left(graded):

@@ -65,7 +65,11 @@ def main(scratch: str | None = None) -> None:
         pid = os.fork()
         if pid == 0:
             _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-            os._exit(_one_job(base, confinement))
+            code = 2
+            try:
+                code = _one_job(base, confinement)
+            finally:  # whatever happened (a SystemExit of an imported module), never back into the loop
+                os._exit(code)
         _, status = os.waitpid(pid, 0)
         _kill_tree(pid, alive=False)
         if os.waitstatus_to_exitcode(status) != 0:  # end of input, or the job's process was killed
@@ -214,7 +218,7 @@ def _pre_import(names: list[str]) -> None:
         if name.split(".")[0] in PRE_IMPORT:
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001, S110 - reported when the setup cell imports it
+            except BaseException:  # noqa: BLE001, S110 - reported when the cell imports it (even SystemExit)
                 pass
 
 
