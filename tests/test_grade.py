@@ -8,6 +8,8 @@ import csv
 import json
 import os
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -302,3 +304,23 @@ def test_filling_the_disk_costs_only_that_exercise():
     runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_students_graded_at_the_same_time_run_as_different_unprivileged_uids(mode):
+    if sandbox.drop_to(mode) is None:
+        pytest.skip("student code cannot run as another user here (not root, or its Python is private)")
+    whoami = "import os\ndef fc_param_count(h, w, c, u):\n    return os.getuid()\n"
+    cases = {FC: grade.cases_for(EXERCISES[FC], None)}
+    with sandbox.SandboxPool(mode) as pool, ThreadPoolExecutor(max_workers=2) as threads:
+        barrier = threading.Barrier(2)
+
+        def one(_):
+            barrier.wait()  # both workers exist at once, as in a class graded with --workers 2
+            runs = sandbox.run_submission(
+                [(None, {FC: whoami})], {FC: (0, cases[FC])}, LIMITS, mode, (), pool
+            )
+            return runs[FC].outcomes[0].output
+
+        uids = list(threads.map(one, range(2)))
+    assert len(set(uids)) == 2 and os.geteuid() not in uids and 0 not in uids

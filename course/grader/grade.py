@@ -40,6 +40,7 @@ from course.grader.sandbox.run import (
     Limits,
     SandboxPool,
     become_subreaper,
+    become_undumpable,
     describe,
     isolation,
     run_submission,
@@ -404,6 +405,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, TypeError, KeyError) as error:
         print(f"course grade: --points {args.points}: {error}")
         return 2
+    become_undumpable()  # the command's process holds the secret: no /proc/<pid>/mem or environ for others
     try:
         secret = read_secret(args.secret_file) if args.secret_file else None
         grades = grade_class(args.submissions, args.out, args.workers, secret, limits, mode, points=points)

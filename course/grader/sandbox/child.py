@@ -127,6 +127,8 @@ def _serve(job: dict, base: str, confinement: Confinement):
         data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
         shutil.rmtree(workdir, ignore_errors=True)
+        if job["drop_to"] is not None:
+            _sweep(job["drop_to"])
         yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
@@ -157,6 +159,30 @@ def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]
     os.close(fd)
     _kill_tree(pid, code is None)
     return b"".join(chunks)[:limit], status
+
+
+SHARED = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: what one student leaves there, the next finds
+
+
+def _sweep(uid: int) -> None:
+    """Remove what the student's uid left in the world-writable folders, so the next student graded
+    under this uid (the same worker's) finds nothing of it. (Landlock already keeps student code out
+    of them where the kernel has it.)"""
+    for folder in SHARED:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _read(fd: int) -> bytes:

@@ -12,8 +12,8 @@ import ast
 import threading
 from dataclasses import dataclass, field
 
-from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation
-from course.grader.sandbox.session import Sandbox, become_subreaper
+from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation, student_uid
+from course.grader.sandbox.session import Sandbox, become_subreaper, become_undumpable
 from course.grader.sandbox.wire import MAX_FRAME_BYTES, decode_frames, decode_outcome
 from course.grading.exercise import Case, Outcome
 
@@ -24,12 +24,14 @@ __all__ = [
     "Limits",
     "SandboxPool",
     "become_subreaper",
+    "become_undumpable",
     "bwrap_works",
     "describe",
     "drop_to",
     "isolation",
     "run_notebook",
     "run_submission",
+    "student_uid",
 ]
 
 
@@ -65,8 +67,8 @@ class ExerciseRun:
 
 
 class SandboxPool:
-    """One reusable Sandbox per thread (a grading worker), all ended by close() or on leaving a
-    `with` block."""
+    """One reusable Sandbox per thread (a grading worker), each with its own student uid, all ended
+    by close() or on leaving a `with` block."""
 
     def __init__(self, mode: str = "auto", hide: tuple[str, ...] = ()):
         self.mode, self.hide = isolation(mode), hide
@@ -77,8 +79,8 @@ class SandboxPool:
     def get(self) -> Sandbox:
         sandbox = getattr(self._local, "sandbox", None)
         if sandbox is None:
-            sandbox = self._local.sandbox = Sandbox(self.mode, self.hide)
             with self._lock:
+                sandbox = self._local.sandbox = Sandbox(self.mode, self.hide, slot=len(self._all))
                 self._all.append(sandbox)
         return sandbox
 
@@ -113,7 +115,7 @@ def run_submission(
     runs: dict[str, ExerciseRun] = {}
     remaining = list(exercises)
     while remaining:
-        job = _job(notebooks, {e: exercises[e] for e in remaining}, limits, drop_to(mode))
+        job = _job(notebooks, {e: exercises[e] for e in remaining}, limits, sandbox.uid)
         frames, ended = sandbox.run(job, 60 + len(remaining) * (limits.timeout + 5))
         got = _decode(frames, job)
         runs.update(got)

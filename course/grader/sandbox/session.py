@@ -23,9 +23,9 @@ import tempfile
 import threading
 import time
 
-from course.grader.sandbox.launch import ENV, command
+from course.grader.sandbox.launch import ENV, command, student_uid
 
-__all__ = ["LENGTH", "Sandbox", "become_subreaper"]
+__all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable"]
 
 LENGTH = struct.Struct(">Q")
 _in_flight: set[int] = set()
@@ -36,8 +36,9 @@ _subreaper = False
 class Sandbox:
     """One sandbox process (started on first use), for one thread at a time."""
 
-    def __init__(self, mode: str, hide: tuple[str, ...] = ()):
+    def __init__(self, mode: str, hide: tuple[str, ...] = (), slot: int = 0):
         self.mode, self.hide = mode, hide
+        self.uid = student_uid(mode, slot)  # who student code runs as (None: the grader's user)
         self.process: subprocess.Popen | None = None
         self.stderr = None
         self.scratch: str | None = None
@@ -155,6 +156,16 @@ def become_subreaper() -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
         _subreaper = True
+    except (OSError, AttributeError):
+        pass
+
+
+def become_undumpable() -> None:
+    """Make this process's memory and /proc files (environ, mem, fd, ...) unreadable to other
+    processes of its user, and to ptrace: the grader holds the secret and every student's work, and
+    without Landlock or a uid of its own, student code runs as the grader's user (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
 
