@@ -324,3 +324,45 @@ def test_students_graded_at_the_same_time_run_as_different_unprivileged_uids(mod
 
         uids = list(threads.map(one, range(2)))
     assert len(set(uids)) == 2 and os.geteuid() not in uids and 0 not in uids
+
+
+SPREADS_MEMORY = """
+import os, time
+import numpy as np
+def fc_param_count(h, w, c, u):
+    for _ in range(6):  # 6 x 100 MB, each child well under the per-process limit
+        if os.fork() == 0:
+            block = np.ones(100 * 2**20 // 8)
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(30)
+    return h * w * c * u
+"""
+
+SPREADS_PROCESSES = """
+import os, time
+def fc_param_count(h, w, c, u):
+    for _ in range(40):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(30)
+    return h * w * c * u
+"""
+
+
+@pytest.mark.parametrize("mode", _modes())
+@pytest.mark.parametrize("cell, status", [(SPREADS_MEMORY, "memory"), (SPREADS_PROCESSES, "processes")])
+def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    limits = Limits(timeout=20.0, memory=300 * 2**20, processes=16)
+    runs = sandbox.run_notebook(None, {FC: cell, ids[1]: honest}, cases, limits, mode)
+    result = verdict(EXERCISES[FC], cases[FC], runs[FC], limits.timeout)
+    assert result.score == 0 and runs[FC].seconds < 10  # stopped when over, not at the timeout
+    if status == "processes" and runs[FC].status != status:  # RLIMIT_NPROC of its uid came first
+        assert "BlockingIOError" in str(result)
+    else:
+        assert runs[FC].status == status and "more" in str(result)
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], limits.timeout).score == 1.0

@@ -108,6 +108,10 @@ def _ending(run: ExerciseRun, timeout: float, prefix: str = "") -> str:
         text = f"your code crashed the Python process ({status[7:]})"
     elif status == "output":
         text = "your code sent back too much data"
+    elif status == "memory":
+        text = "your code used more memory than allowed, counting all the processes it started"
+    elif status == "processes":
+        text = "your code started more processes than allowed"
     elif status.startswith("exited ") and status != "exited 0":
         text = f"your code ended the Python process ({status})"
     elif status == "sandbox ended":

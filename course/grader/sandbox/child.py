@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course.grader.sandbox.budget import PERIOD, Budget
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame
@@ -116,6 +117,7 @@ def _serve(job: dict, base: str, confinement: Confinement):
         if job["drop_to"] is not None:
             os.chown(workdir, job["drop_to"], job["drop_to"])
         read_fd, write_fd = os.pipe()
+        budget = Budget(job["memory"], job["processes"])
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
@@ -124,7 +126,7 @@ def _serve(job: dict, base: str, confinement: Confinement):
                 job, job["notebooks"][index], exercise_id, cases, write_fd, workdir, confinement
             )
         os.close(write_fd)
-        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
+        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"], budget)
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
         shutil.rmtree(workdir, ignore_errors=True)
         if job["drop_to"] is not None:
@@ -132,10 +134,12 @@ def _serve(job: dict, base: str, confinement: Confinement):
         yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
-def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]:
-    """Read the runner's frames until it exits, overruns its time, or writes too much; then end it and
-    everything it started. Returns the bytes and a status: "exited 0", "signal SIGSEGV", "timeout", ..."""
+def _collect(pid: int, fd: int, timeout: float, limit: int, budget: Budget) -> tuple[bytes, str]:
+    """Read the runner's frames until it exits, overruns its time or its budget (memory, processes,
+    across all its processes), or writes too much; then end it and everything it started. Returns the
+    bytes and a status: "exited 0", "signal SIGSEGV", "timeout", "memory", "processes", "output"."""
     deadline = time.monotonic() + timeout
+    check = time.monotonic() + PERIOD
     chunks, size, status, code = [], 0, None, None
     os.set_blocking(fd, False)
     with selectors.DefaultSelector() as selector:
@@ -156,6 +160,9 @@ def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]
                 status = _exit_status(code)
             elif time.monotonic() > deadline:
                 status = "timeout"
+            elif code is None and time.monotonic() > check:
+                check = time.monotonic() + PERIOD
+                status = budget.over() or None
     os.close(fd)
     _kill_tree(pid, code is None)
     return b"".join(chunks)[:limit], status

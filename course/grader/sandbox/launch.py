@@ -34,8 +34,17 @@ __all__ = [
 ]
 
 TMP_BYTES = 256 * 2**20  # the sandbox's private /tmp (in memory) holds every exercise's working directory
-# what the sandbox's root processes need: set the runner's user, own its directory, kill and clean up
-_DROP_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_KILL")
+# what the sandbox's root processes need: set the runner's user, own its directory, kill and clean up,
+# and measure the memory of the runner's processes (their /proc/<pid>/smaps_rollup: CAP_SYS_PTRACE)
+_DROP_CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_CHOWN",
+    "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
+    "CAP_KILL",
+    "CAP_SYS_PTRACE",
+)
 FALLBACK_NOTE = "sandbox: bubblewrap unavailable, process limits only"
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")

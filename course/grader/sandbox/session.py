@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 
+from course.grader.sandbox.budget import descendants
 from course.grader.sandbox.launch import ENV, command, student_uid
 
 __all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable"]
@@ -123,7 +124,7 @@ class Sandbox:
         process, self.process = self.process, None
         if process is None:  # ended already, by another thread
             return why
-        tree = _descendants(process.pid)
+        tree = descendants(process.pid)
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
@@ -202,24 +203,6 @@ def _from_a_sandbox(pid: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from one scan of /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def _kill_and_wait(pids: list[int], seconds: float = 5.0) -> None:
