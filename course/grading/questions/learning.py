@@ -46,9 +46,9 @@ QUESTIONS = [
         },
     ),
     NumberQuestion(
-        id="q_conv_layer_parameters",
+        id="q_lenet_conv2_parameters",
         notebook=NOTEBOOK,
-        title="the parameters of a convolutional layer",
+        title="the parameters of LeNet's second convolutional layer",
         prompt="the number of parameters of LeNet's nn.Conv2d(6, 16, kernel_size=5)",
         answer=16 * 6 * 5 * 5 + 16,
         reasoning=(
