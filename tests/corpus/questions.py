@@ -31,6 +31,23 @@ ANSWERS = {
     "q_cost_of_an_output": 0.5 * (0.04 + 0.01 + 0.01),
     "q_largest_learning_rate": 0.04,  # |1 - alpha * 50| < 1
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side
+    # 04_learning
+    "q_finite_difference_calls": 2 * 12,  # f(x + eps e_k) and f(x - eps e_k) for each of 3 x 4 entries
+    "q_dense_layer_parameters": 48_000 + 120,  # a 120 x 400 weight matrix and 120 biases
+    "q_lenet_conv2_parameters": 2_400 + 16,  # w (16, 6, 5, 5) and one bias per kernel
+    "q_which_gradient_flips_the_kernel": "input_gradient",  # dJ/da sums w[j, i] delta[p - j, q - i]
+    "q_matrix_weight_entries": 81,  # 3 x 3 = 9 outputs (rows), each row holds all 9 weights once
+    "q_max_pool_tie_gradient": "top_left",  # all of delta goes to the first maximum in row-major order
+    "q_gradcheck_which_input_fails": "w_only",  # grad_x and grad_b never use grad_w
+    "q_why_the_photo_learns_slowly": "neighbouring_pixels_alike",  # curvature ratio ~1,900 vs ~1
+    "q_steps_per_epoch": 62 + 1,  # 62 full batches of 64 = 3,968 digits, then one batch of 32
+    "q_overfitting_signal": "validation_loss_stalls_while_training_loss_falls",
+    # 05_applications
+    "q_upsample_gradient": 2 * 2,  # each input pixel feeds a 2 x 2 block of outputs of gradient 1
+    "q_mean_iou_all_background": (0.96 / 1.0 + 10 * 0.0) / 11,  # background IoU 0.96, digits 0
+    "q_iou_thin_box_shifted": 40 / (80 + 80 - 40),  # overlap 2 x 20 = 40, each box 4 x 20 = 80
+    "q_nms_chain": 2,  # A kept, B suppressed by A, C kept (only B overlapped it)
+    "q_frame_budget_ms": 40.0,  # 1 / 25 s = 0.04 s
 }
 
 
