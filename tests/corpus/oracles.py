@@ -51,6 +51,23 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     return tuple(t.grad.numpy().astype(x.dtype) for t in (tx, tw, tb))
 
 
+def zero_pad(x, padding):
+    ph, pw = _pair(padding)
+    return tf.pad(_t(x), (pw, pw, ph, ph)).numpy().astype(x.dtype)
+
+
+def conv2d_channels(a, w):
+    return tf.conv2d(_t(a)[None], _t(w)).numpy()[0].astype(a.dtype)
+
+
+def conv2d_batch(x, w, b=None):
+    return tf.conv2d(_t(x), _t(w), None if b is None else _t(b)).numpy().astype(x.dtype)
+
+
+def conv2d_stride(x, w, stride):
+    return tf.conv2d(_t(x), _t(w), stride=_pair(stride)).numpy().astype(x.dtype)
+
+
 def _pool_backward(pool, grad_out, x, kernel_size, stride=None):
     tx, kernel, step = _pool_args(x, kernel_size, stride)
     tx.requires_grad_()
@@ -180,6 +197,10 @@ def non_max_suppression(boxes, scores, iou_threshold):
 ORACLES: dict[str, Callable] = {
     name: globals()[name]
     for name in (
+        "zero_pad",
+        "conv2d_channels",
+        "conv2d_batch",
+        "conv2d_stride",
         "conv2d",
         "max_pool2d",
         "avg_pool2d",

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from . import conv_steps
 from .correct_kernels import _pair, conv2d_im2col, max_pool2d_backward_loops
 
 _SEEN: dict = {}  # a cache keyed on the arguments' bytes: right, since equal keys mean equal inputs
@@ -168,3 +169,4 @@ RIGHT = {
     "iou": [iou_clipped],
     "non_max_suppression": [non_max_suppression_stable],
 }
+RIGHT.update(conv_steps.CORRECT)  # the steps to conv2d, with their own module

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import conv_steps
 from .correct_kernels import (
     _pair,
     avg_pool2d_backward_loops,
@@ -555,3 +556,4 @@ WRONG = [
     ("non_max_suppression", non_max_suppression_pixels, "no + 1"),
     ("non_max_suppression", non_max_suppression_float_indices, "where a 1-D integer array"),
 ]
+WRONG += conv_steps.BUGGY  # the steps to conv2d, with their own module

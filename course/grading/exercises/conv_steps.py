@@ -19,6 +19,7 @@ from course import functional
 from course.grading.compare import compare_array
 from course.grading.exercise import Case, Exercise
 from course.grading.judging import close
+from course.grading.kernel_cases import zero_padding_hint
 
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
 
@@ -132,11 +133,8 @@ class ZeroPad(Exercise):
         ]
         return _judge(self.reference(x, padding), output, "the padded x", mistakes)
 
-    def error_hint(self, case):
-        ph, pw = _pair(case.args[1])
-        if 0 in (ph, pw):
-            return "this case pads 0 along one axis: a slice a[p:-p] is empty when p = 0 (write a[p:p + H])"
-        return ""
+    def error_hint(self, case, error):
+        return zero_padding_hint(case.args[1], error)
 
 
 class Conv2dChannels(Exercise):
