@@ -256,7 +256,8 @@ def test_numerical_gradient_cases_still_work_where_the_grader_poisons_the_refere
     functions handed to a student's numerical_gradient must not need them (a fresh process, poisoned)."""
     script = """
 import numpy as np
-from course.grading import EXERCISES, cases_for, poison, runner
+from course.grader.sandbox import poison, runner
+from course.grading import EXERCISES, cases_for
 from course.grading.exercise import run_case
 cases = cases_for(EXERCISES["numerical_gradient"], 3)
 poison.poison_references(keep=lambda name: name in runner.KEEP)
