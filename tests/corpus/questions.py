@@ -13,11 +13,28 @@ from course.grading.questions import ChoiceQuestion, NumberQuestion, Question
 ANSWERS = {
     "q_numbers_in_a_colour_image": 32 * 32 * 3,  # a 32 x 32 grid for each of R, G and B
     "q_dense_layer_after_a_shift": "other_weights",  # a moved pattern meets the weights of other inputs
+    "q_valid_output_count": (6 - 3 + 1) * (8 - 3 + 1),  # a 4 x 6 output
+    "q_dense_weights_for_a_small_image": 9 * 25,  # 9 outputs, each with a weight to each of 25 inputs
+    "q_parameters_of_a_colour_conv_layer": 64 * (3 * 9 + 1),  # 64 kernels of 3 x 3 x 3, plus a bias each
+    "q_alexnet_first_layer_size": 55,  # 216 // 4 = 54 steps after the first window
+    "q_same_padding_for_5x5": 2,  # a 5 x 5 kernel loses 4 rows: give back 2 at the top and 2 at the bottom
+    "q_pooling_under_a_shift": "max",  # max [7, 3] both times; averages [9/4, 4/4] -> [9/4, 3/4]
+    "q_kernels_blind_to_flat_regions": {"w_laplace", "w_sobel_x", "w_sobel_y"},  # entries sum to 0
+    "q_which_kernels_are_separable": {"w_box", "w_sobel_x", "w_binomial"},  # rank 1: box, Sobel, 121 x 121
+    "q_weights_of_two_stacked_3x3": 2 * 9 * 64 * 64,  # 73,728 (one 5 x 5: 102,400)
+    "q_conv_layer_parameters": 32 * 16 * 9 + 32,  # 4,640
+    "q_values_after_pooling": 8 * 9,  # sides (7 - 3) // 2 + 1 = 3
+    "q_dense_layer_after_flatten": 1568 * 10 + 10,  # 32 * 49 = 1,568 inputs
+    "q_receptive_field_of_lenet": 14,  # backwards: 1 -> 5 (conv) -> 10 (pool) -> 14 (conv)
+    "q_relu_after_opposite_kernels": "right",  # dark -> bright on the left edge: -w_sobel_x < 0 there
+    "q_probability_of_a_guess": 1 / 10,
+    "q_cost_of_an_output": 0.5 * (0.04 + 0.01 + 0.01),
+    "q_largest_learning_rate": 0.04,  # |1 - alpha * 50| < 1
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side
     # 04_learning
     "q_finite_difference_calls": 2 * 12,  # f(x + eps e_k) and f(x - eps e_k) for each of 3 x 4 entries
-    "q_dense_layer_parameters": 48_000 + 120,  # a 120 x 400 weight matrix and 120 biases
-    "q_conv_layer_parameters": 2_400 + 16,  # w (16, 6, 5, 5) and one bias per kernel
+    "q_dense_gradient_zeros": 3,  # the column of the zero input: one entry per unit
+    "q_kernel_gradient_terms": (28 - 5 + 1) ** 2,  # one product per output position
     "q_which_gradient_flips_the_kernel": "input_gradient",  # dJ/da sums w[j, i] delta[p - j, q - i]
     "q_matrix_weight_entries": 81,  # 3 x 3 = 9 outputs (rows), each row holds all 9 weights once
     "q_max_pool_tie_gradient": "top_left",  # all of delta goes to the first maximum in row-major order
@@ -52,10 +69,14 @@ def _wrong_answers(question: Question) -> list[tuple[object, str | None]]:
     return [(name, question.mistakes.get(name, "is not right")[:40]) for name in wrong]
 
 
-CORRECT = {
-    question_id: [_answer(float(answer) if isinstance(answer, int) else answer)]
-    for question_id, answer in ANSWERS.items()
-}
+def _written_differently(answer):
+    """The answer in another accepted form: an int as a float, a set of options as a reversed list."""
+    if isinstance(answer, int):
+        return float(answer)
+    return sorted(answer, reverse=True) if isinstance(answer, set) else answer
+
+
+CORRECT = {question_id: [_answer(_written_differently(answer))] for question_id, answer in ANSWERS.items()}
 BUGGY = [
     (question_id, _answer(value), words)
     for question_id in ANSWERS

@@ -8,6 +8,7 @@ from course.grading.exercises import (
     applications,
     components,
     conv_backward_steps,
+    conv_steps,
     learning,
     motivation,
     structure,
@@ -15,6 +16,7 @@ from course.grading.exercises import (
 
 _CODE = [
     *motivation.EXERCISES,
+    *conv_steps.EXERCISES,
     *components.EXERCISES,
     *structure.EXERCISES,
     *learning.EXERCISES,
