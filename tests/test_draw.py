@@ -36,3 +36,14 @@ def test_text_false_draws_boxes_only():
     draw_boxes(ax, np.array([[1.0, 1.0, 5.0, 5.0]]), [3], [0.5], text=False)
     assert len(ax.patches) == 1 and not ax.texts
     plt.close(fig)
+
+
+def test_labels_are_placed_on_a_bare_figure_without_a_drawing_canvas():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 3))  # no pyplot: the canvas cannot render (the widgets draw like this)
+    ax = fig.subplots()
+    ax.imshow(np.zeros((64, 64)))
+    boxes = np.array([[10.0, 20.0, 14.0, 40.0], [11.0, 20.0, 15.0, 40.0]])
+    draw_boxes(ax, boxes, [1, 1], [0.9, 0.8])
+    assert [text.get_text() for text in ax.texts] == ["1 0.90", "1 0.80"]

@@ -58,7 +58,12 @@ def draw_boxes(
         ax.add_patch(rect)
     if not text:
         return
-    renderer = ax.figure.canvas.get_renderer()
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    # text sizes from an Agg renderer of the figure's size: works whatever canvas the figure has (a bare
+    # matplotlib.figure.Figure, as the widgets draw, has none that can measure text)
+    figure = ax.figure
+    renderer = RendererAgg(figure.bbox.width, figure.bbox.height, figure.dpi)
     order = range(len(boxes)) if scores is None else np.argsort(-np.asarray(scores), kind="stable")
     placed = []  # window extents of the labels drawn so far
     for k in order:

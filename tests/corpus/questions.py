@@ -33,8 +33,8 @@ ANSWERS = {
     "q_receptive_field_five_layers": 1 + 2 + 2 + 2 + 2 + 2,  # 1 unit, then each 3x3 layer adds 1 per side
     # 04_learning
     "q_finite_difference_calls": 2 * 12,  # f(x + eps e_k) and f(x - eps e_k) for each of 3 x 4 entries
-    "q_dense_layer_parameters": 48_000 + 120,  # a 120 x 400 weight matrix and 120 biases
-    "q_lenet_conv2_parameters": 2_400 + 16,  # w (16, 6, 5, 5) and one bias per kernel
+    "q_dense_gradient_zeros": 3,  # the column of the zero input: one entry per unit
+    "q_kernel_gradient_terms": (28 - 5 + 1) ** 2,  # one product per output position
     "q_which_gradient_flips_the_kernel": "input_gradient",  # dJ/da sums w[j, i] delta[p - j, q - i]
     "q_matrix_weight_entries": 81,  # 3 x 3 = 9 outputs (rows), each row holds all 9 weights once
     "q_max_pool_tie_gradient": "top_left",  # all of delta goes to the first maximum in row-major order

@@ -1,5 +1,6 @@
-"""Questions of 04_learning: the cost of finite differences, parameters of layers, which gradient
-flips the kernel, the convolution's matrix, max pooling at a tie, mini-batches, overfitting."""
+"""Questions of 04_learning: the cost of finite differences, zeros of a dense gradient, the products
+in a kernel gradient, which gradient flips the kernel, the convolution's matrix, max pooling at a tie,
+gradcheck, a kernel learned slowly, mini-batches, overfitting."""
 
 from __future__ import annotations
 
@@ -30,36 +31,38 @@ QUESTIONS = [
         },
     ),
     NumberQuestion(
-        id="q_dense_layer_parameters",
+        id="q_dense_gradient_zeros",
         notebook=NOTEBOOK,
-        title="the parameters of a fully connected layer",
-        prompt="the number of parameters of LeNet's nn.Linear(400, 120)",
-        answer=400 * 120 + 120,
+        title="where the weight gradient of a dense layer is zero",
+        prompt="zero entries of dJ/dw for 3 units and 4 inputs when one input a_i is 0 (delta has no zero)",
+        answer=3,
         reasoning=(
-            "A fully connected layer has one weight w[j, i] for every pair of an input i and a unit j, "
-            "and one bias b[j] per unit (per output, not per input)."
+            "dJ/dw[j, i] = delta[j] * a_prev[i]: entry (j, i) is zero exactly when delta[j] or a_prev[i] "
+            "is. Row j belongs to unit j and column i to input i; count the entries of the column of the "
+            "zero input."
         ),
         mistakes={
-            48000: "the biases are missing: each of the output units has its own b[j]",
-            48400: "one bias per unit, so one per output; you gave one per input",
-            520: "400 + 120 adds the sizes: every input is connected to every unit, so multiply",
+            4: "4 is a row: a zero input makes its column of dJ/dw zero (one entry per unit), not a row",
+            1: "the zero input meets every unit: its whole column of dJ/dw is zero, one entry per unit",
+            12: "only the entries that multiply the zero input vanish; delta has no zero",
         },
     ),
     NumberQuestion(
-        id="q_lenet_conv2_parameters",
+        id="q_kernel_gradient_terms",
         notebook=NOTEBOOK,
-        title="the parameters of LeNet's second convolutional layer",
-        prompt="the number of parameters of LeNet's nn.Conv2d(6, 16, kernel_size=5)",
-        answer=16 * 6 * 5 * 5 + 16,
+        title="how many products one entry of the kernel gradient sums",
+        prompt="the products summed in dJ/dw[0, 0] for a 28 x 28 input and a 5 x 5 kernel, stride 1",
+        answer=24 * 24,
         reasoning=(
-            "The weights are an (F, C, KH, KW) array: each of the F kernels has a KH x KW slice for every "
-            "one of the C input channels, and each kernel has one bias. The image size does not enter: "
-            "the kernel is shared by every position."
+            "The kernel is shared: w[0, 0] was used once for every output position, and dJ/dw[0, 0] adds "
+            "one product a[n, m] * delta[n, m] per output position. Count the output positions of a "
+            "5 x 5 kernel on a 28 x 28 input."
         ),
         mistakes={
-            416: "each kernel also spans all 6 input channels: w has shape (16, 6, 5, 5)",
-            2400: "the 16 biases are missing, one per kernel",
-            2406: "the biases belong to the output channels (16 of them), not to the input channels",
+            784: "784 = 28 x 28 counts every input pixel, but w[0, 0] met only the pixels at the top-left "
+            "corner of a window: one per output position",
+            25: "25 is the number of kernel entries; the sum runs over the output positions",
+            1: "the kernel is shared by every position, so each weight collects a product from every output",
         },
     ),
     ChoiceQuestion(
