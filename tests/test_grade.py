@@ -7,6 +7,8 @@ import argparse
 import csv
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -366,3 +368,44 @@ def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
     else:
         assert runs[FC].status == status and "more" in str(result)
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], limits.timeout).score == 1.0
+
+
+MEASURE = """
+import resource, sys, time
+from pathlib import Path
+from course.grader import grade
+from course.grader.sandbox.run import Limits
+started = time.monotonic()
+grades = grade.grade_class(Path(sys.argv[1]), Path(sys.argv[2]), workers=1, limits=Limits(timeout=30),
+                           mode=sys.argv[3], progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, time.monotonic() - started,
+      [g.total for g in grades])
+"""
+
+FLOODS_THE_CHANNEL = """
+import os, struct
+def fc_param_count(h, w, c, u):
+    frame = struct.pack(">I", 2) + b"{}"
+    chunk = frame * (2**20 // len(frame))
+    for fd in range(3, 64):
+        try:
+            for _ in range(64):
+                os.write(fd, chunk)
+        except OSError:
+            pass
+    return h * w * c * u
+"""
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_64_mb_of_tiny_frames_cost_the_grader_bounded_memory_and_time(tmp_path, mode):
+    write_student(tmp_path / "subs" / "flood", {FC: FLOODS_THE_CHANNEL}, only=FC)
+    command = [sys.executable, "-c", MEASURE, str(tmp_path / "subs"), str(tmp_path / "out"), mode]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True
+    )
+    megabytes, seconds, totals = done.stdout.split(maxsplit=2)
+    assert int(megabytes) < 500  # the grader's own peak: 2.9 GB when 64 MB of frames were kept and decoded
+    assert float(seconds) < 120  # 227 s when each tiny frame was decoded
+    others = [points for e, points in full_marks(only=FC).items() if e not in (FC, "scale_array")]
+    assert float(totals.strip("[] \n")) == sum(others)  # the subprocess has no scale_array; fc earns 0
