@@ -84,7 +84,11 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     write_student(subs / "stub", stubs, only=FC)
     broken_files(subs / "broken_files")
     (subs / "empty_folder").mkdir()
-    for student in ("stub", "broken_files", "empty_folder"):
+    (subs / "links_to_a_classmate").symlink_to(subs / "honest")  # a whole folder that is a link
+    (subs / "links_inside").mkdir()
+    for notebook in (subs / "honest").iterdir():  # a real folder of links to a classmate's notebooks
+        (subs / "links_inside" / notebook.name).symlink_to(notebook)
+    for student in ("stub", "broken_files", "empty_folder", "links_to_a_classmate", "links_inside"):
         expected[student] = dict.fromkeys(EXERCISES, 0.0)
     return subs, out, sentinel, expected
 
@@ -163,6 +167,8 @@ def test_unreadable_files_get_a_row_with_zero_and_a_reason(graded):
     for reason in ("the file is empty", "binary data", "invalid JSON", "not a Jupyter notebook"):
         assert reason in notes
     assert "no readable notebook" in "\n".join(grades["empty_folder"].notes)
+    assert "this folder is a symbolic link: not graded" in grades["links_to_a_classmate"].notes
+    assert "symbolic link: not read" in "\n".join(grades["links_inside"].notes)
 
 
 def test_the_report_says_which_sandbox_was_used(graded):
