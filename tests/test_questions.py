@@ -180,7 +180,7 @@ def test_course_grade_scores_a_question_in_a_submitted_notebook(tmp_path, mode):
     }
     for student, answer in answers.items():
         write_student(subs / student, {Q: cell.format(answer)}, only=Q)
-    grades = grade.grade_class(subs, out, seed=1, limits=Limits(timeout=5.0), mode=mode, progress=False)
+    grades = grade.grade_class(subs, out, limits=Limits(timeout=5.0), mode=mode, progress=False)
     results = {g.student: g.results[Q] for g in grades}
     points = EXERCISES[Q].points
     assert {student: r.score for student, r in results.items()} == {
