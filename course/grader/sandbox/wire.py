@@ -127,28 +127,37 @@ def _array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
 def encode_outcome(index: int, outcome: Outcome) -> bytes:
     """The frame for case number `index`: its Outcome, whose output is already plain data."""
     arrays: list[np.ndarray] = []
-    header = {
-        "case": index,
+    return encode_frame({"case": index, **_outcome_fields(outcome, arrays)}, arrays)
+
+
+def _outcome_fields(outcome: Outcome, arrays: list[np.ndarray]) -> dict:
+    return {
         "output": _to_json(outcome.output, arrays),
         "error": outcome.error,
         "not_attempted": outcome.not_attempted,
         "modified": list(outcome.modified),
+        "again": None if outcome.again is None else _outcome_fields(outcome.again, arrays),
+        "changed": outcome.changed,
     }
-    return encode_frame(header, arrays)
 
 
-def decode_outcome(header: dict, arrays: list[np.ndarray]) -> Outcome:
-    """Rebuild an Outcome from a frame; ValueError if any field is not what encode_outcome writes."""
-    error, modified = header.get("error"), header.get("modified")
+def decode_outcome(header: dict, arrays: list[np.ndarray], depth: int = 0) -> Outcome:
+    """Rebuild an Outcome (and the Outcome of its second call, one level deep) from a frame; ValueError
+    if any field is not what encode_outcome writes."""
+    error, modified, again = header.get("error"), header.get("modified"), header.get("again")
     if error is not None and not isinstance(error, str):
         raise ValueError("error is not a string")
     if not isinstance(modified, list) or not all(isinstance(m, str) for m in modified):
         raise ValueError("modified is not a list of names")
+    if again is not None and (depth > 0 or not isinstance(again, dict)):
+        raise ValueError("again is not the outcome of one second call")
     return Outcome(
         output=_from_json(header.get("output"), arrays, 0),
         error=error[:4000] if error else error,
         not_attempted=header.get("not_attempted") is True,
         modified=tuple(m[:100] for m in modified[:20]),
+        again=None if again is None else decode_outcome(again, arrays, depth + 1),
+        changed=header.get("changed") is True,
     )
 
 
