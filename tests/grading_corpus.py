@@ -285,6 +285,7 @@ def stealing_cells(out_dir: Path, submissions: Path) -> dict[str, str]:
         "reads_the_secret": f"return len(open({str(out_dir / '.course-grade-secret')!r}).read()) > 0",
         "reads_a_classmate": f"return len(os.listdir({str(submissions / 'honest')!r})) > 0",
         "reads_the_gradebook": f"return len(os.listdir({str(out_dir)!r})) > 0",
+        "reads_root_only_files": "return len(open('/etc/shadow').read()) > 0",  # root:shadow 0640
         "writes_outside": "open(f'/var/tmp/course-grade-{MARK}', 'w').write('x')\n    return True",
         "writes_shared_memory": "open(f'/dev/shm/course-grade-{MARK}', 'w').write('x')\n    return True",
         "signals_the_sandbox": "os.kill(os.getppid(), 0)\n    return True",

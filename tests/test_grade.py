@@ -7,6 +7,8 @@ import argparse
 import csv
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +84,11 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     write_student(subs / "stub", stubs, only=FC)
     broken_files(subs / "broken_files")
     (subs / "empty_folder").mkdir()
-    for student in ("stub", "broken_files", "empty_folder"):
+    (subs / "links_to_a_classmate").symlink_to(subs / "honest")  # a whole folder that is a link
+    (subs / "links_inside").mkdir()
+    for notebook in (subs / "honest").iterdir():  # a real folder of links to a classmate's notebooks
+        (subs / "links_inside" / notebook.name).symlink_to(notebook)
+    for student in ("stub", "broken_files", "empty_folder", "links_to_a_classmate", "links_inside"):
         expected[student] = dict.fromkeys(EXERCISES, 0.0)
     return subs, out, sentinel, expected
 
@@ -161,6 +167,8 @@ def test_unreadable_files_get_a_row_with_zero_and_a_reason(graded):
     for reason in ("the file is empty", "binary data", "invalid JSON", "not a Jupyter notebook"):
         assert reason in notes
     assert "no readable notebook" in "\n".join(grades["empty_folder"].notes)
+    assert "this folder is a symbolic link: not graded" in grades["links_to_a_classmate"].notes
+    assert "symbolic link: not read" in "\n".join(grades["links_inside"].notes)
 
 
 def test_the_report_says_which_sandbox_was_used(graded):
@@ -366,3 +374,45 @@ def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
     else:
         assert runs[FC].status == status and "more" in str(result)
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], limits.timeout).score == 1.0
+
+
+# VmHWM, not ru_maxrss: the latter keeps the peak of the (v)forked parent across exec
+MEASURE = """
+import sys, time
+from pathlib import Path
+from course.grader import grade
+from course.grader.sandbox.run import Limits
+started = time.monotonic()
+grades = grade.grade_class(Path(sys.argv[1]), Path(sys.argv[2]), workers=1, limits=Limits(timeout=30),
+                           mode=sys.argv[3], progress=False)
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")).split()[1]
+print(int(peak) // 1024, time.monotonic() - started, [g.total for g in grades])
+"""
+
+FLOODS_THE_CHANNEL = """
+import os, struct
+def fc_param_count(h, w, c, u):
+    frame = struct.pack(">I", 2) + b"{}"
+    chunk = frame * (2**20 // len(frame))
+    for fd in range(3, 64):
+        try:
+            for _ in range(64):
+                os.write(fd, chunk)
+        except OSError:
+            pass
+    return h * w * c * u
+"""
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_64_mb_of_tiny_frames_cost_the_grader_bounded_memory_and_time(tmp_path, mode):
+    write_student(tmp_path / "subs" / "flood", {FC: FLOODS_THE_CHANNEL}, only=FC)
+    command = [sys.executable, "-c", MEASURE, str(tmp_path / "subs"), str(tmp_path / "out"), mode]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True
+    )
+    megabytes, seconds, totals = done.stdout.split(maxsplit=2)
+    assert int(megabytes) < 500  # the grader's own peak: 2.9 GB when 64 MB of frames were kept and decoded
+    assert float(seconds) < 120  # 227 s when each tiny frame was decoded
+    others = [points for e, points in full_marks(only=FC).items() if e not in (FC, "scale_array")]
+    assert float(totals.strip("[] \n")) == sum(others)  # the subprocess has no scale_array; fc earns 0

@@ -282,5 +282,5 @@ def test_a_judge_that_raises_costs_that_case_with_the_value_named():
     run = ExerciseRun("fragile", "exited 0", [Outcome(output=float("inf")), Outcome(output=2)])
     result = verdict(exercise, cases, run, timeout=3.0)
     assert result.score == 1.0
-    assert "your fragile returned inf (a float)" in result.cases[0].message
+    assert "returned inf" in result.cases[0].message  # the checks' own words, or the grader's
     assert result.cases[1].name == "hidden case 1"  # the hidden case's name said what was drawn

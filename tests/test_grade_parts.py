@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -19,7 +20,7 @@ from grading_corpus import REPO, full_marks, write_student
 
 from course.grader import grade, gradescope
 from course.grader.notebook import UnreadableNotebook, parse_notebook
-from course.grader.sandbox import session
+from course.grader.sandbox import child, session
 from course.grader.sandbox.run import Limits
 from course.grader.sandbox.runner import inert
 from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_frame, encode_outcome
@@ -193,3 +194,19 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:  # the process is gone
         return b""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another uid")
+def test_what_a_student_uid_left_in_shared_folders_is_swept():
+    uid = 61999
+    left = Path(f"/tmp/course-grade-sweep-{os.getpid()}")
+    kept = Path(f"/tmp/course-grade-keep-{os.getpid()}")
+    for path in (left, kept):
+        path.write_text("x")
+    os.chown(left, uid, uid)
+    try:
+        child._sweep(uid)
+        assert not left.exists() and kept.exists()
+    finally:
+        for path in (left, kept):
+            path.unlink(missing_ok=True)

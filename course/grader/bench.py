@@ -36,7 +36,7 @@ def bench(
             for notebook in notebooks:
                 shutil.copy(notebook, folder / notebook.name)
         start = time.perf_counter()
-        grades = grade_class(root / "submissions", root / "out", workers, seed=0, limits=limits, mode=mode)
+        grades = grade_class(root / "submissions", root / "out", workers, limits=limits, mode=mode)
         seconds = time.perf_counter() - start
     totals = sorted({g.total for g in grades})
     return {
