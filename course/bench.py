@@ -212,16 +212,17 @@ x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
 w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
 y = F.conv2d(x, w, padding=2)
 F.conv2d_backward(np.ones_like(y), x, w, padding=2)
-first = time.perf_counter() - start
+first, first_cpu = time.perf_counter() - start, time.process_time()
 from course.kernels import precompile
 precompile()
-print(first, time.perf_counter() - start)
+print(first, time.perf_counter() - start, first_cpu, time.process_time())
 """
 
 
 def _print_startup() -> None:
     """Fresh processes: with an empty Numba cache (a new directory: everything compiles), then twice
-    with the cache that run filled (the second is reported)."""
+    with the cache that run filled (the second is reported). Compiling runs on one thread, so its CPU
+    time is what the wall time would be on an idle core, whatever else the machine is doing."""
     runs = []
     with tempfile.TemporaryDirectory(prefix="course-bench-cache-") as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
@@ -231,11 +232,12 @@ def _print_startup() -> None:
                 [sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True, env=env
             )
             runs.append((*map(float, done.stdout.split()), time.perf_counter() - begin))
-    for label, (first, everything, wall) in (("empty", runs[0]), ("warm", runs[2])):
+    for label, (first, everything, first_cpu, cpu, wall) in (("empty", runs[0]), ("warm", runs[2])):
         print(
             f"fresh process, {label} Numba cache: import course.functional + first conv2d forward and "
-            f"backward (64x1x28x28, float32) {first:.2f} s, then every kernel the notebooks use "
-            f"(precompile) {everything:.2f} s in all ({wall:.2f} s with the interpreter's start-up)"
+            f"backward (64x1x28x28, float32) {first:.2f} s (CPU {first_cpu:.2f} s), then every kernel "
+            f"the notebooks use (precompile) {everything:.2f} s in all (CPU {cpu:.2f} s; {wall:.2f} s "
+            f"with the interpreter's start-up)"
         )
 
 

@@ -8,10 +8,11 @@ from unittest import mock
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import conv_cases, pool_cases
 
+from course import _jit, naive
 from course import functional as F
-from course import naive
 from course.gradcheck import gradcheck
 from course.kernels import conv as conv_kernels
 from course.kernels.conv import BLOCK
@@ -76,6 +77,28 @@ def test_a_layer_with_many_taps_matches_the_naive_specification_in_chunks_of_ima
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 
+def threaded(threads: int = 3):
+    """Every kernel call shared among `threads` threads, whatever its size (and the number of cores)."""
+    return mock.patch.multiple(_jit, PARALLEL_WORK=0, _threads=threads, _max_threads=threads)
+
+
+@settings(max_examples=15, deadline=None)
+@given(conv_cases(), st.booleans())
+def test_threaded_kernels_match_the_naive_specification(case, gemm):
+    """The same answers when the tasks are shared among threads (sweeps, direct loops, or matrix
+    products with one image per chunk, so that chunks and their partial grad_w go to different threads)."""
+    depth, cols = (1, 1) if gemm else (conv_kernels.GEMM_DEPTH, conv_kernels.COLS_SIZE)
+    with threaded(), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_SIZE=cols):
+        assert_conv2d_matches_naive(case)
+
+
+@settings(max_examples=15, deadline=None)
+@given(pool_cases())
+def test_threaded_pooling_matches_the_naive_specification(case):
+    with threaded():
+        assert_pooling_matches_naive(case)
+
+
 def assert_conv2d_matches_naive(case):
     x, w, b = case.x, case.w, case.b
     before = snapshot(x, w, b)
@@ -97,6 +120,10 @@ def assert_conv2d_matches_naive(case):
 @SETTINGS
 @given(pool_cases())
 def test_pooling_forward_and_backward_match_the_naive_specification(case):
+    assert_pooling_matches_naive(case)
+
+
+def assert_pooling_matches_naive(case):
     x = case.x
     grad_out = None
     for fast, fast_back, slow, slow_back in (
