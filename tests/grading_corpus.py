@@ -263,8 +263,9 @@ def hostile_cells(out_dir: Path, submissions: Path, sentinel: Path) -> dict[str,
 
 def stealing_cells(out_dir: Path, submissions: Path) -> dict[str, str]:
     """student -> an fc_param_count cell that is right only if its attack worked: reaching the
-    course's references again, the secret, a classmate's work or the gradebook, writing outside its
-    working directory, or signalling a process outside its sandbox. An honest sandbox gives each 0."""
+    course's references or a question's answer again, the secret, a classmate's work or the gradebook,
+    writing outside its working directory, or signalling a process outside its sandbox. An honest
+    sandbox gives each 0."""
     attacks = {
         "reloads_boxes": "m = importlib.reload(sys.modules['course.apps.boxes'])\n"
         "    return m.iou([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
@@ -282,6 +283,12 @@ def stealing_cells(out_dir: Path, submissions: Path) -> dict[str, str]:
         "        code = getattr(f, '__code__', None)\n"
         "        if code and f.__name__ == 'iou' and code.co_filename.endswith('boxes.py'):\n"
         "            return f([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
+        "reads_a_question_answer": "import course.grading\n"
+        "    answers = [getattr(q, 'answer', None) for q in course.grading.EXERCISES.values()]\n"
+        "    return any(isinstance(a, int) and a > 1 for a in answers)",
+        "finds_a_question_answer_with_gc": "import gc\n"
+        "    answers = [o.answer for o in gc.get_objects() if type(o).__name__ == 'NumberQuestion']\n"
+        "    return any(isinstance(a, int) and a > 1 for a in answers)",
         "reads_the_secret": f"return len(open({str(out_dir / '.course-grade-secret')!r}).read()) > 0",
         "reads_a_classmate": f"return len(os.listdir({str(submissions / 'honest')!r})) > 0",
         "reads_the_gradebook": f"return len(os.listdir({str(out_dir)!r})) > 0",

@@ -6,9 +6,10 @@ a stand-in that records the call and raises ReferenceUsed. An import hook then r
 module that is not loaded yet, and every reload: `importlib.reload` of any course module (say the one
 that holds `iou`) would run its source again and give the originals back. (The sandbox loads every
 course module a notebook's cells import before poisoning; Landlock keeps the source itself unreadable,
-see `confine`, so it cannot be exec'd by hand either.) The runner
-reports a recorded call, and the grader then scores the exercise 0. The notebooks' own `check` and
-`fallback` (QUIET) only do nothing, so a check call left in an exercise's cell costs nothing.
+see `confine`, so it cannot be exec'd by hand either.) The runner reports a recorded call, and the
+grader then scores the exercise 0. The questions' answers are withheld: the sandbox never needs them.
+The notebooks' own `check` and `fallback` (QUIET) only do nothing, so a check call left in an
+exercise's cell costs nothing.
 """
 
 from __future__ import annotations
@@ -63,7 +64,20 @@ def poison_references(keep: Callable[[str], bool] = lambda name: False) -> int:
             elif isinstance(value, type) and _is_course(getattr(value, "__module__", "")):
                 count += _poison_class(value, targets)
     sys.meta_path.insert(0, _Refuse())
+    _withhold_answers()
     return count
+
+
+def _withhold_answers() -> None:
+    """A question's answer is data, not a function: the sandbox never needs it (answers are judged by
+    the grader), so every loaded question holds a placeholder instead, which no judge accepts."""
+    registry = sys.modules.get("course.grading.registry")
+    for exercise in getattr(registry, "EXERCISES", {}).values():
+        if hasattr(exercise, "answer"):
+            exercise.answer = _WITHHELD
+
+
+_WITHHELD = type("Withheld", (), {"__repr__": lambda self: "<withheld during grading>"})()
 
 
 def _reference_functions(keep: Callable[[str], bool]) -> dict[int, str]:
