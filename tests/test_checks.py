@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from corpus import buggy_kernels, correct_kernels, other_exercises, questions
+from corpus import buggy_kernels, conv_steps, correct_kernels, other_exercises, questions
 
 from course import functional
 from course.grading import (
@@ -37,10 +37,10 @@ KERNEL_IDS = (
     "avg_pool2d_backward",
 )
 HIDDEN_SEEDS = (1, 2, 3)
-BUGGY = buggy_kernels.BUGGY + other_exercises.BUGGY + questions.BUGGY
+BUGGY = buggy_kernels.BUGGY + other_exercises.BUGGY + conv_steps.BUGGY + questions.BUGGY
 CORRECT = [
     (exercise_id, fn)
-    for table in (correct_kernels.CORRECT, other_exercises.CORRECT, questions.CORRECT)
+    for table in (correct_kernels.CORRECT, other_exercises.CORRECT, conv_steps.CORRECT, questions.CORRECT)
     for exercise_id, fns in table.items()
     for fn in fns
 ]

@@ -6,9 +6,15 @@ Layering: imports course.grading.exercise only; the registry imports this packag
 
 from __future__ import annotations
 
-from course.grading.questions import motivation
+from course.grading.questions import applications, components, learning, motivation, structure
 from course.grading.questions.question import ChoiceQuestion, NumberQuestion, Question
 
 __all__ = ["ALL", "ChoiceQuestion", "NumberQuestion", "Question"]
 
-ALL: list[Question] = [*motivation.QUESTIONS]
+ALL: list[Question] = [
+    *motivation.QUESTIONS,
+    *components.QUESTIONS,
+    *structure.QUESTIONS,
+    *learning.QUESTIONS,
+    *applications.QUESTIONS,
+]

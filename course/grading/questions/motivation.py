@@ -1,12 +1,47 @@
-"""Questions of 01_motivation: receptive fields."""
+"""Questions of 01_motivation: an image as numbers, what a dense layer cannot share, receptive fields."""
 
 from __future__ import annotations
 
-from course.grading.questions.question import NumberQuestion
+from course.grading.questions.question import ChoiceQuestion, NumberQuestion
 
 __all__ = ["QUESTIONS"]
 
 QUESTIONS = [
+    NumberQuestion(
+        id="q_numbers_in_a_colour_image",
+        notebook="01_motivation",
+        title="how many numbers a small colour image holds",
+        prompt="the number of values in one 32 x 32 colour (RGB) image",
+        answer=32 * 32 * 3,
+        reasoning=(
+            "An image is one grid of height x width values per channel, and a colour image has three "
+            "channels (R, G, B): multiply the rows, the columns and the channels."
+        ),
+        mistakes={
+            1024: "1024 = 32 x 32 is one channel: a colour image has a grid for each of R, G and B",
+            96: "96 = 32 x 3 counts one row of pixels per channel: every one of the 32 rows has 32 pixels",
+            3072 * 255: "the brightness range (0..255) is what each number can be, not how many there are",
+        },
+    ),
+    ChoiceQuestion(
+        id="q_dense_layer_after_a_shift",
+        notebook="01_motivation",
+        title="what a dense layer knows one pixel away",
+        prompt="which weights of a dense layer respond to a pattern moved by one pixel",
+        options=("the_same_weights", "other_weights", "no_weights"),
+        answer="other_weights",
+        reasoning=(
+            "In a dense layer, weight w[j, i] connects input number i to unit j, and a pattern moved by "
+            "one pixel lands on other input numbers i. Ask which weights multiply those inputs, and "
+            "whether anything ties them to the weights that met the pattern before."
+        ),
+        mistakes={
+            "the_same_weights": "the same weights would need the same inputs; after the shift the "
+            "pattern is multiplied by the weights of the neighbouring inputs",
+            "no_weights": "every input number has a weight to every unit, so some weights always see "
+            "the moved pattern; the question is whether they were trained for it",
+        },
+    ),
     NumberQuestion(
         id="q_receptive_field_five_layers",
         notebook="01_motivation",
