@@ -23,7 +23,6 @@ from course.grading.kernel_cases import zero_padding_hint
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
 
 
-
 def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, (int, np.integer)) else (int(value[0]), int(value[1]))
 
