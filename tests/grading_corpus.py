@@ -379,7 +379,11 @@ def leaving_processes_cell() -> str:
         f"""
         import os, subprocess, time
         def fc_param_count(h, w, c, u):
-            if os.fork() == 0:
+            try:
+                child = os.fork()
+            except OSError:  # the sandbox's process limit, reached after a few cases: still a right answer
+                child = -1
+            if child == 0:
                 os.setsid()
                 if os.fork() == 0:
                     try:

@@ -3,7 +3,9 @@
 An exercise draws its cases from a seeded generator (`cases`), and judges a plain output (`judge`).
 Running the student's function is kept apart from judging it, so the grader can run the function in a
 sandboxed process and judge what comes back in its own: `run_case` is the only place that calls
-student code, and `plain` is the only form in which its output reaches `judge`.
+student code, and `plain` is the only form in which its output reaches `judge`. A case may carry a
+second call with the same shapes and new values (`Case.again`): `run_case` makes both calls in a row
+and reports whether the first call's returned value changed meanwhile; `score_case` judges both.
 """
 
 from __future__ import annotations
@@ -122,16 +124,11 @@ class Exercise:
             fraction = (fraction + second) / 2
             if outcome.changed:
                 fraction = 0.0
-                message = "\n".join(
-                    filter(
-                        None,
-                        [
-                            "the value your function returned on the first call changed when it was called "
-                            "again: return a new array on every call (not one kept from an earlier call)",
-                            message,
-                        ],
-                    )
+                changed = (
+                    "the value your function returned on the first call changed when it was called again: "
+                    "return a new array on every call (not one kept from an earlier call)"
                 )
+                message = f"{changed}\n{message}" if message else changed
         fraction = min(max(float(fraction), 0.0), 1.0)
         return CaseResult(case.name, fraction * case.weight, case.weight, message, case.hidden)
 

@@ -16,40 +16,15 @@ from collections.abc import Callable
 import numpy as np
 
 from course import functional
-from course.grading.compare import compare_array
 from course.grading.exercise import Case, Exercise
-from course.grading.judging import close
+from course.grading.judging import judge_array
 from course.grading.kernel_cases import zero_padding_hint
 
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
 
-Mistake = tuple[str, Callable[[], np.ndarray]]
-
 
 def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, (int, np.integer)) else (int(value[0]), int(value[1]))
-
-
-def _judge(expected: np.ndarray, got, name: str, mistakes: list[Mistake]) -> tuple[float, str]:
-    """compare_array, plus the hint of the one mistake whose output `got` equals, when that output is
-    neither right nor shared with another mistake (an ambiguous hint would mislead)."""
-    fraction, message = compare_array(expected, got, name)
-    if fraction == 1.0 or not isinstance(got, np.ndarray) or got.dtype != expected.dtype:
-        return fraction, message  # dtype problems get their own message and no value hint
-    outputs = []
-    for hint, compute in mistakes:
-        try:
-            outputs.append((hint, np.asarray(compute())))
-        except (ValueError, IndexError):  # that mistake cannot even be made on this case
-            continue
-    distinct = [
-        (hint, out)
-        for hint, out in outputs
-        if not close(out, expected, expected.dtype)
-        and not any(close(out, other, expected.dtype) for h, other in outputs if h != hint)
-    ]
-    hint = next((hint for hint, out in distinct if close(got, out, expected.dtype)), "")
-    return 0.0, f"{message}\n{hint}" if hint else message
 
 
 def _only_if(condition: bool, compute: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
@@ -131,7 +106,7 @@ class ZeroPad(Exercise):
                 lambda: np.pad(x, ((ph, ph), (ph, ph), (ph, ph), (pw, pw))),
             ),
         ]
-        return _judge(self.reference(x, padding), output, "the padded x", mistakes)
+        return judge_array(self.reference(x, padding), output, "the padded x", mistakes)
 
     def error_hint(self, case, error):
         return zero_padding_hint(case.args[1], error)
@@ -204,7 +179,7 @@ class Conv2dChannels(Exercise):
                 lambda: functional.conv2d(a[None], w)[0] / a.dtype.type(a.shape[0]),
             ),
         ]
-        return _judge(self.reference(a, w), output, "z", mistakes)
+        return judge_array(self.reference(a, w), output, "z", mistakes)
 
 
 class Conv2dBatch(Exercise):
@@ -273,7 +248,7 @@ class Conv2dBatch(Exercise):
                 ),
             ),
         ]
-        return _judge(self.reference(x, w, b), output, "z", mistakes)
+        return judge_array(self.reference(x, w, b), output, "z", mistakes)
 
 
 class Conv2dStride(Exercise):
@@ -344,7 +319,7 @@ class Conv2dStride(Exercise):
                 _only_if(sh != sw, lambda: functional.conv2d(x, w, stride=sh)),
             ),
         ]
-        return _judge(self.reference(x, w, stride), output, "z", mistakes)
+        return judge_array(self.reference(x, w, stride), output, "z", mistakes)
 
 
 EXERCISES = [ZeroPad(), Conv2dChannels(), Conv2dBatch(), Conv2dStride()]

@@ -266,7 +266,7 @@ class DenseBackward(Exercise):
                 rng.standard_normal(n_out),
                 rng.random(n_out),
             )
-            name = f"{n_in} inputs, {n_out} sigmoid units"
+            name = f"{n_in} input{'s' * (n_in != 1)}, {n_out} sigmoid unit{'s' * (n_out != 1)}"
             if scale > 1:
                 name += " with large weights: saturated units (|z| in the hundreds)"
             cases.append(Case(name, arrays, hidden=hidden))
