@@ -71,7 +71,7 @@ def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = No
     Run as root, bubblewrap would keep every capability inside the sandbox (enough to remount its
     read-only binds); it keeps only those needed to hand each exercise to `nobody` and clean up after
     it when `drops` (default: whether student code runs as `nobody`), else none."""
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     boot = f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; {code}"
     command = [sys.executable, "-E", "-B", "-c", boot]
     if mode != "bwrap":
