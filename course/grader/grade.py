@@ -19,6 +19,7 @@ import io
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from course.grader.sandbox.run import (
 )
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for, load_points, not_attempted
-from course.grading.exercise import Case
+from course.grading.exercise import Case, Exercise
 from course.grading.result import CaseResult, CheckResult
 
 __all__ = [
@@ -120,16 +121,19 @@ def grade_student(
     cases: dict[str, list[Case]] | None = None,
     pool: SandboxPool | None = None,
     points: dict[str, float] | None = None,
+    exercises: Iterable[str] | None = None,
 ) -> StudentGrade:
-    """Grade every exercise of the registry on one student's notebooks (or folder); with a `pool`, in
-    the calling worker's sandbox (the pool's mode and hidden folders apply); `points` (exercise id ->
-    points, see `course.grading.load_points`) overrides the exercises' own points."""
+    """Grade every exercise of the registry (or the given `exercises` ids) on one student's notebooks
+    (or folder); with a `pool`, in the calling worker's sandbox (the pool's mode and hidden folders
+    apply); `points` (exercise id -> points, see `course.grading.load_points`) overrides the exercises'
+    own points."""
     points = points or {}
+    chosen = {e: EXERCISES[e] for e in exercises} if exercises is not None else EXERCISES
     files = read_student(files) if isinstance(files, Path) else files
-    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in chosen.items()}
     mode = pool.mode if pool else isolation(mode)
     notes = [describe(mode), *files.notes]
-    assigned = _assign(files.notebooks)
+    assigned = _assign(files.notebooks, chosen)
     for index in sorted(set(assigned.values())):
         notes += files.notebooks[index].notes
     notebooks = [(n.setup, n.cells) for n in files.notebooks]
@@ -139,7 +143,7 @@ def grade_student(
     missing = "not submitted: no notebook has a cell for `{}`"
     ordered = {
         e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
-        for e, x in EXERCISES.items()
+        for e, x in chosen.items()
     }
     return StudentGrade(files.student, ordered, notes, seed)
 
@@ -154,10 +158,10 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _assign(notebooks: tuple[Submission, ...]) -> dict[str, int]:
+def _assign(notebooks: tuple[Submission, ...], exercises: dict[str, Exercise]) -> dict[str, int]:
     """Each exercise is graded from one notebook (its index): preferably the one named after its notebook."""
     assigned: dict[str, int] = {}
-    for exercise_id, exercise in EXERCISES.items():
+    for exercise_id, exercise in exercises.items():
         holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
         if holders:
             holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
