@@ -14,6 +14,7 @@ COMMANDS = {
     "grade": ("course.grader.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
     "grade-gradescope": ("course.grader.gradescope", "grade one submission on Gradescope's autograder"),
     "bench-grade": ("course.grader.bench", "time `course grade` on a class of copies of one submission"),
+    "bench-gradescope": ("course.grader.bench_gradescope", "time one Gradescope submission, cold and warm"),
 }
 
 

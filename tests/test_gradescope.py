@@ -2,9 +2,9 @@
 warm cache, keep its secret from student code and from everything a student sees, and give the
 instructor the choices the course promises (exercises, visibility, hidden cases per student)?
 
-The harness is simulated: an /autograder-shaped folder (the scripts read COURSE_AUTOGRADER_ROOT), the
-zip's contents in ROOT/source, ROOT/venv/bin/python standing for the venv setup.sh would build, then
-setup.sh's own cache step and ROOT/run_autograder run with bash for each submission.
+The harness is simulated (`Harness`): an /autograder-shaped folder (the scripts read
+COURSE_AUTOGRADER_ROOT), the zip's contents in ROOT/source, ROOT/venv/bin/python standing for the venv
+setup.sh would build, then setup.sh's own cache step and ROOT/run_autograder run with bash.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -24,7 +20,8 @@ import pytest
 from grading_corpus import REPO, write_notebook
 
 from course.grader import autograder, gradescope
-from course.grader.autograder import PINS, Assignment, hidden_seed, make_autograder
+from course.grader.autograder import PINS, Assignment, hidden_seed
+from course.grader.bench_gradescope import Harness
 from course.grader.grade import StudentGrade
 from course.grader.sandbox.run import drop_to
 from course.grading import EXERCISES
@@ -35,50 +32,19 @@ EXERCISE_IDS = ("conv_output_size", "max_pool2d")  # one pure-Python exercise, o
 SECRET = bytes.fromhex("5ec2e7" * 10 + "0b")  # easy to spot wherever it would leak
 
 
-def _cache_step(setup: str) -> str:
-    """setup.sh's ROOT line and its cache step (what follows the installs, which need apt and PyPI)."""
-    root_line = next(line for line in setup.splitlines() if line.startswith("ROOT="))
-    return "set -euo pipefail\n" + root_line + "\n" + setup[setup.index("# the cache step") :]
-
-
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory) -> Path:
-    """An /autograder-shaped root after setup.sh: source unpacked, cache step run."""
-    root = tmp_path_factory.mktemp("autograder")
+    """An /autograder-shaped root after setup.sh's cache step."""
     assignment = Assignment.choose([], list(EXERCISE_IDS), hidden_visibility="hidden")
-    make_autograder(root / "source", assignment, SECRET)
-    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")  # as Gradescope does
-    python = root / "venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
-    python.chmod(0o755)
-    setup = (root / "source" / "setup.sh").read_text()
-    done = subprocess.run(["bash", "-c", _cache_step(setup)], env=_env(root), capture_output=True, text=True)
+    laid_out = Harness.lay_out(tmp_path_factory.mktemp("gradescope") / "autograder", assignment, SECRET)
+    done = laid_out.cache_step()
     assert done.returncode == 0, done.stderr
-    return root
-
-
-def _env(root: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
-    return {**env, "COURSE_AUTOGRADER_ROOT": str(root), "PYTHONPATH": str(REPO), **extra}
+    return laid_out.root
 
 
 def _submit(root: Path, notebooks: dict[str, Path | str], user: int = 7, **env: str):
-    """Run run_autograder on one submission; returns (exit status, results.json or None, stdout+stderr)."""
-    shutil.rmtree(root / "submission", ignore_errors=True)
-    shutil.rmtree(root / "results", ignore_errors=True)
-    (root / "submission").mkdir()
-    for name, content in notebooks.items():
-        target = root / "submission" / name
-        shutil.copy(content, target) if isinstance(content, Path) else target.write_text(content)
-    metadata = {"id": 1000 + user, "users": [{"id": user, "email": f"s{user}@uni.edu", "name": "S"}]}
-    (root / "submission_metadata.json").write_text(json.dumps(metadata))
-    done = subprocess.run(
-        ["bash", str(root / "run_autograder")], env=_env(root, **env), capture_output=True, text=True
-    )
-    path = root / "results" / "results.json"
-    results = json.loads(path.read_text()) if path.exists() else None
-    return done.returncode, results, done.stdout + done.stderr
+    """run_autograder on one submission: (exit status, results.json or None, its stdout and stderr)."""
+    return Harness(root).submit(notebooks, user, **env)
 
 
 def _hunter(root: Path) -> str:
