@@ -143,7 +143,6 @@ def _children_cpu() -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     default = Path(__file__).resolve().parents[2] / "solutions"
     parser.add_argument("--submission", type=Path, default=default, help="a folder of notebooks to submit")
     parser.add_argument(

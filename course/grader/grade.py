@@ -2,9 +2,11 @@
 
 SUBMISSIONS_DIR holds one folder per student (the folder name is the student id) with any of the
 course's notebooks. The grader writes OUT_DIR/<student>.json (Gradescope's results.json format) as each
-student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is written by this process
-only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
-during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
+student finishes, and at the end OUT_DIR/grades.csv, canvas.csv (Canvas's import layout), reports/
+(one HTML page per student) and summary.txt (what went wrong across the class, also printed), with
+the --overrides file (regrades, excused exercises, manual credit) applied. Every file in OUT_DIR is
+written by this process only, after the sandboxed runs, and written again from memory at the end, so
+nothing a submission did during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
 complete (same seed, exercises and points) are not graded again.
 
 Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
@@ -14,11 +16,10 @@ sandbox); child and runner run inside the sandbox; wire is the only format share
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import secrets
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -26,7 +27,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from course.grader.collect import candidates
+from course.grader.export import final_grades, gradebook_csv, read_roster
+from course.grader.gradebook import check_folders, loose_files, student_folders, write_gradebook
 from course.grader.notebook import Submission, UnreadableNotebook, read_notebook
+from course.grader.overrides import Override, read_overrides
 from course.grader.sandbox.run import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
@@ -39,14 +44,15 @@ from course.grader.sandbox.run import (
 )
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for, load_points, not_attempted
-from course.grading.exercise import Case, Exercise
+from course.grading.exercise import Case
 from course.grading.result import CaseResult, CheckResult
+
+RUN_FILE = ".course-grade-run.json"  # hidden: no student folder (hidden ones are skipped) clashes
 
 __all__ = [
     "StudentFiles",
     "StudentGrade",
     "read_student",
-    "gradebook_csv",
     "add_arguments",
     "grade_class",
     "grade_student",
@@ -133,13 +139,22 @@ def grade_student(
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in chosen.items()}
     mode = pool.mode if pool else isolation(mode)
     notes = [describe(mode), *files.notes]
-    assigned = _assign(files.notebooks, chosen)
-    for index in sorted(set(assigned.values())):
-        notes += files.notebooks[index].notes
+    options = candidates(
+        [(n.path, n.cells) for n in files.notebooks], {e: x.notebook for e, x in chosen.items()}
+    )
     notebooks = [(n.setup, n.cells) for n in files.notebooks]
-    plan = {e: (i, cases[e]) for e, i in assigned.items()}
-    runs = run_submission(notebooks, plan, limits, mode, hide, pool)
-    results = {e: verdict(EXERCISES[e], cases[e], runs[e], limits.timeout, points.get(e)) for e in assigned}
+    results: dict[str, CheckResult] = {}
+    used: dict[str, int] = {}
+    for attempt in range(max(map(len, options.values()), default=0)):  # each exercise's best attempt
+        plan = {e: (o[attempt], cases[e]) for e, o in options.items() if attempt < len(o)}
+        runs = run_submission(notebooks, plan, limits, mode, hide, pool)
+        for e, (index, _) in plan.items():
+            result = verdict(EXERCISES[e], cases[e], runs[e], limits.timeout, points.get(e))
+            if e not in results or result.score > results[e].score:
+                results[e], used[e] = result, index
+    for index in sorted(set(used.values())):
+        notes += files.notebooks[index].notes
+    notes += _choices(files.notebooks, used)
     missing = "not submitted: no notebook has a cell for `{}`"
     ordered = {
         e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
@@ -158,15 +173,17 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def _assign(notebooks: tuple[Submission, ...], exercises: dict[str, Exercise]) -> dict[str, int]:
-    """Each exercise is graded from one notebook (its index): preferably the one named after its notebook."""
-    assigned: dict[str, int] = {}
-    for exercise_id, exercise in exercises.items():
-        holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
-        if holders:
-            holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
-            assigned[exercise_id] = holders[0]
-    return assigned
+def _choices(notebooks: tuple[Submission, ...], used: dict[str, int]) -> list[str]:
+    """A note for each exercise that more than one notebook holds: which file it was graded from."""
+    notes = []
+    for exercise_id, index in used.items():
+        others = [n.path for i, n in enumerate(notebooks) if i != index and exercise_id in n.cells]
+        if others:
+            notes.append(
+                f"{exercise_id}: graded from {notebooks[index].path} (also in {', '.join(others)}; "
+                "the notebook where it was attempted, the best attempt if several)"
+            )
+    return notes
 
 
 def grade_class(
@@ -178,14 +195,16 @@ def grade_class(
     mode: str = "auto",
     progress: bool = True,
     points: dict[str, float] | None = None,
+    overrides: list[Override] | None = None,
 ) -> list[StudentGrade]:
     """Grade every student folder of `submissions` into `out`; returns the grades in student order.
-    `points` (exercise id -> points) overrides the exercises' own points."""
+    `points` (exercise id -> points) overrides the exercises' own points; `overrides` (see
+    `course.grader.overrides`) apply to grades.csv only, never to the graded <student>.json."""
     submissions, out = submissions.resolve(), out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     seed = _seed(out, seed)
     become_subreaper()
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    students = student_folders(submissions)
     table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
     finished = {s.name: _finished(out / f"{s.name}.json", seed, table) for s in students}
     grades = {name: grade for name, grade in finished.items() if grade is not None}
@@ -210,33 +229,26 @@ def grade_class(
     ordered = [grades[s.name] for s in students]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
         _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
-    _write_atomic(out / "grades.csv", gradebook_csv(ordered))
+    _write_atomic(out / "grades.csv", gradebook_csv(final_grades(ordered, overrides or []), EXERCISES))
     return ordered
-
-
-def gradebook_csv(grades: list[StudentGrade]) -> str:
-    """grades.csv: student, the points of each exercise in registry order, total."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *EXERCISES, "total"])
-    for grade in grades:
-        points = [f"{grade.results[e].score:g}" for e in EXERCISES]
-        writer.writerow([grade.student, *points, f"{grade.total:g}"])
-    return buffer.getvalue()
 
 
 def _seed(out: Path, seed: int | None) -> int:
     """The hidden cases' seed: the one given, else the one of the run being resumed, else a new one."""
-    run_file = out / ".course-grade-run.json"  # hidden: no student folder (hidden ones are skipped) clashes
-    previous = None
-    try:
-        previous = json.loads(run_file.read_text()).get("seed")
-    except (OSError, ValueError, AttributeError):
-        pass
+    previous = _previous_seed(out)
     if seed is None:
-        seed = previous if isinstance(previous, int) else secrets.randbelow(2**31)
-    _write_atomic(run_file, json.dumps({"seed": seed, "exercises": list(EXERCISES)}))
+        seed = previous if previous is not None else secrets.randbelow(2**31)
+    _write_atomic(out / RUN_FILE, json.dumps({"seed": seed, "exercises": list(EXERCISES)}))
     return seed
+
+
+def _previous_seed(out: Path) -> int | None:
+    """The seed of the run whose gradebook is in `out`, if any."""
+    try:
+        previous = json.loads((out / RUN_FILE).read_text()).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return previous if isinstance(previous, int) else None
 
 
 def _finished(path: Path, seed: int, points: dict[str, float]) -> StudentGrade | None:
@@ -270,43 +282,89 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per student")
-    parser.add_argument("--out", type=Path, required=True, help="where grades.csv and <student>.json go")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the gradebook's folder (not inside SUBMISSIONS)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="students graded at once")
     parser.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per exercise")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: new)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the hidden cases (default: the stored one, else new)"
+    )
     parser.add_argument("--memory-mb", type=int, default=Limits.memory // 2**20, help="memory per exercise")
     parser.add_argument(
-        "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="isolation (default: auto)"
+        "--sandbox",
+        choices=("auto", "bwrap", "fallback"),
+        default="auto",
+        help="how student code is isolated",
     )
     parser.add_argument("--points", type=Path, default=None, help="JSON {exercise id: points} to reweight")
+    parser.add_argument(
+        "--overrides", type=Path, default=None, help="CSV student,exercise,points,reason (regrades, excused)"
+    )
+    parser.add_argument(
+        "--canvas-roster", type=Path, default=None, help="Canvas gradebook export to match ids"
+    )
+    parser.add_argument("--canvas-column", default="CNN notebooks", help="assignment name in canvas.csv")
+    parser.add_argument(
+        "--title", default="Convolutional neural networks", help="heading of the HTML reports"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.submissions.is_dir():
-        print(f"course grade: SUBMISSIONS_DIR {args.submissions} is not a folder")
+    problem = check_folders(args.submissions, args.out, _previous_seed(args.out.resolve()), args.seed)
+    if problem:
+        print(f"course grade: {problem}", file=sys.stderr)
         return 2
+    students = student_folders(args.submissions.resolve())
+    if not students:
+        loose = loose_files(args.submissions.resolve())
+        print(
+            f"course grade: no student folders in {args.submissions}: expected one folder per student "
+            f"(e.g. {args.submissions}/alice/02_components.ipynb)"
+            + (f"; found only the files {', '.join(loose[:5])}" if loose else ""),
+            file=sys.stderr,
+        )
+        return 1
     if args.workers < 1 or args.timeout <= 0:
-        print(f"course grade: need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}")
+        message = f"need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}"
+        print(f"course grade: {message}", file=sys.stderr)
         return 2
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
     try:
         mode = isolation(args.sandbox)
-    except RuntimeError as error:
-        print(f"course grade: {error}")
+        points = load_points(args.points) if args.points else None
+    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as error:
+        print(f"course grade: {error}", file=sys.stderr)
+        return 2
+    table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
+    try:
+        names = {s.name for s in students}
+        overrides = read_overrides(args.overrides, names, table) if args.overrides else []
+        roster = read_roster(args.canvas_roster) if args.canvas_roster else None
+    except ValueError as error:
+        print(f"course grade: {error}", file=sys.stderr)
         return 2
     if mode == "fallback":
-        print(f"course grade: {FALLBACK_NOTE}")
+        print(f"course grade: {FALLBACK_NOTE}", file=sys.stderr)
     try:
-        points = load_points(args.points) if args.points else None
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        print(f"course grade: --points {args.points}: {error}")
-        return 2
-    try:
-        grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode, points=points)
+        grades = grade_class(
+            args.submissions,
+            args.out,
+            args.workers,
+            args.seed,
+            limits,
+            mode,
+            points=points,
+            overrides=overrides,
+        )
     except KeyboardInterrupt:
-        print("course grade: interrupted; run the same command again to grade the students left")
+        print("course grade: interrupted; run the same command again to grade the rest", file=sys.stderr)
         return 130
-    total = sum((points or {}).get(e, x.points) for e, x in EXERCISES.items())
-    mean = sum(g.total for g in grades) / len(grades) if grades else 0.0
-    print(f"graded {len(grades)} students; mean {mean:.2f}/{total:g}; gradebook: {args.out / 'grades.csv'}")
+    out = args.out.resolve()
+    summary = write_gradebook(
+        out, args.submissions.resolve(), grades, overrides, roster, args.canvas_column, args.title
+    )
+    print(summary.text())
+    print(f"gradebook {out / 'grades.csv'}, Canvas {out / 'canvas.csv'}, reports {out / 'reports'}/")
+    print(f"this summary: {out / 'summary.txt'}")
     return 0

@@ -132,7 +132,6 @@ def _hidden_key(root: Path, per: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     build = parser.add_argument_group("building the autograder (on your machine)")
     build.add_argument(
         "--make-autograder", type=Path, metavar="DIR", help="write the autograder's files here"

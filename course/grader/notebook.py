@@ -4,7 +4,9 @@ A notebook is read as JSON (never executed here). Cells are found by their metad
 {"course": {"setup": true}} and {"course": {"exercise": "<id>"}}; when a student's editor lost the
 metadata, an exercise cell is the last code cell that defines `def <id>(`, and the setup cell is the
 first code cell that imports something and defines no exercise. IPython magics and shell lines
-(`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python.
+(`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python. An old-format
+notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that uses a helper only an
+ungraded cell defines gets a note (`course.grader.collect`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from course.grader.collect import helpers_elsewhere, upgrade
 
 __all__ = ["Submission", "UnreadableNotebook", "parse_notebook", "read_notebook"]
 
@@ -64,10 +68,17 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
         notebook = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as error:
         raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
+    try:
+        notebook = upgrade(notebook) if isinstance(notebook, dict) else notebook
+    except ValueError as error:
+        raise UnreadableNotebook(f"{name}: {error}") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
     code = [(_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
-    return _find_cells(code, list(exercise_ids), name)
+    found = _find_cells(code, list(exercise_ids), name)
+    ungraded = [source for _, source in code if source != found.setup and source not in found.cells.values()]
+    helpers = helpers_elsewhere(found.cells, found.setup, ungraded, name)
+    return replace(found, notes=found.notes + tuple(helpers))
 
 
 def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str) -> Submission:
