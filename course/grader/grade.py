@@ -6,8 +6,8 @@ student finishes, and at the end OUT_DIR/grades.csv, canvas.csv (Canvas's import
 (one HTML page per student) and summary.txt (what went wrong across the class, also printed), with
 the --overrides file (regrades, excused exercises, manual credit) applied. Every file in OUT_DIR is
 written by this process only, after the sandboxed runs, and written again from memory at the end, so
-nothing a submission did during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
-complete (same seed, exercises and points) are not graded again.
+nothing a submission did during the run survives in the gradebook. A run that is interrupted resumes:
+students whose JSON is complete (same seed, exercises and points) are not graded again.
 
 Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
 sandbox); child and runner run inside the sandbox; wire is the only format shared across it.
