@@ -81,7 +81,7 @@ def read_overrides(path: Path, students: set[str], max_points: dict[str, float])
 
 def apply(results: dict[str, CheckResult], overrides: list[Override]) -> dict[str, CheckResult]:
     """One student's results with their overrides applied: an excused exercise is out of 0 points
-    (status kept, message says why), a set score replaces the graded one."""
+    (status kept, message says why), a set score replaces the graded one (and its status follows)."""
     changed = dict(results)
     for override in overrides:
         graded = results[override.exercise]
@@ -90,7 +90,9 @@ def apply(results: dict[str, CheckResult], overrides: list[Override]) -> dict[st
         if override.points is None:
             changed[override.exercise] = replace(graded, score=0.0, max_score=0.0, message=message)
         else:
-            changed[override.exercise] = replace(graded, score=override.points, message=message)
+            points, maximum = override.points, graded.max_score
+            status = "passed" if points >= maximum else "partial" if points > 0 else "failed"
+            changed[override.exercise] = replace(graded, score=points, status=status, message=message)
     return changed
 
 
