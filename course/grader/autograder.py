@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from course.grading import EXERCISES, cases_for, check, for_notebook
+from course.kernels import precompile
 
 __all__ = [
     "Assignment",
@@ -239,8 +240,10 @@ def hidden_seed(secret: bytes, key: str) -> int:
 
 
 def warm_cache(exercises: tuple[str, ...]) -> None:
-    """Compile every kernel the checks of `exercises` call, by checking each exercise's own reference
-    on its visible and hidden cases (compiled code goes to Numba's cache)."""
+    """Compile into Numba's cache every kernel the course uses (`course.kernels.precompile`), then run
+    the checks of `exercises` on each exercise's own reference, visible and hidden cases, so that
+    whatever else the checks compile or load is in the cache too."""
+    precompile()
     for exercise_id in exercises:
         exercise = EXERCISES[exercise_id]
         for seed in (1, 2):  # hidden cases of two seeds: every dtype and layout the cases use
