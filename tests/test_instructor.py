@@ -16,7 +16,7 @@ import pytest
 from grading_corpus import REPO, write_notebook
 
 from course.cli import main
-from course.grader.collect import attempted, candidates, helpers_elsewhere
+from course.grader.attempts import attempted, candidates, helpers_elsewhere
 from course.grader.export import FinalGrade, canvas_csv, gradebook_csv
 from course.grader.notebook import parse_notebook
 from course.grader.overrides import Override, apply, read_overrides
@@ -178,6 +178,9 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
     text, unknown = canvas_csv([alice, bob], "CNN notebooks", 5.0, roster)
     assert list(csv.reader(text.splitlines()))[2] == ["Smith, Alice", "101", "s1", "alice", "A", "4"]
     assert unknown == ["bob"]
+    formula = _final("=HYPERLINK(1)", {"iou": _result("iou", 1.0, 1.0)})
+    assert gradebook_csv([formula], ["iou"]).splitlines()[1].startswith("'=HYPERLINK(1)")
+    assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
 
 
 def test_the_html_report_shows_each_exercise_and_case_in_points_and_escapes_what_students_control():

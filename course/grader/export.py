@@ -73,7 +73,7 @@ def gradebook_csv(final: list[FinalGrade], exercises: Iterable[str]) -> str:
     writer.writerow(["student", *exercises, "total"])
     for grade in final:
         points = ["EX" if e in grade.excused else f"{grade.results[e].score:g}" for e in exercises]
-        writer.writerow([grade.student, *points, f"{grade.total:g}"])
+        writer.writerow([_cell(grade.student), *points, f"{grade.total:g}"])
     return buffer.getvalue()
 
 
@@ -119,7 +119,7 @@ def canvas_csv(
         else:
             unknown.append(grade.student)
             continue
-        writer.writerow([*ids, f"{round(score, 2):g}"])
+        writer.writerow([*map(_cell, ids), f"{round(score, 2):g}"])
     return buffer.getvalue(), unknown
 
 
@@ -129,3 +129,8 @@ def write_reports(folder: Path, final: list[FinalGrade], title: str) -> None:
     for grade in final:
         page = render_report(grade.student, grade.results.values(), grade.notes, title)
         (folder / f"{grade.student}.html").write_text(page)
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a student id comes from a folder name)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

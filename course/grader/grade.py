@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from course.grader.collect import candidates
+from course.grader.attempts import candidates
 from course.grader.export import final_grades, gradebook_csv, read_roster
 from course.grader.gradebook import check_folders, loose_files, student_folders, write_gradebook
 from course.grader.notebook import Submission, UnreadableNotebook, read_notebook

@@ -6,7 +6,7 @@ metadata, an exercise cell is the last code cell that defines `def <id>(`, and t
 first code cell that imports something and defines no exercise. IPython magics and shell lines
 (`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python. An old-format
 notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that uses a helper only an
-ungraded cell defines gets a note (`course.grader.collect`).
+ungraded cell defines gets a note (`course.grader.attempts`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from course.grader.collect import helpers_elsewhere, upgrade
+from course.grader.attempts import helpers_elsewhere, upgrade
 
 __all__ = ["Submission", "UnreadableNotebook", "parse_notebook", "read_notebook"]
 
