@@ -4,8 +4,11 @@ a Canvas gradebook, a report each student can open, and clear refusals with exit
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -322,3 +325,16 @@ def test_help_shows_defaults_and_no_developer_notes(capsys):
     text = capsys.readouterr().out
     assert "(default: 30.0)" in text and "(default: auto)" in text and "Layering" not in text
     assert "(default: None)" not in text
+
+
+def test_every_option_the_instructors_readme_names_exists():
+    """The walkthrough a newcomer follows names only options that the commands accept."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### A term, step by step") : readme.index("### What the sandbox protects")]
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", section))
+    known = set()
+    for command in ("grade", "grade-gradescope", "bench-gradescope", "bench-grade", "release"):
+        with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:
+            main([command, "--help"])
+        known |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", out.getvalue()))
+    assert named and named <= known, named - known
