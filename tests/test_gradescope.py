@@ -20,7 +20,7 @@ import pytest
 from grading_corpus import REPO, write_notebook
 
 from course.grader import autograder, gradescope
-from course.grader.autograder import PINS, Assignment, hidden_seed
+from course.grader.autograder import PINS, Assignment
 from course.grader.bench_gradescope import Harness
 from course.grader.grade import StudentGrade
 from course.grader.sandbox.run import drop_to
@@ -29,7 +29,7 @@ from course.grading.result import CaseResult, CheckResult
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "gradescope_results.schema.json").read_text())
 EXERCISE_IDS = ("conv_output_size", "max_pool2d")  # one pure-Python exercise, one with a Numba reference
-SECRET = bytes.fromhex("5ec2e7" * 10 + "0b")  # easy to spot wherever it would leak
+SECRET = b"5ec2e7" * 10 + b"0b"  # a secret file's content, easy to spot wherever it would leak
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +123,14 @@ def test_the_secret_is_nowhere_a_student_or_student_code_can_look(harness):
     assert (harness / "source").stat().st_mode & 0o077 == 0
     for name in ("run_autograder", "setup.sh", "assignment.json", "requirements.txt"):
         text = (harness / "source" / name).read_text() if (harness / "source" / name).exists() else ""
-        assert SECRET.hex() not in text
+        assert SECRET.decode() not in text
     status, results, log = _submit(harness, {"hunter.ipynb": _hunter(harness)})
     assert status == 0
     jsonschema.validate(results, SCHEMA)
     text = _student_text(results)
     assert "HUNTED" in text and " files: [" in text  # the hunting code ran; its findings are in its feedback
-    seed = hidden_seed(SECRET, "student 7")
-    for leaked in (SECRET.hex(), SECRET.hex()[:16], str(seed)):
+    seed = gradescope.hidden_seed(harness, SECRET, "student")  # the last submission's: student 7
+    for leaked in (SECRET.decode(), SECRET.decode()[:16], str(seed)):
         assert leaked not in text
         assert leaked not in log
 
@@ -140,7 +140,7 @@ def test_the_hunting_cell_finds_the_secret_when_it_has_the_graders_rights(harnes
     cells = [c for c in json.loads(_hunter(harness))["cells"] if c["cell_type"] == "code"]
     namespace: dict = {}
     exec("".join(cells[1]["source"]), namespace)
-    with pytest.raises(RuntimeError, match=SECRET.hex()):
+    with pytest.raises(RuntimeError, match=SECRET.decode()):
         namespace["conv_output_size"](28, 5)
 
 
@@ -148,14 +148,14 @@ def test_the_hunting_cell_finds_the_secret_when_it_has_the_graders_rights(harnes
 def test_without_a_sandbox_and_with_the_graders_rights_the_autograder_refuses_to_grade(harness):
     status, results, log = _submit(harness, {"hunter.ipynb": _hunter(harness)}, COURSE_SANDBOX="fallback")
     assert status == 1 and results is None
-    assert "could read the secret" in log and SECRET.hex() not in log
+    assert "could read the secret" in log and SECRET.decode() not in log
 
 
 @pytest.mark.skipif(drop_to("fallback") is None, reason="`nobody` cannot run this Python")
 def test_without_bubblewrap_student_code_runs_as_nobody_and_cannot_read_the_secret(harness):
     status, results, log = _submit(harness, {"hunter.ipynb": _hunter(harness)}, COURSE_SANDBOX="fallback")
     assert status == 0 and "HUNTED" in _student_text(results)
-    assert SECRET.hex() not in _student_text(results) and SECRET.hex() not in log
+    assert SECRET.decode() not in _student_text(results) and SECRET.decode() not in log
 
 
 def test_hidden_cases_differ_per_student_and_stay_the_same_for_one_student(harness):
@@ -168,12 +168,16 @@ def test_hidden_cases_differ_per_student_and_stay_the_same_for_one_student(harne
     assert hidden_names(8) != first
 
 
-def test_hidden_seeds_are_per_key_and_128_bits():
-    seeds = {hidden_seed(SECRET, key) for key in ("student 7", "student 8", "submission 1007", "class")}
-    assert len(seeds) == 4
-    assert all(0 <= s < 2**128 for s in seeds)
-    assert hidden_seed(SECRET, "student 7") == hidden_seed(SECRET, "student 7")
-    assert hidden_seed(bytes(32), "student 7") != hidden_seed(SECRET, "student 7")
+def test_hidden_seeds_follow_the_instructors_choice(tmp_path):
+    def seed(per: str, user: int, submission: int) -> int:
+        metadata = {"id": submission, "users": [{"id": user, "email": "s@uni.edu", "name": "S"}]}
+        (tmp_path / "submission_metadata.json").write_text(json.dumps(metadata))
+        return gradescope.hidden_seed(tmp_path, SECRET, per)
+
+    assert seed("student", 7, 1) == seed("student", 7, 2) != seed("student", 8, 1)
+    assert seed("submission", 7, 1) != seed("submission", 7, 2)
+    assert seed("class", 7, 1) == seed("class", 8, 2)
+    assert len({seed("student", 7, 1), seed("submission", 7, 1), seed("class", 7, 1)}) == 3
 
 
 def test_an_assignment_is_the_exercises_of_its_notebooks_or_the_ids_named():
@@ -229,7 +233,7 @@ def test_make_autograder_states_its_pins_and_the_command_line_tells_the_instruct
     requirements = (tmp_path / "ag" / "requirements.txt").read_text().splitlines()
     assert "numpy==2.4.6" in requirements and "numba==0.68.1" in requirements
     assert oct((tmp_path / "ag" / "secret").stat().st_mode & 0o777) == "0o600"
-    assert len(bytes.fromhex((tmp_path / "ag" / "secret").read_text())) == 32
+    assert len(bytes.fromhex((tmp_path / "ag" / "secret").read_text())) == 32  # 256 random bits
     assert (tmp_path / "ag" / "course-src" / "course" / "grader" / "grade.py").is_file()
     setup = (tmp_path / "ag" / "setup.sh").read_text()
     assert "requirements.txt" in setup and "NUMBA_CPU_NAME" in setup and "--prepare" in setup

@@ -32,7 +32,7 @@ def attempted(source: str, exercise_id: str) -> bool:
     cell does not parse: a broken attempt is still an attempt)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == exercise_id]
     if not functions:
@@ -106,7 +106,7 @@ def _defined(source: str) -> set[str]:
     """Top-level names a cell defines: functions, classes, assignments, imports."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     names = set()
     for node in tree.body:
@@ -124,7 +124,7 @@ def _used(source: str) -> list[str]:
     """Names a cell reads and neither defines nor gets from Python's builtins, in order of first use."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     bound = _defined(source) | set(dir(builtins))
     for node in ast.walk(tree):

@@ -10,7 +10,7 @@ which must write ROOT/results/results.json. `make_autograder` writes into a fold
     run_autograder    `course grade-gradescope --root ROOT` with the image's Numba cache
     requirements.txt  PINS: the versions the course was tested with, so a rebuild grades the same
     assignment.json   the Assignment: which exercises, visibility, how hidden cases are drawn (no secret)
-    secret            the hidden cases' secret (256 random bits, hex), readable by its owner only
+    secret            the hidden cases' secret (`course.grader.secret`), readable by its owner only
     course-src/       this package
 
 `prepare` moves the secret and the assignment into ROOT/.course (root only) and removes them from
@@ -22,15 +22,13 @@ can lay out the same tree in a temporary folder; nothing else reads it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from course.grader.secret import MIN_SECRET_BYTES, new_secret, read_secret
 from course.grading import EXERCISES, cases_for, check, for_notebook
 from course.kernels import precompile
 
@@ -40,7 +38,6 @@ __all__ = [
     "HIDDEN_CASES",
     "PINS",
     "VISIBILITIES",
-    "hidden_seed",
     "load_private",
     "make_autograder",
     "prepare",
@@ -173,10 +170,12 @@ class Assignment:
 
 def make_autograder(directory: Path, assignment: Assignment, secret: bytes | None = None) -> Path:
     """Write the autograder of `assignment` into `directory` (zip its contents for Gradescope); the
-    hidden cases' `secret` defaults to 32 fresh random bytes."""
-    secret = secrets.token_bytes(32) if secret is None else secret
-    if len(secret) < 16:
-        raise ValueError(f"make_autograder: the secret must have at least 128 bits, got {8 * len(secret)}")
+    hidden cases' `secret` (see `course.grader.secret`) defaults to a new one."""
+    secret = new_secret() if secret is None else secret
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"make_autograder: the secret needs at least {MIN_SECRET_BYTES} bytes, got {len(secret)}"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parents[2]
     source = directory / "course-src"
@@ -196,7 +195,7 @@ def make_autograder(directory: Path, assignment: Assignment, secret: bytes | Non
     secret_file = directory / "secret"
     secret_file.touch(mode=0o600)
     secret_file.chmod(0o600)
-    secret_file.write_text(secret.hex())
+    secret_file.write_bytes(secret)
     return directory
 
 
@@ -229,14 +228,7 @@ def load_private(root: Path) -> tuple[Assignment, bytes]:
     """The assignment and the secret that `prepare` put in ROOT/.course."""
     private = root / ".course"
     assignment = Assignment.from_json((private / "assignment.json").read_text())
-    secret = bytes.fromhex((private / "secret").read_text().strip())
-    return assignment, secret
-
-
-def hidden_seed(secret: bytes, key: str) -> int:
-    """The hidden cases' seed for one student, submission or class (`key`): 128 bits of
-    HMAC-SHA256(secret, key), so seeds of different keys are unrelated and none reveals the secret."""
-    return int.from_bytes(hmac.new(secret, key.encode(), hashlib.sha256).digest()[:16], "big")
+    return assignment, read_secret(private / "secret")
 
 
 def warm_cache(exercises: tuple[str, ...]) -> None:

@@ -66,10 +66,11 @@ def final_grades(grades: Iterable, overrides: list[Override]) -> list[FinalGrade
 
 
 def gradebook_csv(final: list[FinalGrade], exercises: Iterable[str]) -> str:
-    """grades.csv: student, points per exercise in the course's order (EX if excused), total."""
+    """grades.csv: student, points per exercise in the course's order (EX if excused), total. Lines end
+    with CR LF (RFC 4180), so a CR or LF inside an id is quoted rather than taken for the end of a row."""
     exercises = list(exercises)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["student", *exercises, "total"])
     for grade in final:
         points = ["EX" if e in grade.excused else f"{grade.results[e].score:g}" for e in exercises]
@@ -106,7 +107,7 @@ def canvas_csv(
             if row.get(column, "").strip():
                 by_id.setdefault(row[column].strip(), row)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*CANVAS_IDS, assignment])
     writer.writerow(["Points Possible", "", "", "", "", f"{full_points:g}"])
     unknown = []

@@ -1,9 +1,9 @@
 """Around the grading of a class: what is checked before it starts, and the instructor's files written
 after it (canvas.csv, reports/<student>.html, summary.txt; grades.csv is written by `grade_class`).
 
-Checked before any grading: SUBMISSIONS is a folder with student folders in it, the gradebook folder
---out is not inside it (it would be graded as a student), and a gradebook graded with one seed is not
-silently regraded with another.
+Checked before any grading: SUBMISSIONS is a folder with student folders in it and the gradebook
+folder --out is not inside it (it would be graded as a student); a gradebook graded with another secret
+is refused by `grade_class` itself (SecretMismatch).
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from course.grader.export import canvas_csv, final_grades, write_reports
 from course.grader.overrides import Override
 from course.grader.summary import ClassSummary, summarize_class
 
-__all__ = ["check_folders", "loose_files", "student_folders", "write_gradebook"]
-
-
-def student_folders(submissions: Path) -> list[Path]:
-    """The student folders of SUBMISSIONS (hidden ones, such as .ipynb_checkpoints, are skipped)."""
-    return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+__all__ = ["check_folders", "loose_files", "write_gradebook"]
 
 
 def loose_files(submissions: Path) -> list[str]:
@@ -28,19 +23,13 @@ def loose_files(submissions: Path) -> list[str]:
     return sorted(p.name for p in submissions.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def check_folders(submissions: Path, out: Path, previous_seed: int | None, seed: int | None) -> str:
-    """Why `course grade` cannot run with these folders and seeds ("" when it can): `previous_seed` is
-    the seed of the gradebook already in `out`, if any."""
+def check_folders(submissions: Path, out: Path) -> str:
+    """Why `course grade` cannot run with these folders ("" when it can)."""
     if not submissions.is_dir():
         return f"SUBMISSIONS {submissions} is not a folder"
     where, inside = out.resolve(), submissions.resolve()
     if where == inside or inside in where.parents:
         return f"--out {out} is inside SUBMISSIONS {submissions}, where it would be graded as a student"
-    if seed is not None and previous_seed not in (None, seed) and any(out.glob("*.json")):
-        return (
-            f"--out {out} holds grades from another --seed: every student would be regraded on new hidden "
-            "cases. Run without --seed (or with that run's seed) to resume, or choose a new --out"
-        )
     return ""
 
 

@@ -23,17 +23,17 @@ from course.grader.autograder import (
     HIDDEN_CASES,
     VISIBILITIES,
     Assignment,
-    hidden_seed,
     load_private,
     make_autograder,
     prepare,
 )
 from course.grader.grade import StudentGrade, grade_student
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, drop_to, isolation
+from course.grader.secret import BadSecret, read_secret, student_seed
 from course.grading import EXERCISES, cases_for, load_points
 from course.grading.result import CheckResult
 
-__all__ = ["add_arguments", "grade_submission", "results_json", "run"]
+__all__ = ["add_arguments", "grade_submission", "hidden_seed", "results_json", "run"]
 
 UNSAFE = (
     "student code would run with the grader's rights and no sandbox (bubblewrap cannot start here and "
@@ -49,7 +49,7 @@ def grade_submission(root: Path, mode: str = "auto") -> dict:
     mode = isolation(mode)
     if mode == "fallback" and drop_to(mode) is None:
         raise PermissionError(UNSAFE)
-    seed = hidden_seed(secret, _hidden_key(root, assignment.hidden_cases))
+    seed = hidden_seed(root, secret, assignment.hidden_cases)
     cases = {e: cases_for(EXERCISES[e], seed) for e in assignment.exercises}
     limits = Limits(timeout=assignment.timeout)
     hide = tuple(str(root / name) for name in (".course", "source", "results"))
@@ -117,18 +117,19 @@ def _part(result: CheckResult, hidden: bool) -> CheckResult | None:
     return replace(result, score=score, max_score=maximum, status=status, cases=cases, message=message)
 
 
-def _hidden_key(root: Path, per: str) -> str:
-    """What the hidden cases are drawn for, from Gradescope's submission_metadata.json: the submitters'
-    ids ("student"), the submission's id ("submission"), or nothing ("class")."""
+def hidden_seed(root: Path, secret: bytes, per: str) -> int:
+    """The seed of this submission's hidden cases (`course.grader.secret.student_seed`), drawn for its
+    submitters' Gradescope ids ("student"), for them and this submission's id ("submission"), or once
+    for everyone ("class"), from ROOT/submission_metadata.json."""
     if per == "class":
-        return "class"
+        return student_seed(secret, "")
     try:
         metadata = json.loads((root / "submission_metadata.json").read_text())
-        if per == "submission":
-            return f"submission {metadata['id']}"
-        return "student " + ",".join(sorted(str(user["id"]) for user in metadata["users"]))
+        student = ",".join(sorted(str(user["id"]) for user in metadata["users"]))
+        submission = str(metadata["id"]) if per == "submission" else ""
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RuntimeError(f"submission_metadata.json has no {per} id ({error!r})") from None
+    return student_seed(secret, student, submission)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +170,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument(
         "--secret-file",
         type=Path,
-        help="a file of >= 32 hex digits to use as the secret (default: a new random one)",
+        help="a file whose content is the secret, at least 16 bytes (default: a new random one)",
     )
     inside = parser.add_argument_group("inside Gradescope's container (run by setup.sh and run_autograder)")
     inside.add_argument("--root", type=Path, default=Path("/autograder"), help="Gradescope's folder")
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 def _make(args: argparse.Namespace) -> int:
     try:
         points = tuple(load_points(args.points).items()) if args.points else ()
-        secret = bytes.fromhex(args.secret_file.read_text().strip()) if args.secret_file else None
+        secret = read_secret(args.secret_file) if args.secret_file else None
         assignment = Assignment.choose(
             args.notebooks,
             args.exercises,
@@ -210,7 +211,7 @@ def _make(args: argparse.Namespace) -> int:
             points=points,
         )
         make_autograder(args.make_autograder, assignment, secret)
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except (OSError, ValueError, TypeError, KeyError, BadSecret) as error:
         print(f"course grade-gradescope: {error}", file=sys.stderr)
         return 2
     print(

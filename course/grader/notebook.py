@@ -7,6 +7,10 @@ first code cell that imports something and defines no exercise. IPython magics a
 (`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python. An old-format
 notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that uses a helper only an
 ungraded cell defines gets a note (`course.grader.attempts`).
+
+Reading is linear in the file's size (no pattern here can backtrack across lines) and bounded: at most
+MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook; past a limit the
+notebook is refused with a message naming it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from course.grader.attempts import helpers_elsewhere, upgrade
+from course.grader.collect import MAX_FILE_BYTES
 
-__all__ = ["Submission", "UnreadableNotebook", "parse_notebook", "read_notebook"]
+__all__ = [
+    "MAX_CELLS",
+    "MAX_CODE_BYTES",
+    "MAX_NOTEBOOK_BYTES",
+    "Submission",
+    "UnreadableNotebook",
+    "parse_notebook",
+    "read_notebook",
+]
 
-MAX_NOTEBOOK_BYTES = 50 * 2**20
-_MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
+MAX_NOTEBOOK_BYTES = MAX_FILE_BYTES
+MAX_CELLS = 5000  # the course's notebooks have about a hundred
+MAX_CODE_BYTES = 2**20  # of code, in all the code cells of one notebook
+_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.MULTILINE)  # [ \t], not \s: a run of newlines is not rescanned
+_IMPORT = re.compile(r"^[ \t]*(import|from)[ \t]", re.MULTILINE)
 
 
 class UnreadableNotebook(ValueError):
@@ -74,7 +90,12 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
         raise UnreadableNotebook(f"{name}: {error}") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
+    if len(notebook["cells"]) > MAX_CELLS:
+        raise UnreadableNotebook(f"{name}: {len(notebook['cells'])} cells, more than {MAX_CELLS}: not graded")
     code = [(_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
+    size = sum(len(source) for _, source in code)
+    if size > MAX_CODE_BYTES:
+        raise UnreadableNotebook(f"{name}: {size} characters of code, more than {MAX_CODE_BYTES}: not graded")
     found = _find_cells(code, list(exercise_ids), name)
     ungraded = [source for _, source in code if source != found.setup and source not in found.cells.values()]
     helpers = helpers_elsewhere(found.cells, found.setup, ungraded, name)
@@ -100,9 +121,7 @@ def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str
             notes.append(f"{name}: the cell of {exercise} had lost its metadata; found it by its `def`")
     if setup is None:
         defined = set(cells.values())
-        setup = next(
-            (s for _, s in code if s not in defined and re.search(r"^\s*(import|from)\s", s, re.M)), None
-        )
+        setup = next((s for _, s in code if s not in defined and _IMPORT.search(s)), None)
         if setup is not None and cells:
             notes.append(f"{name}: the setup cell had lost its metadata; used the first cell with imports")
     return Submission(name, setup, cells, tuple(notes))

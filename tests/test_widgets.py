@@ -1,0 +1,222 @@
+"""The interactive figures: are their numbers right, do their controls redraw them, and does each still
+show a picture where no browser runs (the static fallback)?"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+
+import numpy as np
+import pytest
+
+import course.functional as F
+from course.apps import detection
+from course.apps.scenes import load_scenes, make_video
+from course.apps.weights import SCENES, load_detector, load_segmenter
+from course.data import load_mnist
+from course.widgets import conv_explorer, detections, learning_rate, multichannel, playback, pool_router
+from course.widgets import receptive_field as rf
+from course.widgets.figure import InteractiveFigure
+from course.widgets.grid import number_text
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def valley_data():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(30, 2)) * [1.0, 0.35]
+    return X, X @ np.array([1.0, -2.0]) + 0.1 * rng.normal(size=30)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return load_scenes(**SCENES)[1]
+
+
+def every_figure(scenes):
+    video = make_video(*load_mnist()[1], 4, seed=5)
+    return {
+        "conv_explorer": conv_explorer.conv_explorer(),
+        "multichannel": multichannel.multichannel_steps(),
+        "receptive_field": rf.receptive_field_explorer(),
+        "learning_rate": learning_rate.learning_rate_valley(*valley_data()),
+        "pool_router": pool_router.pooling_router(),
+        "detections": detections.detection_thresholds(load_detector(), scenes.images),
+        "playback": playback.video_playback(load_segmenter(), load_detector(), video.images),
+    }
+
+
+def test_every_figure_shows_a_png_without_a_browser_and_redraws_when_a_control_moves(scenes):
+    for name, figure in every_figure(scenes).items():
+        assert isinstance(figure, InteractiveFigure)
+        bundle = figure._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle, name
+        first = base64.b64decode(bundle["image/png"])
+        assert first.startswith(PNG_SIGNATURE) and first == bytes(figure.image.value), name
+        control = next(c for c in figure.controls.values() if hasattr(c, "max") and c.value < c.max)
+        control.value = min(control.max, control.value + (control.step if hasattr(control, "step") else 1))
+        assert bytes(figure.image.value).startswith(PNG_SIGNATURE), name
+        assert bytes(figure.image.value) != first, (
+            f"{name}: moving {control.description} left the picture unchanged"
+        )
+
+
+# -- convolution explorer ----------------------------------------------------------------------------
+
+
+def test_explorer_output_is_the_convolution_of_the_padded_input_for_every_slider_setting():
+    for size, kernel, stride, padding in itertools.product(range(3, 8), range(1, 6), range(1, 4), range(3)):
+        if kernel > size + 2 * padding:
+            continue
+        g = conv_explorer.conv_geometry(size, kernel, stride, padding)
+        a = conv_explorer.INPUT[:size, :size]
+        w = conv_explorer.KERNEL[:kernel, :kernel]
+        expected = F.conv2d(np.pad(a, padding)[None, None], w[None, None], stride=stride)[0, 0]
+        assert g.output.shape == ((size + 2 * padding - kernel) // stride + 1,) * 2
+        np.testing.assert_array_equal(g.output, expected)
+        np.testing.assert_array_equal(g.padded[g.is_padding], 0)
+        assert g.is_padding.sum() == (size + 2 * padding) ** 2 - size**2
+
+
+def test_explorer_terms_are_the_window_under_the_kernel_and_add_up_to_the_output():
+    g = conv_explorer.conv_geometry(5, 3, 2, 1, row=1, col=2)
+    window = g.padded[2:5, 4:7]  # output (1, 2) at stride 2 starts at padded row 2, column 4
+    assert g.terms == list(zip(window.ravel().tolist(), g.kernel.ravel().tolist(), strict=True))
+    assert sum(x * k for x, k in g.terms) == g.output[1, 2]
+
+
+def test_explorer_keeps_the_selected_output_inside_the_output_when_the_stride_grows():
+    figure = conv_explorer.conv_explorer(size=7, kernel_size=3)
+    figure.controls["row"].value = 4
+    figure.controls["stride"].value = 3  # the output shrinks to 2 x 2
+    assert figure.controls["row"].max == 1 and figure.controls["row"].value == 1
+    with pytest.raises(ValueError, match="kernel_size must be between 1 and size"):
+        conv_explorer.conv_geometry(3, 5, 1, 0)
+
+
+# -- multi-channel steps -----------------------------------------------------------------------------
+
+
+def test_multichannel_steps_fill_the_output_volume_of_conv2d_one_value_at_a_time():
+    reference = F.conv2d(
+        multichannel.INPUT[None],
+        multichannel.KERNELS,
+        multichannel.BIAS,
+        multichannel.STRIDE,
+        multichannel.PADDING,
+    )[0]
+    last = reference.size - 1
+    for step in range(reference.size):
+        s = multichannel.channel_step(step)
+        assert s.value == reference[s.f, s.n, s.m]
+        assert s.value == s.channel_sums.sum() + multichannel.BIAS[s.f]
+        np.testing.assert_array_equal(s.channel_sums, s.products.sum(axis=(1, 2)))
+        assert np.isnan(s.output).sum() == last - step
+    np.testing.assert_array_equal(multichannel.channel_step(last).output, reference)
+    with pytest.raises(ValueError, match="step must be in 0..17"):
+        multichannel.channel_step(18)
+
+
+# -- receptive field ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layers", "kernel", "stride", "pooling", "side"),
+    [(1, 3, 1, False, 3), (3, 3, 1, False, 7), (2, 5, 2, False, 13), (4, 3, 1, True, 46), (2, 1, 1, True, 4)],
+)
+def test_receptive_field_formula_matches_hand_worked_values_and_the_probe(
+    layers, kernel, stride, pooling, side
+):
+    stack = rf.stack_of(layers, kernel, stride, pooling)
+    assert rf.field_formula(stack) == side
+    probe = rf.probe_field(stack)
+    assert probe.rows[1] - probe.rows[0] + 1 == side
+    assert probe.cols[1] - probe.cols[0] + 1 == side
+
+
+def test_receptive_field_probe_says_when_the_stack_does_not_fit_the_photo():
+    probe = rf.probe_field(rf.stack_of(6, 3, 3, True))
+    assert probe.gradient is None and probe.output_side == 0
+
+
+# -- learning rate -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", [0.3, 0.9, 1.2, 1.8, 2.05, 2.2])
+def test_learning_rate_regime_is_what_descent_does_along_the_steepest_direction(ratio):
+    X, y = valley_data()
+    curvatures, directions = np.linalg.eigh(X.T @ X)
+    w_best = np.linalg.lstsq(X, y, rcond=None)[0]
+    path = learning_rate.descent_path(X, y, ratio / curvatures[-1], np.array([-2.0, 2.0]), 30)
+    along = (path - w_best) @ directions[:, -1]  # distance to the minimum along the steepest direction
+    grows = abs(along[-1]) > abs(along[0])
+    alternates = bool(np.all(np.sign(along[1:]) == -np.sign(along[:-1])))
+    verdict = learning_rate.regime(ratio / curvatures[-1], curvatures[-1])
+    assert verdict == ("diverges" if grows else "zig-zags" if alternates else "converges")
+
+
+def test_learning_rate_figure_uses_the_step_function_it_is_given():
+    X, y = valley_data()
+    calls = []
+
+    def my_step(w, grad_w, lr):
+        calls.append(lr)
+        return w - lr * grad_w
+
+    path = learning_rate.descent_path(X, y, 0.01, np.zeros(2), 5, my_step)
+    np.testing.assert_allclose(path, learning_rate.descent_path(X, y, 0.01, np.zeros(2), 5))
+    assert calls == [0.01] * 5
+    with pytest.raises(ValueError, match=r"expected X \(K, 2\) and y \(K,\)"):
+        learning_rate.learning_rate_valley(X[:, :1], y)
+
+
+# -- pooling router ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 1), (2, 1), (3, 2)])
+def test_pooling_router_sends_delta_where_torch_autograd_does(kernel, stride):
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(pool_router.INPUT, requires_grad=True)
+    for mode, pool in (("max", torch.nn.functional.max_pool2d), ("average", torch.nn.functional.avg_pool2d)):
+        out = pool(x, kernel, stride)
+        for row, col in [(0, 0), (out.shape[2] - 1, out.shape[3] - 1)]:
+            (grad,) = torch.autograd.grad(out[0, 0, row, col], x)
+            routed = pool_router.routed_gradient(mode, kernel, stride, row, col)
+            np.testing.assert_allclose(routed, grad[0, 0].numpy(), err_msg=f"{mode} {kernel} {stride}")
+        (grad,) = torch.autograd.grad(out.sum(), x)
+        np.testing.assert_allclose(
+            pool_router.routed_gradient(mode, kernel, stride, None, None), grad[0, 0].numpy()
+        )
+
+
+# -- detections and playback -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("score", "iou"), [(0.05, 0.3), (0.4, 0.5), (0.2, 1.0), (0.9, 0.1)])
+def test_detection_thresholds_keep_what_the_detectors_own_decoding_keeps(scenes, score, iou):
+    detector = load_detector()
+    grid = detector(scenes.images[:6])
+    everything = detection.decode(grid, score_threshold=0.0, iou_threshold=1.0)
+    expected = detection.decode(grid, score_threshold=score, iou_threshold=iou)
+    for k in range(6):
+        boxes, scores, labels = detections.kept_detections(*(part[k] for part in everything), score, iou)
+        np.testing.assert_allclose(boxes, expected[0][k])
+        np.testing.assert_allclose(scores, expected[1][k])
+        np.testing.assert_array_equal(labels, expected[2][k])
+
+
+def test_playback_rejects_frames_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"frames must be \(T, 1, H, W\), got shape \(4, 64, 64\)"):
+        playback.video_playback(load_segmenter(), load_detector(), np.zeros((4, 64, 64)))
+
+
+# -- numbers on cells --------------------------------------------------------------------------------
+
+
+def test_numbers_on_cells_never_read_minus_zero_and_drop_trailing_zeros():
+    assert number_text(-0.0) == "0"
+    assert number_text(-0.004) == "0"
+    assert number_text(2.50) == "2.5"
+    assert number_text(-3.0, 0) == "-3"
+    assert number_text(1 / 9) == "0.11"
+    assert number_text(float("nan")) == ""
