@@ -235,7 +235,9 @@ def term(tmp_path_factory):
         "bob,fc_param_count,excused,joined late\n",
     )
     out = root / "grades"
-    argv = ["grade", str(subs), "--out", str(out), "--workers", "2", "--timeout", "20", "--seed", "3"]
+    _write(root / "secret", "0123456789abcdef" * 4)
+    argv = ["grade", str(subs), "--out", str(out), "--workers", "2", "--timeout", "20"]
+    argv += ["--secret-file", str(root / "secret")]
     done = _course(*argv, "--overrides", str(overrides))
     return done, out, subs, root
 
@@ -274,7 +276,7 @@ def test_the_summary_tells_the_instructor_what_went_wrong_and_is_kept_in_a_file(
     assert summary.startswith("Graded 3 students:")
     assert "Not graded: files outside any student folder (1):\n  readme.txt" in summary
     assert "Files that are not notebooks (0 points for them) (1):\n  carol: notes.txt" in summary
-    duplicates = "Exercises found in several notebooks (which file was graded) (3):\n"
+    duplicates = f"Exercises found in several notebooks (which file was graded) ({len(MOTIVATION)}):\n"
     assert duplicates + "  alice: fc_param_count: graded from 01_motivation_final.ipynb" in summary
     helpers = "Helpers defined in a cell that is not graded (1):\n"
     assert helpers + "  carol: 01_motivation.ipynb: fc_param_count uses `product`" in summary
@@ -292,11 +294,12 @@ def test_each_student_gets_an_html_report_and_canvas_gets_its_csv(term):
     assert rows[1][5] == f"{sum(x.points for x in EXERCISES.values()):g}"
 
 
-def test_grading_again_with_another_seed_is_refused_instead_of_regrading_everyone(term):
-    _, out, subs, _ = term
-    done = _course("grade", str(subs), "--out", str(out), "--seed", "4")
+def test_grading_again_with_another_secret_is_refused_instead_of_regrading_everyone(term):
+    _, out, subs, root = term
+    other = _write(root / "other-secret", "fedcba9876543210" * 4)
+    done = _course("grade", str(subs), "--out", str(out), "--secret-file", str(other))
     assert done.returncode == 2 and done.stdout == ""
-    assert "holds grades from another --seed" in done.stderr
+    assert "graded with another secret" in done.stderr
 
 
 def test_a_gradebook_inside_the_submissions_folder_is_refused(term):

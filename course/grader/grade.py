@@ -410,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
         found = f"; found only the files {', '.join(loose[:5])}" if loose else ""
         example = f"{args.submissions}/alice/02_components.ipynb"
         return _error(
-            f"no student folders in {args.submissions}: expected one per student ({example}){found}", 1
+            f"no student folders in {args.submissions}: expected one folder per student ({example}){found}", 1
         )
     if args.workers < 1 or args.timeout <= 0:
         return _error(f"need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}", 2)
