@@ -19,7 +19,8 @@ import jsonschema
 import pytest
 from grading_corpus import REPO, write_notebook
 
-from course.grader import autograder, gradescope
+from course.cli import main
+from course.grader import gradescope
 from course.grader.autograder import PINS, Assignment
 from course.grader.bench_gradescope import Harness
 from course.grader.grade import StudentGrade
@@ -159,13 +160,20 @@ def test_without_bubblewrap_student_code_runs_as_nobody_and_cannot_read_the_secr
 
 
 def test_hidden_cases_differ_per_student_and_stay_the_same_for_one_student(harness):
-    def hidden_names(user: int) -> list[str]:
-        _, results, _ = _submit(harness, {"a.ipynb": REPO / "solutions" / "02_components.ipynb"}, user=user)
+    """A function that raises with its arguments shows each hidden case's values in its feedback."""
+    telling = "def conv_output_size(size, kernel_size, stride=1, padding=0):\n"
+    telling += "    raise ValueError(repr((size, kernel_size, stride, padding)))\n"
+    path = harness.parent / "telling.ipynb"
+    write_notebook(path, "import numpy as np", {"conv_output_size": telling})
+
+    def hidden(user: int) -> list[str]:
+        _, results, _ = _submit(harness, {"a.ipynb": path.read_text()}, user=user)
         return [t["output"] for t in results["tests"] if t["name"].endswith("(hidden cases)")]
 
-    first = hidden_names(7)
-    assert hidden_names(7) == first
-    assert hidden_names(8) != first
+    first = hidden(7)
+    assert "ValueError" in first[0]
+    assert hidden(7) == first
+    assert hidden(8) != first
 
 
 def test_hidden_seeds_follow_the_instructors_choice(tmp_path):
@@ -228,7 +236,8 @@ def test_make_autograder_states_its_pins_and_the_command_line_tells_the_instruct
     ]
     assert gradescope.run(parser.parse_args(argv)) == 0
     said = capsys.readouterr().out
-    assert "Autograder for 02_components (6 exercises: conv2d_single," in said
+    components = [e for e, x in EXERCISES.items() if x.notebook == "02_components"]
+    assert f"Autograder for 02_components ({len(components)} exercises: {', '.join(components)})" in said
     assert "hidden cases: after_due_date, drawn per submission" in said and "zip -r" in said
     requirements = (tmp_path / "ag" / "requirements.txt").read_text().splitlines()
     assert "numpy==2.4.6" in requirements and "numba==0.68.1" in requirements
@@ -248,9 +257,9 @@ def test_the_pins_are_the_versions_this_environment_was_tested_with():
     assert installed == PINS
 
 
-def test_help_texts_show_the_defaults():
-    parser = argparse.ArgumentParser()
-    gradescope.add_arguments(parser)
-    text = parser.format_help()
+def test_help_texts_show_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["grade-gradescope", "--help"])
+    text = capsys.readouterr().out
     assert "(default: after_due_date)" in text and "(default: student)" in text
-    assert autograder.VISIBILITIES == ("visible", "after_published", "after_due_date", "hidden")
+    assert "(default: /autograder)" in text and "(default: None)" not in text
