@@ -14,7 +14,29 @@ COMMANDS = {
     "grade": ("course.grader.grade", "grade a class's notebooks in a sandbox: grades.csv and feedback"),
     "grade-gradescope": ("course.grader.gradescope", "grade one submission on Gradescope's autograder"),
     "bench-grade": ("course.grader.bench", "time `course grade` on a class of copies of one submission"),
+    "bench-gradescope": ("course.grader.bench_gradescope", "time one Gradescope submission, cold and warm"),
 }
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The module's description as written, and each option's default (when it has one) after its help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.default in (None, False, argparse.SUPPRESS)
+            or "default" in text
+            or not action.option_strings
+        ):
+            return text
+        default = " ".join(map(str, action.default)) if isinstance(action.default, list) else action.default
+        return f"{text} (default: {default})" if default != "" and default != [] else text
+
+
+def _for_users(doc: str) -> str:
+    """A command module's docstring without its notes for developers (paragraphs starting "Layering:")."""
+    paragraphs = doc.strip().split("\n\n")
+    return "\n\n".join(p for p in paragraphs if not p.startswith("Layering:"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         command_parser = sub.add_parser(name, help=help_text)
         if name == chosen:
             module = importlib.import_module(module_name)
-            command_parser.description = module.__doc__
+            command_parser.description = _for_users(module.__doc__ or "")
+            command_parser.formatter_class = _HelpFormatter
             module.add_arguments(command_parser)
     args = parser.parse_args(argv)
     return importlib.import_module(COMMANDS[args.command][0]).run(args)

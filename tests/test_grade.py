@@ -232,7 +232,7 @@ def test_the_command_exits_0_however_badly_students_did(tmp_path, capsys):
     grade.add_arguments(parser)
     args = parser.parse_args([str(subs), "--out", str(tmp_path / "out"), "--timeout", "4", "--workers", "2"])
     assert grade.run(args) == 0
-    assert "graded 2 students" in capsys.readouterr().out
+    assert "Graded 2 students" in capsys.readouterr().out
     assert grade.run(parser.parse_args([str(tmp_path / "missing"), "--out", str(tmp_path)])) == 2
 
 

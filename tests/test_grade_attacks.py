@@ -18,6 +18,7 @@ import pytest
 from grading_corpus import write_student
 
 from course.grader import collect, grade, secret
+from course.grader.export import final_grades, gradebook_csv
 from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
 from course.grader.sandbox.run import ExerciseRun, Limits, _exercise_run
 from course.grader.sandbox.wire import decode_frames, encode_frame
@@ -88,7 +89,7 @@ def test_a_changed_secret_on_an_existing_gradebook_is_refused(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
     args = parser.parse_args([str(subs), "--out", str(out), "--secret-file", str(tmp_path / "b")])
-    assert grade.run(args) == 2 and "another secret" in capsys.readouterr().out
+    assert grade.run(args) == 2 and "another secret" in capsys.readouterr().err  # errors go to stderr
 
 
 def test_the_resume_regrades_a_results_file_it_did_not_sign(tmp_path, monkeypatch):
@@ -119,10 +120,19 @@ def test_the_resume_regrades_a_results_file_it_did_not_sign(tmp_path, monkeypatc
 def test_formula_looking_student_ids_are_escaped_in_the_csv(name):
     results = {e: CheckResult(e, x.title, 0.0, x.points, "failed") for e, x in EXERCISES.items()}
     rows = list(
-        csv.reader(io.StringIO(grade.gradebook_csv([grade.StudentGrade(name, results, [])]), newline=""))
+        csv.reader(
+            io.StringIO(
+                gradebook_csv(final_grades([grade.StudentGrade(name, results, [])], []), EXERCISES),
+                newline="",
+            )
+        )
     )
     assert rows[1][0] == "'" + name
-    plain = list(csv.reader(io.StringIO(grade.gradebook_csv([grade.StudentGrade("ann", results, [])]))))
+    plain = list(
+        csv.reader(
+            io.StringIO(gradebook_csv(final_grades([grade.StudentGrade("ann", results, [])], []), EXERCISES))
+        )
+    )
     assert plain[1][0] == "ann"
 
 

@@ -1,9 +1,8 @@
 """The grader's parts on their own: reading notebooks, the wire format, which statements of another
-exercise's cell run, and the Gradescope entry point."""
+exercise's cell run (the Gradescope autograder: tests/test_gradescope.py)."""
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import os
@@ -16,9 +15,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from grading_corpus import REPO, full_marks, write_student
+from grading_corpus import REPO
 
-from course.grader import grade, gradescope
+from course.grader import grade
 from course.grader.notebook import UnreadableNotebook, parse_notebook
 from course.grader.sandbox import child, session
 from course.grader.sandbox.run import Limits
@@ -136,27 +135,6 @@ def test_a_forged_output_reference_is_refused():
 )
 def test_only_inert_statements_of_other_cells_run(source, runs):
     assert inert(ast.parse(source).body[0]) is runs
-
-
-def test_gradescope_grades_one_submission_and_writes_results_json(tmp_path, capsys):
-    write_student(tmp_path / "submission", only="fc_param_count")
-    parser = argparse.ArgumentParser()
-    gradescope.add_arguments(parser)
-    results = tmp_path / "results" / "results.json"
-    argv = ["--submission", str(tmp_path / "submission"), "--results", str(results), "--seed", "5"]
-    assert gradescope.run(parser.parse_args([*argv, "--timeout", "10"])) == 0
-    data = json.loads(results.read_text())
-    assert data["score"] == pytest.approx(sum(v for e, v in full_marks("fc_param_count").items()))
-    assert {"name", "score", "max_score", "output", "visibility"} <= set(data["tests"][0])
-
-
-def test_the_autograder_files_run_the_grader_with_the_class_seed(tmp_path):
-    gradescope.make_autograder(tmp_path, seed=1234, timeout=Limits(timeout=12).timeout)
-    run = (tmp_path / "run_autograder").read_text()
-    assert "course grade-gradescope --seed 1234 --timeout 12" in run
-    assert "bubblewrap" in (tmp_path / "setup.sh").read_text()
-    assert (tmp_path / "course-src" / "course" / "grader" / "grade.py").is_file()
-    assert (tmp_path / "course-src" / "pyproject.toml").is_file()
 
 
 def test_the_released_student_notebooks_grade_as_not_attempted(tmp_path):

@@ -2,10 +2,13 @@
 
 SUBMISSIONS_DIR holds one folder per student (the folder name is the student id) with any of the
 course's notebooks. The grader writes OUT_DIR/<student>.json (Gradescope's results.json format) as each
-student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is written by this process
-only, private to it (mode 0600), after the sandboxed runs, and written again from memory at the end, so
-nothing a submission did during the run survives in the gradebook. Each student's hidden cases come from
-the run's secret and the student id (`course.grader.secret`), never from anything on the command line.
+student finishes, and at the end OUT_DIR/grades.csv, canvas.csv (Canvas's import layout), reports/
+(one HTML page per student) and summary.txt (what went wrong across the class, also printed), with
+the --overrides file (regrades, excused exercises, manual credit) applied to all but the JSON. Every
+file in OUT_DIR is written by this process only, private to it, after the sandboxed runs, and written
+again from memory at the end, so nothing a submission did during the run survives in the gradebook.
+Each student's hidden cases come from the run's secret and the student id (`course.grader.secret`),
+never from anything on the command line.
 A run that is interrupted resumes: a student whose JSON is complete and signed with the run's secret
 (same exercises and points) is not graded again; any other file is graded again.
 
@@ -20,20 +23,24 @@ format shared across it.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from course.grader.attempts import candidates
 from course.grader.collect import Student, read_files, students
+from course.grader.export import final_grades, gradebook_csv, read_roster
+from course.grader.gradebook import check_folders, loose_files, write_gradebook
 from course.grader.notebook import Submission, UnreadableNotebook, parse_notebook
+from course.grader.overrides import Override, read_overrides
 from course.grader.sandbox.run import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
@@ -56,7 +63,6 @@ __all__ = [
     "StudentFiles",
     "StudentGrade",
     "read_student",
-    "gradebook_csv",
     "add_arguments",
     "grade_class",
     "grade_student",
@@ -139,40 +145,54 @@ def grade_student(
     cases: dict[str, list[Case]] | None = None,
     pool: SandboxPool | None = None,
     points: dict[str, float] | None = None,
+    exercises: Iterable[str] | None = None,
 ) -> StudentGrade:
-    """Grade every exercise of the registry on one student's notebooks (or folder), with the hidden
+    """Grade every exercise of the registry (or the `exercises` ids) on one student's notebooks (or
+    folder), each from the notebook where it was attempted (`course.grader.attempts`), with the hidden
     cases of `seed` (the student's: `course.grader.secret.student_seed`; None: visible cases only);
     with a `pool`, in the calling worker's sandbox (the pool's mode and hidden folders apply); `points`
     (exercise id -> points, see `course.grading.load_points`) overrides the exercises' own points."""
     points = points or {}
+    chosen = {e: EXERCISES[e] for e in exercises} if exercises is not None else EXERCISES
     files = read_student(files) if isinstance(files, Path) else files
-    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in chosen.items()}
     mode = pool.mode if pool else isolation(mode)
     notes = [describe(mode), *files.notes]
-    assigned = _assign(files.notebooks)
-    for index in sorted(set(assigned.values())):
-        notes += files.notebooks[index].notes
+    options = candidates(
+        [(n.path, n.cells) for n in files.notebooks], {e: x.notebook for e, x in chosen.items()}
+    )
     notebooks = [(n.setup, n.cells) for n in files.notebooks]
-    plan = {e: (i, cases[e]) for e, i in assigned.items()}
-    runs = run_submission(notebooks, plan, limits, mode, hide, pool)
-    results = {e: verdict(EXERCISES[e], cases[e], runs[e], limits.timeout, points.get(e)) for e in assigned}
+    results: dict[str, CheckResult] = {}
+    used: dict[str, int] = {}
+    for attempt in range(max(map(len, options.values()), default=0)):  # each exercise's best attempt
+        plan = {e: (o[attempt], cases[e]) for e, o in options.items() if attempt < len(o)}
+        runs = run_submission(notebooks, plan, limits, mode, hide, pool)
+        for e, (index, _) in plan.items():
+            result = verdict(EXERCISES[e], cases[e], runs[e], limits.timeout, points.get(e))
+            if e not in results or result.score > results[e].score:
+                results[e], used[e] = result, index
+    for index in sorted(set(used.values())):
+        notes += files.notebooks[index].notes
+    notes += _choices(files.notebooks, used)
     missing = "not submitted: no notebook has a cell for `{}`"
     ordered = {
         e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
-        for e, x in EXERCISES.items()
+        for e, x in chosen.items()
     }
     return StudentGrade(files.student, ordered, notes)
 
 
-def _assign(notebooks: tuple[Submission, ...]) -> dict[str, int]:
-    """Each exercise is graded from one notebook (its index): preferably the one named after its notebook."""
-    assigned: dict[str, int] = {}
-    for exercise_id, exercise in EXERCISES.items():
-        holders = [i for i, n in enumerate(notebooks) if exercise_id in n.cells]
-        if holders:
-            holders.sort(key=lambda i: not notebooks[i].path.startswith(exercise.notebook))
-            assigned[exercise_id] = holders[0]
-    return assigned
+def _choices(notebooks: tuple[Submission, ...], used: dict[str, int]) -> list[str]:
+    """A note for each exercise that more than one notebook holds: which file it was graded from."""
+    notes = []
+    for exercise_id, index in used.items():
+        others = [n.path for i, n in enumerate(notebooks) if i != index and exercise_id in n.cells]
+        if others:
+            notes.append(
+                f"{exercise_id}: graded from {notebooks[index].path} (also in {', '.join(others)}; "
+                "the notebook where it was attempted, the best attempt if several)"
+            )
+    return notes
 
 
 def grade_class(
@@ -184,10 +204,12 @@ def grade_class(
     mode: str = "auto",
     progress: bool = True,
     points: dict[str, float] | None = None,
+    overrides: list[Override] | None = None,
 ) -> list[StudentGrade]:
     """Grade every student folder of `submissions` into `out`; returns the grades in student order.
     `secret` (see `course.grader.secret`; default: the one of the run being resumed, else a new one)
-    draws each student's hidden cases; `points` (exercise id -> points) overrides the exercises' own.
+    draws each student's hidden cases; `points` (exercise id -> points) overrides the exercises' own;
+    `overrides` (`course.grader.overrides`) apply to grades.csv, never to the graded <student>.json.
     Raises SecretMismatch when `out` was graded with another secret."""
     submissions, out = submissions.resolve(), out.resolve()
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -218,7 +240,7 @@ def grade_class(
     ordered = [grades[s.name] for s in class_list]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
         _write_atomic(out / _result_name(grade.student), _signed_json(grade, secret))
-    _write_atomic(out / "grades.csv", gradebook_csv(ordered))
+    _write_atomic(out / "grades.csv", gradebook_csv(final_grades(ordered, overrides or []), EXERCISES))
     return ordered
 
 
@@ -249,24 +271,6 @@ def _grade_safely(
         message = f"0 points: {reason}"
         results = {e: not_attempted(x, message, points=points.get(e)) for e, x in EXERCISES.items()}
         return StudentGrade(files.student, results, [*files.notes, reason])
-
-
-def gradebook_csv(grades: list[StudentGrade]) -> str:
-    """grades.csv: student, the points of each exercise in registry order, total. A cell that a
-    spreadsheet would read as a formula (starting with = + - @, a tab or a carriage return) gets a
-    leading ', as spreadsheet programs expect. Lines end with CR LF (RFC 4180), so a CR or LF inside an
-    id is quoted rather than taken for the end of a row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["student", *EXERCISES, "total"])
-    for grade in grades:
-        points = [f"{grade.results[e].score:g}" for e in EXERCISES]
-        writer.writerow([_cell(grade.student), *points, f"{grade.total:g}"])
-    return buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _result_name(student: str) -> str:
@@ -368,7 +372,9 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", type=Path, help="folder with one folder of notebooks per student")
-    parser.add_argument("--out", type=Path, required=True, help="where grades.csv and <student>.json go")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the gradebook's folder (not inside SUBMISSIONS)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="students graded at once")
     parser.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per exercise")
     parser.add_argument(
@@ -380,42 +386,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--memory-mb", type=int, default=Limits.memory // 2**20, help="memory per exercise")
     parser.add_argument(
-        "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="isolation (default: auto)"
+        "--sandbox",
+        choices=("auto", "bwrap", "fallback"),
+        default="auto",
+        help="how student code is kept apart",
     )
     parser.add_argument("--points", type=Path, default=None, help="JSON {exercise id: points} to reweight")
+    parser.add_argument(
+        "--overrides", type=Path, default=None, help="CSV student,exercise,points,reason (regrades, excused)"
+    )
+    parser.add_argument("--canvas-roster", type=Path, default=None, help="Canvas gradebook export (its ids)")
+    parser.add_argument("--canvas-column", default="CNN notebooks", help="assignment name in canvas.csv")
+    parser.add_argument("--title", default="Convolutional neural networks", help="heading of the reports")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.submissions.is_dir():
-        print(f"course grade: SUBMISSIONS_DIR {args.submissions} is not a folder")
-        return 2
+    problem = check_folders(args.submissions, args.out)
+    if problem:
+        return _error(problem, 2)
+    class_list = students(args.submissions.resolve())
+    if not class_list:
+        loose = loose_files(args.submissions.resolve())
+        found = f"; found only the files {', '.join(loose[:5])}" if loose else ""
+        example = f"{args.submissions}/alice/02_components.ipynb"
+        return _error(
+            f"no student folders in {args.submissions}: expected one folder per student ({example}){found}", 1
+        )
     if args.workers < 1 or args.timeout <= 0:
-        print(f"course grade: need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}")
-        return 2
+        return _error(f"need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}", 2)
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
     try:
         mode = isolation(args.sandbox)
-    except RuntimeError as error:
-        print(f"course grade: {error}")
-        return 2
-    if mode == "fallback":
-        print(f"course grade: {FALLBACK_NOTE}")
-    try:
         points = load_points(args.points) if args.points else None
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        print(f"course grade: --points {args.points}: {error}")
-        return 2
+        table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
+        names = {s.name for s in class_list}
+        overrides = read_overrides(args.overrides, names, table) if args.overrides else []
+        roster = read_roster(args.canvas_roster) if args.canvas_roster else None
+    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as error:
+        return _error(str(error), 2)
+    if mode == "fallback":
+        print(f"course grade: {FALLBACK_NOTE}", file=sys.stderr)
     become_undumpable()  # the command's process holds the secret: no /proc/<pid>/mem or environ for others
     try:
         secret = read_secret(args.secret_file) if args.secret_file else None
-        grades = grade_class(args.submissions, args.out, args.workers, secret, limits, mode, points=points)
+        grades = grade_class(
+            args.submissions, args.out, args.workers, secret, limits, mode, points=points, overrides=overrides
+        )  # fmt: skip
     except (BadSecret, SecretMismatch) as error:
-        print(f"course grade: {error}")
-        return 2
+        return _error(str(error), 2)
     except KeyboardInterrupt:
-        print("course grade: interrupted; run the same command again to grade the students left")
-        return 130
-    total = sum((points or {}).get(e, x.points) for e, x in EXERCISES.items())
-    mean = sum(g.total for g in grades) / len(grades) if grades else 0.0
-    print(f"graded {len(grades)} students; mean {mean:.2f}/{total:g}; gradebook: {args.out / 'grades.csv'}")
+        return _error("interrupted; run the same command again to grade the rest", 130)
+    out = args.out.resolve()
+    summary = write_gradebook(
+        out, args.submissions.resolve(), grades, overrides, roster, args.canvas_column, args.title
+    )
+    print(summary.text())
+    print(f"gradebook {out / 'grades.csv'}, Canvas {out / 'canvas.csv'}, reports {out / 'reports'}/")
+    print(f"this summary: {out / 'summary.txt'}")
     return 0
+
+
+def _error(message: str, status: int) -> int:
+    print(f"course grade: {message}", file=sys.stderr)
+    return status

@@ -4,7 +4,9 @@ A notebook is read as JSON (never executed here). Cells are found by their metad
 {"course": {"setup": true}} and {"course": {"exercise": "<id>"}}; when a student's editor lost the
 metadata, an exercise cell is the last code cell that defines `def <id>(`, and the setup cell is the
 first code cell that imports something and defines no exercise. IPython magics and shell lines
-(`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python.
+(`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python. An old-format
+notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that uses a helper only an
+ungraded cell defines gets a note (`course.grader.attempts`).
 
 Reading is linear in the file's size (no pattern here can backtrack across lines) and bounded: at most
 MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook; past a limit the
@@ -16,9 +18,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from course.grader.attempts import helpers_elsewhere, upgrade
 from course.grader.collect import MAX_FILE_BYTES
 
 __all__ = [
@@ -81,6 +84,10 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
         notebook = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as error:
         raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
+    try:
+        notebook = upgrade(notebook) if isinstance(notebook, dict) else notebook
+    except ValueError as error:
+        raise UnreadableNotebook(f"{name}: {error}") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
     if len(notebook["cells"]) > MAX_CELLS:
@@ -89,7 +96,10 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
     size = sum(len(source) for _, source in code)
     if size > MAX_CODE_BYTES:
         raise UnreadableNotebook(f"{name}: {size} characters of code, more than {MAX_CODE_BYTES}: not graded")
-    return _find_cells(code, list(exercise_ids), name)
+    found = _find_cells(code, list(exercise_ids), name)
+    ungraded = [source for _, source in code if source != found.setup and source not in found.cells.values()]
+    helpers = helpers_elsewhere(found.cells, found.setup, ungraded, name)
+    return replace(found, notes=found.notes + tuple(helpers))
 
 
 def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str) -> Submission:

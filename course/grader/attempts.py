@@ -1,0 +1,139 @@
+"""What a student's files hold, beyond their cells: which notebook to grade each exercise from when
+several have it, helpers defined where they do not run, and old notebook formats.
+
+Everything here reads source text or JSON only; nothing runs student code.
+
+- `candidates`: for each exercise, the notebooks to grade it from, best first: notebooks where the
+  student attempted it (its function is more than the released stub) before untouched copies, distinct
+  attempts once each, the notebook named after the exercise's own before others. The grader grades
+  the first and, when the student attempted it in several notebooks, the others too, and keeps the best.
+- `helpers_elsewhere`: names an exercise cell uses that only an ungraded cell defines (only the setup
+  cell and the exercise cells run when grading), as notes that say what to move where.
+- `upgrade`: a notebook in an old format (nbformat 3, with worksheets and `input`) converted to
+  nbformat 4 by `nbformat`, as Jupyter does when it opens one.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable, Mapping
+
+import nbformat
+
+__all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
+
+MAX_ATTEMPTS = 3  # distinct attempts of one exercise graded per student, at most
+
+
+def attempted(source: str, exercise_id: str) -> bool:
+    """Whether a cell holds an attempt at `exercise_id`: False when its function's body is only the
+    released stub (a docstring and `raise NotImplementedError(...)`), True otherwise (also when the
+    cell does not parse: a broken attempt is still an attempt)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == exercise_id]
+    if not functions:
+        return True
+    body = functions[-1].body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return True
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError")
+
+
+def candidates(
+    cells_by_notebook: list[tuple[str, Mapping[str, str]]], notebook_of: Mapping[str, str]
+) -> dict[str, list[int]]:
+    """For each exercise id of `notebook_of` (id -> its notebook's name, e.g. "02_components"), the
+    indexes into `cells_by_notebook` ((file name, {id: cell source}) per notebook) to grade it from,
+    best first (see the module's note); exercises no notebook holds are left out."""
+    chosen: dict[str, list[int]] = {}
+    for exercise_id, home in notebook_of.items():
+        holders = [i for i, (_, cells) in enumerate(cells_by_notebook) if exercise_id in cells]
+        if not holders:
+            continue
+        holders.sort(key=lambda i: not cells_by_notebook[i][0].startswith(home))
+        tried = [i for i in holders if attempted(cells_by_notebook[i][1][exercise_id], exercise_id)]
+        distinct, seen = [], set()
+        for index in tried:
+            source = cells_by_notebook[index][1][exercise_id]
+            if source not in seen:
+                seen.add(source)
+                distinct.append(index)
+        chosen[exercise_id] = distinct[:MAX_ATTEMPTS] or holders[:1]
+    return chosen
+
+
+def helpers_elsewhere(
+    graded: Mapping[str, str], setup: str | None, ungraded: Iterable[str], name: str
+) -> list[str]:
+    """Notes for names that an exercise cell (`graded`: id -> source) uses but that only an ungraded
+    cell of notebook `name` defines."""
+    elsewhere: dict[str, None] = {}
+    for source in ungraded:
+        for defined in _defined(source):
+            elsewhere.setdefault(defined)
+    available = _defined(setup or "") | {n for source in graded.values() for n in _defined(source)}
+    notes = []
+    for exercise_id, source in graded.items():
+        missing = [n for n in _used(source) if n in elsewhere and n not in available]
+        if missing:
+            names = ", ".join(f"`{n}`" for n in missing)
+            notes.append(
+                f"{name}: {exercise_id} uses {names}, defined in a cell that is not graded (only the setup "
+                f"cell and the exercise cells run): move it into the cell of {exercise_id}"
+            )
+    return notes
+
+
+def upgrade(notebook: dict) -> dict:
+    """`notebook` (parsed JSON) in nbformat 4: an nbformat 3 notebook is converted as Jupyter does,
+    others are returned as they are. Raises ValueError when nbformat cannot convert it."""
+    if notebook.get("nbformat") != 3:
+        return notebook
+    try:
+        return nbformat.convert(nbformat.from_dict(notebook), 4)
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds on malformed input
+        raise ValueError(f"an nbformat 3 notebook that nbformat cannot upgrade ({error})"[:300]) from None
+
+
+def _defined(source: str) -> set[str]:
+    """Top-level names a cell defines: functions, classes, assignments, imports."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
+def _used(source: str) -> list[str]:
+    """Names a cell reads and neither defines nor gets from Python's builtins, in order of first use."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    bound = _defined(source) | set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+    used: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
+            used.setdefault(node.id)
+    return list(used)

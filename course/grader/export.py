@@ -1,0 +1,137 @@
+"""The gradebook files written beside the graded results: grades.csv, canvas.csv and one HTML report
+per student, all with the instructor's overrides applied (the results in OUT/<student>.json never are).
+
+- grades.csv: `student`, one column per exercise (points, or EX when excused), `total`.
+- canvas.csv: Canvas's gradebook import layout: `Student`, `ID`, `SIS User ID`, `SIS Login ID`,
+  `Section`, then one assignment column, and a `Points Possible` row. Canvas matches rows to students
+  by ID, SIS User ID or SIS Login ID; without a roster the student folder name goes in `SIS Login ID`.
+  With `roster` (the CSV that Canvas's "Export" of the gradebook gives), each folder name is looked
+  up in that roster's SIS Login ID, SIS User ID and ID columns and the student's row is copied. An
+  excused exercise leaves the student's points possible: the Canvas score is scaled to the full points.
+- reports/<student>.html: `course.grader.report`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from course.grader.overrides import Override, apply
+from course.grader.report import render_report
+from course.grading.result import CheckResult
+
+__all__ = [
+    "CANVAS_IDS",
+    "FinalGrade",
+    "canvas_csv",
+    "final_grades",
+    "gradebook_csv",
+    "read_roster",
+    "write_reports",
+]
+
+CANVAS_IDS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+
+
+@dataclass(frozen=True)
+class FinalGrade:
+    """One student's results with the overrides applied, notes on their files, excused exercise ids."""
+
+    student: str
+    results: dict[str, CheckResult]
+    notes: tuple[str, ...]
+    excused: frozenset[str]
+
+    @property
+    def total(self) -> float:
+        return round(sum(r.score for r in self.results.values()), 4)
+
+    @property
+    def possible(self) -> float:
+        return round(sum(r.max_score for r in self.results.values()), 4)
+
+
+def final_grades(grades: Iterable, overrides: list[Override]) -> list[FinalGrade]:
+    """Each StudentGrade with its overrides applied (notes on the sandbox left out: they are ours)."""
+    final = []
+    for grade in grades:
+        mine = [o for o in overrides if o.student == grade.student]
+        notes = tuple(n for n in grade.notes if not n.startswith("sandbox:"))
+        excused = frozenset(o.exercise for o in mine if o.points is None)
+        final.append(FinalGrade(grade.student, apply(grade.results, mine), notes, excused))
+    return final
+
+
+def gradebook_csv(final: list[FinalGrade], exercises: Iterable[str]) -> str:
+    """grades.csv: student, points per exercise in the course's order (EX if excused), total. Lines end
+    with CR LF (RFC 4180), so a CR or LF inside an id is quoted rather than taken for the end of a row."""
+    exercises = list(exercises)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["student", *exercises, "total"])
+    for grade in final:
+        points = ["EX" if e in grade.excused else f"{grade.results[e].score:g}" for e in exercises]
+        writer.writerow([_cell(grade.student), *points, f"{grade.total:g}"])
+    return buffer.getvalue()
+
+
+def read_roster(path: Path) -> list[dict[str, str]]:
+    """The rows of a Canvas gradebook export (its first columns identify each student). Raises
+    ValueError when the file lacks Canvas's identifying columns."""
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    except OSError as error:
+        raise ValueError(f"--canvas-roster {path}: cannot be read ({error.strerror})") from None
+    columns = set(rows[0]) if rows else set()
+    if not {"Student", "SIS Login ID"} <= columns:
+        raise ValueError(
+            f"--canvas-roster {path}: expected a Canvas gradebook export with the columns "
+            f"{', '.join(CANVAS_IDS)}, got {', '.join(sorted(columns)) or 'no rows'}"
+        )
+    return [r for r in rows if r.get("Student", "").strip() not in ("", "Points Possible")]
+
+
+def canvas_csv(
+    final: list[FinalGrade],
+    assignment: str,
+    full_points: float,
+    roster: list[dict[str, str]] | None = None,
+) -> tuple[str, list[str]]:
+    """canvas.csv's text, and the students the roster does not know (their rows are left out)."""
+    by_id: dict[str, dict[str, str]] = {}
+    for row in roster or []:
+        for column in ("SIS Login ID", "SIS User ID", "ID"):
+            if row.get(column, "").strip():
+                by_id.setdefault(row[column].strip(), row)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*CANVAS_IDS, assignment])
+    writer.writerow(["Points Possible", "", "", "", "", f"{full_points:g}"])
+    unknown = []
+    for grade in final:
+        score = grade.total * full_points / grade.possible if grade.possible else 0.0
+        if roster is None:
+            ids = [grade.student, "", "", grade.student, ""]
+        elif grade.student in by_id:
+            ids = [by_id[grade.student].get(c, "") for c in CANVAS_IDS]
+        else:
+            unknown.append(grade.student)
+            continue
+        writer.writerow([*map(_cell, ids), f"{round(score, 2):g}"])
+    return buffer.getvalue(), unknown
+
+
+def write_reports(folder: Path, final: list[FinalGrade], title: str) -> None:
+    """reports/<student>.html for every student."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for grade in final:
+        page = render_report(grade.student, grade.results.values(), grade.notes, title)
+        (folder / f"{grade.student}.html").write_text(page)
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a student id comes from a folder name)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,91 @@
+"""What went on in a whole class, for the instructor: printed at the end of `course grade` and written
+to OUT/summary.txt.
+
+The summary gathers the notes the grader made on each student's files into kinds an instructor acts
+on (files that are not notebooks, students without any notebook, exercises found in several notebooks,
+cells whose metadata was lost, helpers defined in a cell that does not run), with the overrides applied,
+the loose files of the submissions folder that belong to no student, and how each exercise went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from course.grader.export import FinalGrade
+from course.grader.overrides import Override
+
+__all__ = ["KINDS", "ClassSummary", "summarize_class"]
+
+# kind -> (heading, the phrase that marks its notes); a note of no kind is listed under "other notes"
+KINDS = {
+    "unreadable": ("files that are not notebooks (0 points for them)", "0 points for it"),
+    "no_notebook": ("students without any readable notebook", "no readable notebook in"),
+    "duplicates": ("exercises found in several notebooks (which file was graded)", ": graded from "),
+    "lost_metadata": ("cells whose metadata was lost (found by their code)", "lost its metadata"),
+    "helpers": ("helpers defined in a cell that is not graded", "defined in a cell that is not graded"),
+}
+
+
+@dataclass
+class ClassSummary:
+    """The class's numbers and the notes of each kind, as (student, note) pairs."""
+
+    students: int
+    mean: float
+    possible: float
+    exercises: dict[str, tuple[float, float, int]]  # id -> (mean score, points, students with points > 0)
+    notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    overrides: list[tuple[str, str]] = field(default_factory=list)
+    loose_files: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"Graded {self.students} students: mean {self.mean:.2f}/{self.possible:g} points."]
+        lines.append("\nPer exercise (mean points; students who earned any):")
+        width = max(map(len, self.exercises), default=0)
+        for exercise, (mean, points, scored) in self.exercises.items():
+            lines.append(f"  {exercise:{width}}  {mean:5.2f}/{points:g}  {scored}/{self.students}")
+        if self.loose_files:
+            count = len(self.loose_files)
+            lines.append(f"\nNot graded: files outside any student folder ({count}):")
+            lines += [f"  {name}" for name in self.loose_files]
+        for kind, (heading, _) in [*KINDS.items(), ("other", ("other notes", ""))]:
+            found = self.notes.get(kind, [])
+            if found:
+                lines.append(f"\n{heading[0].upper()}{heading[1:]} ({len(found)}):")
+                lines += [f"  {student}: {note}" for student, note in found]
+        if self.overrides:
+            lines.append(f"\nOverrides applied ({len(self.overrides)}):")
+            lines += [f"  {student}: {text}" for student, text in self.overrides]
+        return "\n".join(lines) + "\n"
+
+
+def summarize_class(
+    final: list[FinalGrade],
+    graded: Iterable = (),
+    overrides: Iterable[Override] = (),
+    loose_files: Iterable[str] = (),
+    not_in_roster: Iterable[str] = (),
+) -> ClassSummary:
+    """The summary of a graded class: `final` (with overrides applied), `graded` (the StudentGrades
+    before them, to say what each override changed), the `overrides`, `loose_files` (names in the
+    submissions folder that are not student folders) and students the Canvas roster lacks."""
+    before = {g.student: g.results for g in graded}
+    changed = [
+        (o.student, o.describe(before[o.student][o.exercise])) for o in overrides if o.student in before
+    ]
+    notes: dict[str, list[tuple[str, str]]] = {}
+    for grade in final:
+        for note in grade.notes:
+            kind = next((k for k, (_, phrase) in KINDS.items() if phrase in note), "other")
+            notes.setdefault(kind, []).append((grade.student, note))
+    for student in not_in_roster:
+        notes.setdefault("other", []).append((student, "not in the Canvas roster: left out of canvas.csv"))
+    exercises = {}
+    for exercise in final[0].results if final else ():
+        scores = [g.results[exercise].score for g in final]
+        points = max(g.results[exercise].max_score for g in final)
+        exercises[exercise] = (sum(scores) / len(scores), points, sum(s > 0 for s in scores))
+    mean = sum(g.total for g in final) / len(final) if final else 0.0
+    possible = max((g.possible for g in final), default=0.0)
+    return ClassSummary(len(final), mean, possible, exercises, notes, changed, sorted(loose_files))

@@ -1,0 +1,343 @@
+"""Does `course grade` serve an instructor through a term: the right notebook graded when a student
+hands in two, old notebooks read, a summary of what went wrong, overrides applied where they belong,
+a Canvas gradebook, a report each student can open, and clear refusals with exit codes?"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from grading_corpus import REPO, write_notebook
+
+from course.cli import main
+from course.grader.attempts import attempted, candidates, helpers_elsewhere
+from course.grader.export import FinalGrade, canvas_csv, gradebook_csv
+from course.grader.notebook import parse_notebook
+from course.grader.overrides import Override, apply, read_overrides
+from course.grader.report import render_report
+from course.grading import EXERCISES
+from course.grading.result import CaseResult, CheckResult
+
+STUB = 'def conv2d(x, w):\n    """doc"""\n    raise NotImplementedError("conv2d: complete this function")\n'
+MOTIVATION = tuple(e for e, x in EXERCISES.items() if x.notebook == "01_motivation")
+COMPONENTS = tuple(e for e, x in EXERCISES.items() if x.notebook == "02_components")
+
+
+# --- which notebook an exercise is graded from ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, tried",
+    [
+        (STUB, False),
+        ("def conv2d(x, w):\n    raise NotImplementedError\n", False),
+        ("def conv2d(x, w):\n    return x\n", True),
+        ("def conv2d(x, w):\n    if x is None:\n        raise NotImplementedError\n    return x\n", True),
+        ("def conv2d(x, w):\n    raise ValueError('no')\n", True),
+        ("def conv2d(x, w)\n    return", True),  # a syntax error is a broken attempt
+    ],
+)
+def test_an_exercise_counts_as_attempted_unless_its_body_is_the_stub(source, tried):
+    assert attempted(source, "conv2d") is tried
+
+
+def test_the_notebook_where_the_student_worked_wins_over_an_untouched_one_named_after_the_part():
+    notebooks = [
+        ("02_components.ipynb", {"conv2d": STUB}),
+        ("02_components_final.ipynb", {"conv2d": "def conv2d(x, w):\n    return x\n"}),
+    ]
+    assert candidates(notebooks, {"conv2d": "02_components"}) == {"conv2d": [1]}
+
+
+def test_distinct_attempts_are_all_tried_and_identical_copies_once():
+    done = "def conv2d(x, w):\n    return x\n"
+    notebooks = [
+        ("copy.ipynb", {"conv2d": done}),
+        ("02_components.ipynb", {"conv2d": "def conv2d(x, w):\n    return w\n"}),
+        ("02_components (1).ipynb", {"conv2d": done}),
+        ("untouched.ipynb", {"conv2d": STUB}),
+    ]
+    assert candidates(notebooks, {"conv2d": "02_components", "iou": "05_applications"}) == {"conv2d": [1, 2]}
+    assert candidates([("a.ipynb", {"conv2d": STUB})], {"conv2d": "02_components"}) == {"conv2d": [0]}
+
+
+def test_a_helper_defined_in_an_ungraded_cell_is_named_with_what_to_move():
+    graded = {"conv2d": "def conv2d(x, w):\n    return pad(x) + np.sum(w) + len(x) + helper_ok(x)\n"}
+    notes = helpers_elsewhere(
+        graded,
+        "import numpy as np\ndef helper_ok(x):\n    return x",
+        ["def pad(x):\n    return x"],
+        "nb.ipynb",
+    )
+    assert notes == [
+        "nb.ipynb: conv2d uses `pad`, defined in a cell that is not graded (only the setup cell and the "
+        "exercise cells run): move it into the cell of conv2d"
+    ]
+    assert helpers_elsewhere(graded, "import numpy as np\nhelper_ok = pad = len", [], "nb.ipynb") == []
+
+
+def test_an_nbformat_3_notebook_is_upgraded_and_its_cells_found():
+    notebook = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell("import numpy as np")
+    setup.metadata["course"] = {"setup": True}
+    cell = nbformat.v4.new_code_cell("def iou(a, b):\n    return 1.0")
+    cell.metadata["course"] = {"exercise": "iou"}
+    notebook.cells += [setup, cell]
+    old = nbformat.writes(nbformat.convert(notebook, 3))
+    assert json.loads(old)["nbformat"] == 3 and "worksheets" in json.loads(old)
+    found = parse_notebook(old.encode(), ["iou"])
+    assert found.setup == "import numpy as np"
+    assert found.cells == {"iou": "def iou(a, b):\n    return 1.0"}
+
+
+# --- overrides, gradebook, Canvas, reports -------------------------------------------------------------
+
+
+def _result(
+    exercise: str = "conv2d", score: float = 2.0, points: float = 4.0, message: str = ""
+) -> CheckResult:
+    cases = [CaseResult("case a", 1.0, 1.0), CaseResult("case b", 0.0, 1.0, "wrong at [0, 1]", hidden=True)]
+    status = "passed" if score >= points else "partial" if score else "failed"
+    return CheckResult(exercise, "convolution", score, points, status, cases, message)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_overrides_are_read_with_their_reasons_and_applied_on_top_of_the_graded_results(tmp_path):
+    path = _write(
+        tmp_path / "o.csv",
+        "student,exercise,points,reason\nalice,conv2d,3.5,regrade: padding slip\n\nbob,iou,excused,medical\n",
+    )
+    table = {e: x.points for e, x in EXERCISES.items()}
+    overrides = read_overrides(path, {"alice", "bob"}, table)
+    assert overrides == [
+        Override("alice", "conv2d", 3.5, "regrade: padding slip"),
+        Override("bob", "iou", None, "medical"),
+    ]
+    graded = {"conv2d": _result()}
+    changed = apply(graded, overrides[:1])
+    assert (changed["conv2d"].score, changed["conv2d"].status) == (3.5, "partial")
+    assert graded["conv2d"].score == 2.0
+    assert changed["conv2d"].message.startswith("conv2d: 3.5/4 set by your instructor (was 2/4): regrade")
+    excused = apply({"iou": _result("iou", 0.0, 1.0)}, overrides[1:])["iou"]
+    assert (excused.score, excused.max_score) == (0.0, 0.0) and "excused" in excused.message
+
+
+@pytest.mark.parametrize(
+    "rows, error",
+    [
+        ("student,exercise,points\n", "expected the header student,exercise,points,reason"),
+        ("student,exercise,points,reason\nzoe,conv2d,1,x\n", "line 2: no student 'zoe'"),
+        ("student,exercise,points,reason\nalice,conv3d,1,x\n", "line 2: expected an exercise id"),
+        ("student,exercise,points,reason\nalice,conv2d,5,x\n", "points must be a number from 0 to 4"),
+        ("student,exercise,points,reason\nalice,conv2d,-1,x\n", "got '-1'"),
+        ("student,exercise,points,reason\nalice,conv2d,lots,x\n", "got 'lots'"),
+        ("student,exercise,points,reason\nalice,conv2d,1,\n", "every override needs a reason"),
+        ("student,exercise,points,reason\nalice,conv2d,1,x\nalice,conv2d,2,y\n", "line 3: a second override"),
+        ("student,exercise,points,reason\nalice,conv2d,1\n", "expected 4 columns"),
+    ],
+)
+def test_a_wrong_overrides_file_is_refused_naming_the_line_and_the_problem(tmp_path, rows, error):
+    table = {e: x.points for e, x in EXERCISES.items()}
+    with pytest.raises(ValueError, match=error.replace("(", r"\(").replace(")", r"\)")):
+        read_overrides(_write(tmp_path / "o.csv", rows), {"alice"}, table)
+
+
+def _final(student: str, results: dict[str, CheckResult], excused=()) -> FinalGrade:
+    return FinalGrade(student, results, (), frozenset(excused))
+
+
+def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_layout():
+    alice = _final("alice", {"conv2d": _result(score=3.0), "iou": _result("iou", 1.0, 1.0)})
+    bob = _final("bob", {"conv2d": _result(score=2.0), "iou": _result("iou", 0.0, 0.0)}, excused={"iou"})
+    grades = list(csv.reader(gradebook_csv([alice, bob], ["conv2d", "iou"]).splitlines()))
+    assert grades == [
+        ["student", "conv2d", "iou", "total"],
+        ["alice", "3", "1", "4"],
+        ["bob", "2", "EX", "2"],
+    ]
+    text, unknown = canvas_csv([alice, bob], "CNN notebooks", 5.0)
+    rows = list(csv.reader(text.splitlines()))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "CNN notebooks"]
+    assert rows[1] == ["Points Possible", "", "", "", "", "5"]
+    assert rows[2] == ["alice", "", "", "alice", "", "4"]
+    assert rows[3] == ["bob", "", "", "bob", "", "2.5"]  # 2 of the 4 points bob could earn, out of 5
+    assert unknown == []
+    roster = [
+        {"Student": "Smith, Alice", "ID": "101", "SIS User ID": "s1", "SIS Login ID": "alice", "Section": "A"}
+    ]
+    text, unknown = canvas_csv([alice, bob], "CNN notebooks", 5.0, roster)
+    assert list(csv.reader(text.splitlines()))[2] == ["Smith, Alice", "101", "s1", "alice", "A", "4"]
+    assert unknown == ["bob"]
+    formula = _final("=HYPERLINK(1)", {"iou": _result("iou", 1.0, 1.0)})
+    assert gradebook_csv([formula], ["iou"]).splitlines()[1].startswith("'=HYPERLINK(1)")
+    assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
+
+
+def test_the_html_report_shows_each_exercise_and_case_in_points_and_escapes_what_students_control():
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    result = _result(score=2.0, message=f"your code printed:\n{hostile}")
+    page = render_report(f"eve{hostile}", [result], [f"{hostile}.ipynb: not a notebook"], "CNN")
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert "http" not in page and "src=" not in page.replace("src=x", "")  # nothing loaded from outside
+    assert "conv2d: convolution" in page and "partial, 2 / 4 points" in page
+    assert "2 / 2</td><td>case a" in page  # case weights shown as the points they are worth
+    assert "0 / 2</td><td>case b (hidden case)<pre>wrong at [0, 1]</pre>" in page
+    assert "Total: 2 / 4 points" in page
+
+
+# --- a whole class through the command line -------------------------------------------------------------
+
+
+def _v3(path: Path, target: Path) -> None:
+    notebook = nbformat.read(str(path), as_version=4)
+    target.write_text(nbformat.writes(nbformat.convert(notebook, 3)))
+
+
+@pytest.fixture(scope="module")
+def term(tmp_path_factory):
+    """A class graded through `course grade`: alice handed in an untouched notebook beside her finished
+    one, bob an nbformat 3 notebook, carol a text file and a helper in an ungraded cell; a loose file
+    sits beside the student folders; overrides regrade alice and excuse bob."""
+    root = tmp_path_factory.mktemp("term")
+    subs = root / "submissions"
+    (subs / "alice").mkdir(parents=True)
+    shutil.copy(REPO / "notebooks" / "01_motivation.ipynb", subs / "alice" / "01_motivation.ipynb")
+    shutil.copy(REPO / "solutions" / "01_motivation.ipynb", subs / "alice" / "01_motivation_final.ipynb")
+    (subs / "bob").mkdir()
+    _v3(REPO / "solutions" / "01_motivation.ipynb", subs / "bob" / "01_motivation.ipynb")
+    (subs / "carol").mkdir()
+    (subs / "carol" / "notes.txt").write_text("my notes")
+    write_notebook(
+        subs / "carol" / "01_motivation.ipynb",
+        "import numpy as np",
+        {"fc_param_count": "def fc_param_count(h, w, c, u):\n    return product(h, w, c, u)\n"},
+    )
+    notebook = nbformat.read(str(subs / "carol" / "01_motivation.ipynb"), as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("def product(*xs):\n    return np.prod(xs)"))
+    nbformat.write(notebook, str(subs / "carol" / "01_motivation.ipynb"))
+    (subs / "readme.txt").write_text("collected on Friday")
+    overrides = _write(
+        root / "overrides.csv",
+        "student,exercise,points,reason\nalice,receptive_field,1.5,regrade: a unit slip\n"
+        "bob,fc_param_count,excused,joined late\n",
+    )
+    out = root / "grades"
+    _write(root / "secret", "0123456789abcdef" * 4)
+    argv = ["grade", str(subs), "--out", str(out), "--workers", "2", "--timeout", "20"]
+    argv += ["--secret-file", str(root / "secret")]
+    done = _course(*argv, "--overrides", str(overrides))
+    return done, out, subs, root
+
+
+def _course(*argv: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "course.cli", *argv]
+    return subprocess.run(
+        command, capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    )
+
+
+def _motivation_points() -> dict[str, float]:
+    return {e: EXERCISES[e].points for e in MOTIVATION}
+
+
+def test_the_class_is_graded_from_the_right_files_with_overrides_in_the_gradebook_only(term):
+    done, out, _, _ = term
+    assert done.returncode == 0, done.stderr
+    table = {row["student"]: row for row in csv.DictReader((out / "grades.csv").read_text().splitlines())}
+    full = _motivation_points()
+    assert {e: float(table["alice"][e]) for e in MOTIVATION} == {**full, "receptive_field": 1.5}
+    assert table["bob"]["fc_param_count"] == "EX"
+    assert float(table["bob"]["total"]) == pytest.approx(sum(full.values()) - full["fc_param_count"])
+    alice = json.loads((out / "alice.json").read_text())  # the graded result is left as graded
+    assert alice["extra_data"]["exercises"]["receptive_field"] == full["receptive_field"]
+    assert (
+        "receptive_field: graded from 01_motivation_final.ipynb (also in 01_motivation.ipynb"
+        in alice["output"]
+    )
+
+
+def test_the_summary_tells_the_instructor_what_went_wrong_and_is_kept_in_a_file(term):
+    done, out, _, _ = term
+    summary = (out / "summary.txt").read_text()
+    assert summary in done.stdout
+    assert summary.startswith("Graded 3 students:")
+    assert "Not graded: files outside any student folder (1):\n  readme.txt" in summary
+    assert "Files that are not notebooks (0 points for them) (1):\n  carol: notes.txt" in summary
+    duplicates = f"Exercises found in several notebooks (which file was graded) ({len(MOTIVATION)}):\n"
+    assert duplicates + "  alice: fc_param_count: graded from 01_motivation_final.ipynb" in summary
+    helpers = "Helpers defined in a cell that is not graded (1):\n"
+    assert helpers + "  carol: 01_motivation.ipynb: fc_param_count uses `product`" in summary
+    overrides = "Overrides applied (2):\n  alice: receptive_field: 1.5/2 set by your instructor (was 2/2)"
+    assert overrides + ": regrade: a unit slip\n  bob: fc_param_count: excused" in summary
+    assert "sandbox" not in summary and "bubblewrap" not in summary
+
+
+def test_each_student_gets_an_html_report_and_canvas_gets_its_csv(term):
+    _, out, _, _ = term
+    page = (out / "reports" / "alice.html").read_text()
+    assert "graded from 01_motivation_final.ipynb" in page and "set by your instructor" in page
+    rows = list(csv.reader((out / "canvas.csv").read_text().splitlines()))
+    assert [r[3] for r in rows[2:]] == ["alice", "bob", "carol"]
+    assert rows[1][5] == f"{sum(x.points for x in EXERCISES.values()):g}"
+
+
+def test_grading_again_with_another_secret_is_refused_instead_of_regrading_everyone(term):
+    _, out, subs, root = term
+    other = _write(root / "other-secret", "fedcba9876543210" * 4)
+    done = _course("grade", str(subs), "--out", str(out), "--secret-file", str(other))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "graded with another secret" in done.stderr
+
+
+def test_a_gradebook_inside_the_submissions_folder_is_refused(term):
+    _, _, subs, _ = term
+    done = _course("grade", str(subs), "--out", str(subs / "grades"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "inside SUBMISSIONS" in done.stderr and "graded as a student" in done.stderr
+    assert not (subs / "grades").exists()
+
+
+def test_a_folder_without_students_is_an_error_that_says_what_was_expected(tmp_path):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "alice.ipynb").write_text("{}")
+    done = _course("grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and done.stdout == ""
+    assert (
+        "no student folders" in done.stderr
+        and "one folder per student" in done.stderr
+        and "alice.ipynb" in done.stderr
+    )
+
+
+def test_help_shows_defaults_and_no_developer_notes(capsys):
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 30.0)" in text and "(default: auto)" in text and "Layering" not in text
+    assert "(default: None)" not in text
+
+
+def test_every_option_the_instructors_readme_names_exists():
+    """The walkthrough a newcomer follows names only options that the commands accept."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### A term, step by step") : readme.index("### What the sandbox protects")]
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", section))
+    known = set()
+    for command in ("grade", "grade-gradescope", "bench-gradescope", "bench-grade", "release"):
+        with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:
+            main([command, "--help"])
+        known |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", out.getvalue()))
+    assert named and named <= known, named - known
