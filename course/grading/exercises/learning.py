@@ -1,5 +1,6 @@
-"""Exercises of 04_learning: the cost, gradient descent, backpropagation through dense, convolutional
-and pooling layers, and the numerical gradient that checks them all.
+"""Exercises of learning: the cost and gradient descent (at the end of 03_structure), then, in
+04_learning, backpropagation through dense, convolutional and pooling layers, and the numerical
+gradient that checks them all.
 
 Each backward exercise is judged against its `course.functional` reference and, in one case per
 exercise, against central finite differences (float64) of the forward pass, which needs no backward
@@ -153,7 +154,7 @@ class MseCost(Exercise):
     """mse_cost(a, y) -> J = 1/2 * sum((a - y)**2)."""
 
     id = "mse_cost"
-    notebook = "04_learning"
+    notebook = "03_structure"
     title = "the quadratic cost"
     points = 1.0
     reference = staticmethod(references.mse_cost)
@@ -197,7 +198,7 @@ class GradientDescentStep(Exercise):
     """gradient_descent_step(w, grad_w, lr) -> w - lr * grad_w, as a new array (w unchanged)."""
 
     id = "gradient_descent_step"
-    notebook = "04_learning"
+    notebook = "03_structure"
     title = "one step of gradient descent"
     points = 1.0
     reference = staticmethod(references.gradient_descent_step)
