@@ -79,12 +79,6 @@ def conv_args(op: str, x, w, b, stride, padding):
     stride = as_pair(op, "stride", stride, minimum=1)
     padding = as_pair(op, "padding", padding, minimum=0)
     kh, kw = w.shape[2:]
-    for p, k, axis in ((padding[0], kh, "height"), (padding[1], kw, "width")):
-        if p >= k:
-            raise ValueError(
-                f"{op}: padding {p} along the {axis} must be smaller than the kernel {axis} {k} "
-                f"(a larger padding makes outputs that see only zeros), got padding={padding}"
-            )
     pooled_size(op, x.shape[2], kh, stride[0], padding[0], "height")
     pooled_size(op, x.shape[3], kw, stride[1], padding[1], "width")
     return x, w, b, stride, padding

@@ -1,68 +1,145 @@
-"""The one place where Numba is configured. Kernels are plain Python functions compiled through `jit`.
+"""The one place where Numba and the kernels' threads are configured.
 
-Compilation is lazy (on first call) and cached on disk, so importing `course` compiles nothing.
+Kernels are plain Python functions compiled by `jit`: serial, in nopython mode, without the GIL, cached
+on disk. Compilation is lazy (on first call), so importing `course` compiles nothing; the first
+compilation in a process prints one line on stderr, so that a student knows why the first cell waits.
 Floating-point sums may be reassociated and multiply-adds fused (`fastmath` "reassoc" and "contract",
 nothing that changes NaN or infinity handling), which lets LLVM vectorise reductions: results differ
 from `course.naive` by rounding only.
 
-Parallel kernels start a team of threads and wait for all of them at the end. For small problems that
-costs more than it saves, and on a busy machine (more runnable threads than cores) one descheduled
-worker stalls the whole team: on 2 shared cores, LeNet-sized convolutions took a median of 12-70 ms
-on two threads against 0.6-3.5 ms on one. `threads_for` therefore runs problems below
-`PARALLEL_WORK` multiply-adds on one thread.
+Kernels are serial on purpose. Numba's `parallel=True` compiled 4-10 times slower (tens of seconds on
+first use) and starts an OpenMP team whose barrier stalls when another process holds a core. Instead a
+kernel takes a range of independent tasks [t0, t1) and `parallel_for` hands the ranges out to Python
+threads (the kernels release the GIL): small problems, below `PARALLEL_WORK` multiply-adds, run on the
+calling thread alone, and on bigger ones each thread takes the next small range when it is free, so a
+thread that the system deschedules delays only its own range.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-# Numba's OpenMP threads wait for work by spinning; on a busy 2-core machine a spinning thread takes the
-# core its partner needs, and a 64 x 64 conv2d measured 37 ms with the default policy against 0.46 ms
-# with threads that sleep (and 2.7 ms on one thread). libgomp reads this when Numba first loads it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+from numba.core import event
 
-import numba  # noqa: E402 - after the OpenMP setting above
-
-__all__ = ["PARALLEL_WORK", "jit", "single_threaded", "threads_for"]
+__all__ = [
+    "PARALLEL_WORK",
+    "COMPILE_MESSAGE",
+    "get_num_threads",
+    "jit",
+    "max_threads",
+    "parallel_for",
+    "set_num_threads",
+    "single_threaded",
+]
 
 _FASTMATH = {"reassoc", "contract"}
-PARALLEL_WORK = 1 << 26  # multiply-adds (about 15 ms on one core) before a kernel runs in parallel
+PARALLEL_WORK = 1 << 22  # multiply-adds (about 1 ms on one core) before a kernel uses more threads
+RANGES_PER_THREAD = 4  # tasks are handed out in about this many ranges per thread
+COMPILE_MESSAGE = "course: compiling the kernels for this machine (once; about 5 s per notebook)..."
+
+_max_threads = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+_threads = _max_threads
+_local = threading.local()  # .threads: a per-thread override, set by `single_threaded`
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
-def jit(fn=None, *, parallel: bool = False):
-    """Compile `fn` in nopython mode, cached on disk; `parallel=True` enables `numba.prange`."""
-
-    def compile_(f):
-        return numba.njit(
-            f, cache=True, parallel=parallel, nogil=True, error_model="numpy", fastmath=_FASTMATH
-        )
-
-    return compile_ if fn is None else compile_(fn)
+def jit(fn: Callable) -> Callable:
+    """Compile `fn` lazily in nopython mode, serial, without the GIL, cached on disk."""
+    return numba.njit(fn, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 
 
-@contextlib.contextmanager
-def threads_for(work: int) -> Iterator[None]:
-    """Run the parallel kernels called inside on every Numba thread when `work` (multiply-adds, or
-    elements touched) is at least PARALLEL_WORK, otherwise on the calling thread alone."""
-    if work >= PARALLEL_WORK:
-        yield
-        return
-    with single_threaded():
-        yield
+def get_num_threads() -> int:
+    """Threads the kernels may use in this thread: 1 inside `single_threaded`, else the setting."""
+    return getattr(_local, "threads", None) or _threads
+
+
+def max_threads() -> int:
+    """The most threads the kernels may use: NUMBA_NUM_THREADS when set, else the cores."""
+    return _max_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Let the kernels use up to n threads (1 <= n <= the cores, or NUMBA_NUM_THREADS when set)."""
+    global _threads
+    if not isinstance(n, int) or not 1 <= n <= _max_threads:
+        raise ValueError(f"set_num_threads: n must be an int from 1 to {_max_threads}, got {n!r}")
+    _threads = n
 
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run parallel kernels on one thread inside the block (in this thread only), then restore.
+    """Run the kernels on the calling thread alone inside the block (in this thread only).
 
-    For many calls on tiny arrays, such as the grading checks: there, starting and joining threads
-    costs more than the work, and far more when other processes keep the cores busy.
+    For many calls on tiny arrays, such as the grading checks, where handing out work costs more than
+    the work itself.
     """
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
+    previous = getattr(_local, "threads", None)
+    _local.threads = 1
     try:
         yield
     finally:
-        numba.set_num_threads(previous)
+        _local.threads = previous
+
+
+def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
+    """Call kernel(*args, t0, t1) on ranges [t0, t1) that cover the tasks 0 .. n_tasks - 1 once each.
+
+    `work` (multiply-adds, or elements touched) decides the threads: one below PARALLEL_WORK, else
+    `get_num_threads()`. The calling thread takes ranges too; every range is done when this returns.
+    The kernel must write only the outputs of its own tasks.
+    """
+    threads = min(get_num_threads(), n_tasks) if work >= PARALLEL_WORK else 1
+    if threads <= 1:
+        kernel(*args, 0, n_tasks)
+        return
+    step = max(1, -(-n_tasks // (threads * RANGES_PER_THREAD)))
+    ranges = iter([(t0, min(n_tasks, t0 + step)) for t0 in range(0, n_tasks, step)])
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                bounds = next(ranges, None)
+            if bounds is None:
+                return
+            kernel(*args, *bounds)
+
+    helpers = [_executor().submit(drain) for _ in range(threads - 1)]
+    drain()
+    for helper in helpers:
+        if not helper.cancel():  # a helper that never started is not waited for
+            helper.result()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The helper threads, started on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, _max_threads - 1), thread_name_prefix="course-kernels")
+        return _pool
+
+
+class _CompileNotice(event.Listener):
+    """Prints COMPILE_MESSAGE on stderr when the first of the course's kernels starts compiling."""
+
+    announced = False
+
+    def on_start(self, ev: event.Event) -> None:
+        dispatcher = ev.data["dispatcher"]
+        if not _CompileNotice.announced and dispatcher.py_func.__module__.startswith("course.kernels"):
+            _CompileNotice.announced = True
+            print(COMPILE_MESSAGE, file=sys.stderr, flush=True)
+
+    def on_end(self, ev: event.Event) -> None:
+        pass
+
+
+event.register("numba:compile", _CompileNotice())

@@ -6,9 +6,12 @@ or loads from the cache, the Numba kernels). Backward times exclude the forward 
 are far too slow for full batches: they are timed once on one image (and, for the largest problems, on
 a few of the F kernels) and scaled linearly to the full problem, which the output says.
 
-Also measured: a fresh process with a warm Numba cache doing `import course.functional` and one conv2d
-forward and backward, and how a Numba parallel kernel fares right after an OpenBLAS matrix product.
-Layering: imports functional and naive lazily, inside the worker processes.
+Also measured: a fresh process with an empty Numba cache (cold: compiling) and with a warm one doing
+`import course.functional` and one conv2d forward and backward, then `course.kernels.precompile()`
+(every kernel the notebooks use), and how our conv2d fares right after an OpenBLAS matrix product.
+`--load N` runs N CPU-bound processes beside all of it (`course._load.busy_processes`), as a browser or
+a video call would; the load average is printed before and after. Layering: imports functional and
+naive lazily, inside the worker processes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -66,11 +70,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument(
-        "--threads", type=int, default=0, help="threads for Numba and PyTorch alike (default: all cores)"
+        "--threads", type=int, default=0, help="threads for ours and PyTorch alike (default: all cores)"
     )
+    parser.add_argument(
+        "--load", type=int, default=0, help="CPU-bound processes to run beside the benchmark (default 0)"
+    )
+    parser.add_argument("--no-startup", action="store_true", help="skip the cold and warm start-up timings")
 
 
 def run(args: argparse.Namespace) -> int:
+    from course._load import busy_processes
+
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     libraries = ["fast"]
     if not args.no_naive:
@@ -78,25 +88,63 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
         libraries.append("torch")
     threads = f"{args.threads} thread(s)" if args.threads else "all cores"
+    beside = f", {args.load} busy process(es) beside it" if args.load else ", nothing started beside it"
     print(
-        f"course bench: best of {args.repeat} runs, {threads}; each library in its own process; times in ms"
+        f"course bench: best of {args.repeat} runs, {threads}{beside}; each library in its own process, "
+        f"interleaved shape by shape; times in ms"
     )
+    print(f"CPU: {_cpu_name()}, {os.cpu_count()} cores; load average before: {_loadavg()}")
     env = (
         {"NUMBA_NUM_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
     )
-    for dtype in dtypes:
-        results = {
-            lib: _spawn(["--worker", lib, "--dtype", dtype, "--repeat", str(args.repeat)], **env)
-            for lib in libraries
-        }
-        _print_table(dtype, results)
-    print()
-    _print_startup()
-    print()
-    blas = ["--worker", "blas", "--repeat", str(max(args.repeat, 20))]
-    print(_spawn(blas)["text"])
-    print(_spawn(blas, OPENBLAS_THREAD_TIMEOUT="1")["text"])
+    with busy_processes(args.load):
+        for dtype in dtypes:
+            results: dict[str, list] = {lib: [] for lib in libraries}
+            for k in range(len(SHAPES)):  # interleaved: every library measures a shape before the next one
+                for lib in libraries:
+                    worker = [
+                        "--worker",
+                        lib,
+                        "--dtype",
+                        dtype,
+                        "--repeat",
+                        str(args.repeat),
+                        "--shape",
+                        str(k),
+                    ]
+                    results[lib] += _spawn(worker, **env)
+            _print_table(dtype, results)
+        print()
+        if not args.no_startup:
+            _print_startup()
+            print()
+        blas = ["--worker", "blas", "--repeat", str(max(args.repeat, 20))]
+        print(_spawn(blas)["text"])
+    print(f"load average after: {_loadavg()}")
     return 0
+
+
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (Linux), or "n/a"."""
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def _cpu_name() -> str:
+    """The CPU's model name as the system reports it (Linux), else the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
 
 
 def _spawn(worker_args: list[str], **env: str):
@@ -135,7 +183,18 @@ def _print_table(dtype: str, results: dict) -> None:
     if "torch" in results:
         core = [_total(results["fast"][k]) / _total(results["torch"][k]) for k in range(CORE)]
         geo = math.exp(sum(map(math.log, core)) / CORE)
-        print(f"fast/torch (forward + backward), geometric mean over the first {CORE} shapes: {geo:.2f}")
+        worst = max(range(CORE), key=lambda k: core[k])
+        print(
+            f"fast/torch (forward + backward), geometric mean over the first {CORE} shapes: {geo:.2f}; "
+            f"worst {SHAPES[worst].describe()} {core[worst]:.2f}"
+        )
+    conv = [k for k, shape in enumerate(SHAPES) if not shape.pool]
+    backward = max(conv, key=lambda k: results["fast"][k]["bwd"] / results["fast"][k]["fwd"])
+    entry = results["fast"][backward]
+    print(
+        f"fast backward / forward, largest over the convolutions: {entry['bwd'] / entry['fwd']:.2f} "
+        f"({SHAPES[backward].describe()})"
+    )
     print("\n".join(notes))
 
 
@@ -151,23 +210,33 @@ import course.functional as F
 rng = np.random.default_rng(0)
 x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
 w = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
-y = F.conv2d(x, w)
-F.conv2d_backward(np.ones_like(y), x, w)
-print(time.perf_counter() - start)
+y = F.conv2d(x, w, padding=2)
+F.conv2d_backward(np.ones_like(y), x, w, padding=2)
+first = time.perf_counter() - start
+from course.kernels import precompile
+precompile()
+print(first, time.perf_counter() - start)
 """
 
 
 def _print_startup() -> None:
-    """Fresh process, warm cache: the first run fills the cache, the second is the one reported."""
-    for _ in range(2):
-        begin = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - begin
-        inside = float(done.stdout.strip())
-    print(
-        f"fresh process, warm Numba cache: import course.functional + first conv2d forward/backward "
-        f"(64x1x28x28, float32) {inside:.2f} s ({wall:.2f} s including interpreter start-up)"
-    )
+    """Fresh processes: with an empty Numba cache (a new directory: everything compiles), then twice
+    with the cache that run filled (the second is reported)."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="course-bench-cache-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for _ in range(3):
+            begin = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True, env=env
+            )
+            runs.append((*map(float, done.stdout.split()), time.perf_counter() - begin))
+    for label, (first, everything, wall) in (("empty", runs[0]), ("warm", runs[2])):
+        print(
+            f"fresh process, {label} Numba cache: import course.functional + first conv2d forward and "
+            f"backward (64x1x28x28, float32) {first:.2f} s, then every kernel the notebooks use "
+            f"(precompile) {everything:.2f} s in all ({wall:.2f} s with the interpreter's start-up)"
+        )
 
 
 # --- worker side: runs in its own process -------------------------------------------------------------
@@ -241,9 +310,9 @@ def _time_torch(shape: Shape, x, w, b, repeat: int):
     return _best(forward, repeat), _best(backward, repeat)
 
 
-def _worker_times(lib: str, dtype: str, repeat: int) -> list[dict]:
+def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) -> list[dict]:
     entries = []
-    for shape in SHAPES:
+    for shape in shapes:
         if lib == "torch":
             fwd, bwd = _time_torch(shape, *_problem(shape, dtype), repeat)
             entries.append({"fwd": fwd, "bwd": bwd})
@@ -269,15 +338,14 @@ def _worker_times(lib: str, dtype: str, repeat: int) -> list[dict]:
 
 
 def _worker_blas(repeat: int) -> dict:
-    """Median time of a parallel Numba conv2d (LeNet's second layer, forced onto every Numba thread)
-    alone, right after an OpenBLAS matrix product (whose threads may still be spinning), and the same
-    with BLAS limited to one thread by threadpoolctl."""
-    from threadpoolctl import threadpool_limits
-
+    """Median time of our conv2d (LeNet's second layer: matrix products; on every thread whatever its
+    size) alone, and right after a matrix product of the user's own with numpy's default BLAS threads
+    (whose team may still be spinning): `course.functional` holds BLAS to one thread for its own
+    products, so the two should match."""
     import course._jit
     import course.functional as F
 
-    course._jit.PARALLEL_WORK = 0  # this worker measures the parallel kernel, whatever its size
+    course._jit.PARALLEL_WORK = 0  # this worker measures the threaded path, whatever the size
     x, w, b = _problem(SHAPES[1], "float32")
     rng = np.random.default_rng(1)
     a, m = rng.standard_normal((64, 400)), rng.standard_normal((400, 120))
@@ -294,14 +362,10 @@ def _worker_blas(repeat: int) -> dict:
         return float(np.median(times))
 
     alone, after = median(False), median(True)
-    with threadpool_limits(limits=1, user_api="blas"):
-        limited = median(True)
-    timeout = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
-    setting = f"OPENBLAS_THREAD_TIMEOUT={timeout}" if timeout else "default OpenBLAS settings"
     text = (
-        f"parallel Numba conv2d ({SHAPES[1].describe()}, float32, {setting}), median of {repeat}: "
-        f"alone {alone * 1e3:.2f} ms; right after a (64, 400) @ (400, 120) product {after * 1e3:.2f} ms; "
-        f"after it with BLAS on 1 thread {limited * 1e3:.2f} ms"
+        f"our conv2d ({SHAPES[1].describe()}, float32, all threads), median of {repeat}: alone "
+        f"{alone * 1e3:.2f} ms; right after a (64, 400) @ (400, 120) product on numpy's default BLAS "
+        f"threads {after * 1e3:.2f} ms"
     )
     return {"text": text}
 
@@ -311,11 +375,13 @@ def _worker_main(argv: list[str]) -> int:
     parser.add_argument("--worker", choices=["naive", "fast", "torch", "blas"], required=True)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--shape", type=int, help="index into SHAPES (default: every shape)")
     args = parser.parse_args(argv)
     if args.worker == "blas":
         out = _worker_blas(args.repeat)
     else:
-        out = _worker_times(args.worker, args.dtype, args.repeat)
+        shapes = SHAPES if args.shape is None else (SHAPES[args.shape],)
+        out = _worker_times(args.worker, args.dtype, args.repeat, shapes)
     print(json.dumps(out))
     return 0
 

@@ -67,13 +67,11 @@ def run(args: argparse.Namespace) -> int:
 def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int) -> dict:
     """Train `course.nn.lenet()` with at most `threads` Numba threads (the kernels use one thread for
     small problems anyway, see `course._jit`); returns {"seconds", "accuracy"}."""
-    import numba
-
-    from course import nn, optim
+    from course import _jit, nn, optim
     from course.data import load_mnist
     from course.training import evaluate, fit
 
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    _jit.set_num_threads(min(threads, _jit.max_threads()))
 
     (x, y), (x_test, y_test) = load_mnist()
     model = nn.lenet(rng=np.random.default_rng(seed))

@@ -13,7 +13,15 @@ Convolution is the lecture's cross-correlation (the kernel is not flipped), as i
 where a is x padded with zeros. Every function checks its arguments and raises a `TypeError` or
 `ValueError` that names the argument; outputs have the input's dtype (float32 or float64), never alias
 an input, and inputs are never modified. `course.naive` holds the readable loops these functions are
-tested against. Layering: functional imports `_args` and `kernels`, never the layers above it.
+tested against. Layering: functional imports `_args`, `_blas`, `_jit` and `kernels`, never the layers
+above it.
+
+Which kernel runs: layers with many taps per output (C * KH * KW >= GEMM_DEPTH) are im2col matrix
+products, in chunks of images shared among threads, with numpy's BLAS kept on one thread (a BLAS thread
+team woken for these small products stalls whenever another process holds a core); stride-1 layers
+with few taps are flat sweeps (see `course.kernels.conv`); other strides the direct loops. The backward
+of a sweep layer reuses the forward sweep: dJ/da is delta, shifted by the kernel's reach, correlated
+with the flipped kernels, channels and kernels swapped.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from course import _args
-from course._jit import threads_for
+from course._blas import single_threaded_blas
+from course._jit import parallel_for
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
 
@@ -38,16 +47,21 @@ __all__ = [
 def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     """Cross-correlate x (N, C, H, W) with kernels w (F, C, KH, KW), add bias b (F,) or None.
 
-    stride and padding take an int or an (h, w) pair; padding adds zeros on both sides and must be
-    smaller than the kernel. Returns z (N, F, Ho, Wo).
+    stride and padding take an int or an (h, w) pair; padding adds that many zeros on both sides (any
+    padding >= 0, as in PyTorch: outputs that see only zeros are the bias). Returns z (N, F, Ho, Wo).
     """
     x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
     shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     a, w = _padded(x, padding), np.ascontiguousarray(w)
-    forward = _conv.conv2d_forward_gemm if _uses_gemm(w) else _conv.conv2d_forward
-    with threads_for(_conv_work(shape, w.shape)):
-        return forward(a, w, bias, *stride, *shape[2:])
+    work = _conv_work(shape, w.shape)
+    if _uses_gemm(w):
+        return _forward_gemm(a, w, bias, stride, shape, work)
+    if stride == (1, 1):
+        return _sweep(a, w, bias, shape[2:], work)
+    z = np.empty(shape, dtype=x.dtype)
+    parallel_for(_conv.direct_forward, shape[0] * shape[1], work, a, w, bias, *stride, z)
+    return z
 
 
 def conv2d_backward(grad_out, x, w, stride=1, padding=0):
@@ -63,12 +77,20 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
-    a, w = _padded(x, padding), np.ascontiguousarray(w)
-    backward = _conv.conv2d_backward_gemm if _uses_gemm(w) else _conv.conv2d_backward
-    with threads_for(2 * _conv_work(expected, w.shape)):
-        grad_a, grad_w = backward(delta, a, w, *stride)
-    (ph, pw), (h, wd) = padding, x.shape[2:]
-    grad_x = grad_a if ph == 0 and pw == 0 else np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
+    w = np.ascontiguousarray(w)
+    work = _conv_work(expected, w.shape)
+    if stride == (1, 1) and not _uses_gemm(w):
+        grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
+    else:
+        a = _padded(x, padding)
+        if _uses_gemm(w):
+            grad_a, grad_w = _backward_gemm(delta, a, w, stride, work)
+        else:
+            grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
+            parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
+            parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
+        (ph, pw), (h, wd) = padding, x.shape[2:]
+        grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
     return grad_x, grad_w, grad_b
 
@@ -79,9 +101,10 @@ def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
     Returns (N, C, Ho, Wo) with Ho = (H - KH) // sh + 1, Wo = (W - KW) // sw + 1.
     """
     x, kernel, stride = _args.pool_args("max_pool2d", x, kernel_size, stride)
-    _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
-    with threads_for(_pool_work((*x.shape[:2], ho, wo), kernel)):
-        return _pool.max_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+    y = np.empty(_args.pool_output_shape(x.shape, kernel, stride), dtype=x.dtype)
+    x = np.ascontiguousarray(x)
+    parallel_for(_pool.max_pool2d_forward, _planes(x), _pool_work(y.shape, kernel), x, *kernel, *stride, y)
+    return y
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
@@ -91,8 +114,10 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
-    with threads_for(_pool_work(expected, kernel)):
-        return _pool.max_pool2d_backward(delta, x, *kernel, *stride)
+    grad_x = np.zeros_like(x)
+    work = _pool_work(expected, kernel)
+    parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)
+    return grad_x
 
 
 def avg_pool2d(x, kernel_size, stride=None) -> np.ndarray:
@@ -101,9 +126,10 @@ def avg_pool2d(x, kernel_size, stride=None) -> np.ndarray:
     Returns (N, C, Ho, Wo) with Ho = (H - KH) // sh + 1, Wo = (W - KW) // sw + 1.
     """
     x, kernel, stride = _args.pool_args("avg_pool2d", x, kernel_size, stride)
-    _, _, ho, wo = _args.pool_output_shape(x.shape, kernel, stride)
-    with threads_for(_pool_work((*x.shape[:2], ho, wo), kernel)):
-        return _pool.avg_pool2d_forward(np.ascontiguousarray(x), *kernel, *stride, ho, wo)
+    y = np.empty(_args.pool_output_shape(x.shape, kernel, stride), dtype=x.dtype)
+    x = np.ascontiguousarray(x)
+    parallel_for(_pool.avg_pool2d_forward, _planes(x), _pool_work(y.shape, kernel), x, *kernel, *stride, y)
+    return y
 
 
 def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
@@ -111,10 +137,113 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     inputs. Returns (N, C, H, W)."""
     x, kernel, stride = _args.pool_args("avg_pool2d_backward", x, kernel_size, stride)
     expected = _args.pool_output_shape(x.shape, kernel, stride)
-    delta = _args.grad_out_array("avg_pool2d_backward", grad_out, x, expected)
-    x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
-    with threads_for(_pool_work(expected, kernel)):
-        return _pool.avg_pool2d_backward(delta, x, *kernel, *stride)
+    delta = np.ascontiguousarray(_args.grad_out_array("avg_pool2d_backward", grad_out, x, expected))
+    grad_x = np.zeros(x.shape, dtype=x.dtype)
+    work = _pool_work(expected, kernel)
+    parallel_for(_pool.avg_pool2d_backward, _planes(x), work, delta, *kernel, *stride, grad_x)
+    return grad_x
+
+
+def _sweep(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out_size, work: int) -> np.ndarray:
+    """Stride-1 conv2d of the padded a (N, C, Hp, Wp) by the flat sweeps. Returns (N, F, Ho, Wo)."""
+    (n, c, hp, wp), (ho, wo), n_kernels = a.shape, out_size, w.shape[0]
+    flat = np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, n * hp * wp)
+    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
+    grid = np.empty((n_kernels, n * hp * wp), dtype=a.dtype)  # written up to span, read below it
+    n_tasks = n_kernels * -(-span // _conv.BLOCK)
+    parallel_for(_conv.sweep_forward, n_tasks, work, flat, w, bias, wp, span, grid)
+    return np.ascontiguousarray(grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+
+
+def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
+    """Stride-1 gradients by the flat sweeps. delta (N, F, Ho, Wo), x (N, C, H, W). Returns
+    (grad_x, grad_w).
+
+    One grid serves both: Hg = Ho + 2*(KH - 1) rows and Wg = Wo + 2*(KW - 1) columns per image. On it
+    lie the padded input a (N, C, Hp, Wp) from the top-left corner (`flat`, zeros after it) and delta,
+    shifted by (KH - 1, KW - 1) (`spread`, zeros around it). Then
+      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wg + i] * spread[f, q + (KH - 1)*Wg + KW - 1]
+    (`sweep_grad_w`), and grad_a[n, ch, p, q] = sum_{f, j, i} delta[n, f, p - j, q - i] * w[f, ch, j, i]
+    is the forward sweep of spread by the flipped kernels w[:, :, ::-1, ::-1] with channels and kernels
+    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away.
+    """
+    (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
+    ho, wo = delta.shape[2:]
+    hg, wg = ho + 2 * (kh - 1), wo + 2 * (kw - 1)  # >= Hp, Wp
+    flat = np.zeros((c, n, hg, wg), dtype=x.dtype)
+    flat[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
+    spread = np.zeros((n_kernels, n, hg, wg), dtype=x.dtype)
+    spread[:, :, kh - 1 : kh - 1 + ho, kw - 1 : kw - 1 + wo] = delta.transpose(1, 0, 2, 3)
+    flat, spread = flat.reshape(c, -1), spread.reshape(n_kernels, -1)
+    span = (n - 1) * hg * wg + (ho - 1) * wg + wo
+    grad_w = np.empty_like(w)
+    offset = (kh - 1) * wg + kw - 1
+    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wg, span, grad_w)
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    span = (n - 1) * hg * wg + (hp - 1) * wg + wp
+    grid = np.empty((c, n * hg * wg), dtype=x.dtype)  # written up to span, read below it
+    zero_bias = np.zeros(c, dtype=x.dtype)
+    n_tasks = c * -(-span // _conv.BLOCK)
+    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wg, span, grid)
+    grad_x = grid.reshape(c, n, hg, wg)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(grad_x), grad_w
+
+
+def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
+    """conv2d as matrix products: z[n] = w (F, C*KH*KW) @ cols (C*KH*KW, Ho*Wo) + b, for a few images
+    at a time (`_chunks`), the chunks shared among threads. Returns z (N, F, Ho, Wo)."""
+    n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+    ho, wo = shape[2:]
+    w2 = w.reshape(n_kernels, -1)
+    z = np.empty(shape, dtype=a.dtype)
+    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+
+    def run(t0: int, t1: int) -> None:
+        for n0, n1 in chunks[t0:t1]:
+            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
+            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
+            z[n0:n1] = (w2 @ cols).reshape(n_kernels, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+
+    with single_threaded_blas():
+        parallel_for(run, len(chunks), work)
+    z += bias[:, None, None]
+    return z
+
+
+def _backward_gemm(delta, a, w, stride, work: int):
+    """conv2d_backward as matrix products, a few images at a time, with d = delta (F, n*Ho*Wo):
+
+    grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
+    grad_a = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it read).
+    Each chunk's grad_w is kept apart and the sum taken in chunk order, so results do not depend on
+    which thread ran which chunk. Returns (grad_a, grad_w) shaped like a and w.
+    """
+    _, n_kernels, ho, wo = delta.shape
+    kh, kw = w.shape[2], w.shape[3]
+    w2 = w.reshape(n_kernels, -1)
+    grad_a = np.zeros_like(a)
+    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+    partial = [None] * len(chunks)
+
+    def run(t0: int, t1: int) -> None:
+        for k in range(t0, t1):
+            n0, n1 = chunks[k]
+            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
+            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
+            d = delta[n0:n1].transpose(1, 0, 2, 3).reshape(n_kernels, -1)  # (F, n*Ho*Wo), a copy
+            partial[k] = d @ cols.T
+            _conv.col2im_add(w2.T @ d, kh, kw, *stride, grad_a[n0:n1])
+
+    with single_threaded_blas():
+        parallel_for(run, len(chunks), work)
+    return grad_a, np.sum(partial, axis=0).reshape(w.shape)
+
+
+def _chunks(n_images: int, taps: int, outputs: int) -> list[tuple[int, int]]:
+    """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
+    step = max(1, _conv.COLS_SIZE // (taps * outputs))
+    return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
 
 
 def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -141,3 +270,8 @@ def _conv_work(out_shape, w_shape) -> int:
 def _pool_work(out_shape, kernel) -> int:
     """Inputs read by one pooling: N * C * Ho * Wo * KH * KW."""
     return int(np.prod(out_shape, dtype=np.int64)) * kernel[0] * kernel[1]
+
+
+def _planes(x: np.ndarray) -> int:
+    """The pooling kernels' tasks: one per (image, channel) plane, N * C."""
+    return x.shape[0] * x.shape[1]

@@ -5,8 +5,10 @@ In an exercise cell (metadata {"course": {"exercise": "<id>"}}) every region bet
 marker, `raise NotImplementedError("<id>: complete this function")`. Outputs and execution counts are
 cleared, except in cells marked `# NBVAL_CHECK_OUTPUT`: their outputs are the expected ones that CI
 compares against (so they must not depend on how an exercise was solved), and nbval only compares a
-cell that has an execution count, so they keep the count a top-to-bottom run gives them. Cell and
-notebook metadata are kept. Nested, unterminated or stray markers, and malformed ones
+cell that has an execution count, so they keep the count a top-to-bottom run gives them. Students do
+not see the marker: in the student notebook its line is removed and the cell carries nbval's
+equivalent tag, `nbval-check-output`, in its metadata instead (a tag Jupyter does not show). Cell and
+notebook metadata are otherwise kept. Nested, unterminated or stray markers, and malformed ones
 (`## BEGIN SOLUTION`), are errors naming the notebook and the cell: a marker that is silently ignored
 would hand the solution to students.
 
@@ -30,6 +32,7 @@ __all__ = [
     "BEGIN",
     "END",
     "CHECK_OUTPUT",
+    "CHECK_OUTPUT_TAG",
     "MarkerError",
     "add_arguments",
     "exercise_id",
@@ -45,6 +48,7 @@ __all__ = [
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
+CHECK_OUTPUT_TAG = "nbval-check-output"  # nbval's metadata form of the marker
 _MARKER_LIKE = re.compile(r"\b(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 
 
@@ -124,6 +128,10 @@ def release_notebook(notebook: dict, name: str) -> dict:
         if CHECK_OUTPUT in source:
             if exercise is not None:
                 raise MarkerError(f"{where}: an exercise cell cannot have {CHECK_OUTPUT!r}")
+            cell["source"] = _split_lines(_without_check_output(new_source))
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            if CHECK_OUTPUT_TAG not in tags:
+                tags.append(CHECK_OUTPUT_TAG)
             _set_count(cell, code_cells)
         else:
             cell["execution_count"] = None
@@ -220,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed {path} (its solution is gone)")
     print(f"{len(wanted)} student notebooks, {len(changed)} rewritten")
     return 0
+
+
+def _without_check_output(source: str) -> str:
+    """The source without its `# NBVAL_CHECK_OUTPUT` line (nbval's tag takes its place)."""
+    return "\n".join(line for line in source.split("\n") if line.strip() != CHECK_OUTPUT)
 
 
 def _split_lines(source: str) -> list[str]:

@@ -250,8 +250,93 @@ def hostile_cells(out_dir: Path, submissions: Path, sentinel: Path) -> dict[str,
             "def fc_param_count(h, w, c, u):\n    return -1\n",
         ),
         "vandal": (fc, _vandal(out_dir, submissions, sentinel)),
+        "forges_frames": (fc, forging_cell()),
+        "hanging_decorator": ("scale_array", hanging_decorator_cell()),
+        "prints_and_exits_at_import": (
+            fc,
+            "import numpy.f2py.__main__\n"  # prints its usage to stdout and raises SystemExit
+            "def fc_param_count(h, w, c, u):\n    return -1\n",
+        ),
     }
     return cells
+
+
+def stealing_cells(out_dir: Path, submissions: Path) -> dict[str, str]:
+    """student -> an fc_param_count cell that is right only if its attack worked: reaching the
+    course's references again, the secret, a classmate's work or the gradebook, writing outside its
+    working directory, or signalling a process outside its sandbox. An honest sandbox gives each 0."""
+    attacks = {
+        "reloads_boxes": "m = importlib.reload(sys.modules['course.apps.boxes'])\n"
+        "    return m.iou([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
+        "execs_the_source": "ns = {}\n"
+        "    exec(open(os.path.join(HERE, 'apps', 'boxes.py')).read(), ns)\n"
+        "    return ns['iou']([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
+        "loads_the_bytecode": "import importlib.util, glob\n"
+        "    for pyc in glob.glob(os.path.join(HERE, 'apps', '__pycache__', 'boxes*')):\n"
+        "        spec = importlib.util.spec_from_file_location('stolen', pyc)\n"
+        "        m = importlib.util.module_from_spec(spec)\n"
+        "        spec.loader.exec_module(m)\n"
+        "        return m.iou([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
+        "finds_originals_with_gc": "import gc\n"
+        "    for f in gc.get_objects():\n"
+        "        code = getattr(f, '__code__', None)\n"
+        "        if code and f.__name__ == 'iou' and code.co_filename.endswith('boxes.py'):\n"
+        "            return f([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0",
+        "reads_the_secret": f"return len(open({str(out_dir / '.course-grade-secret')!r}).read()) > 0",
+        "reads_a_classmate": f"return len(os.listdir({str(submissions / 'honest')!r})) > 0",
+        "reads_the_gradebook": f"return len(os.listdir({str(out_dir)!r})) > 0",
+        "writes_outside": "open(f'/var/tmp/course-grade-{MARK}', 'w').write('x')\n    return True",
+        "writes_shared_memory": "open(f'/dev/shm/course-grade-{MARK}', 'w').write('x')\n    return True",
+        "signals_the_sandbox": "os.kill(os.getppid(), 0)\n    return True",
+        "opens_a_port": "import socket\n"
+        "    server = socket.create_server(('127.0.0.1', 0))\n"
+        "    socket.create_connection(server.getsockname(), timeout=1)\n    return True",
+    }
+    template = (
+        "import importlib, os, sys, course, course.apps.boxes\n"
+        f"HERE, MARK = os.path.dirname(course.__file__), {SLEEP_MARK}\n"
+        "def attack():\n    {}\n"
+        "def fc_param_count(h, w, c, u):\n"
+        "    try:\n        worked = attack()\n    except BaseException:\n        worked = False\n"
+        "    return h * w * c * u if worked is True else -1\n"
+    )
+    return {student: template.format(attack) for student, attack in attacks.items()}
+
+
+def forging_cell() -> str:
+    """An fc_param_count that writes its own frames to every descriptor it finds: a header nested
+    200,000 deep and an array of shape [2**64, 0] (0 points; the decoder must not crash)."""
+    return textwrap.dedent(
+        """
+        import os, struct
+        def fc_param_count(h, w, c, u):
+            deep = b"[" * 200_000 + b"]" * 200_000
+            shape = b'{"case": 0, "buffers": [{"dtype": "<f8", "shape": [18446744073709551616, 0]}]}'
+            for fd in range(3, 64):
+                for head in (deep, shape):
+                    try:
+                        os.write(fd, struct.pack(">I", len(head)) + head)
+                    except OSError:
+                        pass
+            return -1
+        """
+    )
+
+
+def hanging_decorator_cell() -> str:
+    """A scale_array cell whose helper's decorators never return: scale_array (whose cell runs in full)
+    gets 0, the notebook's other exercises (which run only its inert definitions) are unharmed."""
+    return textwrap.dedent(
+        """
+        import itertools
+        @all
+        @itertools.repeat
+        def helper():
+            pass
+        def scale_array(x, factor):
+            return x * factor
+        """
+    )
 
 
 def _vandal(out_dir: Path, submissions: Path, sentinel: Path) -> str:

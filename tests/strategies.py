@@ -1,7 +1,8 @@
 """Hypothesis strategies that generate only valid convolution and pooling problems.
 
 Every geometry drawn here satisfies the public contract (kernel no larger than the padded input,
-padding smaller than the kernel, stride >= 1), so a failure is a wrong answer, never a rejected input.
+padding >= 0, stride >= 1), so a failure is a wrong answer, never a rejected input. Paddings go up to
+and beyond the kernel size, as PyTorch allows: the outputs that see only zeros must be the bias.
 Sizes stay small because the naive loops are the reference.
 """
 
@@ -55,11 +56,12 @@ def _values(draw, shape, dtype) -> np.ndarray:
 
 @st.composite
 def conv_cases(draw, max_batch: int = 3, max_channels: int = 3, max_size: int = 9, dtypes=DTYPES):
-    """A valid conv2d problem: non-square input, kernel, stride and padding, bias or not."""
+    """A valid conv2d problem: non-square input, kernel, stride and padding (from 0 to the kernel
+    size + 1, so as large as the kernel and larger too), bias or not."""
     dtype = draw(dtypes)
     n, c, f = (draw(st.integers(1, m)) for m in (max_batch, max_channels, max_channels))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+    ph, pw = draw(st.integers(0, kh + 1)), draw(st.integers(0, kw + 1))
     h = draw(st.integers(max(1, kh - 2 * ph), max_size))
     w = draw(st.integers(max(1, kw - 2 * pw), max_size))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from corpus import buggy_kernels, correct_kernels, other_exercises
+from corpus import buggy_kernels, conv_steps, correct_kernels, other_exercises, questions
 
 from course import functional
 from course.grading import (
@@ -37,10 +37,10 @@ KERNEL_IDS = (
     "avg_pool2d_backward",
 )
 HIDDEN_SEEDS = (1, 2, 3)
-BUGGY = buggy_kernels.BUGGY + other_exercises.BUGGY
+BUGGY = buggy_kernels.BUGGY + other_exercises.BUGGY + conv_steps.BUGGY + questions.BUGGY
 CORRECT = [
     (exercise_id, fn)
-    for table in (correct_kernels.CORRECT, other_exercises.CORRECT)
+    for table in (correct_kernels.CORRECT, other_exercises.CORRECT, conv_steps.CORRECT, questions.CORRECT)
     for exercise_id, fns in table.items()
     for fn in fns
 ]
@@ -251,7 +251,8 @@ def test_numerical_gradient_cases_still_work_where_the_grader_poisons_the_refere
     functions handed to a student's numerical_gradient must not need them (a fresh process, poisoned)."""
     script = """
 import numpy as np
-from course.grading import EXERCISES, cases_for, poison, runner
+from course.grader.sandbox import poison, runner
+from course.grading import EXERCISES, cases_for
 from course.grading.exercise import run_case
 cases = cases_for(EXERCISES["numerical_gradient"], 3)
 poison.poison_references(keep=lambda name: name in runner.KEEP)

@@ -217,6 +217,26 @@ def test_3x3_input_with_2x2_kernel_backward_by_hand():
     np.testing.assert_array_equal(grad_b, [4.0])
 
 
+@pytest.mark.parametrize("gemm", [False, True], ids=["sweeps", "matrix products"])
+def test_padding_beyond_the_kernel_by_hand(gemm):
+    """Padding 2 around a 2x2 kernel and a 1x1 image (PyTorch accepts it): z[r, c] = b + sum_{j, i}
+    w[j, i] * x[r + j - 2, c + i - 2], so outputs whose window holds only added zeros are the bias."""
+    x, w, b = np.array([[[[2.0]]]]), W2, np.array([0.5])
+    depth = 1 if gemm else conv_kernels.GEMM_DEPTH
+    with mock.patch.object(conv_kernels, "GEMM_DEPTH", depth):
+        z = F.conv2d(x, w, b, padding=2)
+        grad_x, grad_w, grad_b = F.conv2d_backward(np.ones_like(z), x, w, padding=2)
+    # 1 + 2*2 - 2 + 1 = 4 outputs a side; only (1, 1) .. (2, 2) have the pixel in their window, meeting
+    # it with the taps w[1, 1] = 4, w[1, 0] = 3, w[0, 1] = 2 and w[0, 0] = 1.
+    expected = np.full((4, 4), 0.5)
+    expected[1:3, 1:3] += 2.0 * np.array([[4.0, 3.0], [2.0, 1.0]])
+    np.testing.assert_array_equal(z[0, 0], expected)
+    np.testing.assert_array_equal(naive.conv2d(x, w, b, (1, 1), (2, 2))[0, 0], expected)
+    np.testing.assert_array_equal(grad_x, [[[[10.0]]]])  # every tap meets the pixel once
+    np.testing.assert_array_equal(grad_w, np.full((1, 1, 2, 2), 2.0))
+    np.testing.assert_array_equal(grad_b, [16.0])
+
+
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 
 

@@ -8,6 +8,8 @@ import csv
 import json
 import os
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,12 @@ from grading_corpus import (
     hostile_cells,
     leaving_processes_cell,
     printing_cell,
+    stealing_cells,
     write_student,
 )
 
 from course.grader import grade
+from course.grader.sandbox import confine
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
@@ -59,6 +63,10 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
     for student, (exercise, cell) in hostile_cells(out, subs, sentinel).items():
         write_student(subs / student, {exercise: cell}, only=FC)
         expected[student] = {**honest, exercise: 0.0}
+    if confine.abi() >= 6:  # without Landlock's file rules and scopes, these attacks succeed (README)
+        for student, cell in stealing_cells(out, subs).items():
+            write_student(subs / student, {FC: cell}, only=FC)
+            expected[student] = {**honest, FC: 0.0}
     write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
     write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
     write_student(subs / "lost_metadata", metadata=False, only=FC)
@@ -83,7 +91,12 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
 def graded(request, tmp_path_factory):
     subs, out, sentinel, expected = _build_class(tmp_path_factory.mktemp(request.param))
     grades = grade.grade_class(
-        subs, out, workers=2, seed=7, limits=LIMITS, mode=request.param, progress=False
+        subs,
+        out,
+        workers=2,
+        limits=LIMITS,
+        mode=request.param,
+        progress=False,  # a secret kept in out
     )
     return request.param, {g.student: g for g in grades}, subs, out, sentinel, expected
 
@@ -166,6 +179,11 @@ def test_the_gradebook_and_other_students_are_intact_after_a_vandal(graded):
         assert not (out / "evil.txt").exists()
 
 
+def test_nothing_is_left_outside_the_sandbox(graded):
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not [p for p in Path(folder).glob(f"course-grade-{SLEEP_MARK}*")]
+
+
 def test_no_process_of_a_submission_is_left(graded):
     leftovers = []
     for entry in os.listdir("/proc"):
@@ -183,7 +201,7 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ann", "ben"):
         write_student(subs / student, only=FC)
-    grade.grade_class(subs, out, workers=2, seed=3, limits=LIMITS, progress=False)
+    grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # a new secret, kept in out
     write_student(subs / "cy", only=FC)
     (out / "ben.json").write_text((out / "ben.json").read_text()[:100])  # interrupted mid-write
     graded = []
@@ -193,7 +211,7 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     )
     grades = grade.grade_class(
         subs, out, workers=2, limits=LIMITS, progress=False
-    )  # the seed of the first run
+    )  # the secret of the first run
     assert sorted(graded) == ["ben", "cy"]
     assert [g.total for g in grades] == [sum(full_marks(only=FC).values())] * 3
 
@@ -257,14 +275,14 @@ def test_a_fork_bomb_is_held_by_the_process_limit():
 def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
     subs, out = tmp_path / "subs", tmp_path / "out"
     write_student(subs / "ann", only=FC)
-    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False, points={FC: 5.0})
+    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False, points={FC: 5.0})
     assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
     graded = []
     real = grade.grade_student
     monkeypatch.setattr(
         grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(subs, out, seed=3, limits=LIMITS, progress=False)
+    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False)
     assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
 
 
@@ -286,3 +304,65 @@ def test_filling_the_disk_costs_only_that_exercise():
     runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_students_graded_at_the_same_time_run_as_different_unprivileged_uids(mode):
+    if sandbox.drop_to(mode) is None:
+        pytest.skip("student code cannot run as another user here (not root, or its Python is private)")
+    whoami = "import os\ndef fc_param_count(h, w, c, u):\n    return os.getuid()\n"
+    cases = {FC: grade.cases_for(EXERCISES[FC], None)}
+    with sandbox.SandboxPool(mode) as pool, ThreadPoolExecutor(max_workers=2) as threads:
+        barrier = threading.Barrier(2)
+
+        def one(_):
+            barrier.wait()  # both workers exist at once, as in a class graded with --workers 2
+            runs = sandbox.run_submission(
+                [(None, {FC: whoami})], {FC: (0, cases[FC])}, LIMITS, mode, (), pool
+            )
+            return runs[FC].outcomes[0].output
+
+        uids = list(threads.map(one, range(2)))
+    assert len(set(uids)) == 2 and os.geteuid() not in uids and 0 not in uids
+
+
+SPREADS_MEMORY = """
+import os, time
+import numpy as np
+def fc_param_count(h, w, c, u):
+    for _ in range(6):  # 6 x 100 MB, each child well under the per-process limit
+        if os.fork() == 0:
+            block = np.ones(100 * 2**20 // 8)
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(30)
+    return h * w * c * u
+"""
+
+SPREADS_PROCESSES = """
+import os, time
+def fc_param_count(h, w, c, u):
+    for _ in range(40):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+    time.sleep(30)
+    return h * w * c * u
+"""
+
+
+@pytest.mark.parametrize("mode", _modes())
+@pytest.mark.parametrize("cell, status", [(SPREADS_MEMORY, "memory"), (SPREADS_PROCESSES, "processes")])
+def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    limits = Limits(timeout=20.0, memory=300 * 2**20, processes=16)
+    runs = sandbox.run_notebook(None, {FC: cell, ids[1]: honest}, cases, limits, mode)
+    result = verdict(EXERCISES[FC], cases[FC], runs[FC], limits.timeout)
+    assert result.score == 0 and runs[FC].seconds < 10  # stopped when over, not at the timeout
+    if status == "processes" and runs[FC].status != status:  # RLIMIT_NPROC of its uid came first
+        assert "BlockingIOError" in str(result)
+    else:
+        assert runs[FC].status == status and "more" in str(result)
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], limits.timeout).score == 1.0

@@ -125,6 +125,12 @@ def test_a_forged_output_reference_is_refused():
         ("@decorate()\ndef f():\n    pass", False),
         ("class A(make_base()):\n    pass", False),
         ("class A:\n    for i in range(10**9):\n        pass", False),
+        ("@all\n@itertools.repeat\ndef f():\n    pass", False),  # no call in sight, yet it never returns
+        ("@loop\ndef f():\n    pass", False),  # a decorator runs whatever it is
+        ("class A(metaclass=Loop):\n    pass", False),
+        ("class A:\n    x = [i for i in range(10**9)]", False),
+        ("def f(x: int = -1, y=np.float64, *a: int, **k) -> np.ndarray:\n    pass", True),
+        ('class A(np.ndarray):\n    "doc"\n    k: int = 2\n    def m(self):\n        pass', True),
     ],
 )
 def test_only_inert_statements_of_other_cells_run(source, runs):

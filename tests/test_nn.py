@@ -50,6 +50,14 @@ LAYERS = {
         lambda rng: nn.Conv2d(2, 3, 3, stride=(1, 2), bias=False, rng=rng, dtype=F64),
         (2, 2, 6, 7),
     ),
+    "conv (3, 1) kernel, padding 1 (as wide as the kernel, as PyTorch allows)": (
+        lambda rng: nn.Conv2d(2, 3, (3, 1), padding=1, rng=rng, dtype=F64),
+        (2, 2, 5, 4),
+    ),
+    "conv 2x2 padding (3, 2), beyond the kernel: the rim is the bias": (
+        lambda rng: nn.Conv2d(2, 2, 2, padding=(3, 2), rng=rng, dtype=F64),
+        (1, 2, 3, 4),
+    ),
     "max pool 2": (lambda rng: nn.MaxPool2d(2), (2, 3, 6, 4)),
     "max pool 3 stride 1 (overlapping windows)": (lambda rng: nn.MaxPool2d(3, stride=1), (2, 2, 5, 6)),
     "avg pool (3, 2) stride (1, 2)": (lambda rng: nn.AvgPool2d((3, 2), stride=(1, 2)), (2, 2, 5, 6)),

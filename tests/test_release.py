@@ -175,6 +175,22 @@ def test_expected_outputs_of_check_output_cells_are_kept():
     assert released["cells"][0]["execution_count"] == 1  # nbval compares only cells that have a count
 
 
+def test_students_do_not_see_the_check_output_marker_but_nbval_still_checks_the_cell():
+    source = "# NBVAL_CHECK_OUTPUT\nprint(224 * 224 * 3 * 100)"
+    released = release_notebook(notebook(code(source, outputs=[])), "nb")
+    cell = released["cells"][0]
+    assert "".join(cell["source"]) == "print(224 * 224 * 3 * 100)"
+    assert cell["metadata"]["tags"] == ["nbval-check-output"]
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_no_test_marker_shows_in_a_student_notebook(path):
+    for cell in json.loads(path.read_text("utf-8"))["cells"]:
+        assert "NBVAL" not in "".join(cell["source"]), (
+            f"{path.name}: a test marker shows: {cell['source'][:1]}"
+        )
+
+
 def test_release_text_is_deterministic_json_with_a_final_newline():
     text = json.dumps(notebook(code(f"def f():\n    {BEGIN}\n    return 'é'\n    {END}", "f")))
     out = release_text(text, "nb")

@@ -3,8 +3,9 @@ detection, and real-time inference on a short video.
 
 Modules (load on first use): `scenes` (the data), `boxes` (IoU, non-maximum suppression, mAP),
 `segmentation` (a fully convolutional network and its metrics), `detection` (a single-shot grid
-detector), `training` (the loop both learn with), `weights` (the shipped trained weights), `realtime`
-(frames per second with the Numba kernels and with the naive loops), `draw` (overlays and boxes).
+detector), `errors` (what each detection is: right, duplicate, wrong class or off target), `training`
+(the loop both learn with), `weights` (the shipped trained weights), `realtime` (frames per second with
+the Numba kernels and with the naive loops), `draw` (overlays and boxes).
 Layering: apps imports nn, optim, functional, naive and data, never grading.
 """
 
@@ -12,7 +13,17 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = {"boxes", "detection", "draw", "realtime", "scenes", "segmentation", "training", "weights"}
+_SUBMODULES = {
+    "boxes",
+    "detection",
+    "draw",
+    "errors",
+    "realtime",
+    "scenes",
+    "segmentation",
+    "training",
+    "weights",
+}
 
 __all__ = sorted(_SUBMODULES)
 

@@ -45,8 +45,9 @@ def iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
 
 
 def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression: visit boxes (K, 4) by decreasing score (K,) (ties: lower index
-    first) and keep a box unless its IoU with an already kept box exceeds `iou_threshold`.
+    """Greedy non-maximum suppression: visit boxes (K, 4) by decreasing score (K,), equal scores by
+    increasing index (a stable sort of -scores), and keep a box unless its IoU with an already kept box
+    exceeds `iou_threshold` (an IoU equal to the threshold does not suppress).
 
     Returns the kept indices, int64, in the order they were kept (decreasing score).
     """

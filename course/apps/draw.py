@@ -36,15 +36,45 @@ def mask_overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.7) -> np.
     return np.clip(rgb, 0, 1)
 
 
-def draw_boxes(ax, boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray | None = None, **style) -> None:
+def draw_boxes(
+    ax, boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray | None = None, *, text: bool = True, **style
+) -> None:
     """Draw boxes (K, 4) as (x0, y0, x1, y1) on a matplotlib axis showing the image with `imshow`, each
-    in its digit's colour with "label" or "label score" written above it. `style` goes to Rectangle."""
+    in its digit's colour with "label" or "label score" written beside it (`text=False`: boxes only).
+    `style` goes to Rectangle.
+
+    Labels never cover each other: taken by decreasing score (first to last without scores), each goes
+    to the first of these places that is free, above the box, below it, or inside its top or bottom
+    edge, left-aligned then right-aligned; a label with no free place is left out rather than drawn over
+    another (its box is still drawn)."""
     from matplotlib.patches import Rectangle
 
-    for k, ((x0, y0, x1, y1), label) in enumerate(zip(boxes, labels, strict=True)):
-        color = CLASS_COLORS[int(label)]
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    for (x0, y0, x1, y1), label in zip(boxes, labels, strict=True):
         # imshow puts pixel (r, c) at [c - 0.5, c + 0.5]: shift continuous coordinates by half a pixel
-        rect = Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=color, **style)
+        rect = Rectangle(
+            (x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=CLASS_COLORS[int(label)], **style
+        )
         ax.add_patch(rect)
-        text = f"{int(label)}" if scores is None else f"{int(label)} {scores[k]:.2f}"
-        ax.text(x0 - 0.5, y0 - 1.5, text, color="white", fontsize=7, backgroundcolor=color, va="bottom")
+    if not text:
+        return
+    renderer = ax.figure.canvas.get_renderer()
+    order = range(len(boxes)) if scores is None else np.argsort(-np.asarray(scores), kind="stable")
+    placed = []  # window extents of the labels drawn so far
+    for k in order:
+        x0, y0, x1, y1 = boxes[k] - 0.5
+        words = f"{int(labels[k])}" if scores is None else f"{int(labels[k])} {scores[k]:.2f}"
+        label = ax.text(0, 0, words, color="white", fontsize=7, clip_on=False)
+        label.set_bbox({"facecolor": CLASS_COLORS[int(labels[k])], "edgecolor": "none", "pad": 1.0})
+        for y, va in ((y0 - 0.7, "bottom"), (y1 + 0.7, "top"), (y0 + 0.5, "top"), (y1 - 0.5, "bottom")):
+            for x, ha in ((x0, "left"), (x1, "right")):
+                label.set(x=x, y=y, horizontalalignment=ha, verticalalignment=va)
+                extent = label.get_window_extent(renderer).expanded(1.1, 1.2)
+                if not any(extent.overlaps(other) for other in placed):
+                    placed.append(extent)
+                    break
+            else:
+                continue
+            break
+        else:
+            label.remove()

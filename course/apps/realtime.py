@@ -8,7 +8,8 @@ one by one (batch size 1), as from a camera. The same trained network runs on tw
 - "naive": the same weights through `course.naive`'s readable loops (the specification), so the table
   shows what compiling the lecture's formulas buys. Upsampling and ReLU are numpy in both.
 
-`python -m course.apps.realtime` prints the table for the shipped models on a 120-frame video.
+`python -m course.apps.realtime` prints the table for the shipped models on a 120-frame video (`--load 2`:
+with two CPU-bound processes beside it); `main` returns the timings.
 Layering: imports course.naive, course.nn, course.apps (detection; scenes, weights and data in `main`).
 """
 
@@ -18,10 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from course import naive, nn
+from course import _jit, naive, nn
 from course.apps import detection
 from course.nn.upsample import upsample_nearest2d
 
@@ -41,7 +41,7 @@ BACKENDS = ("numba", "naive")
 
 @dataclass(frozen=True)
 class Timing:
-    """`frames` frames processed in `seconds` by `model` on `backend` with `threads` Numba threads."""
+    """`frames` frames processed in `seconds` by `model` on `backend` with `threads` kernel threads."""
 
     model: str
     backend: str
@@ -90,10 +90,11 @@ def measure_fps(
     warmup: int = 1,
 ) -> Timing:
     """Time `step(frame)` over every frame of frames (T, C, H, W), after `warmup` untimed calls (which
-    compile the kernels on first use). `threads` sets Numba's thread count for the run (default: as is)."""
-    previous = numba.get_num_threads()
+    compile the kernels on first use). `threads` sets the kernels' thread count for the run (default:
+    as is)."""
+    previous = _jit.get_num_threads()
     threads = previous if threads is None else threads
-    numba.set_num_threads(threads)
+    _jit.set_num_threads(threads)
     try:
         for frame in frames[:warmup]:
             step(frame)
@@ -102,7 +103,7 @@ def measure_fps(
             step(frame)
         seconds = time.perf_counter() - start
     finally:
-        numba.set_num_threads(previous)
+        _jit.set_num_threads(previous)
     return Timing(model, backend, threads, len(frames), seconds)
 
 
@@ -115,7 +116,7 @@ def fps_table(
     threads: tuple[int, ...] = (1, 2),
 ) -> list[Timing]:
     """Frames per second of both models on `frames`: with the Numba kernels on every frame (once per
-    thread count in `threads`, capped at the cores Numba has), and with the naive loops on the first
+    thread count in `threads`, capped at `course._jit.max_threads()`), and with the naive loops on the first
     `naive_frames` frames only (they are hundreds of times slower)."""
     steps = {
         "segmentation": lambda backend: lambda f: segment_frame(segmenter, f, backend),
@@ -123,7 +124,7 @@ def fps_table(
     }
     rows = []
     for name, make_step in steps.items():
-        for n_threads in sorted({min(t, numba.config.NUMBA_NUM_THREADS) for t in threads}):
+        for n_threads in sorted({min(t, _jit.max_threads()) for t in threads}):
             rows.append(measure_fps(make_step("numba"), frames, model=name, threads=n_threads))
         rows.append(
             measure_fps(make_step("naive"), frames[:naive_frames], model=name, backend="naive", warmup=0)
@@ -131,20 +132,25 @@ def fps_table(
     return rows
 
 
-def main(n_frames: int = 120, naive_frames: int = 1) -> None:
-    """Print frames per second of the shipped segmenter and detector on a video of test digits."""
+def main(n_frames: int = 120, naive_frames: int = 1, load: int = 0) -> list[Timing]:
+    """Print, and return, the frames per second of the shipped segmenter and detector on a video of
+    test digits, with `load` CPU-bound processes running beside them (`course._load.busy_processes`)."""
+    from course._load import busy_processes
     from course.apps.scenes import make_video
     from course.apps.weights import load_detector, load_segmenter
     from course.data import load_mnist
 
     _, (digits, labels) = load_mnist()
     video = make_video(digits, labels, n_frames, seed=5)
-    rows = fps_table(load_segmenter(), load_detector(), video.images, naive_frames=naive_frames)
-    print(f"{n_frames} frames of {video.images.shape[2]} x {video.images.shape[3]}, one at a time")
+    with busy_processes(load):
+        rows = fps_table(load_segmenter(), load_detector(), video.images, naive_frames=naive_frames)
+    beside = f", {load} busy process(es) beside" if load else ""
+    print(f"{n_frames} frames of {video.images.shape[2]} x {video.images.shape[3]}, one at a time{beside}")
     print(f"{'model':14s} {'kernels':8s} {'threads':>7s} {'frames':>6s} {'ms/frame':>9s} {'FPS':>8s}")
     for t in rows:
         threads = t.threads if t.backend == "numba" else "-"
         print(f"{t.model:14s} {t.backend:8s} {threads:>7} {t.frames:6d} {t.ms_per_frame:9.2f} {t.fps:8.1f}")
+    return rows
 
 
 def _naive_layer(layer: nn.Module, x: np.ndarray) -> np.ndarray:
@@ -164,4 +170,10 @@ def _naive_layer(layer: nn.Module, x: np.ndarray) -> np.ndarray:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m course.apps.realtime", description=main.__doc__)
+    parser.add_argument("--frames", type=int, default=120, help="frames in the video")
+    parser.add_argument("--load", type=int, default=0, help="CPU-bound processes to run beside it")
+    arguments = parser.parse_args()
+    main(arguments.frames, load=arguments.load)

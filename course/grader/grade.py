@@ -3,45 +3,56 @@
 SUBMISSIONS_DIR holds one folder per student (the folder name is the student id) with any of the
 course's notebooks. The grader writes OUT_DIR/<student>.json (Gradescope's results.json format) as each
 student finishes, and OUT_DIR/grades.csv at the end. Every file in OUT_DIR is written by this process
-only, after the sandboxed runs, and written again from memory at the end, so nothing a submission did
-during the run survives in the gradebook. A run that is interrupted resumes: students whose JSON is
-complete (same seed, exercises and points) are not graded again.
+only, private to it (mode 0600), after the sandboxed runs, and written again from memory at the end, so
+nothing a submission did during the run survives in the gradebook. Each student's hidden cases come from
+the run's secret and the student id (`course.grader.secret`), never from anything on the command line.
+A run that is interrupted resumes: a student whose JSON is complete and signed with the run's secret
+(same exercises and points) is not graded again; any other file is graded again.
 
-Layering: grade -> verdict (judging, in this process) and sandbox -> session, launch (starting the
-sandbox); child and runner run inside the sandbox; wire is the only format shared across it.
+Whatever a submission holds or does, the run ends with a row for every student: a student the grader
+itself could not grade gets zeros and the reason, not a crash of the class.
+
+Layering: grade -> collect, notebook (reading), verdict (judging, in this process) and sandbox ->
+session, launch (starting the sandbox); child and runner run inside the sandbox; wire is the only
+format shared across it.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import os
-import secrets
+import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from course.grader.notebook import Submission, UnreadableNotebook, read_notebook
+from course.grader.collect import Student, read_files, students
+from course.grader.notebook import Submission, UnreadableNotebook, parse_notebook
 from course.grader.sandbox.run import (
     DEFAULT_LIMITS,
     FALLBACK_NOTE,
     Limits,
     SandboxPool,
     become_subreaper,
+    become_undumpable,
     describe,
     isolation,
     run_submission,
 )
+from course.grader.secret import BadSecret, fingerprint, new_secret, read_secret, sign, student_seed, verify
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for, load_points, not_attempted
 from course.grading.exercise import Case
 from course.grading.result import CaseResult, CheckResult
 
 __all__ = [
+    "SecretMismatch",
     "StudentFiles",
     "StudentGrade",
     "read_student",
@@ -60,7 +71,6 @@ class StudentGrade:
     student: str
     results: dict[str, CheckResult]
     notes: list[str] = field(default_factory=list)
-    seed: int | None = None
 
     @property
     def total(self) -> float:
@@ -81,7 +91,6 @@ class StudentGrade:
         extra = {
             "student": self.student,
             "complete": True,
-            "seed": self.seed,
             "exercises": {e: r.score for e, r in self.results.items()},
             "results": {e: r.to_dict() for e, r in self.results.items()},
         }
@@ -98,17 +107,27 @@ class StudentFiles:
     notes: tuple[str, ...]
 
 
-def read_student(folder: Path) -> StudentFiles:
-    """Read every file of one student's folder; a file that is not a notebook becomes a note."""
+class SecretMismatch(ValueError):
+    """OUT_DIR was graded with another secret (the message says what to do)."""
+
+
+def read_student(folder: Path | Student) -> StudentFiles:
+    """Read the files of one student's folder (bounded, links not followed: see `collect`); a file
+    that is not a notebook, or that was not read, becomes a note."""
+    student = folder if isinstance(folder, Student) else Student(folder.name, folder)
+    if student.refused:
+        return StudentFiles(student.name, (), (student.refused,))
     notebooks, notes = [], []
-    for path in _files(folder):
+    files, skipped = read_files(student.path)
+    notes += skipped
+    for relative, data in files:
         try:
-            notebooks.append(read_notebook(path, EXERCISES))
+            notebooks.append(parse_notebook(data, EXERCISES, name=relative))
         except UnreadableNotebook as reason:
             notes.append(f"{reason}: 0 points for it")
     if not notebooks:
-        notes.append(f"no readable notebook in {folder.name}/")
-    return StudentFiles(folder.name, tuple(notebooks), tuple(notes))
+        notes.append(f"no readable notebook in {student.name}/")
+    return StudentFiles(student.name, tuple(notebooks), tuple(notes))
 
 
 def grade_student(
@@ -121,9 +140,10 @@ def grade_student(
     pool: SandboxPool | None = None,
     points: dict[str, float] | None = None,
 ) -> StudentGrade:
-    """Grade every exercise of the registry on one student's notebooks (or folder); with a `pool`, in
-    the calling worker's sandbox (the pool's mode and hidden folders apply); `points` (exercise id ->
-    points, see `course.grading.load_points`) overrides the exercises' own points."""
+    """Grade every exercise of the registry on one student's notebooks (or folder), with the hidden
+    cases of `seed` (the student's: `course.grader.secret.student_seed`; None: visible cases only);
+    with a `pool`, in the calling worker's sandbox (the pool's mode and hidden folders apply); `points`
+    (exercise id -> points, see `course.grading.load_points`) overrides the exercises' own points."""
     points = points or {}
     files = read_student(files) if isinstance(files, Path) else files
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in EXERCISES.items()}
@@ -141,17 +161,7 @@ def grade_student(
         e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
         for e, x in EXERCISES.items()
     }
-    return StudentGrade(files.student, ordered, notes, seed)
-
-
-def _files(folder: Path) -> list[Path]:
-    """The student's files, skipping hidden ones (.ipynb_checkpoints holds stale copies)."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if path.is_file() and not any(p.startswith(".") for p in parts):
-            found.append(path)
-    return found
+    return StudentGrade(files.student, ordered, notes)
 
 
 def _assign(notebooks: tuple[Submission, ...]) -> dict[str, int]:
@@ -169,86 +179,172 @@ def grade_class(
     submissions: Path,
     out: Path,
     workers: int = 2,
-    seed: int | None = None,
+    secret: bytes | None = None,
     limits: Limits = DEFAULT_LIMITS,
     mode: str = "auto",
     progress: bool = True,
     points: dict[str, float] | None = None,
 ) -> list[StudentGrade]:
     """Grade every student folder of `submissions` into `out`; returns the grades in student order.
-    `points` (exercise id -> points) overrides the exercises' own points."""
+    `secret` (see `course.grader.secret`; default: the one of the run being resumed, else a new one)
+    draws each student's hidden cases; `points` (exercise id -> points) overrides the exercises' own.
+    Raises SecretMismatch when `out` was graded with another secret."""
     submissions, out = submissions.resolve(), out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    seed = _seed(out, seed)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = _run_secret(out, secret)
     become_subreaper()
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_list = students(submissions)
     table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
-    finished = {s.name: _finished(out / f"{s.name}.json", seed, table) for s in students}
+    finished = {s.name: _finished(out / _result_name(s.name), s.name, secret, table) for s in class_list}
     grades = {name: grade for name, grade in finished.items() if grade is not None}
-    todo = [read_student(s) for s in students if s.name not in grades]  # all read before any runs
-    cases = {e: cases_for(x, seed) for e, x in EXERCISES.items()}
+    todo = [_read_safely(s) for s in class_list if s.name not in grades]  # all read before any runs
     hide = (str(out), str(submissions))
     with SandboxPool(mode, hide) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [
-            pool.submit(grade_student, s, seed, limits, mode, hide, cases, sandboxes, table) for s in todo
-        ]
-        bar = tqdm(as_completed(futures), total=len(students), initial=len(grades), disable=not progress)
+        futures = {
+            pool.submit(_grade_safely, s, secret, limits, mode, hide, sandboxes, table): s.student
+            for s in todo
+        }
+        bar = tqdm(as_completed(futures), total=len(class_list), initial=len(grades), disable=not progress)
         try:
             for future in bar:
                 grade = future.result()
                 grades[grade.student] = grade
-                _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+                _write_atomic(out / _result_name(grade.student), _signed_json(grade, secret))
         except KeyboardInterrupt:  # stop now: students not written yet are graded when the run resumes
             for future in futures:
                 future.cancel()
             sandboxes.close()
             raise
-    ordered = [grades[s.name] for s in students]
+    ordered = [grades[s.name] for s in class_list]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
-        _write_atomic(out / f"{grade.student}.json", json.dumps(grade.to_gradescope(), indent=1))
+        _write_atomic(out / _result_name(grade.student), _signed_json(grade, secret))
     _write_atomic(out / "grades.csv", gradebook_csv(ordered))
     return ordered
 
 
+def _read_safely(student: Student) -> StudentFiles:
+    """read_student, total: a folder the reader fails on is a note, not the end of the class."""
+    try:
+        return read_student(student)
+    except Exception as error:  # noqa: BLE001 - one student's files never stop the class
+        return StudentFiles(student.name, (), (f"the grader could not read this folder ({error!r:.200})",))
+
+
+def _grade_safely(
+    files: StudentFiles,
+    secret: bytes,
+    limits: Limits,
+    mode: str,
+    hide: tuple[str, ...],
+    pool: SandboxPool,
+    points: dict[str, float],
+) -> StudentGrade:
+    """grade_student with the student's own hidden cases, total: if the grader itself fails on this
+    student, the student gets zeros and the reason, and the class goes on."""
+    seed = student_seed(secret, files.student)
+    try:
+        return grade_student(files, seed, limits, mode, hide, None, pool, points)
+    except Exception as error:  # noqa: BLE001 - one student never stops the class
+        reason = f"the grader failed on this submission ({error!r:.300}); tell your instructor"
+        message = f"0 points: {reason}"
+        results = {e: not_attempted(x, message, points=points.get(e)) for e, x in EXERCISES.items()}
+        return StudentGrade(files.student, results, [*files.notes, reason])
+
+
 def gradebook_csv(grades: list[StudentGrade]) -> str:
-    """grades.csv: student, the points of each exercise in registry order, total."""
+    """grades.csv: student, the points of each exercise in registry order, total. A cell that a
+    spreadsheet would read as a formula (starting with = + - @, a tab or a carriage return) gets a
+    leading ', as spreadsheet programs expect. Lines end with CR LF (RFC 4180), so a CR or LF inside an
+    id is quoted rather than taken for the end of a row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["student", *EXERCISES, "total"])
     for grade in grades:
         points = [f"{grade.results[e].score:g}" for e in EXERCISES]
-        writer.writerow([grade.student, *points, f"{grade.total:g}"])
+        writer.writerow([_cell(grade.student), *points, f"{grade.total:g}"])
     return buffer.getvalue()
 
 
-def _seed(out: Path, seed: int | None) -> int:
-    """The hidden cases' seed: the one given, else the one of the run being resumed, else a new one."""
-    run_file = out / ".course-grade-run.json"  # hidden: no student folder (hidden ones are skipped) clashes
-    previous = None
+def _cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _result_name(student: str) -> str:
+    """The file name of a student's results: <student>.json, or, for an id too long for a file name,
+    its first characters and a hash of the whole id."""
+    name = f"{student}.json"
+    if len(os.fsencode(name)) <= 200:
+        return name
+    digest = hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
+    return f"{os.fsdecode(os.fsencode(student)[:100]).rstrip()}-{digest}.json"
+
+
+_SECRET_FILE, _RUN_FILE = ".course-grade-secret", ".course-grade-run.json"  # hidden: never a student's
+
+
+def _run_secret(out: Path, given: bytes | None) -> bytes:
+    """The run's secret: `given`, else the one this folder was graded with, else a new one (kept in
+    out/.course-grade-secret, mode 0600). Raises SecretMismatch when `given` is not the secret `out`
+    was graded with, or when `out` was graded with a secret that was not kept there and none is given."""
+    run_file, stored = out / _RUN_FILE, None
     try:
-        previous = json.loads(run_file.read_text()).get("seed")
+        previous = json.loads(run_file.read_text()).get("fingerprint")
     except (OSError, ValueError, AttributeError):
-        pass
-    if seed is None:
-        seed = previous if isinstance(previous, int) else secrets.randbelow(2**31)
-    _write_atomic(run_file, json.dumps({"seed": seed, "exercises": list(EXERCISES)}))
-    return seed
-
-
-def _finished(path: Path, seed: int, points: dict[str, float]) -> StudentGrade | None:
-    """The grade in a complete JSON of an earlier run with the same seed, exercises and points, else None."""
+        previous = None
     try:
+        stored = read_secret(out / _SECRET_FILE)
+    except BadSecret:
+        stored = None
+    if given is None and stored is not None and fingerprint(stored) == previous:
+        given = stored
+    elif given is None and isinstance(previous, str):
+        raise SecretMismatch(
+            f"{out} was graded with a secret given by --secret-file; give the same file again to resume, "
+            "or grade into a new folder"
+        )
+    elif given is None:
+        given = new_secret()
+        _write_atomic(out / _SECRET_FILE, given.decode())
+    elif isinstance(previous, str) and previous != fingerprint(given):
+        raise SecretMismatch(
+            f"{out} was graded with another secret: give the same --secret-file to resume, or grade into "
+            "a new folder (hidden cases of two secrets in one gradebook would not be comparable)"
+        )
+    _write_atomic(run_file, json.dumps({"fingerprint": fingerprint(given), "exercises": list(EXERCISES)}))
+    return given
+
+
+def _signed_json(grade: StudentGrade, secret: bytes) -> str:
+    """The student's results.json, with an HMAC of its content under the run's secret in extra_data."""
+    data = grade.to_gradescope()
+    data["extra_data"]["mac"] = sign(secret, _canonical(data))
+    return json.dumps(data, indent=1)
+
+
+def _canonical(data: dict) -> bytes:
+    """The signed bytes of a results file: everything but the MAC, in a fixed order."""
+    unsigned = {**data, "extra_data": {k: v for k, v in data["extra_data"].items() if k != "mac"}}
+    return json.dumps(unsigned, sort_keys=True).encode()
+
+
+def _finished(path: Path, student: str, secret: bytes, points: dict[str, float]) -> StudentGrade | None:
+    """The grade in a complete JSON that this secret signed, for this student, the same exercises and
+    points; else None (graded again)."""
+    try:
+        if path.is_symlink() or path.stat().st_size > 2**24:
+            return None
         data = json.loads(path.read_text())
         extra = data["extra_data"]
-        same = extra["seed"] == seed and list(extra["results"]) == list(EXERCISES)
-        if extra["complete"] is not True or not same:
+        if not verify(secret, _canonical(data), extra.get("mac")) or extra["student"] != student:
+            return None
+        if extra["complete"] is not True or list(extra["results"]) != list(EXERCISES):
             return None
         results = {e: _check_result(r) for e, r in extra["results"].items()}
         if any(results[e].max_score != points[e] for e in results):
             return None
         notes = data.get("output", "")
-        return StudentGrade(path.stem, results, notes.splitlines() if notes else [], seed)
-    except (OSError, ValueError, KeyError, TypeError):
+        return StudentGrade(student, results, notes.splitlines() if notes else [])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -258,10 +354,16 @@ def _check_result(data: dict) -> CheckResult:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)  # again: without bubblewrap a submission may remove it
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    """Write `text` to `path` through a private (0600) temporary file of a short name in its folder."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # again: a submission may remove it
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -269,7 +371,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where grades.csv and <student>.json go")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="students graded at once")
     parser.add_argument("--timeout", type=float, default=Limits.timeout, help="seconds per exercise")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: new)")
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="file whose content is the secret the hidden cases are drawn from (default: the one kept in "
+        "OUT from an earlier run, else a new one); never give a secret on the command line",
+    )
     parser.add_argument("--memory-mb", type=int, default=Limits.memory // 2**20, help="memory per exercise")
     parser.add_argument(
         "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="isolation (default: auto)"
@@ -297,8 +405,13 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, TypeError, KeyError) as error:
         print(f"course grade: --points {args.points}: {error}")
         return 2
+    become_undumpable()  # the command's process holds the secret: no /proc/<pid>/mem or environ for others
     try:
-        grades = grade_class(args.submissions, args.out, args.workers, args.seed, limits, mode, points=points)
+        secret = read_secret(args.secret_file) if args.secret_file else None
+        grades = grade_class(args.submissions, args.out, args.workers, secret, limits, mode, points=points)
+    except (BadSecret, SecretMismatch) as error:
+        print(f"course grade: {error}")
+        return 2
     except KeyboardInterrupt:
         print("course grade: interrupted; run the same command again to grade the students left")
         return 130

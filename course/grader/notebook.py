@@ -5,6 +5,10 @@ A notebook is read as JSON (never executed here). Cells are found by their metad
 metadata, an exercise cell is the last code cell that defines `def <id>(`, and the setup cell is the
 first code cell that imports something and defines no exercise. IPython magics and shell lines
 (`%matplotlib inline`, `!pip ...`) become `pass`, since the sandbox runs plain Python.
+
+Reading is linear in the file's size (no pattern here can backtrack across lines) and bounded: at most
+MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook; past a limit the
+notebook is refused with a message naming it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Submission", "UnreadableNotebook", "parse_notebook", "read_notebook"]
+from course.grader.collect import MAX_FILE_BYTES
 
-MAX_NOTEBOOK_BYTES = 50 * 2**20
-_MAGIC = re.compile(r"^(\s*)[%!].*$", re.MULTILINE)
+__all__ = [
+    "MAX_CELLS",
+    "MAX_CODE_BYTES",
+    "MAX_NOTEBOOK_BYTES",
+    "Submission",
+    "UnreadableNotebook",
+    "parse_notebook",
+    "read_notebook",
+]
+
+MAX_NOTEBOOK_BYTES = MAX_FILE_BYTES
+MAX_CELLS = 5000  # the course's notebooks have about a hundred
+MAX_CODE_BYTES = 2**20  # of code, in all the code cells of one notebook
+_MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.MULTILINE)  # [ \t], not \s: a run of newlines is not rescanned
+_IMPORT = re.compile(r"^[ \t]*(import|from)[ \t]", re.MULTILINE)
 
 
 class UnreadableNotebook(ValueError):
@@ -66,7 +83,12 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
         raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
+    if len(notebook["cells"]) > MAX_CELLS:
+        raise UnreadableNotebook(f"{name}: {len(notebook['cells'])} cells, more than {MAX_CELLS}: not graded")
     code = [(_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
+    size = sum(len(source) for _, source in code)
+    if size > MAX_CODE_BYTES:
+        raise UnreadableNotebook(f"{name}: {size} characters of code, more than {MAX_CODE_BYTES}: not graded")
     return _find_cells(code, list(exercise_ids), name)
 
 
@@ -89,9 +111,7 @@ def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str
             notes.append(f"{name}: the cell of {exercise} had lost its metadata; found it by its `def`")
     if setup is None:
         defined = set(cells.values())
-        setup = next(
-            (s for _, s in code if s not in defined and re.search(r"^\s*(import|from)\s", s, re.M)), None
-        )
+        setup = next((s for _, s in code if s not in defined and _IMPORT.search(s)), None)
         if setup is not None and cells:
             notes.append(f"{name}: the setup cell had lost its metadata; used the first cell with imports")
     return Submission(name, setup, cells, tuple(notes))

@@ -2,10 +2,14 @@
 
 The exercise's own `score_case` and `summarize` judge every outcome; this module only decides what a
 missing outcome means (the run timed out, crashed, exited, ...) and adds what a student needs to know.
+It is total: a value the judge cannot handle (inf where an integer is expected, an int of 400 digits,
+a tuple of strings, ...) costs that case, with a message naming the value, never the grader. Hidden
+cases are shown as "hidden case 1", "hidden case 2", ...: their names describe the draws.
 """
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import replace
 
 from course.grader.sandbox.run import ExerciseRun
@@ -15,6 +19,9 @@ from course.grading.result import CheckResult
 
 __all__ = ["verdict"]
 
+_SHORT = reprlib.Repr()  # bounded reprs of what a student's function returned
+_SHORT.maxlevel, _SHORT.maxtuple, _SHORT.maxlist, _SHORT.maxdict = 3, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 40, 40, 60
 PRINTED = 300  # characters of what the student's code printed, shown when the exercise was not passed
 
 
@@ -38,7 +45,16 @@ def verdict(
         return CheckResult(exercise.id, exercise.title, 0.0, points, "error", [], message)
     missing = Outcome(error=_ending(run, timeout) or "no result came back for this case")
     outcomes = [(case, outcome or missing) for case, outcome in zip(cases, run.outcomes, strict=True)]
-    result = summarize(exercise, outcomes, points=points)
+    try:
+        result = summarize(exercise, outcomes, points=points)
+    except Exception:  # noqa: BLE001 - some value broke the judge: find which, and judge without it
+        outcomes = [(case, _judgeable(exercise, case, outcome)) for case, outcome in outcomes]
+        try:
+            result = summarize(exercise, outcomes, points=points)
+        except Exception as error:  # noqa: BLE001 - a judge that fails even then: 0, and why
+            message = f"0 points: the check could not judge what your {exercise.id} returned ({error!r:.200})"
+            return CheckResult(exercise.id, exercise.title, 0.0, points, "error", [], message)
+    result = _hide_names(result)
     if result.status != "not attempted" and len(result.cases) == len(cases):
         unrun = "no result: the run ended before this case (see above)"
         pairs = zip(result.cases, run.outcomes, strict=True)
@@ -52,6 +68,37 @@ def verdict(
     return result
 
 
+def _judgeable(exercise: Exercise, case: Case, outcome: Outcome) -> Outcome:
+    """`outcome`, or, when the exercise's judge raises on it, an error outcome that says what the
+    student's function returned."""
+    try:
+        exercise.score_case(case, outcome)
+        return outcome
+    except Exception as error:  # noqa: BLE001 - the judge's exception is the finding
+        return Outcome(
+            error=f"your {exercise.id} returned {_describe(outcome.output)}, which cannot be the answer "
+            f"(the check could not compare it: {type(error).__name__})"
+        )
+
+
+def _describe(value: object) -> str:
+    """A short description of a returned value: its type and the start of its repr."""
+    try:
+        text = _SHORT.repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails is described by its type alone
+        text = "?"
+    return f"{text} (a {type(value).__name__})"
+
+
+def _hide_names(result: CheckResult) -> CheckResult:
+    """The result with each hidden case named by its number only."""
+    if not any(case.hidden for case in result.cases):
+        return result
+    numbers = iter(range(1, len(result.cases) + 1))
+    cases = [replace(c, name=f"hidden case {next(numbers)}") if c.hidden else c for c in result.cases]
+    return replace(result, cases=cases)
+
+
 def _ending(run: ExerciseRun, timeout: float, prefix: str = "") -> str:
     """What ended the run early, in a student's terms ("" when it ended normally)."""
     status = run.status
@@ -61,6 +108,10 @@ def _ending(run: ExerciseRun, timeout: float, prefix: str = "") -> str:
         text = f"your code crashed the Python process ({status[7:]})"
     elif status == "output":
         text = "your code sent back too much data"
+    elif status == "memory":
+        text = "your code used more memory than allowed, counting all the processes it started"
+    elif status == "processes":
+        text = "your code started more processes than allowed"
     elif status.startswith("exited ") and status != "exited 0":
         text = f"your code ended the Python process ({status})"
     elif status == "sandbox ended":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,11 +89,18 @@ def load_points(source: str | Path | Mapping[str, float]) -> dict[str, float]:
 
 
 def cases_for(exercise: Exercise, hidden_seed: int | None) -> list[Case]:
-    """The visible cases, plus the hidden ones drawn from `hidden_seed` when it is given."""
-    cases = exercise.cases(np.random.default_rng(VISIBLE_SEED), hidden=False)
+    """The visible cases, plus the hidden ones drawn from `hidden_seed` when it is given; each with a
+    second call of the same shapes and new values (`Exercise.repeat`) wherever it has arrays to vary."""
+    cases = _with_second_calls(exercise, exercise.cases(np.random.default_rng(VISIBLE_SEED), hidden=False), 0)
     if hidden_seed is not None:
-        cases += exercise.cases(np.random.default_rng([hidden_seed, VISIBLE_SEED + 1]), hidden=True)
+        hidden = exercise.cases(np.random.default_rng([hidden_seed, VISIBLE_SEED + 1]), hidden=True)
+        cases += _with_second_calls(exercise, hidden, hidden_seed + 1)
     return cases
+
+
+def _with_second_calls(exercise: Exercise, cases: list[Case], seed: int) -> list[Case]:
+    rng = np.random.default_rng([seed, VISIBLE_SEED + 2])
+    return [replace(case, again=exercise.repeat(case, rng)) if case.again is None else case for case in cases]
 
 
 def summarize(

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from course.grading.exercise import describe
+
 TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-7, 1e-9)}
 
 
@@ -18,7 +20,10 @@ def compare_array(
     Close means |got - expected| <= atol * max(max|expected|, 1) + rtol * |expected| entry by entry,
     with (rtol, atol) = `tolerance`, by default TOLERANCE[expected.dtype]."""
     if not isinstance(got, np.ndarray):
-        return 0.0, f"{name} should be a numpy array of shape {expected.shape}, got {type(got).__name__}"
+        return 0.0, (
+            f"{name}: your function returned {describe(got)} where a numpy array of shape {expected.shape} "
+            "was expected"
+        )
     if got.shape != expected.shape:
         return 0.0, f"{name} has shape {got.shape}, expected {expected.shape}"
     if got.dtype != expected.dtype:
@@ -33,7 +38,7 @@ def compare_array(
     wrong = int(np.count_nonzero(~ok))
     return 0.0, (
         f"{name} is wrong at {wrong} of {error.size} entries; the worst is at index {worst}: "
-        f"expected {expected[worst]:.6g}, got {got[worst]:.6g}"
+        f"expected {distinct(expected[worst], got[worst])[0]}, got {distinct(expected[worst], got[worst])[1]}"
     )
 
 
@@ -51,8 +56,21 @@ def entrywise_error(
 
 def compare_number(expected: float, got: Any, name: str = "result", rtol: float = 1e-9) -> tuple[float, str]:
     """1.0 when `got` is a real number equal to `expected` within rtol, else 0.0 and why."""
+    kind = "an integer" if isinstance(expected, (int, np.integer)) else "a number"
     if isinstance(got, bool) or not isinstance(got, (int, float)):
-        return 0.0, f"{name} should be a number, got {type(got).__name__}"
+        return 0.0, f"{name}: your function returned {describe(got)} where {kind} was expected"
+    if not np.isfinite(got):
+        return 0.0, f"{name}: your function returned {got!r} where {kind} was expected"
     if abs(got - expected) <= rtol * max(abs(expected), 1.0):
         return 1.0, ""
-    return 0.0, f"{name}: expected {expected:g}, got {got:g}"
+    shown_expected, shown_got = distinct(expected, got)
+    return 0.0, f"{name}: expected {shown_expected}, got {shown_got}"
+
+
+def distinct(expected: float, got: float) -> tuple[str, str]:
+    """The two numbers printed with the fewest significant digits (at least 6) that tell them apart."""
+    for digits in range(6, 18):
+        shown = f"{float(expected):.{digits}g}", f"{float(got):.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return repr(float(expected)), repr(float(got))

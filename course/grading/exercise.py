@@ -9,9 +9,12 @@ student code, and `plain` is the only form in which its output reaches `judge`.
 from __future__ import annotations
 
 import copy
+import inspect
+import os
+import sysconfig
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +24,8 @@ from course.grading.result import CaseResult
 
 @dataclass(frozen=True)
 class Case:
-    """One call of the student's function: fn(*args, **kwargs).
+    """One call of the student's function, fn(*args, **kwargs), and, when `again` is set, a second call
+    fn(*again_args, **again_kwargs) with the same shapes and new values, made right after the first.
 
     args and kwargs hold plain data only (numpy arrays, numbers, strings, None, tuples, lists, dicts),
     or functions defined in a `course` module, so a case can be sent to a sandboxed process.
@@ -33,24 +37,37 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     weight: float = 1.0
     hidden: bool = False
+    again: tuple[tuple, dict] | None = None
+
+    def second_call(self) -> Case:
+        """The case of the second call alone (its arguments, the same name and weight)."""
+        assert self.again is not None, "this case has no second call"
+        args, kwargs = self.again
+        return replace(self, args=args, kwargs=kwargs, again=None)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What running one case produced: the plain output, or the error the function raised, and the
-    names of the arguments it modified in place."""
+    names of the arguments it modified in place. For a case with a second call: that call's Outcome in
+    `again`, and `changed` when the first call's returned value changed during the second call (a
+    buffer kept between calls and returned again)."""
 
     output: Any = None
     error: str | None = None
     not_attempted: bool = False
     modified: tuple[str, ...] = ()
+    again: Outcome | None = None
+    changed: bool = False
 
 
 class Exercise:
     """Base class of every exercise in the registry.
 
     Subclasses set `id` (the one name used by the notebook heading, the stub, the check and the
-    gradebook column), `notebook`, `title`, `points`, and implement `cases` and `judge`.
+    gradebook column), `notebook`, `title`, `points`, and implement `cases` and `judge`. The machinery
+    (`course.grading.cases_for`) gives cases a second call with `repeat`, so every check calls the
+    function twice with the same shapes and new values, and checks that the first output survives.
     """
 
     id: str
@@ -68,46 +85,136 @@ class Exercise:
         side: it may compute references, but must not call student code."""
         raise NotImplementedError
 
-    def error_hint(self, case: Case) -> str:
-        """A hint added when the function raised on `case` (e.g. what is special about it); "" if none."""
+    def repeat(self, case: Case, rng: np.random.Generator) -> tuple[tuple, dict] | None:
+        """Arguments of a second call with the same shapes and new values, or None (no array to vary).
+
+        By default every float array argument has its entries shuffled: same shape, dtype and set of
+        values (so no ties appear where there were none), different positions. Exercises whose arrays
+        have structure a shuffle would break (a rank-1 kernel, boxes) override this."""
+        args = tuple(shuffled(value, rng) for value in case.args)
+        kwargs = {key: shuffled(value, rng) for key, value in case.kwargs.items()}
+        changed = [
+            not np.array_equal(new, old)
+            for new, old in zip([*args, *kwargs.values()], [*case.args, *case.kwargs.values()], strict=True)
+            if isinstance(old, np.ndarray)
+        ]
+        return (args, kwargs) if any(changed) else None
+
+    def error_hint(self, case: Case, error: str) -> str:
+        """A hint added when the function raised `error` (its text) on `case`; "" if none."""
         return ""
 
+    def argument_names(self) -> tuple[str, ...]:
+        """The names of the exercise's parameters, in order (from the reference's signature)."""
+        return tuple(inspect.signature(self.reference).parameters)
+
     def score_case(self, case: Case, outcome: Outcome) -> CaseResult:
-        """Turn an outcome into a CaseResult worth up to `case.weight`."""
-        if outcome.error is not None:
-            fraction, message = 0.0, f"your function raised {outcome.error}"
-            hint = self.error_hint(case)
-            message += f"\n{hint}" if hint else ""
-        else:
-            fraction, message = self.judge(case, outcome.output)
-        if outcome.modified and fraction > 0:
-            fraction = 0.0
-            message = (
-                f"your function modified its input {', '.join(outcome.modified)} in place; "
-                "work on a copy instead.\n" + message
-            ).strip()
+        """Turn an outcome into a CaseResult worth up to `case.weight`: the first call's score, averaged
+        with the second call's when the case has one."""
+        fraction, message = self._score_call(case, outcome)
+        if case.again is not None and outcome.again is not None and outcome.error is None:
+            second, why = self._score_call(case.second_call(), outcome.again)
+            if second < 1 and fraction >= 1:  # when the first call is wrong, its message is what to fix
+                lead = (
+                    "right on the first call, but wrong when called again with the same shapes and new values"
+                )
+                message = f"{lead}:\n{why}"
+            fraction = (fraction + second) / 2
+            if outcome.changed:
+                fraction = 0.0
+                message = "\n".join(
+                    filter(
+                        None,
+                        [
+                            "the value your function returned on the first call changed when it was called "
+                            "again: return a new array on every call (not one kept from an earlier call)",
+                            message,
+                        ],
+                    )
+                )
         fraction = min(max(float(fraction), 0.0), 1.0)
         return CaseResult(case.name, fraction * case.weight, case.weight, message, case.hidden)
 
+    def _score_call(self, case: Case, outcome: Outcome) -> tuple[float, str]:
+        """The score of one call in [0, 1] and what was wrong with it."""
+        if outcome.not_attempted:
+            return 0.0, "raised NotImplementedError"
+        if outcome.error is not None:
+            message = f"your function raised {outcome.error}"
+            hint = self.error_hint(case, outcome.error)
+            return 0.0, f"{message}\n{hint}" if hint else message
+        try:
+            fraction, message = self.judge(case, outcome.output)
+        except Exception:  # noqa: BLE001 - a judge must give a verdict for any value; this is the net
+            fraction, message = (
+                0.0,
+                f"your function returned {describe(outcome.output)}, which is not a valid answer",
+            )
+        if outcome.modified and fraction > 0:
+            names = self.argument_names()
+            modified = [_argument_name(name, names) for name in outcome.modified]
+            fraction = 0.0
+            message = (
+                f"your function modified its input {', '.join(modified)} in place; work on a copy instead.\n"
+                + message
+            ).strip()
+        return fraction, message
+
 
 def run_case(fn: Callable, case: Case) -> Outcome:
-    """Call fn on fresh copies of the case's arguments; catch what it raises; report modified inputs."""
-    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    """Call fn on fresh copies of the case's arguments, then, if the case has a second call, on fresh
+    copies of those; catch what it raises; report modified inputs and a first output that the second
+    call changed."""
+    first, returned = _call(fn, case.args, case.kwargs)
+    if case.again is None or first.error is not None or first.not_attempted:
+        return first
+    second, _ = _call(fn, *case.again)
+    changed = not _same_plain(returned, first.output)
+    return replace(first, again=second, changed=changed)
+
+
+def _call(fn: Callable, case_args: tuple, case_kwargs: dict) -> tuple[Outcome, Any]:
+    """One call on deep copies of the arguments: (its Outcome, the very object it returned)."""
+    args, kwargs = copy.deepcopy(case_args), copy.deepcopy(case_kwargs)
     try:
         output = fn(*args, **kwargs)
     except NotImplementedError:
-        return Outcome(not_attempted=True)
+        return Outcome(not_attempted=True), None
     except Exception as error:  # noqa: BLE001 - any failure of student code is a verdict, not a crash
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        where = f" (line {frame.lineno}: {frame.line})" if frame.line else ""
-        return Outcome(error=f"{type(error).__name__}: {error}{where}")
+        return Outcome(error=describe_error(error)), None
     modified = tuple(
-        name for name, before, after in _named_arrays(case, args, kwargs) if not _same_array(before, after)
+        name
+        for name, before, after in _named_arrays(case_args, case_kwargs, args, kwargs)
+        if not _same_array(before, after)
     )
     try:
-        return Outcome(output=plain(output), modified=modified)
+        return Outcome(output=plain(output), modified=modified), output
     except TypeError as error:
-        return Outcome(error=f"an unusable return value: {error}")
+        return Outcome(error=f"an unusable return value: {error}"), None
+
+
+def describe_error(error: BaseException) -> str:
+    """ "Type: message (line n: code)", the line being the deepest one of the student's own code (not
+    numpy's or the course's), so a crash inside np.dot points at the student's call of np.dot."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [frame for frame in frames if not _library_file(frame.filename)]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    where = f" (line {frame.lineno}: {frame.line})" if frame is not None and frame.line else ""
+    return f"{type(error).__name__}: {str(error)[:300]}{where}"
+
+
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(path) + os.sep
+    for path in {
+        *(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # the course package itself
+        os.path.dirname(np.__file__),
+    }
+)
+
+
+def _library_file(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(_LIBRARY_DIRS) if os.path.isabs(filename) else False
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -136,13 +243,22 @@ def plain(value: Any, depth: int = 0) -> Any:
     raise TypeError(f"a {type(value).__name__}; expected numbers, arrays, or tuples of them")
 
 
-def _named_arrays(case: Case, args: tuple, kwargs: dict):
-    for index, (before, after) in enumerate(zip(case.args, args, strict=True)):
+def _named_arrays(case_args: tuple, case_kwargs: dict, args: tuple, kwargs: dict):
+    for index, (before, after) in enumerate(zip(case_args, args, strict=True)):
         if isinstance(before, np.ndarray):
             yield f"argument {index + 1}", before, after
-    for key, before in case.kwargs.items():
+    for key, before in case_kwargs.items():
         if isinstance(before, np.ndarray):
             yield key, before, kwargs[key]
+
+
+def _argument_name(reported: str, names: tuple[str, ...]) -> str:
+    """`w` for "argument 2" of f(x, w, ...): the sandbox reports positions, the student knows names."""
+    if reported.startswith("argument "):
+        position = int(reported.split()[1]) - 1
+        if 0 <= position < len(names):
+            return f"`{names[position]}`"
+    return f"`{reported}`"
 
 
 def _same_array(before: np.ndarray, after: Any) -> bool:
@@ -151,3 +267,54 @@ def _same_array(before: np.ndarray, after: Any) -> bool:
         and after.shape == before.shape
         and np.array_equal(np.asarray(after), before, equal_nan=True)
     )
+
+
+def _same_plain(returned: Any, copied: Any) -> bool:
+    """True when the object a call returned still holds what was copied from it right after the call."""
+    try:
+        now = plain(returned)
+    except TypeError:
+        return False
+    return _equal_plain(now, copied)
+
+
+def _equal_plain(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=True)
+        )
+    if isinstance(a, (tuple, list)) and type(a) is type(b):
+        return len(a) == len(b) and all(_equal_plain(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal_plain(a[k], b[k]) for k in a)
+    return type(a) is type(b) and (a == b or (a != a and b != b))  # NaN equals NaN here
+
+
+def shuffled(value: Any, rng: np.random.Generator) -> Any:
+    """A float array with its entries in a random order (same shape and dtype); anything else as is."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size > 1:
+        return rng.permutation(value.ravel()).reshape(value.shape)
+    return value
+
+
+def describe(value: Any) -> str:
+    """A short description of any Python value, in a student's terms: "a tuple of 2 str", "inf",
+    "an array of shape (2, 3) and dtype int64", "None"."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return f"a bool ({value})"
+    if isinstance(value, float) and not np.isfinite(value):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return f"a{'n' if isinstance(value, int) else ''} {type(value).__name__} ({value!r})"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        kinds = {type(v).__name__ for v in value}
+        inner = kinds.pop() if len(kinds) == 1 else "values"
+        return f"a {type(value).__name__} of {len(value)} {inner}"
+    return f"a {type(value).__name__}"

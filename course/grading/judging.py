@@ -11,11 +11,12 @@ import numpy as np
 from course.grading.compare import TOLERANCE, compare_array, entrywise_error
 from course.grading.misconceptions import Variant
 
-__all__ = ["judge_array", "judge_parts", "matching_variant", "close"]
+__all__ = ["judge_array", "judge_parts", "matching_variant", "close", "matching_number"]
 
 
-def close(got: np.ndarray, candidate: np.ndarray, dtype: np.dtype) -> bool:
-    """True when got has candidate's shape and equals it within the tolerance of `dtype`."""
+def close(got: Any, candidate: Any, dtype: np.dtype) -> bool:
+    """True when got is a real array of candidate's shape, both finite, equal within the tolerance of
+    `dtype`."""
     if not isinstance(got, np.ndarray) or got.shape != np.shape(candidate) or got.dtype.kind not in "biuf":
         return False
     candidate = np.asarray(candidate, np.float64)
@@ -25,16 +26,32 @@ def close(got: np.ndarray, candidate: np.ndarray, dtype: np.dtype) -> bool:
     return bool(np.all(ok))
 
 
-def matching_variant(got: Any, variants: Iterable[Variant], dtype: np.dtype) -> str:
-    """The message of the first variant whose output equals `got`, or ""."""
+def matching_variant(got: Any, variants: Iterable[Variant], expected: np.ndarray) -> str:
+    """The message of the one known mistake that explains `got`, or "".
+
+    A mistake explains got when its output on this case equals got, differs from the correct output
+    (else the case cannot tell it apart from a right answer), and differs from the output of every
+    other known mistake (else it could be either): a hint names the real mistake or stays silent.
+    """
+    dtype = expected.dtype
+    visible = []
     for message, compute in variants:
         try:
-            candidate = compute()
-        except (ValueError, IndexError):  # that mistake cannot even be made on this case
+            candidate = np.asarray(compute(), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - that mistake cannot even be made on this case
             continue
-        if close(got, candidate, dtype):
-            return message
-    return ""
+        if not close(candidate, expected, dtype):
+            visible.append((message, candidate))
+    matches = [(message, candidate) for message, candidate in visible if close(got, candidate, dtype)]
+    if not matches or len({message for message, _ in matches}) > 1:
+        return ""
+    message, candidate = matches[0]
+    alike = {
+        other
+        for other, output in visible
+        if close(output, candidate, dtype) or close(candidate, output, dtype)
+    }
+    return message if alike == {message} else ""
 
 
 def judge_array(
@@ -44,14 +61,22 @@ def judge_array(
     variants: Iterable[Variant] = (),
     tolerance: tuple[float, float] | None = None,
 ) -> tuple[float, str]:
-    """(1.0, "") when got matches expected (shape, dtype, finite, values); else (0.0, why), with the
-    misconception a variant reproduces, or a hint about the output size when only the shape is off.
+    """(1.0, "") when got matches expected (shape, dtype, finite, values); else (0.0, why).
+
+    A wrong dtype gets its own message (saying whether the values are right) and no other hint; a
+    wrong shape gets the mistake whose output has that very shape and values, or a hint about the
+    output size; wrong values get the one known mistake that explains them (`matching_variant`).
     `tolerance` (rtol, atol) overrides the dtype's (see `compare_array`)."""
     fraction, message = compare_array(expected, got, name, tolerance)
-    if fraction == 1.0:
+    if fraction == 1.0 or not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
         return fraction, message
-    hint = matching_variant(got, variants, expected.dtype)
-    if not hint and isinstance(got, np.ndarray) and got.shape != expected.shape:
+    if got.shape == expected.shape and got.dtype != expected.dtype:
+        right = close(got, expected, expected.dtype)
+        return 0.0, f"{message}; {'its values are right' if right else 'its values are wrong too'}"
+    if got.shape == expected.shape and not np.all(np.isfinite(got)):
+        return 0.0, message
+    hint = matching_variant(got, variants, expected)
+    if not hint and got.shape != expected.shape:
         hint = _shape_hint(expected.shape, got.shape)
     return 0.0, f"{message}\n{hint}" if hint else message
 
@@ -88,7 +113,31 @@ def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
         diff = tuple(g - e for g, e in zip(got[-2:], expected[-2:], strict=True))
         if set(diff) <= {-1, 0, 1}:
             return (
-                "the output is off by one row or column: the output size is Ho = (H + 2*ph - KH) // sh + 1 "
-                "(note the + 1, and the floor)"
+                "the output has one row or column too many or too few: along each axis the output size is "
+                "(H + 2*ph - KH) // sh + 1, with that axis's padding and stride"
             )
     return ""
+
+
+def matching_number(
+    got: Any, expected: float, mistakes: Iterable[tuple[str, float]], rtol: float = 1e-9
+) -> str:
+    """For numeric answers, the rule of `matching_variant`: the message of the one mistake whose value
+    equals got, differs from the expected value and from every other mistake's value; else ""."""
+    if isinstance(got, bool) or not isinstance(got, (int, float)) or not np.isfinite(got):
+        return ""
+
+    def same(a: float, b: float) -> bool:
+        return abs(a - b) <= rtol * max(abs(a), abs(b), 1.0)
+
+    visible = [
+        (message, float(value))
+        for message, value in mistakes
+        if np.isfinite(value) and not same(value, expected)
+    ]
+    matches = {message for message, value in visible if same(got, value)}
+    if len(matches) != 1:
+        return ""
+    (message,) = matches
+    value = next(v for m, v in visible if m == message and same(got, v))
+    return message if all(m == message for m, v in visible if same(v, value)) else ""

@@ -1,7 +1,9 @@
 """The shapes the kernel exercises are checked on, visible and hidden, and the arrays drawn for them.
 
-Visible setups cover, between them, what real bugs hide from: non-square inputs and kernels, stride > 1,
-padding 0 and > 0 (also 0 along one axis only), (h, w) pairs, batch > 1, C != F, overlapping pooling
+Visible setups cover, between them, every class of geometry the hidden draws can produce, so a function
+right on them is right on the hidden ones: non-square inputs and kernels, 1-wide kernels, stride 1 and
+> 1, stride larger than the kernel (skipped rows), padding 0 and > 0 (with stride 1 and with stride > 1,
+also 0 along one axis only), (h, w) pairs, one output row, batch > 1, C != F, overlapping pooling
 windows (stride < kernel), leftover rows and columns that no window reaches, float32 and float64.
 Hidden setups are drawn from the grader's generator. Pooling inputs have no ties (distinct values
 spaced far apart), except in the one case that is about ties. Shapes are small so a check is fast.
@@ -9,6 +11,7 @@ spaced far apart), except in the one case that is about ties. Shapes are small s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +124,19 @@ VISIBLE_CONV = [
         dtype="float32",
         bias=False,
     ),
+    ConvSetup("stride 1 with padding (2, 1) on both axes, 3x2 kernels", 1, 2, 5, 4, 3, 3, 2, padding=(2, 1)),
+    ConvSetup(
+        "1x3 kernels, stride (3, 2) larger than the kernel along H (rows skipped), one output row, float32",
+        2,
+        1,
+        3,
+        7,
+        2,
+        1,
+        3,
+        stride=(3, 2),
+        dtype="float32",
+    ),
 ]
 
 VISIBLE_POOL = [
@@ -129,6 +145,9 @@ VISIBLE_POOL = [
     PoolSetup("non-square 2x3 windows, stride (2, 1), float32", 2, 2, 6, 7, (2, 3), (2, 1), dtype="float32"),
     PoolSetup("3x3 windows, stride 2 (overlapping, with a leftover row)", 1, 2, 8, 7, 3, 2),
     PoolSetup("3x2 windows, default stride, float32", 2, 1, 7, 6, (3, 2), dtype="float32"),
+    PoolSetup(
+        "1x2 windows, stride (2, 3) larger than the window (gaps), one output row", 1, 2, 2, 8, (1, 2), (2, 3)
+    ),
 ]
 
 
@@ -171,11 +190,13 @@ def hidden_pool(rng: np.random.Generator, count: int = 4) -> list[PoolSetup]:
     return setups
 
 
-def zero_padding_hint(padding) -> str:
-    """For a function that raised on a case with padding 0 along an axis: the classic slice bug."""
-    if 0 in pair(padding):
+def zero_padding_hint(padding, error: str) -> str:
+    """For a function that raised `error` on a case with padding 0 along an axis: the classic empty
+    slice a[p:-p], but only when the error is about an empty array (a shape with a 0 in it)."""
+    empty = re.search(r"\((?:\d+,\s*)*0(?:,\s*\d+)*,?\)", error) or "zero-size" in error
+    if 0 in pair(padding) and empty:
         return (
-            f"note: this case has padding={padding!r}; when p = 0 a slice like a[p:-p] is empty "
-            "(write a[p:p + H] instead)"
+            f"note: this case has padding={padding!r}, and your error is about an empty array; when p = 0, "
+            "a slice like a[p:-p] is empty (write a[p:p + H] instead)"
         )
     return ""

@@ -108,7 +108,8 @@ def avg_pool2d_variants(x, kernel, stride, stride_given: bool) -> Iterator[Varia
 
 
 def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
-    seen = {kh * kw}
+    """Wrong divisors of a window sum, with how each comes about. Two ways to the same divisor (KH only
+    and KH * KH when KH = 1...) both stay, so that the matcher, seeing two explanations, stays silent."""
     for count, how in (
         (1, "nothing (a sum)"),
         (kh, "KH only"),
@@ -117,8 +118,7 @@ def _wrong_counts(kh: int, kw: int) -> Iterator[tuple[float, str]]:
         (kw * kw, "KW * KW"),
         (kh + kw, "KH + KW"),
     ):
-        if count not in seen:
-            seen.add(count)
+        if count != kh * kw:
             yield count, how
 
 
@@ -258,11 +258,13 @@ def pool_backward_variants(grad_out, x, kernel, stride, kind: str) -> Iterator[V
     scatter = _scatter_max if kind == "max" else _scatter_avg
     overlapping = sh < kh or sw < kw
     if overlapping:
-        yield (
+        overwritten = (
             "the gradient was overwritten instead of accumulated: where windows overlap, one input gets "
-            "the sum of the gradients of every window it belongs to (use +=)",
-            lambda: scatter(grad_out, x, kernel, stride, accumulate=False),
+            "the sum of the gradients of every window it belongs to (use +=)"
         )
+        yield overwritten, lambda: scatter(grad_out, x, kernel, stride, accumulate=False)
+        if kind == "max":  # the same mistake as a slice: each window's mask * gradient replaces its region
+            yield overwritten, lambda: _scatter_max(grad_out, x, kernel, stride, accumulate=False, whole=True)
     if (sh, sw) != (1, 1):
         yield (
             "the stride was ignored in the backward pass: window (r, c) starts at row r*sh, column c*sw",
@@ -295,7 +297,12 @@ def pool_backward_variants(grad_out, x, kernel, stride, kind: str) -> Iterator[V
             )
 
 
-def _scatter_max(grad_out, x, kernel, stride, accumulate=True, step=None, last=False) -> np.ndarray:
+def _scatter_max(
+    grad_out, x, kernel, stride, accumulate=True, step=None, last=False, whole=False
+) -> np.ndarray:
+    """grad_out sent to each window's maximum (the first, or the `last` on ties), windows starting at
+    r*step_h, c*step_w; with accumulate=False each window's entry replaces what was there, and with
+    `whole` too its whole region is replaced (zeros around the maximum), as a slice assignment does."""
     (kh, kw), (sh, sw) = kernel, stride
     step_h, step_w = step or stride
     n, c, ho, wo = grad_out.shape
@@ -309,6 +316,8 @@ def _scatter_max(grad_out, x, kernel, stride, accumulate=True, step=None, last=F
             target = (rows, cols, r * step_h + j, s * step_w + i)
             if target[2].max() >= x.shape[2] or target[3].max() >= x.shape[3]:
                 return np.full(x.shape, np.nan)  # this mistake would have indexed out of bounds
+            if whole:
+                grad[:, :, r * step_h : r * step_h + kh, s * step_w : s * step_w + kw] = 0.0
             grad[target] = grad[target] + grad_out[:, :, r, s] if accumulate else grad_out[:, :, r, s]
     return grad
 

@@ -120,7 +120,8 @@ def dense_backward(a_prev: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarr
     a_prev (n_in,), w (n_out, n_in), b (n_out,), y (n_out,). delta = (a - y) * a * (1 - a);
     returns (grad_w = outer(delta, a_prev), grad_b = delta, grad_a_prev = w.T @ delta).
     """
-    a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
+    with np.errstate(over="ignore"):  # a saturated unit: exp(-z) = inf gives a = 0 exactly
+        a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
     delta = (a - y) * a * (1.0 - a)
     return np.outer(delta, a_prev), delta, w.T @ delta
 

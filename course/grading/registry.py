@@ -7,6 +7,8 @@ from course.grading.exercise import Exercise
 from course.grading.exercises import ALL
 
 EXERCISES: dict[str, Exercise] = {exercise.id: exercise for exercise in ALL}
+_REPEATED = sorted({exercise.id for exercise in ALL if sum(other.id == exercise.id for other in ALL) > 1})
+assert not _REPEATED, f"exercise ids must be unique; repeated: {_REPEATED}"
 
 
 def get(exercise_id: str) -> Exercise:

@@ -23,6 +23,11 @@ class CaseResult:
     def passed(self) -> bool:
         return self.score >= self.max_score
 
+    @property
+    def mark(self) -> str:
+        """ "ok" (full marks), "part" (some of its points) or "FAIL" (none)."""
+        return "ok" if self.passed else "part" if self.score > 0 else "FAIL"
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -40,6 +45,12 @@ class CheckResult:
     def __post_init__(self):
         assert self.status in STATUSES, self.status
 
+    def case_points(self, case: CaseResult) -> str:
+        """What one case earned out of what it could, in the exercise's points: "0.5/1 points"."""
+        total = sum(c.max_score for c in self.cases)
+        scale = self.max_score / total if total else 0.0
+        return _points(case.score * scale, case.max_score * scale)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -48,8 +59,8 @@ class CheckResult:
         if self.message:
             lines.append(f"  {self.message}")
         for case in self.cases:
-            mark = "ok  " if case.passed else "FAIL"
-            lines.append(f"  {mark} {case.name}" + (" [hidden]" if case.hidden else ""))
+            earned = self.case_points(case)
+            lines.append(f"  {case.mark:4s} {earned} {case.name}" + (" [hidden]" if case.hidden else ""))
             lines.extend(f"       {line}" for line in case.message.splitlines())
         return "\n".join(lines)
 
@@ -64,9 +75,10 @@ class CheckResult:
             parts.append(f"<div>{html.escape(self.message)}</div>")
         rows = []
         for case in self.cases:
-            mark = "&#10004;" if case.passed else "&#10008;"
+            mark = {"ok": "&#10004;", "part": "&#9680;", "FAIL": "&#10008;"}[case.mark]
+            earned = self.case_points(case)
             note = f"<pre style='margin:0'>{html.escape(case.message)}</pre>" if case.message else ""
-            rows.append(f"<li>{mark} {html.escape(case.name)}{note}</li>")
+            rows.append(f"<li>{mark} {earned} {html.escape(case.name)}{note}</li>")
         if rows:
             parts.append(f"<ul style='margin:0'>{''.join(rows)}</ul>")
         parts.append("</div>")
@@ -74,4 +86,4 @@ class CheckResult:
 
 
 def _points(score: float, max_score: float) -> str:
-    return f"{score:g}/{max_score:g} points"
+    return f"{round(score, 4):g}/{round(max_score, 4):g} points"

@@ -3,32 +3,45 @@
 Shapes: a (N, C, Hp, Wp) is the input x (N, C, H, W) already padded with zeros, w (F, C, KH, KW),
 delta = dJ/dz (N, F, Ho, Wo) with Ho = (Hp - KH) // sh + 1 and Wo = (Wp - KW) // sw + 1.
 
+Every kernel here is serial and takes a range [t0, t1) of independent tasks, so that
+`course._jit.parallel_for` can share the tasks among threads; each task writes only its own outputs.
+Kernels index arrays element by element (no slice assignment), which keeps Numba's compile time to
+well under a second each. The layout copies around them are numpy's (`course.functional`).
+
 Stride 1 with few taps per output (C * KH * KW < GEMM_DEPTH: one or a few input channels) uses the "flat
-shift" view of the padded input. Each channel's images are laid end to end, row-major, in one array
-(`_channel_major`): pixel (r, c) of image n sits at q = (n*Hp + r)*Wp + c, and the tap (j, i) of output
+shift" view of the padded input: each channel's images laid end to end, row-major, in one row of
+flat (C, N*Hp*Wp). Pixel (r, c) of image n sits at q = (n*Hp + r)*Wp + c, and the tap (j, i) of output
 (n, r, c) reads q + j*Wp + i. An output computed on this Wp-wide grid is then, for every tap, one long
 contiguous multiply-add of the whole channel shifted by j*Wp + i: the inner loop is unit-stride and
 vectorises, and stays long even for 8 x 8 images. Grid points with c >= Wo or r >= Ho mix neighbouring
 rows or images; they are thrown away (forward) or given a zero delta (backward). Grid points run over 0 ..
 span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks of BLOCK so that every sweep stays in cache.
 
-Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead
-(`conv2d_forward_gemm`, `conv2d_backward_gemm`): im2col lays the taps of a few images out as the rows of
-cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, n*Ho*Wo) @ cols.T and
-grad_cols = w.T @ delta, added back into the input's places by col2im. BLAS keeps its partial sums in
-registers, which the sweeps above cannot; with few taps the copy into cols costs more than that saves.
+Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
+`im2col` lays the taps of a few images out as the rows of cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW)
+@ cols, grad_w = delta (F, n*Ho*Wo) @ cols.T and grad_cols = w.T @ delta, added back into the input's
+places by `col2im_add`. BLAS keeps its partial sums in registers, which the sweeps cannot; with few
+taps the copy into cols costs more than that saves.
 
-Other strides, with fewer taps, use the direct loops, which read like the formula. Tasks run in
-parallel over the axis with enough independent work (images x kernels, images x channels, kernels x
-channels); each task owns the output it writes, so no two threads ever add to the same place.
+Other strides, with fewer taps, use the direct loops (`direct_*`), which read like the formula.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import prange
-
 from course._jit import jit
+
+__all__ = [
+    "BLOCK",
+    "COLS_SIZE",
+    "GEMM_DEPTH",
+    "col2im_add",
+    "direct_forward",
+    "direct_grad_a",
+    "direct_grad_w",
+    "im2col",
+    "sweep_forward",
+    "sweep_grad_w",
+]
 
 BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs it reads stay in L1/L2
 # Taps per output (C * KH * KW) from which the matrix products win. One thread, float64, forward +
@@ -40,149 +53,94 @@ GEMM_DEPTH = 100
 COLS_SIZE = 1 << 16
 
 
-@jit(parallel=True)
-def _im2col(a, kh, kw, sh, sw, ho, wo):
-    """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
+@jit
+def sweep_forward(flat, w, b, wp, span, grid, t0, t1):
+    """grid[f, q] = b[f] + sum_{ch, j, i} flat[ch, q + j*Wp + i] * w[f, ch, j, i] for q < span.
 
-    a (n, C, Hp, Wp) padded input. Returns cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output.
-    One task per (channel, kernel row j): each input row it reads feeds the KW taps i in turn.
+    flat (C, N*Hp*Wp), w (F, C, KH, KW), b (F,), grid (F, N*Hp*Wp). Task f * n_blocks + k is kernel f
+    on the grid points of block k; three taps share each pass over the block's outputs. Inner loops
+    run from 0 over views, so that LLVM sees non-negative indices and vectorises them (indexing from
+    `start` instead measured 30x slower).
     """
-    n_images, n_channels = a.shape[0], a.shape[1]
-    cols = np.empty((n_channels * kh * kw, n_images * ho * wo), dtype=a.dtype)
-    for task in prange(n_channels * kh):
-        ch, j = task // kh, task % kh
-        for n in range(n_images):
-            for r in range(ho):
-                source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
-                for i in range(kw):
-                    row = cols[task * kw + i]
-                    if sw == 1:  # a unit-stride copy, which LLVM vectorises: 2-4x faster
-                        for c in range(wo):
-                            row[start + c] = source[i + c]
-                    else:
-                        for c in range(wo):
-                            row[start + c] = source[c * sw + i]
-    return cols
-
-
-@jit(parallel=True)
-def _col2im_add(grad_a, grad_cols, kh, kw, sh, sw, ho, wo):
-    """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
-
-    The adjoint of `_im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp, Wp),
-    grad_cols (C*KH*KW, n*Ho*Wo); one task per channel, which owns grad_a[:, ch], and within it one image
-    at a time so that its rows stay in L1 while all the taps add to them.
-    """
-    n_images, n_channels = grad_a.shape[0], grad_a.shape[1]
-    for ch in prange(n_channels):
-        for n in range(n_images):
+    n_kernels, n_channels, kh, kw = w.shape
+    n_blocks = (span + BLOCK - 1) // BLOCK
+    tripled = kw - kw % 3
+    for task in range(t0, t1):
+        f, start = task // n_blocks, (task % n_blocks) * BLOCK
+        length = min(span - start, BLOCK)
+        out = grid[f, start : start + length]
+        for q in range(length):
+            out[q] = b[f]
+        for ch in range(n_channels):
             for j in range(kh):
-                for r in range(ho):
-                    target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
-                    for i in range(kw):
-                        tap = grad_cols[(ch * kh + j) * kw + i]
-                        if sw == 1:  # unit stride, vectorised as in _im2col
-                            for c in range(wo):
-                                target[i + c] += tap[start + c]
-                        else:
-                            for c in range(wo):
-                                target[c * sw + i] += tap[start + c]
+                for i in range(0, tripled, 3):
+                    w0, w1, w2 = w[f, ch, j, i], w[f, ch, j, i + 1], w[f, ch, j, i + 2]
+                    shift = start + j * wp + i
+                    s0 = flat[ch, shift : shift + length]
+                    s1 = flat[ch, shift + 1 : shift + 1 + length]
+                    s2 = flat[ch, shift + 2 : shift + 2 + length]
+                    for q in range(length):
+                        out[q] += s0[q] * w0 + s1[q] * w1 + s2[q] * w2
+                for i in range(tripled, kw):
+                    weight, shift = w[f, ch, j, i], start + j * wp + i
+                    source = flat[ch, shift : shift + length]
+                    for q in range(length):
+                        out[q] += source[q] * weight
 
 
-def _chunks(n_images: int, taps: int, outputs: int):
-    """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
-    step = max(1, COLS_SIZE // (taps * outputs))
-    return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
+@jit
+def sweep_grad_w(flat, spread, offset, kh, kw, wp, span, grad_w, t0, t1):
+    """grad_w[f, ch, j, i] = sum_{q < span} flat[ch, q + j*Wp + i] * spread[f, offset + q]; task f*C + ch.
 
-
-def conv2d_forward_gemm(a, w, b, sh, sw, ho, wo):
-    """conv2d_forward as matrix products: z[n] = w (F, C*KH*KW) @ cols (C*KH*KW, Ho*Wo) + b, for a few
-    images at a time. a (N, C, Hp, Wp), w (F, C, KH, KW), b (F,). Returns z (N, F, Ho, Wo)."""
-    n_images, n_kernels, kh, kw = a.shape[0], w.shape[0], w.shape[2], w.shape[3]
-    w2 = w.reshape(n_kernels, -1)
-    z = np.empty((n_images, n_kernels, ho, wo), dtype=a.dtype)
-    for n0, n1 in _chunks(n_images, w2.shape[1], ho * wo):
-        product = w2 @ _im2col(a[n0:n1], kh, kw, sh, sw, ho, wo)  # (F, n*Ho*Wo)
-        z[n0:n1] = product.reshape(n_kernels, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
-    z += b[:, None, None]
-    return z
-
-
-def conv2d_backward_gemm(delta, a, w, sh, sw):
-    """conv2d_backward as matrix products, for a few images at a time, with d = delta (F, n*Ho*Wo):
-
-    grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
-    grad_a = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it read).
-    delta (N, F, Ho, Wo), a (N, C, Hp, Wp), w (F, C, KH, KW). Returns (grad_a, grad_w) shaped like a and w.
+    spread (F, L) holds delta on the same Wp-wide grid as flat, from `offset` on, and zeros wherever
+    flat's grid point is not an output (c >= Wo or r >= Ho); grad_w (F, C, KH, KW).
+    Blocks of BLOCK grid points stay in cache while all KH*KW taps read them; three taps share each
+    load of delta.
     """
-    n_images, n_kernels, ho, wo = delta.shape
-    kh, kw = w.shape[2], w.shape[3]
-    w2 = w.reshape(n_kernels, -1)
-    grad_a = np.zeros(a.shape, dtype=a.dtype)
-    grad_w = np.zeros(w2.shape, dtype=a.dtype)
-    for n0, n1 in _chunks(n_images, w2.shape[1], ho * wo):
-        cols = _im2col(a[n0:n1], kh, kw, sh, sw, ho, wo)
-        d = delta[n0:n1].transpose(1, 0, 2, 3).reshape(n_kernels, -1)  # (F, n*Ho*Wo), a copy
-        grad_w += d @ cols.T
-        _col2im_add(grad_a[n0:n1], w2.T @ d, kh, kw, sh, sw, ho, wo)
-    return grad_a, grad_w.reshape(w.shape)
+    n_channels = flat.shape[0]
+    zero = flat.dtype.type(0)
+    tripled = kw - kw % 3
+    for task in range(t0, t1):
+        f, ch = task // n_channels, task % n_channels
+        for j in range(kh):
+            for i in range(kw):
+                grad_w[f, ch, j, i] = zero
+        for start in range(0, span, BLOCK):
+            length = min(span - start, BLOCK)
+            d = spread[f, offset + start : offset + start + length]
+            for j in range(kh):
+                for i in range(0, tripled, 3):
+                    shift = start + j * wp + i
+                    s0 = flat[ch, shift : shift + length]
+                    s1 = flat[ch, shift + 1 : shift + 1 + length]
+                    s2 = flat[ch, shift + 2 : shift + 2 + length]
+                    part0, part1, part2 = zero, zero, zero
+                    for q in range(length):
+                        part0 += s0[q] * d[q]
+                        part1 += s1[q] * d[q]
+                        part2 += s2[q] * d[q]
+                    grad_w[f, ch, j, i] += part0
+                    grad_w[f, ch, j, i + 1] += part1
+                    grad_w[f, ch, j, i + 2] += part2
+                for i in range(tripled, kw):
+                    shift, total = start + j * wp + i, zero
+                    source = flat[ch, shift : shift + length]
+                    for q in range(length):
+                        total += source[q] * d[q]
+                    grad_w[f, ch, j, i] += total
 
 
-@jit(parallel=True)
-def _channel_major(a):
-    """a (N, C, Hp, Wp) copied to (C, N * Hp * Wp): each channel's images laid end to end."""
-    n_images, n_channels, hp, wp = a.shape
-    flat = np.empty((n_channels, n_images * hp * wp), dtype=a.dtype)
-    for task in prange(n_channels * n_images):
-        ch, n = task // n_images, task % n_images
-        for r in range(hp):
-            flat[ch, (n * hp + r) * wp : (n * hp + r + 1) * wp] = a[n, ch, r]
-    return flat
-
-
-@jit(parallel=True)
-def conv2d_forward(a, w, b, sh, sw, ho, wo):
-    """z[n, f, r, c] = b[f] + sum_{ch, j, i} a[n, ch, r*sh + j, c*sw + i] * w[f, ch, j, i].
-
-    a (N, C, Hp, Wp) is the padded input, w (F, C, KH, KW), b (F,) may be all zeros.
-    Returns z (N, F, Ho, Wo).
-    """
-    n_images, n_channels, hp, wp = a.shape
-    n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    z = np.empty((n_images, n_kernels, ho, wo), dtype=a.dtype)
-    if sh == 1 and sw == 1:
-        flat = _channel_major(a)
-        span = (n_images - 1) * hp * wp + (ho - 1) * wp + wo
-        n_blocks = (span + BLOCK - 1) // BLOCK
-        for task in prange(n_kernels * n_blocks):
-            f, start = task // n_blocks, (task % n_blocks) * BLOCK
-            length = min(BLOCK, span - start)
-            acc = np.full(length, b[f], dtype=a.dtype)
-            for ch in range(n_channels):
-                for j in range(kh):
-                    tripled = kw - kw % 3
-                    for i in range(0, tripled, 3):  # three taps per sweep: a third of acc's loads and stores
-                        w0, w1, w2 = w[f, ch, j, i], w[f, ch, j, i + 1], w[f, ch, j, i + 2]
-                        s0 = flat[ch, start + j * wp + i : start + j * wp + i + length]
-                        s1 = flat[ch, start + j * wp + i + 1 : start + j * wp + i + 1 + length]
-                        s2 = flat[ch, start + j * wp + i + 2 : start + j * wp + i + 2 + length]
-                        for q in range(length):
-                            acc[q] += s0[q] * w0 + s1[q] * w1 + s2[q] * w2
-                    for i in range(tripled, kw):
-                        weight = w[f, ch, j, i]
-                        shifted = flat[ch, start + j * wp + i : start + j * wp + i + length]
-                        for q in range(length):
-                            acc[q] += shifted[q] * weight
-            for row in range(start // wp, (start + length - 1) // wp + 1):
-                n, r = row // hp, row % hp
-                first, last = max(0, start - row * wp), min(wo, start + length - row * wp)
-                if r < ho and first < last:
-                    z[n, f, r, first:last] = acc[row * wp + first - start : row * wp + last - start]
-        return z
-    for task in prange(n_images * n_kernels):
+@jit
+def direct_forward(a, w, b, sh, sw, z, t0, t1):
+    """z[n, f, r, c] = b[f] + sum_{ch, j, i} a[n, ch, r*sh + j, c*sw + i] * w[f, ch, j, i]; task n*F + f."""
+    n_kernels, n_channels, kh, kw = w.shape
+    ho, wo = z.shape[2], z.shape[3]
+    for task in range(t0, t1):
         n, f = task // n_kernels, task % n_kernels
         out = z[n, f]
-        out[:, :] = b[f]
+        for r in range(ho):
+            for c in range(wo):
+                out[r, c] = b[f]
         for ch in range(n_channels):
             for j in range(kh):
                 for i in range(kw):
@@ -191,77 +149,17 @@ def conv2d_forward(a, w, b, sh, sw, ho, wo):
                         row = a[n, ch, r * sh + j]
                         for c in range(wo):
                             out[r, c] += row[c * sw + i] * weight
-    return z
 
 
-@jit(parallel=True)
-def conv2d_backward(delta, a, w, sh, sw):
-    """Gradients through conv2d_forward, given delta = dJ/dz (N, F, Ho, Wo). Returns (grad_a, grad_w):
+@jit
+def direct_grad_a(delta, w, sh, sw, grad_a, t0, t1):
+    """grad_a[n, ch, r*sh + j, c*sw + i] += w[f, ch, j, i] * delta[n, f, r, c]; task n*C + ch.
 
-    grad_a[n, ch, r*sh + j, c*sw + i] += w[f, ch, j, i] * delta[n, f, r, c]   (N, C, Hp, Wp)
-        (delta spread back through each kernel; for stride 1 the full correlation of delta with the
-        flipped kernel), one task per (image, channel);
-    grad_w[f, ch, j, i] = sum_{n, r, c} a[n, ch, r*sh + j, c*sw + i] * delta[n, f, r, c]   (F, C, KH, KW)
-        (the padded input correlated with delta), one task per (kernel, channel).
+    grad_a (N, C, Hp, Wp) must start at zero.
     """
-    n_images, n_kernels, ho, wo = delta.shape
-    n_channels, hp, wp = a.shape[1], a.shape[2], a.shape[3]
-    kh, kw = w.shape[2], w.shape[3]
-    grad_a = np.zeros((n_images, n_channels, hp, wp), dtype=a.dtype)
-    grad_w = np.zeros((n_kernels, n_channels, kh, kw), dtype=a.dtype)
-    if sh == 1 and sw == 1:
-        plane = hp * wp
-        span = (n_images - 1) * plane + (ho - 1) * wp + wo
-        flat = _channel_major(a)
-        spread = np.zeros((n_kernels, n_images * plane), dtype=a.dtype)
-        for task in prange(n_kernels * n_images):
-            f, n = task // n_images, task % n_images
-            for r in range(ho):
-                spread[f, n * plane + r * wp : n * plane + r * wp + wo] = delta[n, f, r]
-        grad_flat = np.zeros((n_channels, n_images * plane), dtype=a.dtype)
-        for ch in prange(n_channels):
-            for start in range(0, span, BLOCK):
-                length = min(BLOCK, span - start)
-                for f in range(n_kernels):
-                    d = spread[f, start : start + length]
-                    for j in range(kh):
-                        for i in range(kw):
-                            weight = w[f, ch, j, i]
-                            shifted = grad_flat[ch, start + j * wp + i : start + j * wp + i + length]
-                            for q in range(length):
-                                shifted[q] += d[q] * weight
-        zero = a.dtype.type(0)
-        for task in prange(n_kernels * n_channels):
-            f, ch = task // n_channels, task % n_channels
-            for start in range(0, span, BLOCK):
-                length = min(BLOCK, span - start)
-                d = spread[f, start : start + length]
-                for j in range(kh):
-                    tripled = kw - kw % 3
-                    for i in range(0, tripled, 3):  # three taps per sweep share each load of d
-                        s0 = flat[ch, start + j * wp + i : start + j * wp + i + length]
-                        s1 = flat[ch, start + j * wp + i + 1 : start + j * wp + i + 1 + length]
-                        s2 = flat[ch, start + j * wp + i + 2 : start + j * wp + i + 2 + length]
-                        t0, t1, t2 = zero, zero, zero
-                        for q in range(length):
-                            t0 += s0[q] * d[q]
-                            t1 += s1[q] * d[q]
-                            t2 += s2[q] * d[q]
-                        grad_w[f, ch, j, i] += t0
-                        grad_w[f, ch, j, i + 1] += t1
-                        grad_w[f, ch, j, i + 2] += t2
-                    for i in range(tripled, kw):
-                        shifted = flat[ch, start + j * wp + i : start + j * wp + i + length]
-                        total = zero
-                        for q in range(length):
-                            total += shifted[q] * d[q]
-                        grad_w[f, ch, j, i] += total
-        for task in prange(n_images * n_channels):
-            n, ch = task // n_channels, task % n_channels
-            for r in range(hp):
-                grad_a[n, ch, r] = grad_flat[ch, n * plane + r * wp : n * plane + (r + 1) * wp]
-        return grad_a, grad_w
-    for task in prange(n_images * n_channels):
+    n_kernels, n_channels, kh, kw = w.shape
+    ho, wo = delta.shape[2], delta.shape[3]
+    for task in range(t0, t1):
         n, ch = task // n_channels, task % n_channels
         out = grad_a[n, ch]
         for f in range(n_kernels):
@@ -270,18 +168,77 @@ def conv2d_backward(delta, a, w, sh, sw):
                     weight = w[f, ch, j, i]
                     for r in range(ho):
                         d = delta[n, f, r]
+                        row = out[r * sh + j]
                         for c in range(wo):
-                            out[r * sh + j, c * sw + i] += d[c] * weight
-    for task in prange(n_kernels * n_channels):
+                            row[c * sw + i] += d[c] * weight
+
+
+@jit
+def direct_grad_w(delta, a, sh, sw, grad_w, t0, t1):
+    """grad_w[f, ch, j, i] = sum_{n, r, c} a[n, ch, r*sh + j, c*sw + i] * delta[n, f, r, c]; task f*C + ch."""
+    n_images, _, ho, wo = delta.shape
+    n_kernels, n_channels, kh, kw = grad_w.shape
+    zero = a.dtype.type(0)
+    for task in range(t0, t1):
         f, ch = task // n_channels, task % n_channels
         for j in range(kh):
             for i in range(kw):
-                total = 0.0
+                total = zero
                 for n in range(n_images):
                     for r in range(ho):
-                        row = a[n, ch, r * sh + j]
-                        d = delta[n, f, r]
+                        row, d = a[n, ch, r * sh + j], delta[n, f, r]
                         for c in range(wo):
                             total += row[c * sw + i] * d[c]
                 grad_w[f, ch, j, i] = total
-    return grad_a, grad_w
+
+
+@jit
+def im2col(a, kh, kw, sh, sw, cols):
+    """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
+
+    a (n, C, Hp, Wp) padded input, cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output,
+    with Ho * Wo = cols.shape[1] // n and Wo = (Wp - KW) // sw + 1. Each input row read feeds KW taps.
+    """
+    n_images, n_channels, _, wp = a.shape
+    wo = (wp - kw) // sw + 1
+    ho = cols.shape[1] // (n_images * wo)
+    for ch in range(n_channels):
+        for j in range(kh):
+            for n in range(n_images):
+                for r in range(ho):
+                    source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
+                    for i in range(kw):
+                        row = cols[(ch * kh + j) * kw + i, start : start + wo]
+                        if sw == 1:  # a unit-stride copy, which LLVM vectorises: 2-4x faster
+                            shifted = source[i : i + wo]
+                            for c in range(wo):
+                                row[c] = shifted[c]
+                        else:
+                            for c in range(wo):
+                                row[c] = source[c * sw + i]
+
+
+@jit
+def col2im_add(grad_cols, kh, kw, sh, sw, grad_a):
+    """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
+
+    The adjoint of `im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp,
+    Wp), grad_cols (C*KH*KW, n*Ho*Wo); one image at a time, so that its rows stay in L1.
+    """
+    n_images, n_channels, _, wp = grad_a.shape
+    wo = (wp - kw) // sw + 1
+    ho = grad_cols.shape[1] // (n_images * wo)
+    for ch in range(n_channels):
+        for n in range(n_images):
+            for j in range(kh):
+                for r in range(ho):
+                    target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
+                    for i in range(kw):
+                        tap = grad_cols[(ch * kh + j) * kw + i, start : start + wo]
+                        if sw == 1:  # unit stride, vectorised as in im2col
+                            shifted = target[i : i + wo]
+                            for c in range(wo):
+                                shifted[c] += tap[c]
+                        else:
+                            for c in range(wo):
+                                target[c * sw + i] += tap[c]

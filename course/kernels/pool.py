@@ -1,19 +1,21 @@
-"""Fast max and average pooling, forward and backward, on NCHW arrays."""
+"""Fast max and average pooling, forward and backward, on NCHW arrays.
+
+Serial kernels over a range [t0, t1) of tasks, one task per (image, channel) plane n * C + ch, shared
+among threads by `course._jit.parallel_for`; outputs are allocated by the caller.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from numba import prange
-
 from course._jit import jit
 
+__all__ = ["avg_pool2d_backward", "avg_pool2d_forward", "max_pool2d_backward", "max_pool2d_forward"]
 
-@jit(parallel=True)
-def max_pool2d_forward(x, kh, kw, sh, sw, ho, wo):
-    """y[n, ch, r, c] = max of x[n, ch, r*sh : r*sh + kh, c*sw : c*sw + kw]."""
-    n_images, n_channels = x.shape[0], x.shape[1]
-    y = np.empty((n_images, n_channels, ho, wo), dtype=x.dtype)
-    for task in prange(n_images * n_channels):
+
+@jit
+def max_pool2d_forward(x, kh, kw, sh, sw, y, t0, t1):
+    """y[n, ch, r, c] = max of x[n, ch, r*sh : r*sh + kh, c*sw : c*sw + kw]; y (N, C, Ho, Wo)."""
+    n_channels, ho, wo = y.shape[1], y.shape[2], y.shape[3]
+    for task in range(t0, t1):
         n, ch = task // n_channels, task % n_channels
         for r in range(ho):
             for c in range(wo):
@@ -24,15 +26,14 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ho, wo):
                         if v > best:
                             best = v
                 y[n, ch, r, c] = best
-    return y
 
 
-@jit(parallel=True)
-def max_pool2d_backward(delta, x, kh, kw, sh, sw):
-    """Each window's delta is added at its first maximum (row-major), accumulating over overlaps."""
-    n_images, n_channels, ho, wo = delta.shape
-    grad_x = np.zeros_like(x)
-    for task in prange(n_images * n_channels):
+@jit
+def max_pool2d_backward(delta, x, kh, kw, sh, sw, grad_x, t0, t1):
+    """Each window's delta is added at its first maximum (row-major), accumulating over overlaps.
+    grad_x (N, C, H, W) must start at zero."""
+    n_channels, ho, wo = delta.shape[1], delta.shape[2], delta.shape[3]
+    for task in range(t0, t1):
         n, ch = task // n_channels, task % n_channels
         for r in range(ho):
             for c in range(wo):
@@ -44,16 +45,14 @@ def max_pool2d_backward(delta, x, kh, kw, sh, sw):
                         if v > best:
                             best, best_j, best_i = v, j, i
                 grad_x[n, ch, r * sh + best_j, c * sw + best_i] += delta[n, ch, r, c]
-    return grad_x
 
 
-@jit(parallel=True)
-def avg_pool2d_forward(x, kh, kw, sh, sw, ho, wo):
-    """y[n, ch, r, c] = mean of x[n, ch, r*sh : r*sh + kh, c*sw : c*sw + kw]."""
-    n_images, n_channels = x.shape[0], x.shape[1]
-    y = np.empty((n_images, n_channels, ho, wo), dtype=x.dtype)
+@jit
+def avg_pool2d_forward(x, kh, kw, sh, sw, y, t0, t1):
+    """y[n, ch, r, c] = mean of x[n, ch, r*sh : r*sh + kh, c*sw : c*sw + kw]; y (N, C, Ho, Wo)."""
+    n_channels, ho, wo = y.shape[1], y.shape[2], y.shape[3]
     scale = 1.0 / (kh * kw)
-    for task in prange(n_images * n_channels):
+    for task in range(t0, t1):
         n, ch = task // n_channels, task % n_channels
         for r in range(ho):
             for c in range(wo):
@@ -62,16 +61,14 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ho, wo):
                     for i in range(kw):
                         total += x[n, ch, r * sh + j, c * sw + i]
                 y[n, ch, r, c] = total * scale
-    return y
 
 
-@jit(parallel=True)
-def avg_pool2d_backward(delta, x, kh, kw, sh, sw):
-    """Each window's delta / (kh * kw) is added to every input of the window."""
-    n_images, n_channels, ho, wo = delta.shape
-    grad_x = np.zeros_like(x)
+@jit
+def avg_pool2d_backward(delta, kh, kw, sh, sw, grad_x, t0, t1):
+    """Each window's delta / (kh * kw) is added to every input of the window; grad_x starts at zero."""
+    n_channels, ho, wo = delta.shape[1], delta.shape[2], delta.shape[3]
     scale = 1.0 / (kh * kw)
-    for task in prange(n_images * n_channels):
+    for task in range(t0, t1):
         n, ch = task // n_channels, task % n_channels
         for r in range(ho):
             for c in range(wo):
@@ -79,4 +76,3 @@ def avg_pool2d_backward(delta, x, kh, kw, sh, sw):
                 for j in range(kh):
                     for i in range(kw):
                         grad_x[n, ch, r * sh + j, c * sw + i] += share
-    return grad_x

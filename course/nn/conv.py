@@ -17,7 +17,9 @@ class Conv2d(Module):
     """z = conv2d(x, weight, bias, stride, padding): x (N, C, H, W) -> z (N, F, Ho, Wo).
 
     weight (F, C, KH, KW) and bias (F,) start uniform on [-1/sqrt(C*KH*KW), +1/sqrt(C*KH*KW)] as in
-    PyTorch, drawn from `rng`. Ho = (H + 2*ph - KH) // sh + 1, Wo = (W + 2*pw - KW) // sw + 1.
+    PyTorch, drawn from `rng`. Ho = (H + 2*ph - KH) // sh + 1, Wo = (W + 2*pw - KW) // sw + 1. Any
+    padding >= 0 is accepted, as in PyTorch, even one as large as the kernel: outputs whose window
+    holds only padding are the bias.
     """
 
     def __init__(

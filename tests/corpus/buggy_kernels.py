@@ -292,7 +292,7 @@ BUGGY = [
     ("conv2d", conv2d_channels_overwritten, "only one input channel"),
     ("conv2d", conv2d_bias_forgotten, "bias is missing"),
     ("conv2d", conv2d_bias_per_channel, "once per input channel"),
-    ("conv2d", conv2d_size_off_by_one, "off by one"),
+    ("conv2d", conv2d_size_off_by_one, "one row or column too many"),
     ("conv2d", conv2d_pairs_swapped, "wrong way round"),
     ("conv2d", conv2d_always_float64, "dtype float64, expected float32"),
     ("conv2d", conv2d_kernel_transposed, "H and W are swapped in the kernel"),

@@ -81,10 +81,12 @@ def conv_output_size_true_division(size, kernel_size, stride=1, padding=0):
 
 
 def separable_factors_pivot(kernel):
-    """Take the row and column through the largest entry; separable iff their outer product rebuilds it."""
+    """Take the row and column through the largest entry; separable iff their outer product rebuilds it,
+    to within a tolerance relative to the kernel's scale."""
     j, i = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
     column, row = kernel[:, i].copy(), kernel[j, :] / kernel[j, i]
-    return (column, row) if np.allclose(np.outer(column, row), kernel) else None
+    scale = np.abs(kernel).max()
+    return (column, row) if np.all(np.abs(np.outer(column, row) - kernel) <= 1e-12 * scale) else None
 
 
 def separable_factors_no_rank_check(kernel):
@@ -245,7 +247,7 @@ def iou_pixels(box_a, box_b):
 
 
 def non_max_suppression_matrix(boxes, scores, iou_threshold):
-    order = np.argsort(scores)[::-1]
+    order = np.lexsort((np.arange(len(scores)), -scores))  # best score first, then the lower index
     overlaps = np.array([[iou_alt(a, b) for b in boxes] for a in boxes])
     suppressed = np.zeros(len(boxes), dtype=bool)
     kept = []
@@ -257,7 +259,7 @@ def non_max_suppression_matrix(boxes, scores, iou_threshold):
 
 
 def non_max_suppression_all_higher(boxes, scores, iou_threshold):
-    order = np.argsort(scores)[::-1]
+    order = np.argsort(-scores, kind="stable")
     kept = [
         i for n, i in enumerate(order) if all(iou_alt(boxes[i], boxes[j]) <= iou_threshold for j in order[:n])
     ]
@@ -265,7 +267,7 @@ def non_max_suppression_all_higher(boxes, scores, iou_threshold):
 
 
 def non_max_suppression_at_threshold(boxes, scores, iou_threshold):
-    order = np.argsort(scores)[::-1]
+    order = np.argsort(-scores, kind="stable")
     kept = []
     for i in order:
         if all(iou_alt(boxes[i], boxes[j]) < iou_threshold for j in kept):
@@ -317,7 +319,7 @@ BUGGY = [
     ("numerical_gradient", numerical_gradient_not_restored, None),
     ("iou", iou_no_clamp, "clamp"),
     ("iou", iou_pixels, "no + 1"),
-    ("non_max_suppression", non_max_suppression_all_higher, "only boxes that are kept"),
-    ("non_max_suppression", non_max_suppression_at_threshold, "equal to the threshold"),
-    ("non_max_suppression", non_max_suppression_by_index, "not by decreasing score"),
+    ("non_max_suppression", non_max_suppression_all_higher, "only kept boxes suppress"),
+    ("non_max_suppression", non_max_suppression_at_threshold, "an IoU equal to the threshold suppressed"),
+    ("non_max_suppression", non_max_suppression_by_index, "sorted by index"),
 ]

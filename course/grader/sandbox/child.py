@@ -6,8 +6,9 @@ for it, which imports what the setup cells need, then for each exercise forks a 
 `course.grader.sandbox.runner` in an empty working directory of its own. It waits for that process with the
 exercise's time limit, reads its frames (at most `output_bytes`), kills it and every process it left
 behind (it is a child subreaper, so orphans come back to it), and writes one frame per exercise to
-stdout: the status and the runner's raw frames as bytes. It runs no student code itself and decodes
-nothing the runner sent.
+the job channel: the status and the runner's raw frames as bytes. It runs no student code itself and
+decodes nothing the runner sent. The job channel is the process's original stdout, moved to a
+descriptor of its own before anything is imported: whatever a module prints goes to stderr instead.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import pickle
 import selectors
 import shutil
 import signal
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from course.grader.sandbox.budget import PERIOD, Budget
+from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame
 
@@ -32,6 +37,8 @@ __all__ = ["main"]
 PRE_IMPORT = ("numpy", "matplotlib", "course", "math", "itertools", "functools", "collections")
 PRELOAD = ("numpy", "matplotlib.pyplot", "course.grading", "course.functional", "course.data", "course.nn")
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
+_COURSE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder that holds the course package
+_channel = 1  # the descriptor of the job channel (see main)
 
 
 def main(scratch: str | None = None) -> None:
@@ -39,10 +46,16 @@ def main(scratch: str | None = None) -> None:
     length-prefixed frame per exercise to stdout, then a zero length, and exits. This process only
     imports the usual modules once and forks, so no student's job is ever in its memory, and a job's
     process (and what an earlier student's code could have read there) ends with the job."""
+    global _channel
+    _channel = os.dup(1)
+    os.dup2(2, 1)  # print() of any module imported from here on goes to stderr, not into the channel
+    sys.stdout = sys.stderr
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
     _pre_import(list(PRELOAD))
     from course.grader.sandbox import runner  # noqa: F401 - loaded once, before any fork
+
+    confinement = Confinement(_COURSE_ROOT)  # the rules, built once; each exercise's process applies them
 
     base = tempfile.mkdtemp(prefix="course-grade-", dir=scratch)
     os.chmod(base, 0o711)  # a dropped-privilege runner may enter its own directory, not list others
@@ -53,7 +66,11 @@ def main(scratch: str | None = None) -> None:
         pid = os.fork()
         if pid == 0:
             _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-            os._exit(_one_job(base))
+            code = 2
+            try:
+                code = _one_job(base, confinement)
+            finally:  # whatever happened (a SystemExit of an imported module), never back into the loop
+                os._exit(code)
         _, status = os.waitpid(pid, 0)
         _kill_tree(pid, alive=False)
         if os.waitstatus_to_exitcode(status) != 0:  # end of input, or the job's process was killed
@@ -61,13 +78,13 @@ def main(scratch: str | None = None) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _one_job(base: str) -> int:
+def _one_job(base: str, confinement: Confinement) -> int:
     """Read one job from stdin, serve it; 0 when done, 1 at end of input."""
     head = _read_exact(0, LENGTH.size)
     if head is None:
         return 1
     job = pickle.loads(_read_exact(0, LENGTH.unpack(head)[0]) or b"")
-    for frame in _serve(job, base):
+    for frame in _serve(job, base, confinement):
         _write(LENGTH.pack(len(frame)) + frame)
     _write(LENGTH.pack(0))
     return 0
@@ -87,10 +104,10 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 def _write(data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view) :]
+        view = view[os.write(_channel, view) :]
 
 
-def _serve(job: dict, base: str):
+def _serve(job: dict, base: str, confinement: Confinement):
     """Run each exercise of the job in a forked process of its own; yield one frame per exercise."""
     _pre_import(job["imports"])
     from course.grader.sandbox import runner  # imported after the setup cell's modules, before any fork
@@ -100,22 +117,29 @@ def _serve(job: dict, base: str):
         if job["drop_to"] is not None:
             os.chown(workdir, job["drop_to"], job["drop_to"])
         read_fd, write_fd = os.pipe()
+        budget = Budget(job["memory"], job["processes"])
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            runner.run_exercise(job, job["notebooks"][index], exercise_id, cases, write_fd, workdir)
+            runner.run_exercise(
+                job, job["notebooks"][index], exercise_id, cases, write_fd, workdir, confinement
+            )
         os.close(write_fd)
-        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"])
+        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"], budget)
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
         shutil.rmtree(workdir, ignore_errors=True)
+        if job["drop_to"] is not None:
+            _sweep(job["drop_to"])
         yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
-def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]:
-    """Read the runner's frames until it exits, overruns its time, or writes too much; then end it and
-    everything it started. Returns the bytes and a status: "exited 0", "signal SIGSEGV", "timeout", ..."""
+def _collect(pid: int, fd: int, timeout: float, limit: int, budget: Budget) -> tuple[bytes, str]:
+    """Read the runner's frames until it exits, overruns its time or its budget (memory, processes,
+    across all its processes), or writes too much; then end it and everything it started. Returns the
+    bytes and a status: "exited 0", "signal SIGSEGV", "timeout", "memory", "processes", "output"."""
     deadline = time.monotonic() + timeout
+    check = time.monotonic() + PERIOD
     chunks, size, status, code = [], 0, None, None
     os.set_blocking(fd, False)
     with selectors.DefaultSelector() as selector:
@@ -136,9 +160,36 @@ def _collect(pid: int, fd: int, timeout: float, limit: int) -> tuple[bytes, str]
                 status = _exit_status(code)
             elif time.monotonic() > deadline:
                 status = "timeout"
+            elif code is None and time.monotonic() > check:
+                check = time.monotonic() + PERIOD
+                status = budget.over() or None
     os.close(fd)
     _kill_tree(pid, code is None)
     return b"".join(chunks)[:limit], status
+
+
+SHARED = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: what one student leaves there, the next finds
+
+
+def _sweep(uid: int) -> None:
+    """Remove what the student's uid left in the world-writable folders, so the next student graded
+    under this uid (the same worker's) finds nothing of it. (Landlock already keeps student code out
+    of them where the kernel has it.)"""
+    for folder in SHARED:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _read(fd: int) -> bytes:
@@ -193,13 +244,14 @@ def _children() -> list[int]:
 
 
 def _pre_import(names: list[str]) -> None:
-    """Import the modules the setup cell names, when they belong to PRE_IMPORT (so each exercise's
-    process finds them loaded); a module that fails here fails again, with its message, in the cell."""
+    """Import the modules the notebook's cells name, when they belong to PRE_IMPORT (so each exercise's
+    process finds them loaded: a course module cannot be imported once the references are poisoned); a
+    module that fails here fails again, with its message, in the cell."""
     for name in names:
         if name.split(".")[0] in PRE_IMPORT:
             try:
                 importlib.import_module(name)
-            except Exception:  # noqa: BLE001, S110 - reported when the setup cell imports it
+            except BaseException:  # noqa: BLE001, S110 - reported when the cell imports it (even SystemExit)
                 pass
 
 

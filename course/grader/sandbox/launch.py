@@ -4,7 +4,10 @@ With bubblewrap (`bwrap`): a read-only view of the system directories, the Pytho
 the `course` package only (no home, no submissions, no gradebook), a private /tmp, no network, its own
 PID, IPC and UTS namespaces, killed with the grader (--die-with-parent). Without it, the same process
 limits apply but student code sees the filesystem as its user does ("process limits only"). Either way,
-when the grader runs as root and `nobody` can run its Python, student code runs as `nobody`.
+when the grader runs as root and an unprivileged user can run its Python, student code runs as an
+unprivileged uid of a small pool, one per grading worker (`student_uid`): students graded at the same
+time never share a uid, so none can signal, trace or outcount another's processes. The pool is root's
+range in /etc/subuid when there is one, else uids from 61000 up; uids of existing accounts are skipped.
 """
 
 from __future__ import annotations
@@ -17,14 +20,35 @@ import sys
 from functools import cache
 from pathlib import Path
 
-__all__ = ["ENV", "FALLBACK_NOTE", "bwrap_works", "command", "describe", "drop_to", "isolation"]
+from course.grader.sandbox.confine import abi
+
+__all__ = [
+    "ENV",
+    "FALLBACK_NOTE",
+    "bwrap_works",
+    "command",
+    "describe",
+    "drop_to",
+    "isolation",
+    "student_uid",
+]
 
 TMP_BYTES = 256 * 2**20  # the sandbox's private /tmp (in memory) holds every exercise's working directory
-# what the sandbox's root processes need: set the runner's user, own its directory, kill and clean up
-_DROP_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE", "CAP_KILL")
+# what the sandbox's root processes need: set the runner's user, own its directory, kill and clean up,
+# and measure the memory of the runner's processes (their /proc/<pid>/smaps_rollup: CAP_SYS_PTRACE)
+_DROP_CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_CHOWN",
+    "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
+    "CAP_KILL",
+    "CAP_SYS_PTRACE",
+)
 FALLBACK_NOTE = "sandbox: bubblewrap unavailable, process limits only"
 
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
+_POOL_START, _POOL_SIZE = 61000, 4096  # without a subuid range for root
 
 
 ENV = {
@@ -71,7 +95,7 @@ def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = No
     Run as root, bubblewrap would keep every capability inside the sandbox (enough to remount its
     read-only binds); it keeps only those needed to hand each exercise to `nobody` and clean up after
     it when `drops` (default: whether student code runs as `nobody`), else none."""
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     boot = f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; {code}"
     command = [sys.executable, "-E", "-B", "-c", boot]
     if mode != "bwrap":
@@ -85,13 +109,21 @@ def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = No
     return _bwrap_command(root, hide) + caps + command
 
 
+def student_uid(mode: str, slot: int) -> int | None:
+    """The uid student code of grading worker number `slot` runs as (see `drop_to`), else None."""
+    if drop_to(mode) is None:
+        return None
+    return _pool()[slot % len(_pool())]
+
+
 @cache
 def drop_to(mode: str) -> int | None:
-    """The uid student code runs as: `nobody` when the grader is root and `nobody` can run the
-    course's Python in this mode (a Python under /root cannot be), else None (the grader's own user)."""
+    """The first uid of the pool, when the grader is root and an unprivileged uid can run the course's
+    Python in this mode (a Python under /root cannot be, without bubblewrap), else None (student code
+    runs as the grader's own user)."""
     if os.geteuid() != 0:
         return None
-    uid = _nobody()
+    uid = _pool()[0]
     probe = (
         f"import os, course.grader.sandbox.runner; os.setgid({uid}); os.setuid({uid}); import fractions, json"
     )
@@ -105,10 +137,15 @@ def drop_to(mode: str) -> int | None:
 
 def describe(mode: str) -> str:
     """One line for the report: how student code was isolated."""
-    user = "nobody" if drop_to(mode) is not None else pwd.getpwuid(os.geteuid()).pw_name
+    user = (
+        "an unprivileged uid per worker" if drop_to(mode) is not None else pwd.getpwuid(os.geteuid()).pw_name
+    )
+    files = f"Landlock ABI {abi()}" if abi() else "no Landlock"
     if mode == "bwrap":
-        return f"sandbox: bubblewrap (read-only system, no network, own process namespace), user {user}"
-    return f"{FALLBACK_NOTE}, user {user}"
+        return (
+            f"sandbox: bubblewrap (read-only system, no network, own process namespace), {files}, user {user}"
+        )
+    return f"{FALLBACK_NOTE}, {files}, user {user}"
 
 
 def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
@@ -160,8 +197,17 @@ def _inside(path: str, directory: str) -> bool:
 
 
 @cache
-def _nobody() -> int:
+def _pool() -> list[int]:
+    """The uids student code may run as: root's subordinate range, else 61000 and up; without the
+    uids of existing accounts."""
+    start, size = _POOL_START, _POOL_SIZE
     try:
-        return pwd.getpwnam("nobody").pw_uid
-    except KeyError:
-        return 65534
+        for line in Path("/etc/subuid").read_text().splitlines():
+            name, first, count = line.strip().split(":")
+            if name in ("root", "0"):
+                start, size = int(first), min(int(count), _POOL_SIZE)
+                break
+    except (OSError, ValueError):
+        pass
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    return [uid for uid in range(start, start + size) if uid not in taken][:64]

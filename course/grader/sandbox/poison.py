@@ -1,9 +1,12 @@
 """Inside the sandbox only: make the course's reference implementations uncallable by student code.
 
-Every function of the reference modules (course.functional, naive, kernels, gradcheck, grading) and
-every exercise's `reference` is replaced, wherever a loaded `course`
-module holds it, by a stand-in that records the call and raises ReferenceUsed. An import hook stops
-student code from re-importing or reloading those modules to get the originals back. The runner
+Every function of the reference modules (course.functional, naive, kernels, gradcheck, grading,
+apps.boxes) and every exercise's `reference` is replaced, wherever a loaded `course` module holds it, by
+a stand-in that records the call and raises ReferenceUsed. An import hook then refuses every `course`
+module that is not loaded yet, and every reload: `importlib.reload` of any course module (say the one
+that holds `iou`) would run its source again and give the originals back. (The sandbox loads every
+course module a notebook's cells import before poisoning; Landlock keeps the source itself unreadable,
+see `confine`, so it cannot be exec'd by hand either.) The runner
 reports a recorded call, and the grader then scores the exercise 0. The notebooks' own `check` and
 `fallback` (QUIET) only do nothing, so a check call left in an exercise's cell costs nothing.
 """
@@ -23,6 +26,7 @@ REFERENCE_MODULES = (
     "course.kernels",
     "course.gradcheck",
     "course.grading",
+    "course.apps.boxes",
 )
 _EXERCISES = "course.grading.exercises"  # only their `reference`s: helpers there may build the cases
 # the notebooks' checking calls, often left in an exercise's cell: they do nothing during grading
@@ -58,7 +62,7 @@ def poison_references(keep: Callable[[str], bool] = lambda name: False) -> int:
                 count += 1
             elif isinstance(value, type) and _is_course(getattr(value, "__module__", "")):
                 count += _poison_class(value, targets)
-    sys.meta_path.insert(0, _Refuse(tuple(n for n in sys.modules if _is_reference(n) and not keep(n))))
+    sys.meta_path.insert(0, _Refuse())
     return count
 
 
@@ -117,14 +121,15 @@ def _is_reference(name: str) -> bool:
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Refuses to find the poisoned modules again (import after `del sys.modules[...]`, reload)."""
-
-    def __init__(self, names: tuple[str, ...]):
-        self.names = names
+    """Refuses to find any course module (an import after `del sys.modules[...]`, a reload, a module
+    not loaded before the poisoning): what is loaded is all student code gets."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname in self.names or (_is_reference(fullname) and fullname not in sys.modules):
-            raise ImportError(f"{fullname} cannot be imported again during grading")
+        if _is_course(fullname):
+            raise ImportError(
+                f"{fullname} cannot be imported again during grading (import the course's modules in "
+                "the setup cell)"
+            )
         return None
 
 

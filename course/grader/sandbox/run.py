@@ -12,9 +12,9 @@ import ast
 import threading
 from dataclasses import dataclass, field
 
-from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation
-from course.grader.sandbox.session import Sandbox, become_subreaper
-from course.grader.sandbox.wire import decode_frames, decode_outcome
+from course.grader.sandbox.launch import FALLBACK_NOTE, bwrap_works, describe, drop_to, isolation, student_uid
+from course.grader.sandbox.session import Sandbox, become_subreaper, become_undumpable
+from course.grader.sandbox.wire import MAX_FRAME_BYTES, decode_frames, decode_outcome
 from course.grading.exercise import Case, Outcome
 
 __all__ = [
@@ -24,12 +24,14 @@ __all__ = [
     "Limits",
     "SandboxPool",
     "become_subreaper",
+    "become_undumpable",
     "bwrap_works",
     "describe",
     "drop_to",
     "isolation",
     "run_notebook",
     "run_submission",
+    "student_uid",
 ]
 
 
@@ -42,7 +44,7 @@ class Limits:
     memory: int = 2 * 2**30
     processes: int = 16
     file_bytes: int = 16 * 2**20
-    output_bytes: int = 64 * 2**20
+    output_bytes: int = MAX_FRAME_BYTES
 
 
 DEFAULT_LIMITS = Limits()
@@ -65,8 +67,8 @@ class ExerciseRun:
 
 
 class SandboxPool:
-    """One reusable Sandbox per thread (a grading worker), all ended by close() or on leaving a
-    `with` block."""
+    """One reusable Sandbox per thread (a grading worker), each with its own student uid, all ended
+    by close() or on leaving a `with` block."""
 
     def __init__(self, mode: str = "auto", hide: tuple[str, ...] = ()):
         self.mode, self.hide = isolation(mode), hide
@@ -77,8 +79,8 @@ class SandboxPool:
     def get(self) -> Sandbox:
         sandbox = getattr(self._local, "sandbox", None)
         if sandbox is None:
-            sandbox = self._local.sandbox = Sandbox(self.mode, self.hide)
             with self._lock:
+                sandbox = self._local.sandbox = Sandbox(self.mode, self.hide, slot=len(self._all))
                 self._all.append(sandbox)
         return sandbox
 
@@ -113,7 +115,7 @@ def run_submission(
     runs: dict[str, ExerciseRun] = {}
     remaining = list(exercises)
     while remaining:
-        job = _job(notebooks, {e: exercises[e] for e in remaining}, limits, drop_to(mode))
+        job = _job(notebooks, {e: exercises[e] for e in remaining}, limits, sandbox.uid)
         frames, ended = sandbox.run(job, 60 + len(remaining) * (limits.timeout + 5))
         got = _decode(frames, job)
         runs.update(got)
@@ -142,7 +144,14 @@ def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     return {
         "notebooks": [{"setup": setup, "cells": cells} for setup, cells in notebooks],
         "exercises": [(e, index, cases) for e, (index, cases) in exercises.items()],
-        "imports": sorted({name for setup, _ in notebooks for name in _imports(setup)}),
+        "imports": sorted(
+            {
+                name
+                for setup, cells in notebooks
+                for code in (setup, *cells.values())
+                for name in _imports(code)
+            }
+        ),
         "drop_to": drop_to,
         "timeout": limits.timeout,
         "memory": limits.memory,
@@ -152,10 +161,10 @@ def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     }
 
 
-def _imports(setup: str | None) -> list[str]:
-    """The modules a setup cell imports (the sandbox imports the allowed ones once, before forking)."""
+def _imports(code: str | None) -> list[str]:
+    """The modules a cell imports (the sandbox imports the allowed ones once, before forking)."""
     try:
-        tree = ast.parse(setup or "")
+        tree = ast.parse(code or "")
     except (SyntaxError, ValueError):
         return []
     names = []
@@ -181,8 +190,10 @@ def _decode(frames: list[bytes], job: dict) -> dict[str, ExerciseRun]:
 
 
 def _exercise_run(exercise: str, header: dict, data: bytes, n_cases: int) -> ExerciseRun:
-    run = ExerciseRun(exercise, str(header.get("status")), [None] * n_cases, seconds=header.get("seconds", 0))
-    frames, problem = decode_frames(data)
+    seconds = header.get("seconds")
+    seconds = float(seconds) if type(seconds) in (int, float) else 0.0
+    run = ExerciseRun(exercise, str(header.get("status"))[:100], [None] * n_cases, seconds=seconds)
+    frames, problem = decode_frames(data, max_frames=n_cases + 3)  # the cases, a fatal problem, done
     for inner, arrays in frames:
         if inner.get("kind") == "fatal" and not run.fatal:
             run.fatal = str(inner.get("message"))[:1000]

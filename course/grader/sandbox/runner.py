@@ -2,10 +2,13 @@
 
 This is the only module that executes student code. The process it runs in was forked for this one
 exercise by `course.grader.sandbox.child`; it never returns, it ends with `os._exit`. Steps: limits (memory,
-processes, file size), references poisoned, privileges dropped when running as root, `os._exit` and
-friends made to raise, print capped; then the setup cell, the top-level definitions of the other exercise
-cells (only inert statements, see `inert`), this exercise's own cell in full, and every case, one frame
-per case written to `result_fd` as soon as it is known. Everything is judged outside, by the grader.
+processes, file size), references poisoned, privileges dropped when running as root, the process
+confined with Landlock (`confine`: it reads no course source, no submission, no gradebook; writes only
+its working directory; signals nobody outside), `os._exit` and friends made to raise, print capped;
+then the setup cell, the top-level definitions of the other exercise cells (only inert statements, see
+`inert`), this exercise's own cell in full, and every case, one frame per case written to `result_fd`
+as soon as it is known. Everything is judged outside, by the grader: student code runs in this same
+process and can write its own frames, so a frame is never trusted more than a returned value.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 import traceback
 
 from course.grader.sandbox import poison
+from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.wire import encode_frame, encode_outcome
 from course.grading.exercise import Case, Outcome, run_case
 
@@ -36,14 +41,20 @@ _runner_pid = -1
 
 
 def run_exercise(
-    job: dict, notebook: dict, exercise_id: str, cases: list[Case], result_fd: int, workdir: str
+    job: dict,
+    notebook: dict,
+    exercise_id: str,
+    cases: list[Case],
+    result_fd: int,
+    workdir: str,
+    confinement: Confinement,
 ) -> None:
     """Run `exercise_id`'s cell of `notebook` ({"setup": source, "cells": {id: source}}) and its cases
-    in this (forked) process under `job`'s limits; write frames to result_fd; exit."""
+    in this (forked) process under `job`'s limits and `confinement`; write frames to result_fd; exit."""
     global _runner_pid
     _runner_pid = os.getpid()
     try:
-        _isolate(job, result_fd, workdir)
+        _isolate(job, result_fd, workdir, confinement)
         printed = _Capped()
         sys.stdout = sys.stderr = printed
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -66,14 +77,15 @@ def run_exercise(
     _real_exit(0)
 
 
-def _isolate(job: dict, result_fd: int, workdir: str) -> None:
+def _isolate(job: dict, result_fd: int, workdir: str, confinement: Confinement) -> None:
     os.setpgid(0, 0)
     os.chdir(workdir)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.closerange(3, result_fd)
-    os.closerange(result_fd + 1, 1 << 16)
+    keep = sorted({result_fd, confinement.fd} - {-1})  # the rules' descriptor: closed once applied
+    for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
+        os.closerange(low + 1, high)
     _limit(resource.RLIMIT_CORE, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing too much fails with an OSError instead
     _limit(resource.RLIMIT_FSIZE, job["file_bytes"])
@@ -85,9 +97,10 @@ def _isolate(job: dict, result_fd: int, workdir: str) -> None:
         os.setgid(job["drop_to"])
         os.setuid(job["drop_to"])
     _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"])
-    os.environ["HOME"] = workdir
+    os.environ["HOME"] = os.environ["TMPDIR"] = tempfile.tempdir = workdir
     if "numba" in sys.modules:  # kernels compiled with cache=True need a cache this user may write
         sys.modules["numba"].core.config.CACHE_DIR = os.path.join(workdir, ".numba")
+    confinement.confine(workdir)
     os._exit = _raise_exit
     os.abort = _raise_exit
 
@@ -124,34 +137,47 @@ def _execute(source: str, where: str, namespace: dict, only_inert: bool = False)
 
 
 def inert(node: ast.stmt) -> bool:
-    """True for a top-level import, or a def/class whose decorators, defaults and class body contain
-    no calls or loops: statements that define names and cannot run anything when executed."""
+    """True for a statement that only defines names and runs nothing of the student's when executed:
+    a top-level import, or a def or class with no decorator (a decorator is a call: `@all
+    @itertools.repeat` never returns), whose defaults, annotations and bases are constants or (dotted)
+    names, and whose class body holds only such defs, docstrings and constant assignments."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         return True
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return False
-    return not any(isinstance(n, (ast.Call, ast.While, ast.For, ast.Await)) for n in _evaluated(node))
-
-
-def _evaluated(node: ast.AST):
-    """The sub-nodes evaluated when a def or class statement runs (not the function bodies)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        parts = [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]
-        parts += [a.annotation for a in (*node.args.args, *node.args.kwonlyargs) if a.annotation]
-        parts += [node.returns] if node.returns else []
-        for part in parts:
-            if part is not None:
-                yield from ast.walk(part)
-    elif isinstance(node, ast.ClassDef):
-        for part in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
-            yield from ast.walk(part)
-        for statement in node.body:
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                yield from _evaluated(statement)
-            else:
-                yield from ast.walk(statement)
-    else:
-        yield from ast.walk(node)
+        args = node.args
+        parts = [*args.defaults, *args.kw_defaults, node.returns]
+        parts += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        parts += [a.annotation for a in (args.vararg, args.kwarg) if a is not None]
+        return not node.decorator_list and all(_plain(p) for p in parts)
+    if isinstance(node, ast.ClassDef):
+        if node.decorator_list or node.keywords or not all(_plain(b) for b in node.bases):
+            return False
+        return all(_class_statement(statement) for statement in node.body)
+    return False
+
+
+def _class_statement(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return inert(node)
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant)  # a docstring
+    if isinstance(node, ast.Assign):
+        return all(isinstance(t, ast.Name) for t in node.targets) and _plain(node.value)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and _plain(node.annotation) and _plain(node.value)
+    return isinstance(node, ast.Pass)
+
+
+def _plain(node: ast.expr | None) -> bool:
+    """An expression that evaluates without running code: absent, a constant, a (dotted) name, or a
+    tuple or list of those, or a negative number."""
+    if node is None or isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _plain(node.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_plain(e) for e in node.elts)
+    return isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant)
 
 
 def _run_one(fn, case: Case) -> Outcome:

@@ -23,10 +23,10 @@ import tempfile
 import threading
 import time
 
-from course.grader.sandbox.launch import ENV, command
-from course.grader.sandbox.wire import MAX_FRAME_BYTES
+from course.grader.sandbox.budget import descendants
+from course.grader.sandbox.launch import ENV, command, student_uid
 
-__all__ = ["LENGTH", "Sandbox", "become_subreaper"]
+__all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable"]
 
 LENGTH = struct.Struct(">Q")
 _in_flight: set[int] = set()
@@ -37,8 +37,9 @@ _subreaper = False
 class Sandbox:
     """One sandbox process (started on first use), for one thread at a time."""
 
-    def __init__(self, mode: str, hide: tuple[str, ...] = ()):
+    def __init__(self, mode: str, hide: tuple[str, ...] = (), slot: int = 0):
         self.mode, self.hide = mode, hide
+        self.uid = student_uid(mode, slot)  # who student code runs as (None: the grader's user)
         self.process: subprocess.Popen | None = None
         self.stderr = None
         self.scratch: str | None = None
@@ -62,7 +63,7 @@ class Sandbox:
             (length,) = LENGTH.unpack(head)
             if length == 0:
                 return frames, ""
-            body = self._read(length, deadline) if length <= 4 * MAX_FRAME_BYTES else None
+            body = self._read(length, deadline) if length <= job["output_bytes"] + 2**16 else None
             if body is None:
                 return frames, self._end(self._why(deadline, seconds))
             frames.append(body)
@@ -123,7 +124,7 @@ class Sandbox:
         process, self.process = self.process, None
         if process is None:  # ended already, by another thread
             return why
-        tree = _descendants(process.pid)
+        tree = descendants(process.pid)
         for stream in (process.stdin, process.stdout):
             try:
                 stream.close()
@@ -160,6 +161,16 @@ def become_subreaper() -> None:
         pass
 
 
+def become_undumpable() -> None:
+    """Make this process's memory and /proc files (environ, mem, fd, ...) unreadable to other
+    processes of its user, and to ptrace: the grader holds the secret and every student's work, and
+    without Landlock or a uid of its own, student code runs as the grader's user (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        pass
+
+
 def _kill_strays() -> None:
     """Kill and reap this process's children that came from a sandbox but are not a running sandbox:
     orphans re-parented here because this process is a subreaper. The caller holds _lock."""
@@ -192,24 +203,6 @@ def _from_a_sandbox(pid: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from one scan of /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def _kill_and_wait(pids: list[int], seconds: float = 5.0) -> None:

@@ -1,14 +1,19 @@
 """The only form in which results leave the sandbox: plain data as JSON plus raw array buffers.
 
 Nothing that crosses back is unpickled. A frame is a 4-byte big-endian header length, a JSON header,
-then the raw bytes of the arrays the header describes (numbers and booleans only, C order). Decoding
-checks every length, dtype and shape against the bytes actually present, so a garbled or hostile
-frame gives a ValueError, never code execution or an oversized allocation.
+then the raw bytes of the arrays the header describes (numbers and booleans only, C order). Student
+code runs in the process that writes the frames, so every frame is treated as hostile: before the
+JSON parser sees a header, its size (MAX_HEADER_BYTES) and bracket nesting (MAX_NESTING) are checked
+in linear time; then every length, dtype and shape is checked (in exact integers) against the bytes
+actually present, and at most `max_frames` frames are decoded. A garbled or hostile frame gives a
+ValueError, never another exception, code execution, deep recursion or an oversized allocation.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 from typing import Any
 
@@ -16,9 +21,20 @@ import numpy as np
 
 from course.grading.exercise import Outcome
 
-__all__ = ["decode_frames", "decode_outcome", "encode_frame", "encode_outcome", "MAX_FRAME_BYTES"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_NESTING",
+    "decode_frames",
+    "decode_outcome",
+    "encode_frame",
+    "encode_outcome",
+]
 
-MAX_FRAME_BYTES = 64 * 2**20
+MAX_FRAME_BYTES = 16 * 2**20
+MAX_HEADER_BYTES = 4 * 2**20
+MAX_NESTING = 40  # brackets in a header: an output nested 10 deep (see _from_json) needs about 25
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string (disjoint alternatives: linear)
 _DTYPES = {
     "|b1",
     "|i1",
@@ -44,10 +60,13 @@ def encode_frame(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     return _HEADER.pack(len(head)) + head + body
 
 
-def decode_frames(data: bytes) -> tuple[list[tuple[dict, list[np.ndarray]]], str]:
-    """Split a byte stream into (header, arrays) frames; also say why decoding stopped early, if it did."""
+def decode_frames(data: bytes, max_frames: int = 1000) -> tuple[list[tuple[dict, list[np.ndarray]]], str]:
+    """Split a byte stream into at most `max_frames` (header, arrays) frames; also say why decoding
+    stopped early, if it did."""
     frames, offset = [], 0
     while offset < len(data):
+        if len(frames) == max_frames:
+            return frames, f"more than {max_frames} results: the rest was ignored"
         try:
             header, arrays, offset = _decode_one(data, offset)
         except ValueError as error:
@@ -56,25 +75,35 @@ def decode_frames(data: bytes) -> tuple[list[tuple[dict, list[np.ndarray]]], str
     return frames, ""
 
 
+def _nesting(text: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, strings left out; linear time, no recursion."""
+    brackets = np.frombuffer(_STRING.sub(b"", text), dtype=np.uint8)
+    steps = np.isin(brackets, (91, 123)).astype(np.int64) - np.isin(brackets, (93, 125))  # [{ and ]}
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _decode_one(data: bytes, offset: int) -> tuple[dict, list[np.ndarray], int]:
     if offset + _HEADER.size > len(data):
         raise ValueError("truncated frame header")
     (length,) = _HEADER.unpack_from(data, offset)
     offset += _HEADER.size
-    if length > MAX_FRAME_BYTES or offset + length > len(data):
+    if length > MAX_HEADER_BYTES or offset + length > len(data):
         raise ValueError("truncated or oversized header")
+    text = data[offset : offset + length]
+    if _nesting(text) > MAX_NESTING:
+        raise ValueError(f"header nested more than {MAX_NESTING} deep")
     try:
-        header = json.loads(data[offset : offset + length].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"header is not JSON ({error})") from None
+        header = json.loads(text.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: a 5,000-digit int
+        raise ValueError(f"header is not JSON ({error})"[:200]) from None
     offset += length
     if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
         raise ValueError("header is not a frame header")
     arrays = []
     for spec in header["buffers"]:
         dtype, shape = _array_spec(spec)
-        size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-        if size < 0 or offset + size > len(data):
+        size = dtype.itemsize * math.prod(shape)
+        if offset + size > len(data):
             raise ValueError("truncated array data")
         flat = np.frombuffer(data, dtype=dtype, count=size // dtype.itemsize, offset=offset)
         arrays.append(flat.reshape(shape))
@@ -88,9 +117,9 @@ def _array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
     if not isinstance(spec.get("shape"), list):
         raise ValueError(f"bad array description {spec!r:.80}")
     shape = spec["shape"]
-    if len(shape) > 32 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n for n in shape):
+    if len(shape) > 32 or not all(type(n) is int and 0 <= n <= MAX_FRAME_BYTES for n in shape):
         raise ValueError(f"bad array shape {shape!r:.80}")
-    if np.prod(shape, dtype=np.float64) > MAX_FRAME_BYTES:
+    if math.prod(shape) > MAX_FRAME_BYTES:  # exact: [2**64, 0] is refused by the line above
         raise ValueError("array too large")
     return np.dtype(spec["dtype"]), tuple(shape)
 
@@ -98,28 +127,37 @@ def _array_spec(spec: Any) -> tuple[np.dtype, tuple[int, ...]]:
 def encode_outcome(index: int, outcome: Outcome) -> bytes:
     """The frame for case number `index`: its Outcome, whose output is already plain data."""
     arrays: list[np.ndarray] = []
-    header = {
-        "case": index,
+    return encode_frame({"case": index, **_outcome_fields(outcome, arrays)}, arrays)
+
+
+def _outcome_fields(outcome: Outcome, arrays: list[np.ndarray]) -> dict:
+    return {
         "output": _to_json(outcome.output, arrays),
         "error": outcome.error,
         "not_attempted": outcome.not_attempted,
         "modified": list(outcome.modified),
+        "again": None if outcome.again is None else _outcome_fields(outcome.again, arrays),
+        "changed": outcome.changed,
     }
-    return encode_frame(header, arrays)
 
 
-def decode_outcome(header: dict, arrays: list[np.ndarray]) -> Outcome:
-    """Rebuild an Outcome from a frame; ValueError if any field is not what encode_outcome writes."""
-    error, modified = header.get("error"), header.get("modified")
+def decode_outcome(header: dict, arrays: list[np.ndarray], depth: int = 0) -> Outcome:
+    """Rebuild an Outcome (and the Outcome of its second call, one level deep) from a frame; ValueError
+    if any field is not what encode_outcome writes."""
+    error, modified, again = header.get("error"), header.get("modified"), header.get("again")
     if error is not None and not isinstance(error, str):
         raise ValueError("error is not a string")
     if not isinstance(modified, list) or not all(isinstance(m, str) for m in modified):
         raise ValueError("modified is not a list of names")
+    if again is not None and (depth > 0 or not isinstance(again, dict)):
+        raise ValueError("again is not the outcome of one second call")
     return Outcome(
         output=_from_json(header.get("output"), arrays, 0),
         error=error[:4000] if error else error,
         not_attempted=header.get("not_attempted") is True,
         modified=tuple(m[:100] for m in modified[:20]),
+        again=None if again is None else decode_outcome(again, arrays, depth + 1),
+        changed=header.get("changed") is True,
     )
 
 

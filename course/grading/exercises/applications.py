@@ -6,7 +6,8 @@ import numpy as np
 
 from course.apps import boxes as box_ops
 from course.grading.compare import compare_number
-from course.grading.exercise import Case, Exercise
+from course.grading.exercise import Case, Exercise, describe
+from course.grading.judging import matching_number
 
 
 def _random_boxes(rng: np.random.Generator, count: int) -> np.ndarray:
@@ -39,20 +40,48 @@ class Iou(Exercise):
         }
         return [Case(name, (np.array(a, float), np.array(b, float))) for name, (a, b) in pairs.items()]
 
+    def repeat(self, case, rng):
+        """The two boxes swapped and moved by one whole offset: same shapes, new values, the same IoU."""
+        box_a, box_b = case.args
+        offset = np.tile(rng.integers(-3, 4, size=2), 2).astype(float)  # exact: IoUs do not move
+        return (box_b + offset, box_a + offset), {}
+
     def judge(self, case, output):
         box_a, box_b = case.args
         expected = self.reference(box_a, box_b)
         fraction, message = compare_number(expected, output, "the IoU", rtol=1e-9)
-        if fraction == 1 or not isinstance(output, (int, float)):
-            return fraction, message
-        if output < 0 or (expected == 0 and output > 0):
-            message += (
-                "\nthe boxes do not overlap, so the intersection is empty: clamp its width and its height "
-                "at 0 separately, max(0, w) * max(0, h)"
-            )
-        elif abs(output - _iou_pixels(box_a, box_b)) < 1e-9:
-            message += "\nthe coordinates are continuous: a box's width is x1 - x0, with no + 1"
-        return fraction, message
+        hint = matching_number(output, expected, _iou_mistakes(box_a, box_b)) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
+
+
+def _iou_mistakes(box_a, box_b) -> list[tuple[str, float]]:
+    """(what went wrong, the IoU it gives) for the classic mistakes, on the trusted side."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = (np.asarray(b, float) for b in (box_a, box_b))
+    area_a, area_b = (ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0)
+    width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
+    clamped = max(0.0, width) * max(0.0, height)
+    unclamped = (
+        "clamp the intersection's width and height at 0 separately, max(0, w) * max(0, h): for boxes "
+        "apart along both axes, two negative sides make a positive area"
+    )
+    mistakes = [
+        (unclamped, _ratio(width * height, area_a + area_b - width * height)),
+        (unclamped, _ratio(max(0.0, width * height), area_a + area_b - max(0.0, width * height))),
+    ]
+    hull = (max(ax1, bx1) - min(ax0, bx0)) * (max(ay1, by1) - min(ay0, by0))
+    mistakes += [
+        (
+            "min and max are swapped: the intersection runs from the larger x0 (max) to the smaller x1 (min)",
+            _ratio(hull, area_a + area_b - hull),
+        ),
+        (
+            "the union is area(a) + area(b) - area(a ∩ b): the intersection was not subtracted",
+            _ratio(clamped, area_a + area_b),
+        ),
+        ("the intersection was divided by area(a) alone, not by the union", _ratio(clamped, area_a)),
+        ("the coordinates are continuous: a box's width is x1 - x0, with no + 1", _iou_pixels(box_a, box_b)),
+    ]
+    return mistakes
 
 
 def _iou_pixels(box_a, box_b) -> float:
@@ -61,8 +90,19 @@ def _iou_pixels(box_a, box_b) -> float:
     return box_ops.iou(*inclusive)
 
 
+def _iou_pixels_matrix(boxes) -> np.ndarray:
+    return box_ops.iou_matrix(boxes + [0, 0, 1, 1], boxes + [0, 0, 1, 1])
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
 class NonMaxSuppression(Exercise):
-    """non_max_suppression(boxes, scores, iou_threshold) -> kept indices (int64) by decreasing score."""
+    """non_max_suppression(boxes, scores, iou_threshold) -> kept indices (int64), best first.
+
+    Boxes are visited best first: by decreasing score, and among equal scores by increasing index.
+    """
 
     id = "non_max_suppression"
     notebook = "05_applications"
@@ -73,21 +113,24 @@ class NonMaxSuppression(Exercise):
     def cases(self, rng, hidden):
         if hidden:
             cases = []
-            for _ in range(2):
+            for index in range(2):
                 count = int(rng.integers(5, 15))
                 threshold = float(rng.choice([0.3, 0.5, 0.7]))
-                boxes, scores = _random_boxes(rng, count), rng.permutation(count) / count + 0.01
+                levels = 4 if index else count  # the second draw has many tied scores
+                scores = rng.integers(0, levels, size=count) / levels + 0.05
                 cases.append(
                     Case(
-                        f"{count} random boxes, threshold {threshold}",
-                        (boxes, scores, threshold),
+                        f"{count} random boxes, threshold {threshold}" + (", tied scores" if index else ""),
+                        (_random_boxes(rng, count), scores, threshold),
                         hidden=True,
                     )
                 )
             return cases
         chain = np.array([[0, 0, 4, 2], [2, 0, 6, 2], [4, 0, 8, 2]], float)
-        exact = np.array([[0, 0, 3, 1], [1, 0, 4, 1]], float)  # IoU exactly 2 / 4 = 0.5
+        # boxes 0 and 1: IoU exactly 2 / 4 = 0.5; boxes 2 and 3: IoU 0.43 (0.58 if widths were x1 - x0 + 1)
+        exact = np.array([[0, 0, 3, 1], [1, 0, 4, 1], [10, 0, 12, 2], [10.8, 0, 12.8, 2]], float)
         boxes = _random_boxes(rng, 8)
+        tied_boxes = _random_boxes(rng, 10)
         return [
             Case(
                 "a chain A-B-C: A suppresses B, so C (which overlaps only B) is kept",
@@ -95,7 +138,7 @@ class NonMaxSuppression(Exercise):
             ),
             Case(
                 "IoU exactly at the threshold 0.5 is kept (only IoU > threshold suppresses)",
-                (exact, np.array([0.6, 0.9]), 0.5),
+                (exact, np.array([0.6, 0.9, 0.8, 0.7]), 0.5),
             ),
             Case(
                 "8 boxes with scores in no particular order, threshold 0.4",
@@ -105,52 +148,136 @@ class NonMaxSuppression(Exercise):
                 "separate boxes: all are kept, by decreasing score",
                 (chain[[0, 2]], np.array([0.2, 0.7]), 0.5),
             ),
+            Case(
+                "equal scores: of two overlapping boxes the one with the lower index is kept",
+                (chain[:2][::-1] + 0.5, np.array([0.8, 0.8]), 0.3),
+            ),
+            Case(
+                "10 boxes with tied scores (4 distinct values), threshold 0.3",
+                (tied_boxes, rng.integers(0, 4, size=10) / 4 + 0.05, 0.3),
+            ),
         ]
+
+    def repeat(self, case, rng):
+        """The boxes (with their scores) in another order and moved by one offset: ties stay ties."""
+        boxes, scores, threshold = case.args
+        order = rng.permutation(len(boxes))
+        offset = np.tile(rng.integers(-3, 4, size=2), 2).astype(float)  # exact: IoUs do not move
+        return (boxes[order] + offset, scores[order], threshold), {}
 
     def judge(self, case, output):
         boxes, scores, threshold = case.args
-        if isinstance(output, list) and all(isinstance(v, int) for v in output):
+        if isinstance(output, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in output
+        ):
             output = np.array(output, dtype=np.int64)
         if not isinstance(output, np.ndarray) or output.dtype.kind not in "iu" or output.ndim != 1:
-            return 0.0, "return a 1-D integer array of the kept indices (np.array(kept, dtype=np.int64))"
+            return 0.0, (
+                f"your function returned {describe(output)} where a 1-D integer array of the kept indices "
+                "was expected (np.array(kept, dtype=np.int64))"
+            )
         kept = output.tolist()
         if any(not 0 <= k < len(boxes) for k in kept) or len(set(kept)) != len(kept):
             return 0.0, f"the kept indices {kept} should be distinct indices of boxes (0..{len(boxes) - 1})"
-        return _judge_by_geometry(boxes, scores, threshold, kept)
+        expected = self.reference(boxes, scores, threshold).tolist()
+        if kept == expected:
+            return 1.0, ""
+        message = _judge_by_geometry(boxes, scores, threshold, kept) or (
+            f"the kept indices should be {expected}, got {kept}"
+        )
+        variants = [
+            (why, wrong) for why, wrong in _nms_mistakes(boxes, scores, threshold) if wrong != expected
+        ]
+        matches = {why for why, wrong in variants if wrong == kept}
+        if len(matches) == 1 and all(why in matches for why, wrong in variants if wrong == kept):
+            message += "\n" + matches.pop()
+        return 0.0, message
 
 
-def _judge_by_geometry(boxes, scores, threshold, kept) -> tuple[float, str]:
-    """Greedy NMS is the one answer that is ordered by score, keeps no two boxes overlapping by more than
-    the threshold, and drops a box only because a kept, higher-scoring box overlaps it that much."""
+def _ranked_before(scores, first: int, second: int) -> bool:
+    """The visiting order of NMS: higher score first, and on equal scores the lower index first."""
+    return scores[first] > scores[second] or (scores[first] == scores[second] and first < second)
+
+
+def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
+    """What is wrong with `kept`, said in terms of the rule, or "" if the rule finds nothing (a wrong
+    answer then differs from the reference in a way these three checks do not name)."""
     for first, second in zip(kept, kept[1:], strict=False):
-        if scores[first] < scores[second]:
+        if not _ranked_before(scores, first, second):
+            tie = " (equal scores: the lower index comes first)" if scores[first] == scores[second] else ""
             return (
-                0.0,
-                f"the kept indices {kept} are not by decreasing score: "
-                f"box {second} scores more than box {first}",
+                f"the kept indices {kept} are not in visiting order: "
+                f"box {second} comes before box {first}{tie}"
             )
     for position, index in enumerate(kept):
         for other in kept[:position]:
             overlap = box_ops.iou(boxes[index], boxes[other])
             if overlap > threshold:
-                return 0.0, (
-                    f"you kept box {index}, but its IoU with box {other} (kept, higher score) is "
-                    f"{overlap:.3g} > {threshold}: it should have been suppressed"
+                return (
+                    f"you kept box {index}, but its IoU with box {other} (kept, visited earlier) is "
+                    f"{overlap:.6g} > {threshold}: it should have been suppressed"
                 )
-    for index in set(range(len(boxes))) - set(kept):
-        stronger = [k for k in kept if scores[k] > scores[index]]
-        overlaps = [box_ops.iou(boxes[index], boxes[k]) for k in stronger]
-        if not any(overlap > threshold for overlap in overlaps):
-            why = (
-                " (an IoU equal to the threshold does not suppress)"
-                if any(overlap == threshold for overlap in overlaps)
-                else " (only boxes that are kept suppress others)"
+    for index in sorted(set(range(len(boxes))) - set(kept)):
+        earlier = [k for k in kept if _ranked_before(scores, k, index)]
+        if not any(box_ops.iou(boxes[index], boxes[k]) > threshold for k in earlier):
+            tied = [
+                k
+                for k in kept
+                if scores[k] == scores[index]
+                and k > index
+                and box_ops.iou(boxes[index], boxes[k]) > threshold
+            ]
+            note = (
+                f" (box {tied[0]} has the same score; on equal scores the lower index is visited first)"
+                if tied
+                else ""
             )
-            return 0.0, (
-                f"you dropped box {index} (score {scores[index]:.3g}), but no kept box of higher score "
-                f"overlaps it by more than {threshold}: it should be kept{why}"
+            return (
+                f"you dropped box {index} (score {scores[index]:.6g}), but no kept box visited before it "
+                f"overlaps it by more than {threshold}: it should be kept{note}"
             )
-    return 1.0, ""
+    return ""
+
+
+def _nms_mistakes(boxes, scores, threshold) -> list[tuple[str, list[int]]]:
+    """(what went wrong, the indices it keeps) for the classic mistakes, on the trusted side."""
+    overlaps = box_ops.iou_matrix(boxes, boxes)
+    stable = list(np.argsort(-scores, kind="stable"))
+    reversed_ties = list(np.argsort(scores, kind="stable")[::-1])
+    return [
+        (
+            "on equal scores the box with the higher index went first; the lower index goes first "
+            "(np.argsort(-scores, kind='stable'), not np.argsort(scores)[::-1])",
+            _greedy(reversed_ties, overlaps, threshold),
+        ),
+        (
+            "an IoU equal to the threshold suppressed a box: only IoU > threshold suppresses",
+            _greedy(stable, overlaps, threshold, strict=False),
+        ),
+        (
+            "boxes that were themselves suppressed suppressed others: only kept boxes suppress",
+            _greedy(stable, overlaps, threshold, only_kept=False),
+        ),
+        (
+            "the coordinates are continuous: a box's width is x1 - x0, with no + 1",
+            _greedy(stable, _iou_pixels_matrix(boxes), threshold),
+        ),
+        (
+            "the kept indices are sorted by index: return them best first",
+            sorted(_greedy(stable, overlaps, threshold)),
+        ),
+    ]
+
+
+def _greedy(order, overlaps, threshold, strict=True, only_kept=True) -> list[int]:
+    kept: list[int] = []
+    for position, index in enumerate(order):
+        judges = kept if only_kept else order[:position]
+        if all(
+            (overlaps[index, k] <= threshold) if strict else (overlaps[index, k] < threshold) for k in judges
+        ):
+            kept.append(int(index))
+    return kept
 
 
 EXERCISES = [Iou(), NonMaxSuppression()]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from course import functional
 from course.grading import references
-from course.grading.compare import compare_number
-from course.grading.exercise import Case, Exercise
-from course.grading.judging import judge_array
+from course.grading.compare import compare_number, distinct
+from course.grading.exercise import Case, Exercise, describe
+from course.grading.judging import judge_array, matching_number
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
     VISIBLE_POOL,
@@ -52,11 +54,15 @@ class Conv2dSingle(Exercise):
                 (rng.standard_normal((5, 7)), rng.standard_normal((3, 2))),
             ),
             Case(
-                "a 6x5 float32 input and a 1x3 kernel",
+                "a 6x5 float32 input and a 1x3 kernel (the output is float32 too)",
                 (
                     rng.standard_normal((6, 5)).astype(np.float32),
                     rng.standard_normal((1, 3)).astype(np.float32),
                 ),
+            ),
+            Case(
+                "a 3x3 kernel as large as the 3x3 input: one output",
+                (rng.standard_normal((3, 3)), rng.standard_normal((3, 3))),
             ),
         ]
 
@@ -98,30 +104,32 @@ class ConvOutputSize(Exercise):
         return [
             Case("size 28, kernel 5, stride and padding left to their defaults", (28, 5)),
             Case("size 6, kernel 3, stride 1, padding 1 ('same' size)", (6, 3, 1, 1)),
+            Case("size 10, kernel 5, stride 1, padding 2 ('same' size)", (10, 5, 1, 2)),
             Case("size 8, kernel 3, stride 2, padding 1 (stride does not divide evenly)", (8, 3, 2, 1)),
             Case("size 224, kernel 7, stride 2, padding 3", (224, 7, 2, 3)),
             Case("size 5, kernel 5: one output", (5, 5, 1, 0)),
+            Case("size 10, kernel 1, stride 3 (larger than the kernel), padding 0", (10, 1, 3, 0)),
         ]
 
     def judge(self, case, output):
         size, k, s, p = (*case.args, 1, 0)[:4]
         expected = self.reference(size, k, s, p)
-        if isinstance(output, float) and output == int(output) and output != expected:
+        if isinstance(output, float) and math.isfinite(output) and output == int(output):
             output = int(output)
-        if isinstance(output, float):
+        if isinstance(output, float) and math.isfinite(output):
             return 0.0, f"the output size should be an int, got {output!r}: use // (floor division)"
         fraction, message = compare_number(expected, output, "the output size")
-        wrong = {
-            (size + 2 * p - k)
-            // s: "the + 1 is missing: Ho = (H + 2p - K) // s + 1 counts the first position too",
-            (size + p - k) // s + 1: "the padding was counted once: it adds p on both sides, so 2p",
-            -(-(size + 2 * p - k) // s)
-            + 1: "you rounded up: positions that do not fit a whole kernel do not count",
-            size + 2 * p - k + 1: "the stride was ignored: the kernel moves s positions at a time",
-        }
-        if fraction < 1 and isinstance(output, int) and output in wrong:
-            message += "\n" + wrong[output]
-        return fraction, message
+        mistakes = [
+            ("the + 1 is missing: the first position of the kernel counts too", (size + 2 * p - k) // s),
+            ("the padding was counted once: it adds p on both sides", (size + p - k) // s + 1),
+            (
+                "you rounded up: positions that do not fit a whole kernel do not count",
+                -(-(size + 2 * p - k) // s) + 1,
+            ),
+            ("the stride was ignored: the kernel moves s positions at a time", size + 2 * p - k + 1),
+        ]
+        hint = matching_number(output, expected, mistakes) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
 
 
 class Conv2d(Exercise):
@@ -141,8 +149,8 @@ class Conv2d(Exercise):
             cases.append(Case(setup.label, (x, w, b, setup.stride, setup.padding), hidden=hidden))
         return cases
 
-    def error_hint(self, case):
-        return zero_padding_hint(case.args[4])
+    def error_hint(self, case, error):
+        return zero_padding_hint(case.args[4], error)
 
     def judge(self, case, output):
         x, w, b, stride, padding = case.args
@@ -197,25 +205,42 @@ class SeparableFactors(Exercise):
     def cases(self, rng, hidden):
         if hidden:
             cases = []
-            for index in range(3):
+            for _ in range(4):
+                kind = str(rng.choice(list(SEPARABLE_KINDS)))
+                scale = float(rng.choice(SCALES))
                 kh, kw = (int(k) for k in rng.integers(2, 6, size=2))
-                rank1 = np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
-                kernel = (
-                    rank1
-                    if index != 1
-                    else rank1 + np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+                kernel = SEPARABLE_KINDS[kind](rng, kh, kw) * scale
+                cases.append(
+                    Case(f"a random {kh}x{kw} kernel ({kind}, scale {scale:g})", (kernel,), hidden=True)
                 )
-                cases.append(Case(f"a random {kh}x{kw} kernel", (kernel,), hidden=True))
             return cases
         sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
         edges = np.array([[-1.0, -1.0, -1.0], [-1.0, 8.0, -1.0], [-1.0, -1.0, -1.0]])
+        tilted = np.outer([1.0, 2.0, -1.0], [3.0, 1.0, 2.0])
         return [
             Case("the Sobel kernel for vertical edges", (sobel,)),
             Case("the 3x3 blur kernel of ones", (np.ones((3, 3)),)),
             Case("the lecture's edge-detection kernel (not separable)", (edges,)),
             Case("a non-square 2x4 separable kernel", (np.outer([1.0, -3.0], [2.0, 0.5, -1.0, 4.0]),)),
             Case("a 3x2 kernel of rank 2", (np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]]),)),
+            Case(
+                "a separable kernel whose first row and column are 0",
+                (np.outer([0.0, 1.0, 2.0], [0.0, 2.0, -1.0]),),
+            ),
+            Case("a separable kernel scaled by 1e9", (tilted * 1e9,)),
+            Case("a separable kernel scaled by 1e-10", (tilted * 1e-10,)),
+            Case("the edge kernel scaled by 1e-10 (still not separable)", (edges * 1e-10,)),
+            Case(
+                "a kernel 1e-4 away from a separable one (not separable)",
+                (tilted + 1e-4 * np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),),
+            ),
         ]
+
+    def repeat(self, case, rng):
+        """The kernel with its rows and its columns shuffled, times a factor: same shape, same rank."""
+        (kernel,) = case.args
+        rows, columns = rng.permutation(kernel.shape[0]), rng.permutation(kernel.shape[1])
+        return (kernel[rows][:, columns] * rng.uniform(0.5, 2.0),), {}
 
     def judge(self, case, output):
         (kernel,) = case.args
@@ -225,8 +250,8 @@ class SeparableFactors(Exercise):
                 return 1.0, ""
             return (
                 0.0,
-                "this kernel is not separable (its rank is 2 or more): no column and row give it as an outer "
-                "product; return None",
+                "this kernel is not separable (its rank is 2 or more, even if only slightly): no column "
+                "and row give it as an outer product; return None",
             )
         if output is None:
             return (
@@ -234,8 +259,11 @@ class SeparableFactors(Exercise):
                 "this kernel is separable (every row is a multiple of one row): return its (column, row)",
             )
         if not isinstance(output, (tuple, list)) or len(output) != 2:
-            return 0.0, f"expected a pair (column, row) or None, got {type(output).__name__}"
-        column, row = (np.asarray(part, dtype=np.float64) for part in output)
+            return 0.0, f"expected a pair (column, row) or None, got {describe(output)}"
+        try:
+            column, row = (np.asarray(part, dtype=np.float64) for part in output)
+        except (TypeError, ValueError):
+            return 0.0, f"column and row should be arrays of numbers, got {describe(output)}"
         kh, kw = kernel.shape
         if column.shape != (kh,) or row.shape != (kw,):
             return (
@@ -243,14 +271,47 @@ class SeparableFactors(Exercise):
                 f"column should have shape ({kh},) and row ({kw},), got {column.shape} and {row.shape}",
             )
         product = np.outer(column, row)
-        if np.allclose(product, kernel, rtol=1e-6, atol=1e-9 * max(np.abs(kernel).max(), 1.0)):
+        # relative to the kernel's own scale (kernels of 1e-10 and of 1e9 are judged alike)
+        bound = 1e-9 * np.abs(kernel).max() + 1e-6 * np.abs(kernel)
+        if np.all(np.isfinite(product)) and np.all(np.abs(product - kernel) <= bound):
             return 1.0, ""
-        worst = np.unravel_index(np.argmax(np.abs(product - kernel)), kernel.shape)
+        gap = np.where(np.isfinite(product), np.abs(product - kernel), np.inf)
+        worst = np.unravel_index(np.argmax(gap), kernel.shape)
+        shown = distinct(kernel[worst], product[worst])
         return 0.0, (
             f"np.outer(column, row) differs from the kernel; the worst entry is at "
-            f"{tuple(int(i) for i in worst)}: "
-            f"expected {kernel[worst]:.6g}, got {product[worst]:.6g}"
+            f"{tuple(int(i) for i in worst)}: expected {shown[0]}, got {shown[1]}"
         )
+
+
+def _rank_one(rng, kh, kw):
+    return np.outer(rng.standard_normal(kh), rng.standard_normal(kw))
+
+
+def _zero_corner(rng, kh, kw):
+    kernel = _rank_one(rng, kh, kw)
+    kernel[0, :] = 0.0
+    return kernel
+
+
+def _near_rank_one(rng, kh, kw):
+    kernel = _rank_one(rng, kh, kw)
+    kernel[int(rng.integers(kh)), int(rng.integers(kw))] += 1e-4 * np.abs(kernel).max()
+    return kernel
+
+
+def _rank_two(rng, kh, kw):
+    return _rank_one(rng, kh, kw) + _rank_one(rng, kh, kw)
+
+
+# the classes of kernel the cases draw from, visible and hidden, and the scales
+SEPARABLE_KINDS = {
+    "separable": _rank_one,
+    "separable, first row 0": _zero_corner,
+    "1e-4 away from separable": _near_rank_one,
+    "rank 2": _rank_two,
+}
+SCALES = (1e-10, 1.0, 1e9)
 
 
 EXERCISES = [Conv2dSingle(), ConvOutputSize(), Conv2d(), MaxPool2d(), AvgPool2d(), SeparableFactors()]

@@ -18,7 +18,7 @@ from course import functional, gradcheck
 from course.grading import numpy_ops, references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
-from course.grading.judging import judge_array, judge_parts
+from course.grading.judging import judge_array, judge_parts, matching_number
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
     VISIBLE_POOL,
@@ -49,6 +49,12 @@ def _finite_differences(forward, grad_out, inputs: dict[str, np.ndarray]) -> dic
     }
 
 
+def _repeat_unless_finite_differences(exercise: Exercise, case: Case, rng: np.random.Generator):
+    """The default second call, except for the finite-difference case: its hundreds of forward passes
+    would double, and every other case already calls the function twice."""
+    return None if case.name == FD_LABEL else Exercise.repeat(exercise, case, rng)
+
+
 class Conv2dBackward(Exercise):
     """conv2d_backward(grad_out, x, w, stride=1, padding=0) -> (grad_x, grad_w, grad_b)."""
 
@@ -59,6 +65,7 @@ class Conv2dBackward(Exercise):
     reference = staticmethod(functional.conv2d_backward)
     names = ("grad_x", "grad_w", "grad_b")
     fd_setup = ConvSetup(FD_LABEL, 2, 2, 5, 6, 3, 3, 2, stride=(2, 1), padding=(1, 1))
+    repeat = _repeat_unless_finite_differences
 
     def cases(self, rng, hidden):
         setups = hidden_conv(rng) if hidden else [*VISIBLE_CONV, self.fd_setup]
@@ -68,8 +75,8 @@ class Conv2dBackward(Exercise):
             cases.append(Case(setup.label, (grad_out, x, w, setup.stride, setup.padding), hidden=hidden))
         return cases
 
-    def error_hint(self, case):
-        return zero_padding_hint(case.args[4])
+    def error_hint(self, case, error):
+        return zero_padding_hint(case.args[4], error)
 
     def judge(self, case, output):
         grad_out, x, w, stride, padding = case.args
@@ -94,6 +101,7 @@ class _PoolBackward(Exercise):
     points = 3.0
     kind: str
     fd_setup = PoolSetup(FD_LABEL, 2, 2, 5, 6, (3, 2), (2, 1))
+    repeat = _repeat_unless_finite_differences
     extra_setups: tuple[PoolSetup, ...] = ()
 
     def cases(self, rng, hidden):
@@ -182,16 +190,12 @@ class MseCost(Exercise):
         expected = self.reference(a, y)
         rtol = 1e-6 if a.dtype == np.float32 else 1e-9
         fraction, message = compare_number(expected, output, "J", rtol=rtol)
-        if fraction < 1 and isinstance(output, (int, float)) and expected:
-            wrong = {
-                2.0: "the 1/2 is missing: J = 1/2 * sum((a - y)**2)",
-                2.0 / a.size: "you took the mean: J = 1/2 * sum((a - y)**2) sums over the outputs",
-            }
-            for ratio, hint in wrong.items():
-                if abs(output - expected * ratio) <= 1e-6 * abs(expected * ratio):
-                    message += "\n" + hint
-                    break
-        return fraction, message
+        mistakes = [
+            ("the 1/2 is missing: J = 1/2 * sum((a - y)**2)", 2.0 * expected),
+            ("you took the mean: J = 1/2 * sum((a - y)**2) sums over the outputs", 2.0 * expected / a.size),
+        ]
+        hint = matching_number(output, expected, mistakes, rtol=1e-6) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
 
 
 class GradientDescentStep(Exercise):
@@ -252,20 +256,26 @@ class DenseBackward(Exercise):
 
     def cases(self, rng, hidden):
         sizes = rng.integers(1, 7, size=(2, 2)).tolist() if hidden else [(4, 3), (1, 2), (6, 5)]
+        scales = [1.0, 400.0] if hidden else [1.0, 1.0, 1.0, 400.0]
+        sizes = [*sizes, *rng.integers(1, 7, size=(len(scales) - len(sizes), 2)).tolist()]
         cases = []
-        for n_in, n_out in sizes:
+        for (n_in, n_out), scale in zip(sizes, scales, strict=True):
             arrays = (
                 rng.standard_normal(n_in),
-                rng.standard_normal((n_out, n_in)),
+                rng.standard_normal((n_out, n_in)) * scale,
                 rng.standard_normal(n_out),
                 rng.random(n_out),
             )
-            cases.append(Case(f"{n_in} inputs, {n_out} sigmoid units", arrays, hidden=hidden))
+            name = f"{n_in} inputs, {n_out} sigmoid units"
+            if scale > 1:
+                name += " with large weights: saturated units (|z| in the hundreds)"
+            cases.append(Case(name, arrays, hidden=hidden))
         return cases
 
     def judge(self, case, output):
         a_prev, w, b, y = case.args
-        a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
+        with np.errstate(over="ignore"):  # exp(-z) = inf for a saturated unit: a = 0, as it should
+            a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
 
         def parts(delta):
             return {"grad_w": np.outer(delta, a_prev), "grad_b": delta, "grad_a_prev": w.T @ delta}
@@ -291,24 +301,45 @@ class NumericalGradient(Exercise):
 
     def cases(self, rng, hidden):
         if hidden:
-            kinds = ["sine_mix", "quadratic_form"]
+            kinds = ["sine_mix", "quadratic_form", "sine_mix"]
+            dtypes = ["float64", "float64", str(rng.choice(["float32", "int64"]))]
             shapes = [tuple(int(s) for s in rng.integers(1, 5, size=2)) for _ in kinds]
             return [
                 Case(
-                    f"a {kind} of a {shape} array, eps 1e-3",
-                    (scalar_function(kind, shape, rng), rng.standard_normal(shape), 1e-3),
+                    f"a {kind} of a {shape} {dtype} array, eps 1e-3",
+                    (scalar_function(kind, shape, rng), _draw_x(rng, shape, dtype), 1e-3),
                     hidden=True,
                 )
-                for kind, shape in zip(kinds, shapes, strict=True)
+                for kind, shape, dtype in zip(kinds, shapes, dtypes, strict=True)
             ]
         cases = [
-            ("sines of a vector of 5, eps 1e-2", "sine_mix", (5,), (1e-2,)),
-            ("a quadratic form of a (3, 4) array, default eps", "quadratic_form", (3, 4), ()),
-            ("the cost of a convolution, x (1, 2, 4, 3), eps 1e-4", "conv_loss", (1, 2, 4, 3), (1e-4,)),
+            ("sines of a vector of 5, eps 1e-2", "sine_mix", (5,), (1e-2,), "float64"),
+            ("a quadratic form of a (3, 4) array, default eps", "quadratic_form", (3, 4), (), "float64"),
+            (
+                "the cost of a convolution, x (1, 2, 4, 3), eps 1e-4",
+                "conv_loss",
+                (1, 2, 4, 3),
+                (1e-4,),
+                "float64",
+            ),
+            (
+                "sines of a float32 (2, 3) array, eps 1e-4 (the gradient is float64)",
+                "sine_mix",
+                (2, 3),
+                (1e-4,),
+                "float32",
+            ),
+            (
+                "a quadratic form of an integer vector of 4, eps 1e-3",
+                "quadratic_form",
+                (4,),
+                (1e-3,),
+                "int64",
+            ),
         ]
         return [
-            Case(name, (scalar_function(kind, shape, rng), rng.standard_normal(shape), *eps))
-            for name, kind, shape, eps in cases
+            Case(name, (scalar_function(kind, shape, rng), _draw_x(rng, shape, dtype), *eps))
+            for name, kind, shape, eps, dtype in cases
         ]
 
     def judge(self, case, output):
@@ -320,18 +351,43 @@ class NumericalGradient(Exercise):
                 lambda: _forward_difference(f, x, eps),
             ),
             ("the difference was divided by eps instead of 2 eps", lambda: 2 * self.reference(f, x, eps)),
+            (
+                f"x + eps was stored in x's own dtype ({x.dtype}), which rounds the step away: work on a "
+                "float64 copy of x",
+                lambda: _steps_in_own_dtype(f, x, eps),
+            ),
         ]
         tolerance = (1e-6, 1e-9 + 1e-14 / eps)  # rounding in f(x + eps) - f(x - eps) grows like 1 / eps
         return judge_array(self.reference(f, x, eps), output, "the gradient", variants, tolerance)
 
 
+def _draw_x(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """A point x of `shape` and `dtype`: small integers for an integer dtype, else normal draws."""
+    if dtype.startswith("int"):
+        return rng.integers(-3, 4, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
 def _forward_difference(f, x, eps):
+    x = x.astype(np.float64)
     base = f(x)
     grad = np.empty(x.shape)
     for index in np.ndindex(x.shape):
         shifted = x.copy()
         shifted[index] += eps
         grad[index] = (f(shifted) - base) / eps
+    return grad
+
+
+def _steps_in_own_dtype(f, x, eps):
+    """Central differences with x + eps and x - eps stored in x's own dtype (rounded, or truncated to
+    an integer), the gradient in float64."""
+    grad = np.empty(x.shape)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] = up[index] + eps
+        down[index] = down[index] - eps
+        grad[index] = (f(up) - f(down)) / (2 * eps)
     return grad
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from course.grading import references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
+from course.grading.judging import matching_number
 
 
 class FcParamCount(Exercise):
@@ -18,14 +19,29 @@ class FcParamCount(Exercise):
 
     def cases(self, rng, hidden):
         if not hidden:
-            return [Case("the lecture's 224x224x3 image, 100 hidden units", (224, 224, 3, 100))]
+            return [
+                Case("the lecture's 224x224x3 image, 100 hidden units", (224, 224, 3, 100)),
+                Case("a non-square 28x20 gray image (1 channel), 64 hidden units", (28, 20, 1, 64)),
+                Case("a 5x7 image with 4 channels, 3 hidden units", (5, 7, 4, 3)),
+            ]
         return [
             Case(f"{h}x{w}x{c} image, {u} hidden units", (h, w, c, u), hidden=True)
             for h, w, c, u in rng.integers(1, 300, size=(3, 4)).tolist()
         ]
 
     def judge(self, case, output):
-        return compare_number(self.reference(*case.args), output, "the weight count")
+        height, width, channels, units = case.args
+        expected = self.reference(*case.args)
+        fraction, message = compare_number(expected, output, "the weight count")
+        mistakes = [
+            ("that includes the biases; count the weights only", expected + units),
+            (
+                "each pixel has `channels` values, each with its own weight: multiply by channels too",
+                height * width * units,
+            ),
+        ]
+        hint = matching_number(output, expected, mistakes) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
 
 
 class ConvParamCount(Exercise):
@@ -42,6 +58,7 @@ class ConvParamCount(Exercise):
             return [
                 Case("a 3x3 kernel, 3 input channels, 100 kernels", (3, 3, 3, 100)),
                 Case("a non-square 5x2 kernel, 4 input channels, 7 kernels", (5, 2, 4, 7)),
+                Case("a 1x1 kernel, 16 input channels, 1 kernel", (1, 1, 16, 1)),
             ]
         return [
             Case(f"a {kh}x{kw} kernel, {c} input channels, {f} kernels", (kh, kw, c, f), hidden=True)
@@ -51,13 +68,12 @@ class ConvParamCount(Exercise):
     def judge(self, case, output):
         kh, kw, c, f = case.args
         fraction, message = compare_number(self.reference(*case.args), output, "the weight count")
-        if fraction == 1 or not isinstance(output, (int, float)):
-            return fraction, message
-        if output == kh * kw * f and c > 1:
-            message += "\neach kernel has one KH x KW slice per input channel: multiply by in_channels too"
-        elif output == kh * kw * c * f + f:
-            message += "\nthat includes the biases; count the weights only"
-        return fraction, message
+        mistakes = [
+            ("each kernel has one KH x KW slice per input channel: multiply by in_channels too", kh * kw * f),
+            ("that includes the biases; count the weights only", kh * kw * c * f + f),
+        ]
+        hint = matching_number(output, kh * kw * c * f, mistakes) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
 
 
 class ReceptiveField(Exercise):
@@ -76,6 +92,7 @@ class ReceptiveField(Exercise):
                 [(3, 1), (3, 1)],
                 [(3, 1), (2, 2), (3, 1)],
                 [(5, 2), (3, 2), (3, 1)],
+                [(1, 2), (3, 1), (2, 3), (1, 1)],
                 [],
             ]
             names = [
@@ -83,6 +100,7 @@ class ReceptiveField(Exercise):
                 "two 3x3 layers",
                 "conv 3, pool 2 (stride 2), conv 3",
                 "strides that multiply: (5, 2), (3, 2), (3, 1)",
+                "kernels of 1 and strides larger than kernels: (1, 2), (3, 1), (2, 3), (1, 1)",
                 "no layers at all: one pixel",
             ]
             return [Case(name, (stack,)) for name, stack in zip(names, stacks, strict=True)]
@@ -99,17 +117,20 @@ class ReceptiveField(Exercise):
     def judge(self, case, output):
         (layers,) = case.args
         fraction, message = compare_number(self.reference(layers), output, "the receptive field")
-        if fraction == 1 or not isinstance(output, (int, float)):
-            return fraction, message
-        if output == 1 + sum(k - 1 for k, _ in layers):
-            message += (
-                "\nthe strides were ignored: after a layer of stride s, one step of its output covers s "
+        mistakes = [
+            (
+                "the strides were ignored: after a layer of stride s, one step of its output covers s "
                 "input pixels, so later kernels widen the field by (k - 1) times the product of earlier "
-                "strides"
-            )
-        elif output == sum(k for k, _ in layers):
-            message += "\nkernel sizes do not simply add: two 3x3 layers see 5x5, not 6x6 (each adds k - 1)"
-        return fraction, message
+                "strides",
+                1 + sum(k - 1 for k, _ in layers),
+            ),
+            (
+                "kernel sizes do not simply add: two 3x3 layers see 5x5, not 6x6 (each adds k - 1)",
+                sum(k for k, _ in layers),
+            ),
+        ]
+        hint = matching_number(output, self.reference(layers), mistakes) if fraction < 1 else ""
+        return fraction, f"{message}\n{hint}" if hint else message
 
 
 EXERCISES = [FcParamCount(), ConvParamCount(), ReceptiveField()]

@@ -19,7 +19,7 @@ class TraceShapes(Exercise):
         if hidden:
             cases = []
             for index in range(2):
-                channels, size = int(rng.integers(1, 4)), int(rng.integers(12, 33))
+                channels, height, width = int(rng.integers(1, 4)), *(int(v) for v in rng.integers(12, 33, 2))
                 k1, k2 = int(rng.integers(2, 6)), int(rng.integers(2, 4))
                 layers = [
                     ("conv", int(rng.integers(2, 9)), k1, int(rng.integers(1, 3)), int(rng.integers(0, k1))),
@@ -31,8 +31,8 @@ class TraceShapes(Exercise):
                 ]
                 cases.append(
                     Case(
-                        f"a random CNN on ({channels}, {size}, {size}) inputs",
-                        (layers, (channels, size, size)),
+                        f"a random CNN on ({channels}, {height}, {width}) inputs",
+                        (layers, (channels, height, width)),
                         hidden=True,
                     )
                 )
@@ -54,6 +54,21 @@ class TraceShapes(Exercise):
             Case("a LeNet-like CNN on 1x32x32 images", (lenet, (1, 32, 32))),
             Case("stride 2 and padding 1 on 3x15x15 images, overlapping pooling", (strided, (3, 15, 15))),
             Case("a single convolution on a non-square 2x9x6 input", ([("conv", 4, 3, 1, 1)], (2, 9, 6))),
+            Case(
+                "every kind of layer on a non-square 3x20x13 input",
+                (
+                    [
+                        ("conv", 5, 3, 2, 2),
+                        ("relu",),
+                        ("maxpool", 2, 1),
+                        ("avgpool", 3, 2),
+                        ("conv", 4, 3, 1, 1),
+                        ("flatten",),
+                        ("linear", 7),
+                    ],
+                    (3, 20, 13),
+                ),
+            ),
         ]
 
     def judge(self, case, output):

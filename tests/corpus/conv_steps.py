@@ -1,0 +1,140 @@
+"""Correct alternatives and plausible wrong answers for the steps to conv2d (zero_pad, conv2d_channels,
+conv2d_batch, conv2d_stride), written with plain loops and numpy, independently of course.functional."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+# zero_pad ------------------------------------------------------------------------------------------
+
+
+def zero_pad_by_assignment(x, padding):
+    ph, pw = _pair(padding)
+    out = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    out[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]] = x
+    return out
+
+
+def zero_pad_one_side(x, padding):
+    ph, pw = _pair(padding)
+    return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)))
+
+
+def zero_pad_negative_slice(x, padding):
+    """The classic a[p:-p] bug: empty when p = 0."""
+    ph, pw = _pair(padding)
+    out = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:-ph, pw:-pw] = x
+    return out
+
+
+def zero_pad_float64(x, padding):
+    ph, pw = _pair(padding)
+    out = np.zeros((*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw))
+    out[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]] = x
+    return out
+
+
+# conv2d_channels -----------------------------------------------------------------------------------
+
+
+def _correlate(a, w):
+    """One channel, valid, stride 1, by loops over the output."""
+    kh, kw = w.shape
+    z = np.zeros((a.shape[0] - kh + 1, a.shape[1] - kw + 1), dtype=np.result_type(a, w))
+    for n in range(z.shape[0]):
+        for m in range(z.shape[1]):
+            z[n, m] = np.sum(a[n : n + kh, m : m + kw] * w)
+    return z
+
+
+def conv2d_channels_loops(a, w):
+    return np.stack([sum(_correlate(a[c], w[f, c]) for c in range(a.shape[0])) for f in range(w.shape[0])])
+
+
+def conv2d_channels_first_only(a, w):
+    return np.stack([_correlate(a[0], w[f, 0]) for f in range(w.shape[0])])
+
+
+def conv2d_channels_flipped(a, w):
+    return conv2d_channels_loops(a, w[:, :, ::-1, ::-1])
+
+
+def conv2d_channels_not_summed(a, w):
+    return np.stack(
+        [np.stack([_correlate(a[c], w[f, c]) for c in range(a.shape[0])]) for f in range(w.shape[0])]
+    )
+
+
+# conv2d_batch --------------------------------------------------------------------------------------
+
+
+def conv2d_batch_loops(x, w, b=None):
+    z = np.stack([conv2d_channels_loops(image, w) for image in x])
+    return z if b is None else z + b[None, :, None, None]
+
+
+def conv2d_batch_no_bias(x, w, b=None):
+    return np.stack([conv2d_channels_loops(image, w) for image in x])
+
+
+def conv2d_batch_first_image(x, w, b=None):
+    one = conv2d_batch_loops(x[:1], w, b)
+    return np.repeat(one, x.shape[0], axis=0)
+
+
+def conv2d_batch_bias_on_width(x, w, b=None):
+    z = np.stack([conv2d_channels_loops(image, w) for image in x])
+    return z if b is None else z + b.sum()
+
+
+# conv2d_stride -------------------------------------------------------------------------------------
+
+
+def conv2d_stride_subsample(x, w, stride):
+    """At stride 1, then every sh-th row and sw-th column: right, if wasteful."""
+    sh, sw = _pair(stride)
+    return conv2d_batch_loops(x, w)[:, :, ::sh, ::sw]
+
+
+def conv2d_stride_swapped(x, w, stride):
+    sh, sw = _pair(stride)
+    return conv2d_batch_loops(x, w)[:, :, ::sw, ::sh]
+
+
+def conv2d_stride_ignored(x, w, stride):
+    return conv2d_batch_loops(x, w)
+
+
+def conv2d_stride_int_only(x, w, stride):
+    """Takes only the first entry of a pair."""
+    s = stride if isinstance(stride, int) else stride[0]
+    return conv2d_batch_loops(x, w)[:, :, ::s, ::s]
+
+
+CORRECT = {
+    "zero_pad": [zero_pad_by_assignment],
+    "conv2d_channels": [conv2d_channels_loops],
+    "conv2d_batch": [conv2d_batch_loops],
+    "conv2d_stride": [conv2d_stride_subsample],
+}
+
+BUGGY = [
+    ("zero_pad", zero_pad_one_side, "one side only"),
+    ("zero_pad", zero_pad_negative_slice, "a[p:-p] is empty"),
+    ("zero_pad", zero_pad_float64, "dtype"),
+    ("conv2d_channels", conv2d_channels_first_only, "only channel 0"),
+    ("conv2d_channels", conv2d_channels_flipped, "flipped"),
+    ("conv2d_channels", conv2d_channels_not_summed, "shape"),
+    ("conv2d_batch", conv2d_batch_no_bias, "bias is missing"),
+    ("conv2d_batch", conv2d_batch_first_image, "first image"),
+    ("conv2d_batch", conv2d_batch_bias_on_width, None),
+    ("conv2d_stride", conv2d_stride_swapped, "are swapped"),
+    ("conv2d_stride", conv2d_stride_ignored, "stride was ignored"),
+    ("conv2d_stride", conv2d_stride_int_only, "first entry of the stride pair"),
+]

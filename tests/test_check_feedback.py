@@ -1,0 +1,262 @@
+"""Does the feedback of a check say what is true, and only that? Each test is one of the ways a check
+used to mislead a student (issue 12), turned into a question a wrong check fails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from corpus import buggy_kernels, correct_kernels, other_exercises, wrong_answers
+
+from course import functional
+from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_outcome
+from course.grading import EXERCISES, cases_for, check
+from course.grading.compare import compare_number, distinct
+from course.grading.exercise import Case, Outcome, describe, run_case
+from course.grading.judging import judge_array, matching_number
+from course.grading.kernel_cases import VISIBLE_CONV, VISIBLE_POOL, hidden_conv, hidden_pool, pair
+
+
+def _feedback(result) -> str:
+    return "\n".join([result.message, *(case.message for case in result.cases)])
+
+
+# two calls per case -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+def test_every_check_calls_twice_with_the_same_shapes_and_new_values(exercise_id):
+    """Every exercise whose cases hold float arrays has a visible case with a second call whose
+    arrays have the same shapes and dtypes and different values."""
+    cases = cases_for(EXERCISES[exercise_id], None)
+    if not any(isinstance(v, np.ndarray) and v.dtype.kind == "f" for c in cases for v in c.args):
+        pytest.skip("numbers only: its several cases are its several calls")
+    repeated = [case for case in cases if case.again is not None]
+    assert repeated
+    for case in repeated:
+        args, kwargs = case.again
+        arrays = [(a, b) for a, b in zip(case.args, args, strict=True) if isinstance(a, np.ndarray)]
+        assert all(a.shape == b.shape and a.dtype == b.dtype for a, b in arrays)
+        assert any(not np.array_equal(a, b) for a, b in arrays)
+        assert kwargs.keys() == case.kwargs.keys()
+
+
+def test_a_returned_buffer_reused_by_the_next_call_is_caught():
+    """The first output is held, not copied, until the second call is over."""
+    buffer = {}
+
+    def leaky(x, kernel_size, stride=None):
+        y = functional.max_pool2d(x, kernel_size, stride)
+        out = buffer.setdefault(y.shape, np.empty_like(y))
+        out[...] = y
+        return out
+
+    result = check("max_pool2d", leaky)
+    assert result.status == "failed"
+    assert "changed when it was called again" in _feedback(result)
+
+
+def test_the_second_call_goes_through_the_sandbox_wire():
+    first = Outcome(output=np.arange(3.0), modified=("argument 1",))
+    outcome = Outcome(output=np.ones(2), again=first, changed=True)
+    frames, problem = decode_frames(encode_outcome(4, outcome))
+    ((header, arrays),) = frames
+    assert problem == ""
+    back = decode_outcome(header, arrays)
+    assert back.changed and back.again is not None and back.again.again is None
+    assert np.array_equal(back.again.output, np.arange(3.0)) and back.again.modified == ("argument 1",)
+    nested = dict(header, again=dict(header["again"], again=header["again"]))
+    with pytest.raises(ValueError, match="one second call"):
+        decode_outcome(nested, arrays)
+
+
+# hints: only the one mistake that explains the output --------------------------------------------
+
+
+def test_a_dtype_only_error_gets_the_dtype_message_and_no_value_hint():
+    text = _feedback(check("conv2d", buggy_kernels.conv2d_always_float64))
+    assert "dtype float64, expected float32 (the input's dtype); its values are right" in text
+    assert "one side only" not in text and "padding" not in text
+
+
+def test_a_hint_whose_mistake_gives_the_right_answer_on_the_case_is_not_given():
+    """On size 28, kernel 5, padding 0, counting the padding once changes nothing: that hint can't be
+    what explains a missing + 1."""
+    text = _feedback(check("conv_output_size", other_exercises.conv_output_size_no_plus_one))
+    assert "the + 1 is missing" in text and "counted once" not in text
+
+
+def test_a_hint_that_two_mistakes_explain_equally_is_not_given():
+    assert matching_number(5, 6, [("a", 5), ("b", 5)]) == ""
+    assert matching_number(5, 6, [("a", 5), ("a", 5), ("b", 4)]) == "a"
+    assert matching_number(6, 6, [("a", 6)]) == ""  # a "mistake" that gives the right answer
+    expected = np.arange(4.0)
+    variants = [("flipped", lambda: expected[::-1]), ("also flipped", lambda: expected[::-1].copy())]
+    _, message = judge_array(expected, expected[::-1].copy(), "z", variants)
+    assert "flipped" not in message
+
+
+def test_the_zero_padding_hint_needs_an_error_about_an_empty_array():
+    def raises_something_else(x, w, b=None, stride=1, padding=0):
+        raise ValueError("my own check failed")
+
+    assert "a[p:-p]" not in _feedback(check("conv2d", raises_something_else))
+    assert "a[p:-p]" in _feedback(check("conv2d", buggy_kernels.conv2d_slice_padding))
+
+
+def test_iou_with_min_and_max_swapped_is_not_told_to_clamp():
+    text = _feedback(check("iou", wrong_answers.iou_min_max_swapped))
+    assert "min and max are swapped" in text and "clamp" not in text
+
+
+def test_nms_with_pixel_widths_is_not_told_about_thresholds():
+    text = _feedback(check("non_max_suppression", wrong_answers.non_max_suppression_pixels))
+    assert "no + 1" in text and "threshold suppress" not in text
+
+
+def test_both_forms_of_the_overwrite_bug_in_max_pool_backward_get_the_hint():
+    for fn in (
+        buggy_kernels.max_pool2d_backward_overwrite,
+        wrong_answers.max_pool2d_backward_slice_overwrite,
+    ):
+        assert "overwritten instead of accumulated" in _feedback(check("max_pool2d_backward", fn))
+
+
+# messages ----------------------------------------------------------------------------------------
+
+
+def test_numbers_print_with_enough_digits_to_differ():
+    assert distinct(-1.534791, -1.534792) == ("-1.534791", "-1.534792")
+    assert distinct(1.0, 1.0 + 1e-12)[0] != distinct(1.0, 1.0 + 1e-12)[1]
+    _, message = compare_number(-1.5347912, -1.5347913)
+    expected_text, got_text = message.split("expected ")[1].split(", got ")
+    assert expected_text != got_text
+
+
+def test_an_argument_modified_in_place_is_named():
+    text = _feedback(check("gradient_descent_step", other_exercises.gradient_descent_step_in_place))
+    assert "modified its input `w` in place" in text and "argument 1" not in text
+
+
+def test_a_crash_points_at_the_students_line_not_numpys():
+    def crashes(w, grad_w, lr):
+        return np.dot(w, np.ones((7, 7))) - lr * grad_w  # the student's line
+
+    outcome = run_case(crashes, cases_for(EXERCISES["gradient_descent_step"], None)[1])
+    assert "np.dot(w, np.ones((7, 7)))" in outcome.error and "numeric.py" not in outcome.error
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (float("inf"), "returned inf where an integer was expected"),
+        (("a", "b"), "returned a tuple of 2 str where an integer was expected"),
+        (None, "returned None where an integer was expected"),
+        (np.zeros(3), "returned an array of shape (3,) and dtype float64 where an integer was expected"),
+    ],
+)
+def test_a_value_of_the_wrong_type_gets_a_clear_message(value, words):
+    result = check("fc_param_count", lambda *args: value)
+    assert words in _feedback(result)
+
+
+@pytest.mark.parametrize("exercise_id", list(EXERCISES))
+@pytest.mark.parametrize(
+    "value", [float("nan"), ("x",), {"a": 1}, [[1, 2], [3]], np.zeros((0,)), -1, True, "text", [None]]
+)
+def test_every_judge_gives_a_verdict_for_any_value(exercise_id, value):
+    exercise = EXERCISES[exercise_id]
+    for case in cases_for(exercise, None)[:2]:
+        result = exercise.score_case(case, Outcome(output=value))
+        assert result.score == 0 and result.message
+
+
+def test_describe_names_any_value():
+    assert describe(float("-inf")) == "-inf"
+    assert describe([1, "a"]) == "a list of 2 values"
+    assert describe({}) == "a dict"
+
+
+def test_case_lines_show_credit_earned_out_of_possible():
+    result = check("max_pool2d_backward", buggy_kernels.max_pool2d_backward_last_tie)
+    text = str(result)
+    tied = next(line for line in text.splitlines() if "tied maxima" in line)
+    assert tied.split()[0] in ("part", "FAIL") and "/" in tied
+    assert all(
+        line.split()[1].count("/") == 1
+        for line in text.splitlines()[1:]
+        if line[:6].strip() in ("ok", "part", "FAIL")
+    )
+    html = result._repr_html_()
+    assert "points" in html
+
+
+# the statement's requirements are the graded ones ------------------------------------------------
+
+
+def test_conv2d_single_keeps_the_inputs_dtype_as_its_statement_says():
+    assert check("conv2d_single", other_exercises.conv2d_single_loops).status == "passed"
+    result = check("conv2d_single", wrong_answers.conv2d_single_into_float64_zeros)
+    assert result.status == "partial" and "dtype float64, expected float32" in _feedback(result)
+
+
+def test_nms_ties_go_to_the_lower_index_and_the_reference_passes_tied_cases():
+    boxes = np.array([[0, 0, 2, 2], [0.5, 0, 2.5, 2], [5, 5, 6, 6]], float)
+    scores = np.array([0.5, 0.5, 0.5])
+    from course.apps.boxes import non_max_suppression
+
+    assert non_max_suppression(boxes, scores, 0.3).tolist() == [0, 2]
+    exercise = EXERCISES["non_max_suppression"]
+    assert exercise.judge(Case("ties", (boxes, scores, 0.3)), np.array([0, 2])) == (1.0, "")
+    score, message = exercise.judge(Case("ties", (boxes, scores, 0.3)), np.array([1, 2]))
+    assert score == 0 and "lower index" in message
+    assert any("tied" in case.name or "equal scores" in case.name for case in cases_for(exercise, None))
+
+
+# visible cases cover every class the hidden ones draw ---------------------------------------------
+
+
+def _conv_class(s) -> frozenset:
+    (sh, sw), (ph, pw) = pair(s.stride), pair(s.padding)
+    kinds = set()
+    for stride, padding, kernel in ((sh, ph, s.kh), (sw, pw, s.kw)):
+        kinds |= {
+            f"stride {'1' if stride == 1 else '>1'} with padding {'0' if padding == 0 else '>0'}",
+            f"stride larger than kernel: {stride > kernel}",
+            f"kernel 1 along an axis: {kernel == 1}",
+        }
+    kinds |= {f"pairs {isinstance(s.stride, tuple)}", s.dtype, f"bias {s.bias}", f"batch {s.n > 1}"}
+    kinds |= {f"channels {s.c > 1}", f"kernels {s.f > 1}"}
+    return frozenset(kinds)
+
+
+def _pool_class(s) -> frozenset:
+    (kh, kw) = pair(s.kernel_size)
+    (sh, sw) = pair(s.kernel_size if s.stride is None else s.stride)
+    kinds = {s.dtype, f"stride given {s.stride is not None}", f"square window {kh == kw}"}
+    for stride, kernel in ((sh, kh), (sw, kw)):
+        kinds |= {f"{'overlap' if stride < kernel else 'gap' if stride > kernel else 'tiled'}"}
+        kinds |= {f"window 1: {kernel == 1}"}
+    return frozenset(kinds)
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_every_geometry_feature_a_hidden_setup_draws_is_in_a_visible_setup(seed):
+    rng = np.random.default_rng(seed)
+    visible_conv = set().union(*map(_conv_class, VISIBLE_CONV))
+    visible_pool = set().union(*map(_pool_class, VISIBLE_POOL))
+    for setup in hidden_conv(rng):
+        assert _conv_class(setup) <= visible_conv, (setup, _conv_class(setup) - visible_conv)
+    for setup in hidden_pool(rng):
+        assert _pool_class(setup) <= visible_pool, (setup, _pool_class(setup) - visible_pool)
+
+
+def test_a_correct_cache_keyed_on_values_is_not_mistaken_for_a_stale_one():
+    """Right answers that remember things (here: on the values) keep full marks."""
+    seen = {}
+
+    def memo(x, w, b=None, stride=1, padding=0):
+        key = (x.tobytes(), w.tobytes(), None if b is None else b.tobytes(), str(stride), str(padding))
+        seen.setdefault(key, correct_kernels.conv2d_im2col(x, w, b, stride, padding))
+        return seen[key].copy()
+
+    assert check("conv2d", memo, hidden_seed=7).status == "passed"

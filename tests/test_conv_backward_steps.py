@@ -1,0 +1,298 @@
+"""The staged conv2d_backward exercises of 04: are their references the true gradients (PyTorch's
+autograd), do correct alternatives get full marks on visible and hidden cases, does every plausible
+wrong answer fail the visible check (so `fallback` never adopts it), and does each hint appear exactly
+when its mistake was made?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course.grading import check
+from course.grading.exercises.conv_backward_steps import (
+    conv2d_backward_unstrided,
+    grad_input_one_channel,
+    grad_input_strided_one_channel,
+    grad_kernel_one_channel,
+)
+
+SEEDS = range(1, 6)
+
+
+def torch_grads(grad_out, x, w, stride=1):
+    """(grad_x, grad_w, grad_b) of J = sum(conv2d(x, w, b, stride) * grad_out) by autograd, float64."""
+    xt = torch.tensor(np.asarray(x, np.float64), requires_grad=True)
+    wt = torch.tensor(np.asarray(w, np.float64), requires_grad=True)
+    bt = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
+    z = torch.nn.functional.conv2d(xt, wt, bt, stride=stride)
+    (z * torch.tensor(np.asarray(grad_out, np.float64))).sum().backward()
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+# --- correct answers, written differently from the references ------------------------------------------
+
+
+def kernel_by_loops(a, delta):
+    ho, wo = delta.shape
+    kh, kw = a.shape[0] - ho + 1, a.shape[1] - wo + 1
+    grad = np.zeros((kh, kw), dtype=a.dtype)
+    for j in range(kh):
+        for i in range(kw):
+            grad[j, i] = np.sum(a[j : j + ho, i : i + wo] * delta)
+    return grad
+
+
+def input_by_scatter(delta, w):
+    kh, kw = w.shape
+    grad = np.zeros((delta.shape[0] + kh - 1, delta.shape[1] + kw - 1), dtype=delta.dtype)
+    for (n, m), d in np.ndenumerate(delta):
+        grad[n : n + kh, m : m + kw] += w * d
+    return grad
+
+
+def batch_by_einsum(grad_out, x, w):
+    _, _, kh, kw = w.shape
+    _, _, ho, wo = grad_out.shape
+    grad_x, grad_w = np.zeros_like(x), np.zeros_like(w)
+    for j in range(kh):
+        for i in range(kw):
+            grad_w[:, :, j, i] = np.einsum("nfrq,ncrq->fc", grad_out, x[:, :, j : j + ho, i : i + wo])
+            grad_x[:, :, j : j + ho, i : i + wo] += np.einsum("nfrq,fc->ncrq", grad_out, w[:, :, j, i])
+    return grad_x, grad_w, grad_out.sum(axis=(0, 2, 3))
+
+
+def strided_by_scatter(delta, w, input_shape, stride):
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    kh, kw = w.shape
+    grad = np.zeros(input_shape, dtype=delta.dtype)
+    for (n, m), d in np.ndenumerate(delta):
+        grad[n * sh : n * sh + kh, m * sw : m * sw + kw] += d * w
+    return grad
+
+
+@pytest.mark.parametrize(
+    ("exercise", "fn"),
+    [
+        ("grad_input_strided_one_channel", strided_by_scatter),
+        ("grad_kernel_one_channel", kernel_by_loops),
+        ("grad_input_one_channel", input_by_scatter),
+        ("conv2d_backward_unstrided", batch_by_einsum),
+    ],
+)
+def test_correct_alternatives_get_full_marks_on_visible_and_hidden_cases(exercise, fn):
+    for seed in SEEDS:
+        result = check(exercise, fn, hidden_seed=seed)
+        assert result.status == "passed", result
+
+
+def test_the_references_are_the_gradients_autograd_computes():
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        n, c, f = rng.integers(1, 4, size=3)
+        h, wd = rng.integers(3, 8, size=2)
+        kh, kw = rng.integers(1, h + 1), rng.integers(1, wd + 1)
+        x, w = rng.normal(size=(n, c, h, wd)), rng.normal(size=(f, c, kh, kw))
+        grad_out = rng.normal(size=(n, f, h - kh + 1, wd - kw + 1))
+        expected = torch_grads(grad_out, x, w)
+        for got, want in zip(conv2d_backward_unstrided(grad_out, x, w), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        grad_x, grad_w, _ = torch_grads(grad_out[:1, :1], x[:1, :1], w[:1, :1])
+        np.testing.assert_allclose(grad_kernel_one_channel(x[0, 0], grad_out[0, 0]), grad_w[0, 0], rtol=1e-10)
+        np.testing.assert_allclose(grad_input_one_channel(grad_out[0, 0], w[0, 0]), grad_x[0, 0], rtol=1e-10)
+        sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+        strided_out = rng.normal(size=(1, 1, (h - kh) // sh + 1, (wd - kw) // sw + 1))
+        grad_x, _, _ = torch_grads(strided_out, x[:1, :1], w[:1, :1], (sh, sw))
+        got = grad_input_strided_one_channel(strided_out[0, 0], w[0, 0], (h, wd), (sh, sw))
+        np.testing.assert_allclose(got, grad_x[0, 0], rtol=1e-10, atol=1e-12)
+
+
+def test_the_stubs_read_not_attempted():
+    def stub(*args):
+        raise NotImplementedError("complete this function")
+
+    for exercise in (
+        "grad_kernel_one_channel",
+        "grad_input_one_channel",
+        "conv2d_backward_unstrided",
+        "grad_input_strided_one_channel",
+    ):
+        assert check(exercise, stub).status == "not attempted"
+
+
+# --- wrong answers: each verified wrong by autograd, each failing the visible check ----------------------
+
+FLIPPED_HINT = "flipped by 180°"
+NOT_FLIPPED_HINT = "the kernel is not flipped"
+FULL_HINT = "pad delta with KH - 1 rows"
+
+
+def kernel_flipped(a, delta):  # a true convolution instead of a correlation
+    return kernel_by_loops(a, delta)[::-1, ::-1].copy()
+
+
+def kernel_twice(a, delta):  # a stray factor 2 (no known misconception)
+    return 2 * kernel_by_loops(a, delta)
+
+
+def kernel_cached_by_shape():  # work cached on the shape: right on the first call only
+    cache = {}
+
+    def fn(a, delta):
+        if a.shape not in cache:
+            cache[a.shape] = kernel_by_loops(a, delta)
+        return cache[a.shape]
+
+    return fn
+
+
+def kernel_float64_always(a, delta):  # right values, wrong dtype for float32 inputs
+    return kernel_by_loops(a.astype(np.float64), delta.astype(np.float64))
+
+
+def input_not_flipped(delta, w):  # the full correlation with w itself, not w rotated by 180°
+    return _full(delta, w)
+
+
+def input_rows_flipped_only(delta, w):
+    return _full(delta, w[::-1])
+
+
+def _full(delta, kernel):
+    kh, kw = kernel.shape
+    padded = np.pad(delta, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    out = np.zeros((delta.shape[0] + kh - 1, delta.shape[1] + kw - 1), dtype=delta.dtype)
+    for (p, q), _ in np.ndenumerate(out):
+        out[p, q] = np.sum(padded[p : p + kh, q : q + kw] * kernel)
+    return out
+
+
+def input_valid_only(delta, w):  # forgot the zero padding: a valid correlation with the flipped kernel
+    kh, kw = w.shape
+    ho, wo = delta.shape[0] - kh + 1, delta.shape[1] - kw + 1
+    if ho < 1 or wo < 1:
+        return np.zeros((0, 0), dtype=delta.dtype)
+    return np.array(
+        [[np.sum(delta[r : r + kh, q : q + kw] * w[::-1, ::-1]) for q in range(wo)] for r in range(ho)]
+    )
+
+
+def batch_first_image_only(grad_out, x, w):
+    grad_x, _, grad_b = batch_by_einsum(grad_out, x, w)
+    return grad_x, batch_by_einsum(grad_out[:1], x[:1], w)[1], grad_b
+
+
+def batch_bias_per_image(grad_out, x, w):
+    grad_x, grad_w, _ = batch_by_einsum(grad_out, x, w)
+    return grad_x, grad_w, grad_out[0].sum(axis=(1, 2))
+
+
+def batch_overwrites_input_gradient(grad_out, x, w):  # = instead of += between kernel offsets
+    _, _, kh, kw = w.shape
+    _, _, ho, wo = grad_out.shape
+    grad_x, grad_w, grad_b = batch_by_einsum(grad_out, x, w)
+    grad_x = np.zeros_like(x)
+    for j in range(kh):
+        for i in range(kw):
+            grad_x[:, :, j : j + ho, i : i + wo] = np.einsum("nfrq,fc->ncrq", grad_out, w[:, :, j, i])
+    return grad_x, grad_w, grad_b
+
+
+def strided_ignores_stride(delta, w, input_shape, stride):
+    return strided_by_scatter(delta, w, input_shape, 1)
+
+
+def strided_overwrites(delta, w, input_shape, stride):  # = instead of += where windows overlap
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    kh, kw = w.shape
+    grad = np.zeros(input_shape, dtype=delta.dtype)
+    for (n, m), d in np.ndenumerate(delta):
+        grad[n * sh : n * sh + kh, m * sw : m * sw + kw] = d * w
+    return grad
+
+
+def strided_square_stride(delta, w, input_shape, stride):  # uses the row stride along the columns too
+    sh = stride if isinstance(stride, int) else stride[0]
+    return strided_by_scatter(delta, w, input_shape, sh)
+
+
+WRONG = {
+    "grad_input_strided_one_channel": [strided_ignores_stride, strided_overwrites, strided_square_stride],
+    "grad_kernel_one_channel": [
+        kernel_flipped,
+        kernel_twice,
+        kernel_cached_by_shape(),
+        kernel_float64_always,
+    ],
+    "grad_input_one_channel": [input_not_flipped, input_rows_flipped_only, input_valid_only],
+    "conv2d_backward_unstrided": [
+        batch_first_image_only,
+        batch_bias_per_image,
+        batch_overwrites_input_gradient,
+    ],
+}
+
+
+@pytest.mark.parametrize(("exercise", "fn"), [(e, fn) for e, fns in WRONG.items() for fn in fns])
+def test_every_wrong_answer_fails_its_visible_check(exercise, fn):
+    assert check(exercise, fn).status != "passed"
+
+
+def test_the_wrong_answers_are_wrong_by_autograd():
+    rng = np.random.default_rng(1)
+    x, w = rng.normal(size=(2, 2, 5, 6)), rng.normal(size=(3, 2, 3, 2))
+    grad_out = rng.normal(size=(2, 3, 3, 5))
+    grad_x, grad_w, grad_b = torch_grads(grad_out, x, w)
+    a, delta, kernel = x[0, 0], grad_out[0, 0], w[0, 0]
+    one_x, one_w, _ = torch_grads(grad_out[:1, :1], x[:1, :1], w[:1, :1])
+    for fn in (kernel_flipped, kernel_twice):
+        assert not np.allclose(fn(a, delta), one_w[0, 0])
+    assert kernel_float64_always(a.astype(np.float32), delta.astype(np.float32)).dtype != np.float32
+    for fn in (input_not_flipped, input_rows_flipped_only, input_valid_only):
+        got = fn(delta, kernel)
+        assert got.shape != one_x[0, 0].shape or not np.allclose(got, one_x[0, 0])
+    got_x, got_w, _ = batch_first_image_only(grad_out, x, w)
+    assert not np.allclose(got_w, grad_w)
+    assert not np.allclose(batch_bias_per_image(grad_out, x, w)[2], grad_b)
+    assert not np.allclose(batch_overwrites_input_gradient(grad_out, x, w)[0], grad_x)
+    strided_out = rng.normal(size=(1, 1, 2, 2))  # 5 x 6 input, 3 x 2 kernel, stride (2, 3)
+    want = torch_grads(strided_out, x[:1, :1], w[:1, :1], (2, 3))[0][0, 0]
+    for fn in (strided_ignores_stride, strided_overwrites, strided_square_stride):
+        assert not np.allclose(fn(strided_out[0, 0], kernel, (5, 6), (2, 3)), want)
+
+
+def messages(result) -> str:
+    return "\n".join(case.message for case in result.cases)
+
+
+def test_each_hint_appears_for_its_mistake_and_never_for_another():
+    assert FLIPPED_HINT in messages(check("grad_kernel_one_channel", kernel_flipped))
+    for fn in (kernel_twice, kernel_by_loops):
+        assert FLIPPED_HINT not in messages(check("grad_kernel_one_channel", fn))
+    assert NOT_FLIPPED_HINT in messages(check("grad_input_one_channel", input_not_flipped))
+    assert "rows only" in messages(check("grad_input_one_channel", input_rows_flipped_only))
+    assert FULL_HINT in messages(check("grad_input_one_channel", input_valid_only))
+    for fn in (input_by_scatter, input_valid_only, input_rows_flipped_only):
+        assert NOT_FLIPPED_HINT not in messages(check("grad_input_one_channel", fn))
+    assert "all N images" in messages(check("conv2d_backward_unstrided", batch_first_image_only))
+    assert "all N images" not in messages(check("conv2d_backward_unstrided", batch_overwrites_input_gradient))
+    assert "stride is ignored" in messages(check("grad_input_strided_one_channel", strided_ignores_stride))
+    assert "windows that overlap overwrite" in messages(
+        check("grad_input_strided_one_channel", strided_overwrites)
+    )
+    for fn in (strided_by_scatter, strided_square_stride):
+        assert "windows that overlap overwrite" not in messages(check("grad_input_strided_one_channel", fn))
+
+
+def test_a_dtype_mistake_gets_the_dtype_message_and_no_value_hint():
+    result = check("grad_kernel_one_channel", kernel_float64_always)
+    float32_cases = [case for case in result.cases if "float32" in case.name]
+    assert float32_cases and all("dtype float64, expected float32" in case.message for case in float32_cases)
+    assert all(FLIPPED_HINT not in case.message for case in float32_cases)
+
+
+def test_a_hint_is_withheld_where_two_mistakes_give_the_same_answer():
+    # with a 3 x 1 kernel, "not flipped" and "flipped along the columns only" are the same array
+    result = check("grad_input_one_channel", input_not_flipped)
+    one_column = next(case for case in result.cases if "3 x 1" in case.name)
+    assert one_column.score < one_column.max_score and NOT_FLIPPED_HINT not in one_column.message

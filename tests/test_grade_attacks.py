@@ -1,0 +1,286 @@
+"""Attacks on the grader's own code, each small and fast: the secret and the seeds, the gradebook's
+files, reading submissions from disk, decoding what comes back, and judging it. The whole class graded
+under attack, in both sandbox modes, is in test_grade.py."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import struct
+import time
+
+import nbformat
+import numpy as np
+import pytest
+from grading_corpus import write_student
+
+from course.grader import collect, grade, secret
+from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
+from course.grader.sandbox.run import ExerciseRun, Limits, _exercise_run
+from course.grader.sandbox.wire import decode_frames, encode_frame
+from course.grader.verdict import verdict
+from course.grading import EXERCISES, cases_for
+from course.grading.compare import compare_number
+from course.grading.exercise import Case, Exercise, Outcome
+from course.grading.result import CheckResult
+
+LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
+FC = "fc_param_count"
+
+
+# --- the secret ---------------------------------------------------------------------------------------
+
+
+def test_a_new_secret_carries_256_bits_and_a_short_one_is_refused(tmp_path):
+    assert len(bytes.fromhex(secret.new_secret().decode())) == 32
+    assert secret.new_secret() != secret.new_secret()
+    (tmp_path / "short").write_text("2026\n")
+    with pytest.raises(secret.BadSecret, match="at least 16"):
+        secret.read_secret(tmp_path / "short")
+    (tmp_path / "good").write_text(secret.new_secret().decode() + "\n")
+    assert secret.read_secret(tmp_path / "good") == (tmp_path / "good").read_bytes().strip()
+
+
+def test_hidden_cases_differ_per_student_per_secret_and_per_submission():
+    key, other = b"k" * 32, b"o" * 32
+    seeds = {
+        secret.student_seed(key, "ann"),
+        secret.student_seed(key, "ben"),
+        secret.student_seed(other, "ann"),
+        secret.student_seed(key, "ann", submission="2"),
+    }
+    assert len(seeds) == 4 and secret.student_seed(key, "ann") == secret.student_seed(key, "ann")
+    exercise = EXERCISES["conv2d"]
+    hidden = [
+        [c.args for c in cases_for(exercise, s) if c.hidden] for s in sorted(seeds)[:2]
+    ]  # the checks take the 256-bit seed as it is
+    assert hidden[0] and repr(hidden[0]) != repr(hidden[1])
+
+
+def test_the_secret_is_on_no_command_line_and_in_no_file_but_the_private_one(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "ann").mkdir(parents=True)
+    grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
+    kept = (out / ".course-grade-secret").read_bytes()
+    assert len(kept) == 64 and os.stat(out / ".course-grade-secret").st_mode & 0o777 == 0o600
+    assert os.stat(out).st_mode & 0o777 == 0o700
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o077 == 0, path  # nothing in OUT is readable by others
+        if path.name != ".course-grade-secret":
+            assert kept not in path.read_bytes(), path
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    assert not any("seed" in a.dest for a in parser._actions)  # no option puts it on a command line
+
+
+def test_a_changed_secret_on_an_existing_gradebook_is_refused(tmp_path, capsys):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "ann").mkdir(parents=True)
+    grade.grade_class(subs, out, workers=1, secret=b"a" * 16, limits=LIMITS, progress=False)
+    with pytest.raises(grade.SecretMismatch, match="another secret"):
+        grade.grade_class(subs, out, workers=1, secret=b"b" * 16, limits=LIMITS, progress=False)
+    with pytest.raises(grade.SecretMismatch, match="--secret-file"):
+        grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)  # the file was not kept
+    (tmp_path / "b").write_bytes(b"b" * 16)
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    args = parser.parse_args([str(subs), "--out", str(out), "--secret-file", str(tmp_path / "b")])
+    assert grade.run(args) == 2 and "another secret" in capsys.readouterr().out
+
+
+def test_the_resume_regrades_a_results_file_it_did_not_sign(tmp_path, monkeypatch):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("ann", "ben", "cy"):
+        write_student(subs / student, {FC: "def fc_param_count(h, w, c, u):\n    return 0\n"}, only=FC)
+    key = b"s" * 32
+    grade.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
+    forged = json.loads((out / "ann.json").read_text())
+    forged["score"] = 99  # edited after signing
+    (out / "ann.json").write_text(json.dumps(forged))
+    other = grade.StudentGrade("ben", {}, [])
+    resigned = json.loads(grade._signed_json(other, b"x" * 32))  # signed with another secret
+    (out / "ben.json").write_text(json.dumps(resigned))
+    graded = []
+    real = grade.grade_student
+    spy = lambda files, *a: graded.append(files.student) or real(files, *a)  # noqa: E731
+    monkeypatch.setattr(grade, "grade_student", spy)
+    grades = grade.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
+    assert sorted(graded) == ["ann", "ben"]
+    assert [g.results[FC].score for g in grades] == [0.0, 0.0, 0.0]
+
+
+# --- the gradebook's files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_looking_student_ids_are_escaped_in_the_csv(name):
+    results = {e: CheckResult(e, x.title, 0.0, x.points, "failed") for e, x in EXERCISES.items()}
+    rows = list(
+        csv.reader(io.StringIO(grade.gradebook_csv([grade.StudentGrade(name, results, [])]), newline=""))
+    )
+    assert rows[1][0] == "'" + name
+    plain = list(csv.reader(io.StringIO(grade.gradebook_csv([grade.StudentGrade("ann", results, [])]))))
+    assert plain[1][0] == "ann"
+
+
+def test_student_ids_of_any_length_get_a_row_and_their_own_file(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    names = ["a" * 245, "b" * 255, "c" * 253 + "é"]
+    for name in names:
+        (subs / name).mkdir(parents=True)
+    grades = grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
+    assert [g.student for g in grades] == sorted(names)
+    with open(out / "grades.csv") as f:
+        assert [row["student"] for row in csv.DictReader(f)] == sorted(names)
+    files = {grade._result_name(n) for n in names}
+    assert len(files) == 3 and all((out / f).is_file() for f in files)
+
+
+# --- reading submissions ----------------------------------------------------------------------------------
+
+
+def test_a_folder_1100_levels_deep_is_read_without_recursion(tmp_path):
+    student = tmp_path / "deep"
+    write_student(student, only=FC)
+    path = student
+    for _ in range(1100):
+        path = path / "d"
+        os.mkdir(path)  # relative to each level: the full path is longer than PATH_MAX allows
+    files = grade.read_student(student)
+    assert len(files.notebooks) == 1 and any("folders deep" in n for n in files.notes)
+    for _ in range(1100):  # remove it as deeply as it was made (pytest's cleanup would recurse)
+        os.rmdir(path)
+        path = path.parent
+
+
+def test_links_are_not_followed(tmp_path):
+    subs = tmp_path / "subs"
+    write_student(subs / "honest", only=FC)
+    notebook = next((subs / "honest").iterdir())
+    (subs / "linked_folder").symlink_to(subs / "honest")
+    (subs / "linked_files").mkdir()
+    (subs / "linked_files" / notebook.name).symlink_to(notebook)
+    (subs / "linked_files" / "inner").symlink_to(subs / "honest")
+    found = {s.name: s for s in collect.students(subs)}
+    assert found["linked_folder"].refused == "this folder is a symbolic link: not graded"
+    files = grade.read_student(found["linked_files"])
+    assert files.notebooks == ()
+    assert sum("symbolic link: not read" in n for n in files.notes) == 2
+    assert grade.read_student(found["linked_folder"]).notes == ("this folder is a symbolic link: not graded",)
+
+
+def test_file_count_and_size_limits_hold_with_a_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(collect, "MAX_FILES", 3)
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(collect, "MAX_STUDENT_BYTES", 1500)
+    for index in range(5):
+        (tmp_path / f"{index}.txt").write_bytes(b"x" * (600 if index < 4 else 1001))
+    files, notes = collect.read_files(tmp_path)
+    assert [name for name, _ in files] == ["0.txt", "1.txt"]
+    assert any("add up to more than 1500" in n for n in notes)
+    assert any("4.txt: 1001 bytes" in n for n in notes)
+
+
+def test_a_notebook_of_150000_newlines_is_read_in_linear_time():
+    cell = nbformat.v4.new_code_cell("\n" * 150_000 + "%matplotlib inline\n" + " \n" * 50_000)
+    notebook = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_code_cell("import numpy")])
+    data = nbformat.writes(notebook).encode()
+    started = time.process_time()
+    found = parse_notebook(data, list(EXERCISES))
+    assert time.process_time() - started < 2.0  # quadratic patterns took minutes on this cell
+    assert found.setup == "import numpy"
+
+
+def test_a_notebook_with_too_many_cells_is_refused_with_a_reason():
+    cells = [{"cell_type": "code", "metadata": {}, "source": "x = 1"}] * (MAX_CELLS + 1)
+    with pytest.raises(UnreadableNotebook, match=f"more than {MAX_CELLS}"):
+        parse_notebook(json.dumps({"cells": cells}).encode(), list(EXERCISES))
+
+
+# --- decoding what comes back --------------------------------------------------------------------------
+
+
+def _frame(header: bytes, body: bytes = b"") -> bytes:
+    return struct.pack(">I", len(header)) + header + body
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"buffers": [], "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"buffers": [{"dtype": "<f8", "shape": [18446744073709551616, 0]}]}',
+        b'{"buffers": [{"dtype": "<f8", "shape": [true]}]}',
+        b'{"buffers": [], "case": ' + b"9" * 5000 + b"}",
+    ],
+)
+def test_hostile_headers_give_a_reason_not_an_exception(header):
+    frames, problem = decode_frames(_frame(header))
+    assert frames == [] and problem
+
+
+def test_a_flood_of_tiny_frames_is_cut_short():
+    flood = encode_frame({"kind": "note"}) * 200_000
+    run = _exercise_run(FC, {"status": "exited 0"}, flood, n_cases=3)
+    assert run.outcomes == [None] * 3 and "more than 6 results" in run.notes[-1]
+
+
+def test_a_header_the_runner_forged_with_odd_types_is_harmless():
+    forged = encode_frame({"kind": "done", "notes": 5, "references": {"a": 1}, "printed": ["x"]})
+    forged += encode_frame({"case": True, "output": 1, "modified": [], "error": None})
+    run = _exercise_run(FC, {"status": ["odd"], "seconds": "soon"}, forged, n_cases=2)
+    assert run.seconds == 0.0 and run.references == [] and run.notes == []
+
+
+# --- judging -----------------------------------------------------------------------------------------
+
+
+HOSTILE_VALUES = [
+    float("inf"),
+    float("nan"),
+    10**400,
+    2**64,
+    ("a", "b"),
+    [np.zeros(2), np.zeros(3)],
+    {"a": [1]},
+    "12",
+    None,
+]
+
+
+@pytest.mark.parametrize("exercise_id", [FC, "conv_output_size", "iou", "conv2d", "non_max_suppression"])
+@pytest.mark.parametrize("value", HOSTILE_VALUES, ids=repr)
+def test_any_returned_value_gets_a_verdict_never_an_exception(exercise_id, value):
+    exercise = EXERCISES[exercise_id]
+    cases = cases_for(exercise, 1)
+    run = ExerciseRun(exercise_id, "exited 0", [Outcome(output=value) for _ in cases])
+    result = verdict(exercise, cases, run, timeout=3.0)
+    assert result.score == 0.0 and len(result.cases) == len(cases)
+
+
+class Fragile(Exercise):
+    """A test exercise whose judge raises on anything but an int."""
+
+    id = "fragile"
+    notebook = "00_tests"
+    title = "fragile judge"
+    points = 2.0
+
+    def cases(self, rng, hidden):
+        return [Case(f"draw {rng.integers(100)}", (2,), hidden=True)] if hidden else [Case("one", (1,))]
+
+    def judge(self, case, output):
+        return compare_number(float(int(output)), float(case.args[0]))
+
+
+def test_a_judge_that_raises_costs_that_case_with_the_value_named():
+    exercise = Fragile()
+    cases = cases_for(exercise, 3)
+    run = ExerciseRun("fragile", "exited 0", [Outcome(output=float("inf")), Outcome(output=2)])
+    result = verdict(exercise, cases, run, timeout=3.0)
+    assert result.score == 1.0
+    assert "your fragile returned inf (a float)" in result.cases[0].message
+    assert result.cases[1].name == "hidden case 1"  # the hidden case's name said what was drawn

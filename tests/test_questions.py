@@ -1,0 +1,199 @@
+"""Do the short questions teach like the code exercises? A right answer passes and only a right one; a
+wrong one gets the reasoning (never the answer), and a known mistake's hint exactly when the answer is
+that mistake; the stub is "not attempted"; `fallback` gives the right answer; and `course grade` scores
+a question from a submitted notebook like any other exercise."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from corpus import questions as corpus_questions
+from grading_corpus import write_student
+
+from course.grader import grade
+from course.grader.sandbox import run as sandbox
+from course.grader.sandbox.run import Limits
+from course.grading import EXERCISES, check, fallback
+from course.grading.questions import ChoiceQuestion, NumberQuestion, Question
+
+QUESTIONS = sorted(e.id for e in EXERCISES.values() if isinstance(e, Question))
+NUMBERS = [q for q in QUESTIONS if isinstance(EXERCISES[q], NumberQuestion)]
+CHOICES = [q for q in QUESTIONS if isinstance(EXERCISES[q], ChoiceQuestion)]
+
+
+def answering(value):
+    return lambda: value
+
+
+def stub():
+    raise NotImplementedError("q: complete this function")
+
+
+def test_there_are_questions_and_every_id_says_so():
+    assert QUESTIONS, "no question is registered"
+    assert all(q.startswith("q_") for q in QUESTIONS)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_registry_answer_is_the_one_worked_out_by_hand(question):
+    assert question in corpus_questions.ANSWERS, f"work out the answer of {question} in tests/corpus"
+    answer = corpus_questions.ANSWERS[question]
+    if isinstance(answer, set):
+        assert EXERCISES[question].reference() == sorted(answer)
+    else:
+        assert EXERCISES[question].reference() == pytest.approx(answer, rel=1e-12)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_right_answer_passes_the_stub_is_not_attempted_and_fallback_answers(question):
+    answer = EXERCISES[question].reference()
+    assert check(question, answering(answer)).status == "passed"
+    assert check(question, answering(answer), hidden_seed=3).status == "passed"
+    assert check(question, stub).status == "not attempted"
+    assert fallback(question, stub)() == answer
+
+
+@pytest.mark.parametrize("question", NUMBERS)
+def test_a_number_question_hints_a_mistake_exactly_when_the_answer_is_that_mistake(question):
+    exercise = EXERCISES[question]
+    hints = exercise.mistakes
+    assert check(question, answering(exercise.answer)).cases[0].message == ""
+    for value, hint in hints.items():
+        result = check(question, answering(value))
+        message = result.cases[0].message
+        assert result.status == "failed" and result.score == 0
+        assert hint in message and exercise.reasoning in message
+        assert [h for h in hints.values() if h in message] == [hint], "another mistake's hint shown too"
+    unknown = next(v for v in range(-1000, 1000) if v not in hints and v != exercise.answer)
+    message = check(question, answering(unknown)).cases[0].message
+    assert exercise.reasoning in message and not any(h in message for h in hints.values())
+
+
+@pytest.mark.parametrize("question", NUMBERS)
+def test_a_number_question_never_states_its_answer_in_its_feedback(question):
+    exercise = EXERCISES[question]
+    for value in [*exercise.mistakes, exercise.answer + 1000, "a word"]:
+        message = check(question, answering(value)).cases[0].message
+        written = {str(exercise.answer), f"{exercise.answer:g}", f"{exercise.answer:,}"}
+        assert not any(re.search(rf"(?<![\d.]){re.escape(w)}(?![\d])", message) for w in written), message
+
+
+@pytest.mark.parametrize("question", NUMBERS)
+def test_a_number_question_takes_an_int_or_an_equal_float_and_nothing_else(question):
+    answer = EXERCISES[question].answer
+    assert check(question, answering(float(answer))).status == "passed"
+    for bad, words in [
+        (str(answer), "should be a number, got str"),
+        (True, "should be a number, got bool"),
+        (None, "should be a number, got NoneType"),
+        ([answer], "should be a number, got list"),
+        (float("nan"), "finite"),
+    ]:
+        result = check(question, answering(bad))
+        assert result.status == "failed" and words in result.cases[0].message, (bad, str(result))
+
+
+# --- the two kinds, on questions built here (so they are tested whatever the notebooks ask) ---------
+
+
+def test_a_number_question_with_a_tolerance_accepts_a_rounded_answer_and_no_more():
+    q = NumberQuestion("q_t", "nb", "t", "pi", 3.14159, "half the turn of a unit circle", rtol=1e-3)
+    assert q.judge(None, 3.1416)[0] == 1.0 and q.judge(None, 3.15)[0] == 0.0
+
+
+def test_a_single_choice_explains_the_chosen_wrong_option_only():
+    q = ChoiceQuestion(
+        "q_c",
+        "nb",
+        "t",
+        "which",
+        options=["max", "average", "neither"],
+        answer="max",
+        reasoning="compare the windows before and after the shift",
+        mistakes={"average": "the mean of a window changes when one value leaves it"},
+    )
+    assert q.judge(None, "max") == (1.0, "")
+    score, message = q.judge(None, "average")
+    assert score == 0.0 and "the mean of a window" in message and "compare the windows" in message
+    score, message = q.judge(None, "neither")
+    assert score == 0.0 and "the mean" not in message and "'neither' is not right" in message
+    score, message = q.judge(None, "Max")
+    assert score == 0.0 and "'Max' is not an option; the options are 'max', 'average', 'neither'" in message
+    assert "one option name" in q.judge(None, ["max"])[1]
+
+
+def test_several_choices_are_right_in_any_order_and_a_wrong_set_is_told_how_many_not_which():
+    q = ChoiceQuestion(
+        "q_s", "nb", "t", "which", options=["a", "b", "c", "d"], answer={"a", "c"}, reasoning="rule"
+    )
+    assert q.reference() == ["a", "c"]
+    assert q.judge(None, ["c", "a"])[0] == 1.0 and q.judge(None, ("a", "c", "a"))[0] == 1.0
+    score, message = q.judge(None, ["a", "b"])
+    assert score == 0.0 and "misjudges 2 of the 4 options" in message and "rule" in message
+    assert "'c'" not in message
+    assert q.judge(None, [])[1].startswith("your choice [] misjudges 2")
+    assert "not an option" in q.judge(None, ["a", "e"])[1]
+    assert "a list of option names" in q.judge(None, {"a": 1})[1]
+
+
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda: NumberQuestion("q_x", "nb", "t", "p", 5, "r", mistakes={5.0: "no"}), "is the right answer"),
+        (lambda: NumberQuestion("q_x", "nb", "t", "p", 5, "so it is 5, as said"), "states the answer"),
+        (lambda: NumberQuestion("q_x", "nb", "t", "p", 1500, "that is 1,500"), "states the answer"),
+        (lambda: NumberQuestion("x", "nb", "t", "p", 5, "r"), "start with 'q_'"),
+        (lambda: ChoiceQuestion("q_x", "nb", "t", "p", ["a"], "b", "r"), "not among the options"),
+        (lambda: ChoiceQuestion("q_x", "nb", "t", "p", ["a", "b"], "a", "r", {"a": "no"}), "cannot be a"),
+        (lambda: ChoiceQuestion("q_x", "nb", "t", "p", ["a", "b"], {"a"}, "r", {"b": "no"}), "by count"),
+    ],
+)
+def test_a_question_that_would_mislead_cannot_be_built(build, words):
+    with pytest.raises(ValueError, match=words):
+        build()
+
+
+def test_reasoning_that_mentions_other_numbers_is_allowed():
+    NumberQuestion("q_x", "nb", "t", "p", 11, "start at 1 and add 2 per layer; 110 is not it, nor 1.1")
+
+
+# --- end to end through `course grade` -------------------------------------------------------------
+
+Q = "q_receptive_field_five_layers"
+
+
+NO_BWRAP = pytest.mark.skipif(not sandbox.bwrap_works(), reason="no bwrap")
+MODES = [pytest.param("bwrap", marks=NO_BWRAP), "fallback"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_course_grade_scores_a_question_in_a_submitted_notebook(tmp_path, mode):
+    """Four students hand in 01: the right answer, a known mistake, the answer computed with their own
+    exercise function (the grader defines other exercise cells' functions), and with a variable of a
+    plain cell (which the grader does not run, as the question's text warns)."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    cell = f"def {Q}():\n    return {{}}\n"
+    answers = {
+        "right": "1 + 5 * 2",
+        "adds_kernels": "15",
+        "own_function": "receptive_field([(3, 1)] * 5)",
+        "notebook_variable": "rf([(3, 1)] * 5)",
+    }
+    for student, answer in answers.items():
+        write_student(subs / student, {Q: cell.format(answer)}, only=Q)
+    grades = grade.grade_class(subs, out, seed=1, limits=Limits(timeout=5.0), mode=mode, progress=False)
+    results = {g.student: g.results[Q] for g in grades}
+    points = EXERCISES[Q].points
+    assert {student: r.score for student, r in results.items()} == {
+        "right": points,
+        "adds_kernels": 0.0,
+        "own_function": points,
+        "notebook_variable": 0.0,
+    }
+    assert EXERCISES[Q].mistakes[15] in str(results["adds_kernels"])
+    assert "NameError" in str(results["notebook_variable"])
+    with open(out / "grades.csv") as f:
+        table = {row["student"]: float(row[Q]) for row in csv.DictReader(f)}
+    assert table == {student: r.score for student, r in results.items()}
