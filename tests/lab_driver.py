@@ -167,7 +167,15 @@ class Lab:
                 " && w.sessionContext.session.kernel.status === 'idle');",
                 name,
             ),
-            timeout=120,
+            timeout=300,  # a kernel starting on two cores shared with other jobs
+        )
+
+    def close_notebook(self) -> None:
+        """Shut down the current notebook's kernel and close its tab without saving (so the next page
+        load neither restores it nor keeps its kernel busy)."""
+        self.driver.execute_async_script(
+            _PANEL + "const done = arguments[arguments.length - 1]; panel.context.model.dirty = false;"
+            "panel.sessionContext.shutdown().then(() => { panel.dispose(); done(true); }, () => done(false));"
         )
 
     def menu(self, menu: str, entry: str) -> None:
