@@ -5,7 +5,8 @@ directory of notebook copies, with `--expose-app-in-browser` so the page's Jupyt
 (`window.jupyterapp`) can be asked what it shows: which cells ran, which outputs are errors.
 `Lab` wraps a Selenium session on Debian's chromium + chromium-driver (no browser download: the driver's
 path is given, and Selenium Manager is kept offline). Actions go through the UI (menus, clicks, keys
-typed into the CodeMirror editor); reading the state goes through `window.jupyterapp`.
+typed into the CodeMirror editor, arrow keys on a slider); reading the state, and making a cell the
+active one, go through `window.jupyterapp`.
 """
 
 from __future__ import annotations
@@ -124,14 +125,13 @@ _CELL_BY_ID = (
 class Lab:
     """A Chromium session on a LabServer."""
 
-    def __init__(self, server: LabServer, browser: str, driver: str, downloads: Path) -> None:
+    def __init__(self, server: LabServer, browser: str, driver: str) -> None:
         os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not try to download anything
         options = webdriver.ChromeOptions()
         options.binary_location = browser
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1500,1700",
                      "--disable-gpu", "--no-first-run", "--disable-extensions"):  # fmt: skip
             options.add_argument(flag)
-        options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
         self.server = server
         self.driver = webdriver.Chrome(options=options, service=Service(executable_path=driver))
         self.driver.set_script_timeout(60)
@@ -167,7 +167,15 @@ class Lab:
                 " && w.sessionContext.session.kernel.status === 'idle');",
                 name,
             ),
-            timeout=120,
+            timeout=300,  # a kernel starting on two cores shared with other jobs
+        )
+
+    def close_notebook(self) -> None:
+        """Shut down the current notebook's kernel and close its tab without saving (so the next page
+        load neither restores it nor keeps its kernel busy)."""
+        self.driver.execute_async_script(
+            _PANEL + "const done = arguments[arguments.length - 1]; panel.context.model.dirty = false;"
+            "panel.sessionContext.shutdown().then(() => { panel.dispose(); done(true); }, () => done(false));"
         )
 
     def menu(self, menu: str, entry: str) -> None:

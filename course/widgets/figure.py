@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import TightLayoutEngine
 
@@ -26,7 +27,9 @@ def new_figure(width: float, height: float, titled: bool = True) -> Figure:
     """A pyplot-free figure of width x height inches laid out tightly, leaving room at the top for a
     `suptitle` when `titled`."""
     top = 1 - 0.42 / height if titled else 1
-    return Figure(figsize=(width, height), layout=TightLayoutEngine(rect=(0, 0, 1, top)))
+    figure = Figure(figsize=(width, height), layout=TightLayoutEngine(rect=(0, 0, 1, top)))
+    FigureCanvasAgg(figure)  # a renderer from the start, for drawing code that measures text
+    return figure
 
 
 def png_of(figure: Figure, dpi: int = DPI) -> bytes:
