@@ -8,7 +8,7 @@ which must write ROOT/results/results.json. `make_autograder` writes into a fold
     setup.sh          installs Python, bubblewrap, the pinned libraries (requirements.txt) and the course
                       into ROOT/venv, then runs `course grade-gradescope --prepare` (see `prepare`)
     run_autograder    `course grade-gradescope --root ROOT` with the image's Numba cache
-    requirements.txt  PINS: the versions the course was tested with, so a rebuild grades the same
+    requirements.txt  the exact versions of this environment (`pins`), so a rebuild grades the same
     assignment.json   the Assignment: which exercises, visibility, how hidden cases are drawn (no secret)
     secret            the hidden cases' secret (`course.grader.secret`), readable by its owner only
     course-src/       this package
@@ -22,11 +22,15 @@ can lay out the same tree in a temporary folder; nothing else reads it.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from course.grader.secret import MIN_SECRET_BYTES, new_secret, read_secret
 from course.grading import EXERCISES, cases_for, check, for_notebook
@@ -36,7 +40,7 @@ __all__ = [
     "Assignment",
     "CACHE_ENV",
     "HIDDEN_CASES",
-    "PINS",
+    "pins",
     "VISIBILITIES",
     "load_private",
     "make_autograder",
@@ -47,36 +51,24 @@ __all__ = [
 VISIBILITIES = ("visible", "after_published", "after_due_date", "hidden")  # Gradescope's, most open first
 HIDDEN_CASES = ("student", "submission", "class")  # what the hidden cases' seed is drawn for
 
-# The versions `pytest` passed with (Python 3.11), every package `course` needs at run time, direct or
-# not. tests/test_gradescope.py checks that the environment running the tests has exactly these.
-PINS = {
-    "numpy": "2.4.6",
-    "numba": "0.68.1",
-    "llvmlite": "0.50.0",
-    "matplotlib": "3.11.2",
-    "contourpy": "1.3.3",
-    "cycler": "0.12.1",
-    "fonttools": "4.68.0",
-    "kiwisolver": "1.5.1",
-    "packaging": "26.2",
-    "pyparsing": "3.3.2",
-    "python-dateutil": "2.9.0.post0",
-    "six": "1.17.0",
-    "pillow": "13.0.0",
-    "tqdm": "4.70.1",
-    "threadpoolctl": "3.8.0",
-    "nbformat": "5.11.1",
-    "fastjsonschema": "2.22.3",
-    "jsonschema": "4.26.0",
-    "jsonschema-specifications": "2025.9.1",
-    "referencing": "0.37.0",
-    "rpds-py": "0.30.0",
-    "attrs": "26.1.0",
-    "jupyter-core": "5.9.1",
-    "platformdirs": "4.14.8",
-    "traitlets": "5.15.0",
-    "typing-extensions": "4.16.0",
-}
+
+def pins() -> dict[str, str]:
+    """{package: version} for every package `course` needs at run time, direct or not, as installed in
+    this environment: the one the instructor tested the course in. The image installs exactly these,
+    so a rebuild mid-term grades the same."""
+    found: dict[str, str] = {}
+    todo = ["course"]
+    while todo:
+        for text in importlib.metadata.requires(todo.pop()) or []:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue  # an optional extra, or another platform's
+            name = canonicalize_name(requirement.name)
+            if name not in found:
+                found[name] = importlib.metadata.version(name)
+                todo.append(name)
+    return found
+
 
 # Numba keys its cache on the CPU it compiled for: "generic" code loads on any x86-64 machine.
 CACHE_ENV = {"NUMBA_CPU_NAME": "generic"}  # and no CPU features, Numba's default for "generic"
@@ -190,7 +182,7 @@ def make_autograder(directory: Path, assignment: Assignment, secret: bytes | Non
         path = directory / name
         path.write_text(text.format(env=env))
         path.chmod(0o755)
-    (directory / "requirements.txt").write_text("".join(f"{k}=={v}\n" for k, v in PINS.items()))
+    (directory / "requirements.txt").write_text("".join(f"{k}=={v}\n" for k, v in sorted(pins().items())))
     (directory / "assignment.json").write_text(assignment.to_json())
     secret_file = directory / "secret"
     secret_file.touch(mode=0o600)
