@@ -149,6 +149,21 @@ def test_student_ids_of_any_length_get_a_row_and_their_own_file(tmp_path):
     assert len(files) == 3 and all((out / f).is_file() for f in files)
 
 
+def test_the_command_writes_a_report_for_an_id_too_long_for_a_file_name(tmp_path, capsys):
+    """`course grade` itself, not only grade_class: the reports, canvas.csv and summary come after the
+    grading, and a 255-byte id + ".html" is too long for a file name."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / ("b" * 255)).mkdir(parents=True)
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    assert grade.run(parser.parse_args([str(subs), "--out", str(out), "--workers", "1"])) == 0
+    (report,) = (out / "reports").iterdir()
+    assert report.suffix == ".html" and "b" * 255 in report.read_text()
+    assert all(
+        oct(f.stat().st_mode & 0o777) == "0o600" for f in (report, out / "canvas.csv", out / "summary.txt")
+    )
+
+
 # --- reading submissions ----------------------------------------------------------------------------------
 
 

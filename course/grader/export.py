@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.grader.files import student_file_name, write_private
 from course.grader.overrides import Override, apply
 from course.grader.report import render_report
 from course.grading.result import CheckResult
@@ -125,11 +126,10 @@ def canvas_csv(
 
 
 def write_reports(folder: Path, final: list[FinalGrade], title: str) -> None:
-    """reports/<student>.html for every student."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """reports/<student>.html for every student (shortened for an id too long for a file name)."""
     for grade in final:
         page = render_report(grade.student, grade.results.values(), grade.notes, title)
-        (folder / f"{grade.student}.html").write_text(page)
+        write_private(folder / student_file_name(grade.student, ".html"), page)
 
 
 def _cell(text: str) -> str:

@@ -23,11 +23,9 @@ format shared across it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from tqdm import tqdm
 from course.grader.attempts import candidates
 from course.grader.collect import Student, read_files, students
 from course.grader.export import final_grades, gradebook_csv, read_roster
+from course.grader.files import student_file_name, write_private
 from course.grader.gradebook import check_folders, loose_files, write_gradebook
 from course.grader.notebook import Submission, UnreadableNotebook, parse_notebook
 from course.grader.overrides import Override, read_overrides
@@ -231,7 +230,7 @@ def grade_class(
             for future in bar:
                 grade = future.result()
                 grades[grade.student] = grade
-                _write_atomic(out / _result_name(grade.student), _signed_json(grade, secret))
+                write_private(out / _result_name(grade.student), _signed_json(grade, secret))
         except KeyboardInterrupt:  # stop now: students not written yet are graded when the run resumes
             for future in futures:
                 future.cancel()
@@ -239,8 +238,8 @@ def grade_class(
             raise
     ordered = [grades[s.name] for s in class_list]
     for grade in ordered:  # again, from memory: undoes anything a submission wrote during the run
-        _write_atomic(out / _result_name(grade.student), _signed_json(grade, secret))
-    _write_atomic(out / "grades.csv", gradebook_csv(final_grades(ordered, overrides or []), EXERCISES))
+        write_private(out / _result_name(grade.student), _signed_json(grade, secret))
+    write_private(out / "grades.csv", gradebook_csv(final_grades(ordered, overrides or []), EXERCISES))
     return ordered
 
 
@@ -274,13 +273,8 @@ def _grade_safely(
 
 
 def _result_name(student: str) -> str:
-    """The file name of a student's results: <student>.json, or, for an id too long for a file name,
-    its first characters and a hash of the whole id."""
-    name = f"{student}.json"
-    if len(os.fsencode(name)) <= 200:
-        return name
-    digest = hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
-    return f"{os.fsdecode(os.fsencode(student)[:100]).rstrip()}-{digest}.json"
+    """The file name of a student's results: <student>.json, shortened for an id too long."""
+    return student_file_name(student, ".json")
 
 
 _SECRET_FILE, _RUN_FILE = ".course-grade-secret", ".course-grade-run.json"  # hidden: never a student's
@@ -308,13 +302,13 @@ def _run_secret(out: Path, given: bytes | None) -> bytes:
         )
     elif given is None:
         given = new_secret()
-        _write_atomic(out / _SECRET_FILE, given.decode())
+        write_private(out / _SECRET_FILE, given.decode())
     elif isinstance(previous, str) and previous != fingerprint(given):
         raise SecretMismatch(
             f"{out} was graded with another secret: give the same --secret-file to resume, or grade into "
             "a new folder (hidden cases of two secrets in one gradebook would not be comparable)"
         )
-    _write_atomic(run_file, json.dumps({"fingerprint": fingerprint(given), "exercises": list(EXERCISES)}))
+    write_private(run_file, json.dumps({"fingerprint": fingerprint(given), "exercises": list(EXERCISES)}))
     return given
 
 
@@ -355,19 +349,6 @@ def _finished(path: Path, student: str, secret: bytes, points: dict[str, float])
 def _check_result(data: dict) -> CheckResult:
     cases = [CaseResult(**c) for c in data.pop("cases")]
     return CheckResult(**data, cases=cases)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a private (0600) temporary file of a short name in its folder."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # again: a submission may remove it
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

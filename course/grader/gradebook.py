@@ -8,10 +8,10 @@ is refused by `grade_class` itself (SecretMismatch).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from course.grader.export import canvas_csv, final_grades, write_reports
+from course.grader.files import write_private
 from course.grader.overrides import Override
 from course.grader.summary import ClassSummary, summarize_class
 
@@ -46,14 +46,8 @@ def write_gradebook(
     final = final_grades(grades, overrides)
     full_points = sum(r.max_score for r in grades[0].results.values()) if grades else 0.0
     canvas, unknown = canvas_csv(final, canvas_column, full_points, roster)
-    _write(out / "canvas.csv", canvas)
+    write_private(out / "canvas.csv", canvas)
     write_reports(out / "reports", final, title)
     summary = summarize_class(final, grades, overrides, loose_files(submissions), unknown)
-    _write(out / "summary.txt", summary.text())
+    write_private(out / "summary.txt", summary.text())
     return summary
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
