@@ -48,7 +48,7 @@ class Sandbox:
         """Send `job`; return the exercise frames that came back within `seconds`, and "" or why the
         sandbox ended early (it is then closed; the next run starts a new one)."""
         if self.process is None or self.process.poll() is not None:
-            self._start()
+            self.start()
         payload = pickle.dumps(job)
         try:
             self.process.stdin.write(LENGTH.pack(len(payload)) + payload)
@@ -73,7 +73,8 @@ class Sandbox:
         if self.process is not None:
             self._end("")
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the sandbox process now (it imports for about a second while the caller goes on)."""
         self.stderr = tempfile.TemporaryFile()
         # without bubblewrap, the working directories go in a folder this side removes, even after a crash
         self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
