@@ -9,12 +9,11 @@ import os
 
 import pytest
 
-from course.grader import grade
 from course.grader.sandbox import cgroup
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
-from course.grading import EXERCISES
+from course.grading import EXERCISES, cases_for
 
 FC = "fc_param_count"
 LIMITS = Limits(timeout=10.0, memory=200 * 2**20, processes=8)
@@ -86,7 +85,7 @@ def fc_param_count(h, w, c, u):
 
 
 def _run(code: str, mode: str):
-    cases = {FC: grade.cases_for(EXERCISES[FC], None)[:1]}
+    cases = {FC: cases_for(EXERCISES[FC], None)[:1]}
     runs = sandbox.run_notebook(None, {FC: code}, cases, LIMITS, mode)
     return runs[FC], verdict(EXERCISES[FC], cases[FC], runs[FC], LIMITS.timeout)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from course.grader import grade
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
-from course.grading import EXERCISES
+from course.grading import EXERCISES, cases_for
 
 FC = "fc_param_count"
 LIMITS = Limits(timeout=10.0)
@@ -41,7 +40,7 @@ def fc_param_count(h, w, c, u):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_frames_forged_by_student_code_never_leave_the_exercise_as_frames(mode):
-    cases = {FC: grade.cases_for(EXERCISES[FC], 1)}
+    cases = {FC: cases_for(EXERCISES[FC], 1)}
     run = sandbox.run_notebook(None, {FC: FORGER}, cases, LIMITS, mode)[FC]
     assert run.status == "exited 0" and run.fatal == ""
     assert not any("forged" in note for note in run.notes) and "forged" not in run.printed
@@ -55,7 +54,7 @@ def test_frames_forged_by_student_code_never_leave_the_exercise_as_frames(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_a_student_process_that_dies_mid_case_ends_its_exercise_the_same_way(mode):
     crash = "import os, signal\ndef fc_param_count(h, w, c, u):\n    os.kill(os.getpid(), signal.SIGSEGV)\n"
-    cases = {FC: grade.cases_for(EXERCISES[FC], 1)}
+    cases = {FC: cases_for(EXERCISES[FC], 1)}
     run = sandbox.run_notebook(None, {FC: crash}, cases, LIMITS, mode)[FC]
     assert run.status == "signal SIGSEGV" and all(outcome is None for outcome in run.outcomes)
     result = verdict(EXERCISES[FC], cases[FC], run, LIMITS.timeout)
