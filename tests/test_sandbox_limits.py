@@ -108,11 +108,10 @@ def test_memory_held_in_files_no_process_maps_is_stopped(mode):
 @needs_groups
 @pytest.mark.parametrize("mode", MODES)
 def test_forks_past_the_process_limit_are_refused(mode):
-    run, result = _run(FORK_BURST, mode)
-    assert run.status == "processes", (run.status, run.outcomes)
-    started = run.outcomes[0].output if run.outcomes[0] else None
-    assert started is None or started <= LIMITS.processes
-    assert result.score == 0 and "more processes (or threads) than allowed" in result.message
+    """The kernel refuses the fork past the limit, however briefly the processes live; the code that
+    handles the refusal goes on (its answer, the number of forks, is judged as any answer)."""
+    run, _ = _run(FORK_BURST, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == LIMITS.processes
 
 
 @needs_groups

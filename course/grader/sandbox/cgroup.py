@@ -79,14 +79,13 @@ class ExerciseGroup:
         for path in self.paths.values():
             _write(path, "cgroup.procs", str(os.getpid()))
 
-    def over(self) -> str:
-        """ "memory" when the kernel killed a process of the exercise for its memory, "processes" when
-        it refused one of its forks, else ""."""
-        if _counter(self.paths["memory"], "memory.oom_control", "oom_kill"):
-            return "memory"
-        if _counter(self.paths["pids"], "pids.events", "max"):
-            return "processes"
-        return ""
+    def killed_for_memory(self) -> bool:
+        """Whether the kernel killed a process of the exercise for the group's memory."""
+        return _counter(self.paths["memory"], "memory.oom_control", "oom_kill") > 0
+
+    def refused_a_fork(self) -> bool:
+        """Whether the kernel refused a fork of the exercise for the group's process count."""
+        return _counter(self.paths["pids"], "pids.events", "max") > 0
 
     def remove(self) -> None:
         """Remove the groups (every process of the exercise must be gone)."""

@@ -139,7 +139,7 @@ def _serve(job: dict, base: str, confinement: Confinement, groups: dict[str, str
         os.close(write_fd)
         data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"], _over(group, budget))
         if group is not None:
-            status = group.over() or status  # a process killed or a fork refused just before the end
+            status = _held(group, status)
             group.remove()
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
         shutil.rmtree(workdir, ignore_errors=True)
@@ -159,10 +159,22 @@ def _exercise_group(groups: dict[str, str] | None, job: dict) -> ExerciseGroup |
 
 
 def _over(group: ExerciseGroup | None, budget: Budget) -> Callable[[], str]:
-    """What ends the exercise early: its groups' record (the kernel held a limit), then its budget."""
+    """What ends the exercise early: a process the kernel killed for the group's memory (the exercise
+    is then broken), else the budget. A fork the kernel refused does not: the student's code got an
+    error it may handle, as with any other limit."""
     if group is None:
         return budget.over
-    return lambda: group.over() or budget.over()
+    return lambda: "memory" if group.killed_for_memory() else budget.over()
+
+
+def _held(group: ExerciseGroup, status: str) -> str:
+    """The status, told what the kernel held: "memory" if it killed a process of the exercise for
+    memory, "processes" if it refused a fork of an exercise that did not end normally."""
+    if group.killed_for_memory():
+        return "memory"
+    if group.refused_a_fork() and status != "exited 0":
+        return "processes"
+    return status
 
 
 def _join_or_exit(group: ExerciseGroup) -> None:
