@@ -177,6 +177,15 @@ def wait_for(name):
     while not os.path.exists(f"{{DROP}}/{{name}}") and time.monotonic() < deadline:
         time.sleep(0.05)
     return open(f"{{DROP}}/{{name}}").read() if os.path.exists(f"{{DROP}}/{{name}}") else None
+def readable(paths):  # those this uid can list (a folder) or open (a file)
+    opened = []
+    for path in paths:
+        try:
+            os.listdir(path) if os.path.isdir(path) else open(path, "rb").close()
+            opened.append(path)
+        except OSError:
+            pass
+    return ",".join(opened)
 done = False
 def fc_param_count(h, w, c, u):
     global done
@@ -191,7 +200,9 @@ def _cell(drop: str, attack: str) -> str:
     return CELL.format(drop=drop, attack=textwrap.indent(textwrap.dedent(attack), " " * 8))
 
 
-SPY = """
+SPY = f"""
+out = "{INSIDE}/together/out"  # this run's gradebook, being written
+note("spy.read", readable([out, f"{{out}}/.course-grade-secret", f"{{out}}/.course-grade-run.json"]))
 note("spy.uid", os.getuid())
 victim = wait_for("victim.pid")
 try:
@@ -217,6 +228,7 @@ def test_two_students_graded_at_once_run_as_two_unprivileged_uids_and_cannot_kil
     spy, victim = int(seen["spy.uid"]), int(seen["victim.uid"])
     assert spy != victim and 0 not in (spy, victim) and os.geteuid() not in (spy, victim)
     assert seen["spy.kill"] == "PermissionError"  # it found the classmate's running process: refused
+    assert seen["spy.read"] == ""  # neither the gradebook folder nor the run's secret
     assert _scores(out) == {"a_spy": EXERCISES[FC].points, "b_victim": EXERCISES[FC].points}
 
 
@@ -232,19 +244,9 @@ note("leaver.wrote", "yes")
 FINDER = """
 found = [f"{{folder}}/{{name}}" for folder in ("/tmp", "/var/tmp", "/dev/shm")
          for name in os.listdir(folder) if "leaver" in name]
-readable = []
-for name in {gradebook!r}:
-    try:
-        if os.path.isdir(name):
-            os.listdir(name)
-        else:
-            open(name, "rb").close()
-        readable.append(name)
-    except OSError:
-        pass
 note("finder.uid", os.getuid())
 note("finder.found", ",".join(found))
-note("finder.read", ",".join(readable))
+note("finder.read", readable({gradebook!r}))
 """
 
 
