@@ -63,17 +63,20 @@ def fc_param_count(h, w, c, u):
     return started
 """
 
-# Tries to raise its own limits, in the group's files as the sandbox sees them.
+# Tries to raise its own limits, or to leave its groups for any other, in the groups' files as the
+# sandbox sees them and in the whole cgroup file system.
 LIFT_LIMITS = """
 import glob, os
 def fc_param_count(h, w, c, u):
     lifted = 0
-    for pattern in ("/run/course-cgroup/*/exercise/*", "/sys/fs/cgroup/*/**/exercise/*"):
-        for path in glob.glob(pattern, recursive=True):
-            if path.endswith(("limit_in_bytes", "pids.max", "cgroup.procs", "tasks")):
+    for root in ("/run/course-cgroup", "/sys/fs/cgroup"):
+        for path in glob.glob(root + "/**", recursive=True):
+            name = os.path.basename(path)
+            if name in ("memory.limit_in_bytes", "pids.max", "cgroup.procs", "tasks"):
+                value = "max" if name == "pids.max" else "-1" if "limit" in name else str(os.getpid())
                 try:
                     with open(path, "w") as f:
-                        f.write("1" if path.endswith(("procs", "tasks")) else "max")
+                        f.write(value)
                     lifted += 1
                 except OSError:
                     pass

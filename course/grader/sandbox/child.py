@@ -115,7 +115,10 @@ def _serve(job: dict, base: str, confinement: Confinement, groups: dict[str, str
     """Run each exercise of the job in a forked process of its own, in control groups of its own
     where the sandbox has `groups` (`cgroup`); yield one frame per exercise."""
     _pre_import(job["imports"])
-    from course.grader.sandbox import relay  # imported after the setup cell's modules, before any fork
+    # imported after the setup cell's modules, before any fork; the references found once for all
+    from course.grader.sandbox import relay, runner
+
+    runner.prepare()
 
     for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)

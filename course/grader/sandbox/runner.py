@@ -30,7 +30,7 @@ from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame, encode_outcome
 from course.grading.exercise import Case, Outcome, run_case
 
-__all__ = ["PRINT_CAP", "REQUEST", "inert", "run_student"]
+__all__ = ["PRINT_CAP", "REQUEST", "inert", "prepare", "run_student"]
 
 KEEP = (
     "course.grading.exercise",
@@ -42,6 +42,14 @@ PRINT_CAP = 4000
 REQUEST = struct.Struct(">i")  # a case number from the relay; a negative one: no more cases
 _real_exit = os._exit
 _runner_pid = -1
+_planned: list | None = None  # where the references are (`prepare`), inherited by each exercise's fork
+
+
+def prepare() -> None:
+    """Find the references once, in the job's process after its imports (`poison.plan`), so that
+    each exercise's process only replaces them."""
+    global _planned
+    _planned = poison.plan(keep=lambda name: name in KEEP)
 
 
 def run_student(
@@ -110,7 +118,7 @@ def _isolate(job: dict, pipes: tuple[int, int], workdir: str, confinement: Confi
     _limit(resource.RLIMIT_FSIZE, job["file_bytes"])
     _limit(resource.RLIMIT_CPU, int(job["timeout"]) + 2)
     _limit(resource.RLIMIT_AS, _mapped_bytes() + job["memory"])
-    poison.poison_references(keep=lambda name: name in KEEP)
+    poison.poison_references(keep=lambda name: name in KEEP, planned=_planned)
     if job["drop_to"] is not None:
         os.setgroups([])
         os.setgid(job["drop_to"])
