@@ -29,12 +29,12 @@ from grading_corpus import (
     write_student,
 )
 
-from course.grader import grade
+from course.grader import class_run, grade
 from course.grader.sandbox import confine
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
-from course.grading import EXERCISES
+from course.grading import EXERCISES, cases_for
 
 LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
 FC = "fc_param_count"  # hostile students submit only its notebook, which also holds scale_array
@@ -96,7 +96,7 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
 @pytest.fixture(scope="module", params=_modes())
 def graded(request, tmp_path_factory):
     subs, out, sentinel, expected = _build_class(tmp_path_factory.mktemp(request.param))
-    grades = grade.grade_class(
+    grades = class_run.grade_class(
         subs,
         out,
         workers=2,
@@ -209,15 +209,15 @@ def test_a_rerun_resumes_without_regrading_finished_students(tmp_path, monkeypat
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ann", "ben"):
         write_student(subs / student, only=FC)
-    grade.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # a new secret, kept in out
+    class_run.grade_class(subs, out, workers=2, limits=LIMITS, progress=False)  # a new secret, kept in out
     write_student(subs / "cy", only=FC)
     (out / "ben.json").write_text((out / "ben.json").read_text()[:100])  # interrupted mid-write
     graded = []
-    real = grade.grade_student
+    real = class_run.grade_student
     monkeypatch.setattr(
-        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+        class_run, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(
+    grades = class_run.grade_class(
         subs, out, workers=2, limits=LIMITS, progress=False
     )  # the secret of the first run
     assert sorted(graded) == ["ben", "cy"]
@@ -246,7 +246,7 @@ def test_a_crash_of_the_whole_sandbox_costs_only_the_exercise_that_ran():
             return h * w * c * u
         """
     )
-    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in cells}
+    cases = {e: cases_for(EXERCISES[e], 1) for e in cells}
     runs = sandbox.run_notebook(setup, {**cells, "fc_param_count": killer}, cases, LIMITS, "fallback")
     for exercise in cells:
         result = verdict(EXERCISES[exercise], cases[exercise], runs[exercise], LIMITS.timeout)
@@ -274,7 +274,7 @@ def test_a_fork_bomb_is_held_by_the_process_limit():
     )
     honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
     ids = [FC, "conv_param_count"]
-    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    cases = {e: cases_for(EXERCISES[e], 1) for e in ids}
     runs = sandbox.run_notebook(None, {FC: bomb, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert -LIMITS.processes <= runs[FC].outcomes[0].output < 0
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
@@ -283,14 +283,16 @@ def test_a_fork_bomb_is_held_by_the_process_limit():
 def test_a_points_table_reweights_and_a_rerun_with_other_points_regrades(tmp_path, monkeypatch):
     subs, out = tmp_path / "subs", tmp_path / "out"
     write_student(subs / "ann", only=FC)
-    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False, points={FC: 5.0})
+    grades = class_run.grade_class(
+        subs, out, secret=b"3" * 16, limits=LIMITS, progress=False, points={FC: 5.0}
+    )
     assert grades[0].results[FC].score == 5.0 and _table(out)["ann"][FC] == 5.0
     graded = []
-    real = grade.grade_student
+    real = class_run.grade_student
     monkeypatch.setattr(
-        grade, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
+        class_run, "grade_student", lambda files, *a: graded.append(files.student) or real(files, *a)
     )
-    grades = grade.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False)
+    grades = class_run.grade_class(subs, out, secret=b"3" * 16, limits=LIMITS, progress=False)
     assert graded == ["ann"] and grades[0].results[FC].score == EXERCISES[FC].points
 
 
@@ -308,7 +310,7 @@ def test_filling_the_disk_costs_only_that_exercise():
     )
     honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
     ids = [FC, "conv_param_count"]
-    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    cases = {e: cases_for(EXERCISES[e], 1) for e in ids}
     runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
@@ -331,7 +333,7 @@ def test_students_graded_at_the_same_time_run_as_different_unprivileged_uids(mod
     if sandbox.drop_to(mode) is None:
         pytest.skip("student code cannot run as another user here (not root, or its Python is private)")
     whoami = "import os\ndef fc_param_count(h, w, c, u):\n    return os.getuid()\n"
-    cases = {FC: grade.cases_for(EXERCISES[FC], None)}
+    cases = {FC: cases_for(EXERCISES[FC], None)}
     with sandbox.SandboxPool(mode) as pool, ThreadPoolExecutor(max_workers=2) as threads:
         barrier = threading.Barrier(2)
 
@@ -376,7 +378,7 @@ def fc_param_count(h, w, c, u):
 def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
     honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
     ids = [FC, "conv_param_count"]
-    cases = {e: grade.cases_for(EXERCISES[e], 1) for e in ids}
+    cases = {e: cases_for(EXERCISES[e], 1) for e in ids}
     limits = Limits(timeout=20.0, memory=300 * 2**20, processes=16)
     runs = sandbox.run_notebook(None, {FC: cell, ids[1]: honest}, cases, limits, mode)
     result = verdict(EXERCISES[FC], cases[FC], runs[FC], limits.timeout)
@@ -392,11 +394,11 @@ def test_limits_hold_across_all_processes_of_an_exercise(mode, cell, status):
 MEASURE = """
 import sys, time
 from pathlib import Path
-from course.grader import grade
+from course.grader.class_run import grade_class
 from course.grader.sandbox.run import Limits
 started = time.monotonic()
-grades = grade.grade_class(Path(sys.argv[1]), Path(sys.argv[2]), workers=1, limits=Limits(timeout=30),
-                           mode=sys.argv[3], progress=False)
+grades = grade_class(Path(sys.argv[1]), Path(sys.argv[2]), workers=1, limits=Limits(timeout=30),
+                     mode=sys.argv[3], progress=False)
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")).split()[1]
 print(int(peak) // 1024, time.monotonic() - started, [g.total for g in grades])
 """

@@ -17,11 +17,13 @@ import numpy as np
 import pytest
 from grading_corpus import write_student
 
-from course.grader import collect, grade, secret
+from course.grader import class_run, collect, grade, secret
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
+from course.grader.results import result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, _exercise_run
 from course.grader.sandbox.wire import decode_frames, encode_frame
+from course.grader.student import StudentGrade, read_student
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
 from course.grading.compare import compare_number
@@ -64,7 +66,7 @@ def test_hidden_cases_differ_per_student_per_secret_and_per_submission():
 def test_the_secret_is_on_no_command_line_and_in_no_file_but_the_private_one(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "ann").mkdir(parents=True)
-    grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
+    class_run.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
     kept = (out / ".course-grade-secret").read_bytes()
     assert len(kept) == 64 and os.stat(out / ".course-grade-secret").st_mode & 0o777 == 0o600
     assert os.stat(out).st_mode & 0o777 == 0o700
@@ -80,11 +82,11 @@ def test_the_secret_is_on_no_command_line_and_in_no_file_but_the_private_one(tmp
 def test_a_changed_secret_on_an_existing_gradebook_is_refused(tmp_path, capsys):
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "ann").mkdir(parents=True)
-    grade.grade_class(subs, out, workers=1, secret=b"a" * 16, limits=LIMITS, progress=False)
-    with pytest.raises(grade.SecretMismatch, match="another secret"):
-        grade.grade_class(subs, out, workers=1, secret=b"b" * 16, limits=LIMITS, progress=False)
-    with pytest.raises(grade.SecretMismatch, match="--secret-file"):
-        grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)  # the file was not kept
+    class_run.grade_class(subs, out, workers=1, secret=b"a" * 16, limits=LIMITS, progress=False)
+    with pytest.raises(class_run.SecretMismatch, match="another secret"):
+        class_run.grade_class(subs, out, workers=1, secret=b"b" * 16, limits=LIMITS, progress=False)
+    with pytest.raises(class_run.SecretMismatch, match="--secret-file"):
+        class_run.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)  # the file was not kept
     (tmp_path / "b").write_bytes(b"b" * 16)
     parser = argparse.ArgumentParser()
     grade.add_arguments(parser)
@@ -97,18 +99,18 @@ def test_the_resume_regrades_a_results_file_it_did_not_sign(tmp_path, monkeypatc
     for student in ("ann", "ben", "cy"):
         write_student(subs / student, {FC: "def fc_param_count(h, w, c, u):\n    return 0\n"}, only=FC)
     key = b"s" * 32
-    grade.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
+    class_run.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
     forged = json.loads((out / "ann.json").read_text())
     forged["score"] = 99  # edited after signing
     (out / "ann.json").write_text(json.dumps(forged))
-    other = grade.StudentGrade("ben", {}, [])
-    resigned = json.loads(grade._signed_json(other, b"x" * 32))  # signed with another secret
+    other = StudentGrade("ben", {}, [])
+    resigned = json.loads(signed_json(other, b"x" * 32))  # signed with another secret
     (out / "ben.json").write_text(json.dumps(resigned))
     graded = []
-    real = grade.grade_student
+    real = class_run.grade_student
     spy = lambda files, *a: graded.append(files.student) or real(files, *a)  # noqa: E731
-    monkeypatch.setattr(grade, "grade_student", spy)
-    grades = grade.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
+    monkeypatch.setattr(class_run, "grade_student", spy)
+    grades = class_run.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
     assert sorted(graded) == ["ann", "ben"]
     assert [g.results[FC].score for g in grades] == [0.0, 0.0, 0.0]
 
@@ -122,7 +124,7 @@ def test_formula_looking_student_ids_are_escaped_in_the_csv(name):
     rows = list(
         csv.reader(
             io.StringIO(
-                gradebook_csv(final_grades([grade.StudentGrade(name, results, [])], []), EXERCISES),
+                gradebook_csv(final_grades([StudentGrade(name, results, [])], []), EXERCISES),
                 newline="",
             )
         )
@@ -130,7 +132,7 @@ def test_formula_looking_student_ids_are_escaped_in_the_csv(name):
     assert rows[1][0] == "'" + name
     plain = list(
         csv.reader(
-            io.StringIO(gradebook_csv(final_grades([grade.StudentGrade("ann", results, [])], []), EXERCISES))
+            io.StringIO(gradebook_csv(final_grades([StudentGrade("ann", results, [])], []), EXERCISES))
         )
     )
     assert plain[1][0] == "ann"
@@ -141,11 +143,11 @@ def test_student_ids_of_any_length_get_a_row_and_their_own_file(tmp_path):
     names = ["a" * 245, "b" * 255, "c" * 253 + "é"]
     for name in names:
         (subs / name).mkdir(parents=True)
-    grades = grade.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
+    grades = class_run.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
     assert [g.student for g in grades] == sorted(names)
     with open(out / "grades.csv") as f:
         assert [row["student"] for row in csv.DictReader(f)] == sorted(names)
-    files = {grade._result_name(n) for n in names}
+    files = {result_name(n) for n in names}
     assert len(files) == 3 and all((out / f).is_file() for f in files)
 
 
@@ -174,7 +176,7 @@ def test_a_folder_1100_levels_deep_is_read_without_recursion(tmp_path):
     for _ in range(1100):
         path = path / "d"
         os.mkdir(path)  # relative to each level: the full path is longer than PATH_MAX allows
-    files = grade.read_student(student)
+    files = read_student(student)
     assert len(files.notebooks) == 1 and any("folders deep" in n for n in files.notes)
     for _ in range(1100):  # remove it as deeply as it was made (pytest's cleanup would recurse)
         os.rmdir(path)
@@ -191,10 +193,10 @@ def test_links_are_not_followed(tmp_path):
     (subs / "linked_files" / "inner").symlink_to(subs / "honest")
     found = {s.name: s for s in collect.students(subs)}
     assert found["linked_folder"].refused == "this folder is a symbolic link: not graded"
-    files = grade.read_student(found["linked_files"])
+    files = read_student(found["linked_files"])
     assert files.notebooks == ()
     assert sum("symbolic link: not read" in n for n in files.notes) == 2
-    assert grade.read_student(found["linked_folder"]).notes == ("this folder is a symbolic link: not graded",)
+    assert read_student(found["linked_folder"]).notes == ("this folder is a symbolic link: not graded",)
 
 
 def test_file_count_and_size_limits_hold_with_a_message(tmp_path, monkeypatch):

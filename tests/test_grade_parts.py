@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from grading_corpus import REPO
 
-from course.grader import grade
 from course.grader.notebook import UnreadableNotebook, parse_notebook
 from course.grader.sandbox import child, session
 from course.grader.sandbox.run import Limits
 from course.grader.sandbox.runner import inert
 from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_frame, encode_outcome
+from course.grader.student import grade_student
 from course.grading.exercise import Outcome
 
 
@@ -145,7 +145,7 @@ def test_the_released_student_notebooks_grade_as_not_attempted(tmp_path):
     folder.mkdir()
     for notebook in released:
         shutil.copy(notebook, folder / notebook.name)
-    result = grade.grade_student(folder, seed=1, limits=Limits(timeout=20))
+    result = grade_student(folder, seed=1, limits=Limits(timeout=20))
     assert result.total == 0
     assert {r.status for r in result.results.values()} == {"not attempted"}
 

@@ -23,8 +23,8 @@ from course.cli import main
 from course.grader import gradescope
 from course.grader.autograder import Assignment, pins
 from course.grader.bench_gradescope import Harness
-from course.grader.grade import StudentGrade
 from course.grader.sandbox.run import drop_to
+from course.grader.student import StudentGrade
 from course.grading import EXERCISES
 from course.grading.result import CaseResult, CheckResult
 

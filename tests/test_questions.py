@@ -12,7 +12,7 @@ import pytest
 from corpus import questions as corpus_questions
 from grading_corpus import write_student
 
-from course.grader import grade
+from course.grader.class_run import grade_class
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grading import EXERCISES, check, fallback
@@ -185,7 +185,7 @@ def test_course_grade_scores_a_question_in_a_submitted_notebook(tmp_path, mode):
     }
     for student, answer in answers.items():
         write_student(subs / student, {Q: cell.format(answer)}, only=Q)
-    grades = grade.grade_class(subs, out, limits=Limits(timeout=5.0), mode=mode, progress=False)
+    grades = grade_class(subs, out, limits=Limits(timeout=5.0), mode=mode, progress=False)
     results = {g.student: g.results[Q] for g in grades}
     points = EXERCISES[Q].points
     assert {student: r.score for student, r in results.items()} == {

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.grader.grade import grade_class
+from course.grader.class_run import grade_class
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, isolation
 from course.grading import EXERCISES
 

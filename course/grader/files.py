@@ -1,6 +1,6 @@
 """The grader's own files: a student's file name for any id, and private atomic writes.
 
-Layering: standard library only; grade, gradebook and export write through here.
+Layering: standard library only; class_run, gradebook and export write through here.
 """
 
 from __future__ import annotations

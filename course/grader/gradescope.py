@@ -27,9 +27,9 @@ from course.grader.autograder import (
     make_autograder,
     prepare,
 )
-from course.grader.grade import StudentGrade, grade_student
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, drop_to, isolation
 from course.grader.secret import BadSecret, read_secret, student_seed
+from course.grader.student import StudentGrade, grade_student
 from course.grading import EXERCISES, cases_for, load_points
 from course.grading.result import CheckResult
 

@@ -1,6 +1,6 @@
 """Checks for every exercise of the course: instant feedback in the notebooks, and the same verdicts
 for the grader. Layering: grading imports functional, nn and gradcheck (the references), never the
-notebooks; the sandboxed grader (`course.grader.grade`) runs on top of this registry.
+notebooks; the sandboxed grader (`course grade`, `course.grader`) runs on top of this registry.
 """
 
 from __future__ import annotations
