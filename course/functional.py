@@ -53,10 +53,11 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
     shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
-    a, w = _padded(x, padding), np.ascontiguousarray(w)
+    w = np.ascontiguousarray(w)
     work = _conv_work(shape, w.shape)
     if _uses_gemm(w):
-        return _forward_gemm(a, w, bias, stride, shape, work)
+        return _forward_gemm(x, w, bias, stride, padding, shape, work)
+    a = _padded(x, padding)
     if stride == (1, 1):
         return _sweep(a, w, bias, shape[2:], work)
     z = np.empty(shape, dtype=x.dtype)
@@ -79,16 +80,15 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
-    if stride == (1, 1) and not _uses_gemm(w):
+    if _uses_gemm(w):
+        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, work)
+    elif stride == (1, 1):
         grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
     else:
         a = _padded(x, padding)
-        if _uses_gemm(w):
-            grad_a, grad_w = _backward_gemm(delta, a, w, stride, work)
-        else:
-            grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
-            parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
-            parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
+        grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
+        parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
+        parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
         (ph, pw), (h, wd) = padding, x.shape[2:]
         grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
@@ -190,20 +190,22 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     return np.ascontiguousarray(grad_x), grad_w
 
 
-def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
-    """conv2d as matrix products: z[n] = w (F, C*KH*KW) @ cols (C*KH*KW, Ho*Wo) + b, for a few images
-    at a time (`_chunks`), the chunks shared among threads. Returns z (N, F, Ho, Wo)."""
+def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
+    """conv2d as matrix products, a few images at a time (`_chunks`), the chunks shared among threads:
+    with the chunk's n images padded and laid out image-last (`_images_last`),
+    z (F, Ho*Wo*n) = w (F, C*KH*KW) @ im2col (C*KH*KW, Ho*Wo*n), then put back image-first, plus b.
+    Returns z (N, F, Ho, Wo)."""
     n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     ho, wo = shape[2:]
     w2 = w.reshape(n_kernels, -1)
-    z = np.empty(shape, dtype=a.dtype)
-    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+    z = np.empty(shape, dtype=x.dtype)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo)
 
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
-            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
-            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
-            z[n0:n1] = (w2 @ cols).reshape(n_kernels, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+            cols = np.empty((w2.shape[1], ho * wo * (n1 - n0)), dtype=x.dtype)
+            _conv.im2col(_images_last(x[n0:n1], padding), kh, kw, *stride, cols)
+            z[n0:n1] = (w2 @ cols).reshape(n_kernels, ho, wo, n1 - n0).transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
@@ -211,39 +213,54 @@ def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
     return z
 
 
-def _backward_gemm(delta, a, w, stride, work: int):
-    """conv2d_backward as matrix products, a few images at a time, with d = delta (F, n*Ho*Wo):
+def _backward_gemm(delta, x, w, stride, padding, work: int):
+    """conv2d_backward as matrix products, a few images at a time laid out image-last as in
+    `_forward_gemm`, with d = delta (F, Ho*Wo*n):
 
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
-    grad_a = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it read).
-    Each chunk's grad_w is kept apart and the sum taken in chunk order, so results do not depend on
-    which thread ran which chunk. Returns (grad_a, grad_w) shaped like a and w.
+    grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
+    read), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken in chunk
+    order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w) shaped
+    like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
-    kh, kw = w.shape[2], w.shape[3]
+    (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     w2 = w.reshape(n_kernels, -1)
-    grad_a = np.zeros_like(a)
-    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+    grad_x = np.empty_like(x)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo)
     partial = [None] * len(chunks)
 
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
             n0, n1 = chunks[k]
-            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
-            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
-            d = delta[n0:n1].transpose(1, 0, 2, 3).reshape(n_kernels, -1)  # (F, n*Ho*Wo), a copy
+            at = _images_last(x[n0:n1], padding)
+            cols = np.empty((w2.shape[1], ho * wo * (n1 - n0)), dtype=x.dtype)
+            _conv.im2col(at, kh, kw, *stride, cols)
+            d = delta[n0:n1].transpose(1, 2, 3, 0).reshape(n_kernels, -1)  # (F, Ho*Wo*n), a copy
             partial[k] = d @ cols.T
-            _conv.col2im_add(w2.T @ d, kh, kw, *stride, grad_a[n0:n1])
+            grad_at = np.zeros_like(at)
+            _conv.col2im_add(w2.T @ d, kh, kw, *stride, grad_at)
+            grad_x[n0:n1] = grad_at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
-    return grad_a, np.sum(partial, axis=0).reshape(w.shape)
+    return grad_x, np.sum(partial, axis=0).reshape(w.shape)
 
 
 def _chunks(n_images: int, taps: int, outputs: int) -> list[tuple[int, int]]:
     """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
     step = max(1, _conv.COLS_SIZE // (taps * outputs))
     return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
+
+
+def _images_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x (n, C, H, W) padded with zeros on both sides and laid out (C, Hp, Wp, n), C-contiguous."""
+    (n, c, h, w), (ph, pw) = x.shape, padding
+    if ph == 0 and pw == 0:
+        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    at = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    at[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
+    return at
 
 
 def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:

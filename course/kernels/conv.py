@@ -193,52 +193,56 @@ def direct_grad_w(delta, a, sh, sw, grad_w, t0, t1):
 
 
 @jit
-def im2col(a, kh, kw, sh, sw, cols):
-    """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
+def im2col(at, kh, kw, sh, sw, cols):
+    """cols[(ch*KH + j)*KW + i, (r*Wo + c)*n + m] = at[ch, r*sh + j, c*sw + i, m].
 
-    a (n, C, Hp, Wp) padded input, cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output,
-    with Ho * Wo = cols.shape[1] // n and Wo = (Wp - KW) // sw + 1. Each input row read feeds KW taps.
+    at (C, Hp, Wp, n): n padded images with the image index last, cols (C*KH*KW, Ho*Wo*n): one row per
+    tap, one column per output, the n images' outputs side by side; Ho = cols.shape[1] // (Wo * n) and
+    Wo = (Wp - KW) // sw + 1. With the images last, a stride-1 tap copies Wo * n consecutive elements
+    per output row, a loop long enough to vectorise even for 8 x 8 outputs (image-first columns copied
+    runs of Wo, mostly in scalar remainder loops).
     """
-    n_images, n_channels, _, wp = a.shape
+    n_channels, hp, wp, n_images = at.shape
     wo = (wp - kw) // sw + 1
-    ho = cols.shape[1] // (n_images * wo)
+    ho = cols.shape[1] // (wo * n_images)
+    run = wo * n_images if sw == 1 else n_images  # consecutive elements per copy
+    source = at.reshape(at.size)
     for ch in range(n_channels):
         for j in range(kh):
-            for n in range(n_images):
+            for i in range(kw):
+                tap = cols[(ch * kh + j) * kw + i]
                 for r in range(ho):
-                    source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
-                    for i in range(kw):
-                        row = cols[(ch * kh + j) * kw + i, start : start + wo]
-                        if sw == 1:  # a unit-stride copy, which LLVM vectorises: 2-4x faster
-                            shifted = source[i : i + wo]
-                            for c in range(wo):
-                                row[c] = shifted[c]
-                        else:
-                            for c in range(wo):
-                                row[c] = source[c * sw + i]
+                    line = (ch * hp + r * sh + j) * wp
+                    for c in range(0, wo, wo if sw == 1 else 1):
+                        start = (line + c * sw + i) * n_images
+                        piece = source[start : start + run]
+                        target = tap[(r * wo + c) * n_images : (r * wo + c) * n_images + run]
+                        for k in range(run):
+                            target[k] = piece[k]
 
 
 @jit
-def col2im_add(grad_cols, kh, kw, sh, sw, grad_a):
-    """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
+def col2im_add(grad_cols, kh, kw, sh, sw, grad_at):
+    """grad_at[ch, r*sh + j, c*sw + i, m] += grad_cols[(ch*KH + j)*KW + i, (r*Wo + c)*n + m], in place.
 
-    The adjoint of `im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp,
-    Wp), grad_cols (C*KH*KW, n*Ho*Wo); one image at a time, so that its rows stay in L1.
+    The adjoint of `im2col`: each tap's gradient goes back to the input pixel it read. grad_at (C, Hp,
+    Wp, n) with the image index last, grad_cols (C*KH*KW, Ho*Wo*n); runs of Wo * n (stride 1) or n
+    consecutive elements, as in `im2col`.
     """
-    n_images, n_channels, _, wp = grad_a.shape
+    n_channels, hp, wp, n_images = grad_at.shape
     wo = (wp - kw) // sw + 1
-    ho = grad_cols.shape[1] // (n_images * wo)
+    ho = grad_cols.shape[1] // (wo * n_images)
+    run = wo * n_images if sw == 1 else n_images
+    target = grad_at.reshape(grad_at.size)
     for ch in range(n_channels):
-        for n in range(n_images):
-            for j in range(kh):
+        for j in range(kh):
+            for i in range(kw):
+                tap = grad_cols[(ch * kh + j) * kw + i]
                 for r in range(ho):
-                    target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
-                    for i in range(kw):
-                        tap = grad_cols[(ch * kh + j) * kw + i, start : start + wo]
-                        if sw == 1:  # unit stride, vectorised as in im2col
-                            shifted = target[i : i + wo]
-                            for c in range(wo):
-                                shifted[c] += tap[c]
-                        else:
-                            for c in range(wo):
-                                target[c * sw + i] += tap[c]
+                    line = (ch * hp + r * sh + j) * wp
+                    for c in range(0, wo, wo if sw == 1 else 1):
+                        start = (line + c * sw + i) * n_images
+                        piece = tap[(r * wo + c) * n_images : (r * wo + c) * n_images + run]
+                        added = target[start : start + run]
+                        for k in range(run):
+                            added[k] += piece[k]
