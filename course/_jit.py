@@ -37,6 +37,7 @@ __all__ = [
     "parallel_for",
     "set_num_threads",
     "single_threaded",
+    "threads_for",
 ]
 
 _FASTMATH = {"reassoc", "contract"}
@@ -91,6 +92,12 @@ def single_threaded() -> Iterator[None]:
         _local.threads = previous
 
 
+def threads_for(work: int) -> int:
+    """Threads `parallel_for` uses for `work` multiply-adds: one below PARALLEL_WORK, else
+    `get_num_threads()` (fewer when there are fewer tasks)."""
+    return get_num_threads() if work >= PARALLEL_WORK else 1
+
+
 def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     """Call kernel(*args, t0, t1) on ranges [t0, t1) that cover the tasks 0 .. n_tasks - 1 once each.
 
@@ -98,7 +105,7 @@ def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     `get_num_threads()`. The calling thread takes ranges too; every range is done when this returns.
     The kernel must write only the outputs of its own tasks.
     """
-    threads = min(get_num_threads(), n_tasks) if work >= PARALLEL_WORK else 1
+    threads = min(threads_for(work), n_tasks)
     if threads <= 1:
         kernel(*args, 0, n_tasks)
         return

@@ -13,8 +13,8 @@ Convolution is the lecture's cross-correlation (the kernel is not flipped), as i
 where a is x padded with zeros. Every function checks its arguments and raises a `TypeError` or
 `ValueError` that names the argument; outputs have the input's dtype (float32 or float64), never alias
 an input, and inputs are never modified. `course.naive` holds the readable loops these functions are
-tested against. Layering: functional imports `_args`, `_blas`, `_jit` and `kernels`, never the layers
-above it.
+tested against. Layering: functional imports `_args`, `_blas`, `_jit`, `_scratch` and `kernels`, never
+the layers above it.
 
 Which kernel runs: layers with many taps per output (C * KH * KW >= GEMM_DEPTH) are im2col matrix
 products, in chunks of images shared among threads, with numpy's BLAS kept on one thread (a BLAS thread
@@ -30,7 +30,8 @@ import numpy as np
 
 from course import _args
 from course._blas import single_threaded_blas
-from course._jit import parallel_for
+from course._jit import parallel_for, threads_for
+from course._scratch import scratch
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
 
@@ -199,13 +200,14 @@ def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
     ho, wo = shape[2:]
     w2 = w.reshape(n_kernels, -1)
     z = np.empty(shape, dtype=x.dtype)
-    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
 
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
-            cols = np.empty((w2.shape[1], ho * wo * (n1 - n0)), dtype=x.dtype)
+            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
             _conv.im2col(_images_last(x[n0:n1], padding), kh, kw, *stride, cols)
-            z[n0:n1] = (w2 @ cols).reshape(n_kernels, ho, wo, n1 - n0).transpose(3, 0, 1, 2)
+            zt = np.matmul(w2, cols, out=scratch("z", (n_kernels, cols.shape[1]), x.dtype))
+            z[n0:n1] = zt.reshape(n_kernels, ho, wo, n1 - n0).transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
@@ -227,19 +229,23 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     w2 = w.reshape(n_kernels, -1)
     grad_x = np.empty_like(x)
-    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
     partial = [None] * len(chunks)
 
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
             n0, n1 = chunks[k]
             at = _images_last(x[n0:n1], padding)
-            cols = np.empty((w2.shape[1], ho * wo * (n1 - n0)), dtype=x.dtype)
+            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
             _conv.im2col(at, kh, kw, *stride, cols)
-            d = delta[n0:n1].transpose(1, 2, 3, 0).reshape(n_kernels, -1)  # (F, Ho*Wo*n), a copy
+            d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
+            d[...] = delta[n0:n1].transpose(1, 2, 3, 0)
+            d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
-            grad_at = np.zeros_like(at)
-            _conv.col2im_add(w2.T @ d, kh, kw, *stride, grad_at)
+            grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
+            grad_at = scratch("grad_at", at.shape, x.dtype)
+            grad_at.fill(0)
+            _conv.col2im_add(grad_cols, kh, kw, *stride, grad_at)
             grad_x[n0:n1] = grad_at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
@@ -247,18 +253,26 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     return grad_x, np.sum(partial, axis=0).reshape(w.shape)
 
 
-def _chunks(n_images: int, taps: int, outputs: int) -> list[tuple[int, int]]:
-    """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
-    step = max(1, _conv.COLS_SIZE // (taps * outputs))
+def _chunks(n_images: int, taps: int, outputs: int, work: int) -> list[tuple[int, int]]:
+    """Image ranges [n0, n1) of equal sizes whose cols (taps, (n1 - n0) * outputs) hold at most about
+    COLS_SIZE elements (one image at least), as many ranges as threads at least (`parallel_for` shares
+    them out) and a multiple of the threads when there are fewer ranges than images, so that no
+    thread waits for the last one alone."""
+    per_image = taps * outputs
+    n_chunks = min(n_images, max(1, -(-n_images * per_image // _conv.COLS_SIZE)))
+    threads = threads_for(work)
+    n_chunks = min(n_images, -(-n_chunks // threads) * threads)
+    step = -(-n_images // n_chunks)
     return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
 
 
 def _images_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    """x (n, C, H, W) padded with zeros on both sides and laid out (C, Hp, Wp, n), C-contiguous."""
+    """x (n, C, H, W) padded with zeros on both sides and laid out (C, Hp, Wp, n), C-contiguous, in
+    the calling thread's scratch slot "images_last"."""
     (n, c, h, w), (ph, pw) = x.shape, padding
-    if ph == 0 and pw == 0:
-        return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
-    at = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    at = scratch("images_last", (c, h + 2 * ph, w + 2 * pw, n), x.dtype)
+    if ph or pw:
+        at.fill(0)
     at[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
     return at
 

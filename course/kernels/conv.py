@@ -18,10 +18,10 @@ rows or images; they are thrown away (forward) or given a zero delta (backward).
 span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks of BLOCK so that every sweep stays in cache.
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
-`im2col` lays the taps of a few images out as the rows of cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW)
-@ cols, grad_w = delta (F, n*Ho*Wo) @ cols.T and grad_cols = w.T @ delta, added back into the input's
-places by `col2im_add`. BLAS keeps its partial sums in registers, which the sweeps cannot; with few
-taps the copy into cols costs more than that saves.
+`im2col` lays the taps of a few images, laid out image-last (C, Hp, Wp, n), out as the rows of cols
+(C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, Ho*Wo*n) @ cols.T and grad_cols =
+w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
+registers, which the sweeps cannot; with few taps the copy into cols costs more than that saves.
 
 Other strides, with fewer taps, use the direct loops (`direct_*`), which read like the formula.
 """
@@ -48,9 +48,11 @@ BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs i
 # backward, sweeps -> products: C*KH*KW = 150 (LeNet 6->16 k5) 7.5 -> 3.7 ms and 288 (32->64 k3)
 # 274 -> 113 ms, but 25 (LeNet 1->6 k5) 3.0 -> 4.0 ms and 27 (3 -> 16, 224 x 224) 7.8 -> 15.4 ms.
 GEMM_DEPTH = 100
-# Elements of cols per matrix product (512 KB in float64, so it stays in L2): images go in chunks of
-# about this. LeNet 6->16, float64 backward: 2.6 ms at 2**16, 3.5 ms at 2**17.
-COLS_SIZE = 1 << 16
+# Elements of cols per matrix product, at most (one image at least): images go in chunks of about this,
+# as many chunks as threads at least. LeNet 6->16 (64 images), float32, 2 threads, forward + backward:
+# 1.7 ms at 2**16 (11 chunks), 1.3 ms at 2**18 (4 chunks of 16 images); at 32 images and more, the layout
+# copies of delta and z (one image every 4 KB) slow down.
+COLS_SIZE = 1 << 18
 
 
 @jit
