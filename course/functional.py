@@ -58,9 +58,9 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     work = _conv_work(shape, w.shape)
     if _uses_gemm(w):
         return _forward_gemm(x, w, bias, stride, padding, shape, work)
-    a = _padded(x, padding)
     if stride == (1, 1):
-        return _sweep(a, w, bias, shape[2:], work)
+        return _sweep(x, w, bias, padding, shape[2:], work)
+    a = _padded(x, padding)
     z = np.empty(shape, dtype=x.dtype)
     parallel_for(_conv.direct_forward, shape[0] * shape[1], work, a, w, bias, *stride, z)
     return z
@@ -145,49 +145,49 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     return grad_x
 
 
-def _sweep(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out_size, work: int) -> np.ndarray:
-    """Stride-1 conv2d of the padded a (N, C, Hp, Wp) by the flat sweeps. Returns (N, F, Ho, Wo)."""
-    (n, c, hp, wp), (ho, wo), n_kernels = a.shape, out_size, w.shape[0]
-    flat = np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, n * hp * wp)
+def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, work: int) -> np.ndarray:
+    """Stride-1 conv2d of x (N, C, H, W) by the flat sweeps. Returns (N, F, Ho, Wo)."""
+    (n, c), (ho, wo), n_kernels = x.shape[:2], out_size, w.shape[0]
+    flat = _channels_first(x, padding)
+    hp, wp = flat.shape[2:]
     span = (n - 1) * hp * wp + (ho - 1) * wp + wo
-    grid = np.empty((n_kernels, n * hp * wp), dtype=a.dtype)  # written up to span, read below it
+    grid = scratch("grid", (n_kernels, n * hp * wp), x.dtype)  # written up to span, read below it
     n_tasks = n_kernels * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, flat, w, bias, wp, span, grid)
+    parallel_for(_conv.sweep_forward, n_tasks, work, flat.reshape(c, -1), w, bias, wp, span, grid)
     return np.ascontiguousarray(grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3))
 
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
-    """Stride-1 gradients by the flat sweeps. delta (N, F, Ho, Wo), x (N, C, H, W). Returns
-    (grad_x, grad_w).
+    """Stride-1 gradients by the flat sweeps, on the forward's grid of Hp x Wp points per image.
+    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w).
 
-    One grid serves both: Hg = Ho + 2*(KH - 1) rows and Wg = Wo + 2*(KW - 1) columns per image. On it
-    lie the padded input a (N, C, Hp, Wp) from the top-left corner (`flat`, zeros after it) and delta,
-    shifted by (KH - 1, KW - 1) (`spread`, zeros around it). Then
-      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wg + i] * spread[f, q + (KH - 1)*Wg + KW - 1]
+    `flat` is the padded input a, channels first, as in the forward; `spread` holds delta on the same
+    grid, (F, N*Hp*Wp), zero where c >= Wo or r >= Ho, after `offset` = (KH - 1)*Wp + KW - 1 zeros. Then
+      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wp + i] * spread[f, offset + q]
     (`sweep_grad_w`), and grad_a[n, ch, p, q] = sum_{f, j, i} delta[n, f, p - j, q - i] * w[f, ch, j, i]
     is the forward sweep of spread by the flipped kernels w[:, :, ::-1, ::-1] with channels and kernels
-    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away.
+    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away. A tap that reaches
+    left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
+    >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
-    hg, wg = ho + 2 * (kh - 1), wo + 2 * (kw - 1)  # >= Hp, Wp
-    flat = np.zeros((c, n, hg, wg), dtype=x.dtype)
-    flat[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
-    spread = np.zeros((n_kernels, n, hg, wg), dtype=x.dtype)
-    spread[:, :, kh - 1 : kh - 1 + ho, kw - 1 : kw - 1 + wo] = delta.transpose(1, 0, 2, 3)
-    flat, spread = flat.reshape(c, -1), spread.reshape(n_kernels, -1)
-    span = (n - 1) * hg * wg + (ho - 1) * wg + wo
-    grad_w = np.empty_like(w)
-    offset = (kh - 1) * wg + kw - 1
-    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wg, span, grad_w)
-    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    flat = _channels_first(x, padding).reshape(c, -1)
     hp, wp = h + 2 * ph, wd + 2 * pw
-    span = (n - 1) * hg * wg + (hp - 1) * wg + wp
-    grid = np.empty((c, n * hg * wg), dtype=x.dtype)  # written up to span, read below it
+    offset = (kh - 1) * wp + kw - 1
+    spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
+    spread.fill(0)
+    spread[:, offset:].reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
+    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
+    grad_w = np.empty_like(w)
+    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    span = n * hp * wp
+    grid = scratch("grid", (c, span), x.dtype)
     zero_bias = np.zeros(c, dtype=x.dtype)
     n_tasks = c * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wg, span, grid)
-    grad_x = grid.reshape(c, n, hg, wg)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
+    grad_x = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
     return np.ascontiguousarray(grad_x), grad_w
 
 
@@ -264,6 +264,19 @@ def _chunks(n_images: int, taps: int, outputs: int, work: int) -> list[tuple[int
     n_chunks = min(n_images, -(-n_chunks // threads) * threads)
     step = -(-n_images // n_chunks)
     return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
+
+
+def _channels_first(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x (N, C, H, W) padded with zeros on both sides and laid out (C, N, Hp, Wp), C-contiguous, in
+    the calling thread's scratch slot "channels_first" (or a view of x, which the kernels only read)."""
+    (n, c, h, w), (ph, pw) = x.shape, padding
+    if c == 1 and not (ph or pw) and x.flags.c_contiguous:
+        return x.reshape(1, n, h, w)  # already in that order: a view
+    flat = scratch("channels_first", (c, n, h + 2 * ph, w + 2 * pw), x.dtype)
+    if ph or pw:
+        flat.fill(0)
+    flat[:, :, ph : ph + h, pw : pw + w] = x.transpose(1, 0, 2, 3)
+    return flat
 
 
 def _images_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
