@@ -17,8 +17,10 @@ def precompile() -> None:
     convolution's sweeps, direct loops and im2col/col2im (forward and backward) and both poolings
     (forward and backward), each in float32 and float64. Arrays are tiny: the time is all compilation,
     or a few milliseconds per kernel when the cache is already warm."""
+    from course._jit import load_numba_target
     from course.kernels import conv, pool
 
+    load_numba_target()
     for dtype in (np.float32, np.float64):
         a = np.ones((2, 2, 5, 5), dtype=dtype)  # padded input (N, C, Hp, Wp)
         w = np.ones((3, 2, 3, 3), dtype=dtype)  # kernels (F, C, KH, KW)
