@@ -154,7 +154,7 @@ def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, wo
     grid = scratch("grid", (n_kernels, n * hp * wp), x.dtype)  # written up to span, read below it
     n_tasks = n_kernels * -(-span // _conv.BLOCK)
     parallel_for(_conv.sweep_forward, n_tasks, work, flat.reshape(c, -1), w, bias, wp, span, grid)
-    return np.ascontiguousarray(grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+    return grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3).copy()  # out of scratch
 
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
@@ -188,7 +188,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     n_tasks = c * -(-span // _conv.BLOCK)
     parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
     grad_x = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(grad_x), grad_w
+    return grad_x.copy(), grad_w  # a copy out of scratch even when grad_x is already C-contiguous
 
 
 def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
