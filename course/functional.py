@@ -176,8 +176,11 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     hp, wp = h + 2 * ph, wd + 2 * pw
     offset = (kh - 1) * wp + kw - 1
     spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
-    spread.fill(0)
-    spread[:, offset:].reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
+    spread[:, :offset] = 0
+    on_grid = spread[:, offset:].reshape(n_kernels, n, hp, wp)
+    on_grid[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
+    on_grid[:, :, :ho, wo:] = 0
+    on_grid[:, :, ho:] = 0
     span = (n - 1) * hp * wp + (ho - 1) * wp + wo
     grad_w = np.empty_like(w)
     parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
