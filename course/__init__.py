@@ -3,14 +3,14 @@
 Submodules load on first use (`course.functional`, `course.nn`, ...), so `import course` is quick,
 compiles nothing and prints nothing.
 
-Layering (imports point one way): _args, _jit -> kernels, naive -> functional -> nn, optim, gradcheck
+Layering (imports point one way): _lazy; _args, _jit -> kernels, naive -> functional -> nn, optim, gradcheck
 -> training, data, apps; grading (the checks) -> functional; grader (sandbox, `course grade`) -> grading;
 cli sits on top of everything.
 """
 
 from __future__ import annotations
 
-import importlib
+from course._lazy import lazy_submodules
 
 __version__ = "0.1.0"
 
@@ -29,8 +29,4 @@ _SUBMODULES = {
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]
 
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"course.{name}")
-    raise AttributeError(f"module 'course' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _SUBMODULES)

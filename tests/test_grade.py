@@ -314,6 +314,18 @@ def test_filling_the_disk_costs_only_that_exercise():
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
 
 
+def test_a_warm_pool_starts_its_sandboxes_before_the_first_job_and_hands_them_out():
+    with sandbox.SandboxPool("auto", warm=2) as pool:
+        started = [s.process.pid for s in pool._waiting]
+        assert len(started) == 2 and all(os.path.exists(f"/proc/{pid}") for pid in started)
+        given = []
+        threads = [threading.Thread(target=lambda: given.append(pool.get())) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+            thread.join()
+        assert [s.process.pid if s.process else None for s in given] == [*started, None]
+
+
 @pytest.mark.parametrize("mode", _modes())
 def test_students_graded_at_the_same_time_run_as_different_unprivileged_uids(mode):
     if sandbox.drop_to(mode) is None:

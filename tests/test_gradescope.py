@@ -110,6 +110,23 @@ def test_the_submission_compiles_nothing_the_cache_step_left_in_the_image(harnes
     assert after == before
 
 
+def test_the_benchmarks_native_cache_drops_only_the_generic_cpu_setting(tmp_path):
+    """bench-gradescope --cache-cpu native compares against code tuned for the grading machine: the
+    scripts are the shipped ones without the line that asks Numba for a generic CPU."""
+    assignment = Assignment.choose(["02_components"], [])
+    scripts = {}
+    for cpu in ("generic", "native"):
+        root = Harness.lay_out(tmp_path / cpu, assignment, SECRET, cache_cpu=cpu).root
+        scripts[cpu] = [
+            (root / name).read_text().splitlines() for name in ("source/setup.sh", "run_autograder")
+        ]
+    for generic, native in zip(scripts["generic"], scripts["native"], strict=True):
+        assert [line for line in generic if line != 'export NUMBA_CPU_NAME="generic"'] == native
+        assert len(generic) == len(native) + 1
+    with pytest.raises(ValueError, match="cache_cpu"):
+        Harness.lay_out(tmp_path / "other", assignment, SECRET, cache_cpu="skylake")
+
+
 def test_an_untouched_notebook_scores_zero_with_a_valid_results_json(harness):
     status, results, _ = _submit(harness, {"02_components.ipynb": REPO / "notebooks" / "02_components.ipynb"})
     assert status == 0

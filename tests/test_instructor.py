@@ -99,6 +99,23 @@ def test_an_nbformat_3_notebook_is_upgraded_and_its_cells_found():
     assert found.cells == {"iou": "def iou(a, b):\n    return 1.0"}
 
 
+def test_reading_notebook_4_leaves_nbformat_unimported():
+    """nbformat (with jsonschema, which builds its grammars on import) costs seconds at the start of
+    every run, a Gradescope container's included: it is imported only for an nbformat 3 notebook."""
+    solution = REPO / "solutions" / "05_applications.ipynb"
+    probe = (
+        "import sys\n"
+        "from course.grader import grade\n"
+        "from course.grader.notebook import parse_notebook\n"
+        f"found = parse_notebook(open({str(solution)!r}, 'rb').read(), ['iou'])\n"
+        "assert found.cells['iou'], found\n"
+        "print(sorted(m for m in ('nbformat', 'jsonschema') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 # --- overrides, gradebook, Canvas, reports -------------------------------------------------------------
 
 

@@ -75,3 +75,24 @@ def test_the_first_kernel_call_leaves_scipy_linalg_alone():
     done = run_python(["-c", SCIPY_PROBE])
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
+
+
+LAZY_PROBE = """
+import sys
+import course, course.apps, course.widgets
+for package, name in ((course, "nn"), (course.apps, "boxes"), (course.widgets, "grid")):
+    full = f"{package.__name__}.{name}"
+    assert full not in sys.modules, full
+    assert getattr(package, name) is sys.modules[full]
+    try:
+        getattr(package, "no_such_module")
+    except AttributeError as error:
+        assert package.__name__ in str(error) and "no_such_module" in str(error)
+    else:
+        raise AssertionError(f"{package.__name__}.no_such_module did not raise")
+"""
+
+
+def test_the_packages_load_their_submodules_on_first_use_only():
+    done = run_python(["-c", LAZY_PROBE])
+    assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ Layering: apps imports nn, optim, functional, naive and data, never grading.
 
 from __future__ import annotations
 
-import importlib
+from course._lazy import lazy_submodules
 
 _SUBMODULES = {
     "boxes",
@@ -27,8 +27,4 @@ _SUBMODULES = {
 
 __all__ = sorted(_SUBMODULES)
 
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"course.apps.{name}")
-    raise AttributeError(f"module 'course.apps' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _SUBMODULES)

@@ -19,8 +19,6 @@ import ast
 import builtins
 from collections.abc import Iterable, Mapping
 
-import nbformat
-
 __all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
 
 MAX_ATTEMPTS = 3  # distinct attempts of one exercise graded per student, at most
@@ -96,6 +94,8 @@ def upgrade(notebook: dict) -> dict:
     others are returned as they are. Raises ValueError when nbformat cannot convert it."""
     if notebook.get("nbformat") != 3:
         return notebook
+    import nbformat  # here, not at the top: importing it takes seconds (jsonschema builds its grammars)
+
     try:
         return nbformat.convert(nbformat.from_dict(notebook), 4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds on malformed input

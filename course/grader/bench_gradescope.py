@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import course
-from course.grader.autograder import Assignment, make_autograder
+from course.grader.autograder import CACHE_ENV, Assignment, make_autograder
 from course.grading import EXERCISES
 
-__all__ = ["Harness", "add_arguments", "run"]
+__all__ = ["CACHE_CPUS", "Harness", "add_arguments", "run"]
+
+CACHE_CPUS = ("generic", "native")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,21 @@ class Harness:
     root: Path
 
     @classmethod
-    def lay_out(cls, root: Path, assignment: Assignment, secret: bytes | None = None) -> Harness:
+    def lay_out(
+        cls, root: Path, assignment: Assignment, secret: bytes | None = None, cache_cpu: str = "generic"
+    ) -> Harness:
         """Unpack the autograder of `assignment` into root/source, copy run_autograder beside it (as
-        Gradescope does) and stand this Python in for root/venv/bin/python."""
+        Gradescope does) and stand this Python in for root/venv/bin/python. With `cache_cpu` "native",
+        the scripts' Numba settings for a generic CPU are left out, so the cache is compiled for this
+        machine's CPU (to measure what the portable cache costs)."""
+        if cache_cpu not in CACHE_CPUS:
+            raise ValueError(f"cache_cpu must be one of {CACHE_CPUS}, got {cache_cpu!r}")
         make_autograder(root / "source", assignment, secret)
+        if cache_cpu == "native":
+            for name in ("setup.sh", "run_autograder"):
+                script = root / "source" / name
+                lines = script.read_text().splitlines(keepends=True)
+                script.write_text("".join(line for line in lines if not _sets_the_cpu(line)))
         shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
         python = root / "venv" / "bin" / "python"
         python.parent.mkdir(parents=True, exist_ok=True)
@@ -92,15 +105,20 @@ class Harness:
         return done.returncode, results, done.stdout + done.stderr
 
 
-def bench(submission: Path, notebooks: list[str], repeat: int = 3) -> dict:
+def _sets_the_cpu(line: str) -> bool:
+    return any(line.startswith(f"export {name}=") for name in CACHE_ENV)
+
+
+def bench(submission: Path, notebooks: list[str], repeat: int = 3, cache_cpu: str = "generic") -> dict:
     """Time the cache step and one submission (the notebooks in `submission`) cold, warm and without
-    the image's cache; returns seconds and the scores."""
+    the image's cache, compiled for `cache_cpu` ("generic": any x86-64, as shipped; "native": this
+    CPU); returns seconds and the scores."""
     files = {p.name: p for p in sorted(submission.glob("*.ipynb"))}
     if not files:
         raise ValueError(f"bench-gradescope: no .ipynb files in --submission {submission}")
     assignment = Assignment.choose(notebooks, [])
     with tempfile.TemporaryDirectory(prefix="course-bench-gradescope-") as scratch:
-        harness = Harness.lay_out(Path(scratch) / "autograder", assignment)
+        harness = Harness.lay_out(Path(scratch) / "autograder", assignment, cache_cpu=cache_cpu)
         start = time.perf_counter()
         done = harness.cache_step()
         setup = time.perf_counter() - start
@@ -149,6 +167,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--notebooks", nargs="+", default=["02_components"], metavar="NAME", help="the assignment's notebooks"
     )
     parser.add_argument("--repeat", type=int, default=3, help="warm and uncached runs (the best is kept)")
+    parser.add_argument(
+        "--cache-cpu",
+        choices=CACHE_CPUS,
+        default="generic",
+        help="the CPU the image's cache is compiled for: any x86-64 (as the autograder ships it) or "
+        "this machine's (to see what the portable cache costs)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,14 +181,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"course bench-gradescope: --repeat must be >= 1, got {args.repeat}", file=sys.stderr)
         return 2
     try:
-        result = bench(args.submission, args.notebooks, args.repeat)
+        result = bench(args.submission, args.notebooks, args.repeat, args.cache_cpu)
     except (ValueError, RuntimeError) as error:
         print(f"course bench-gradescope: {error}", file=sys.stderr)
         return 1
     load = os.getloadavg()[0]
     print(
         f"one Gradescope submission of {result['assignment']} ({result['exercises']} exercises, score "
-        f"{result['score']:g}/{result['possible']:g}); {os.cpu_count()} cores, load average {load:.1f}\n"
+        f"{result['score']:g}/{result['possible']:g}); cache for a {args.cache_cpu} CPU; "
+        f"{os.cpu_count()} cores, load average {load:.1f}\n"
         f"  setup's cache step   {result['setup']:6.1f} s (once per image)"
     )
     rows = (

@@ -218,9 +218,10 @@ def grade_class(
     table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
     finished = {s.name: _finished(out / _result_name(s.name), s.name, secret, table) for s in class_list}
     grades = {name: grade for name, grade in finished.items() if grade is not None}
-    todo = [_read_safely(s) for s in class_list if s.name not in grades]  # all read before any runs
     hide = (str(out), str(submissions))
-    with SandboxPool(mode, hide) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    warm = min(workers, len(class_list) - len(grades))  # sandboxes start while the notebooks are read
+    with SandboxPool(mode, hide, warm) as sandboxes, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        todo = [_read_safely(s) for s in class_list if s.name not in grades]  # all read before any runs
         futures = {
             pool.submit(_grade_safely, s, secret, limits, mode, hide, sandboxes, table): s.student
             for s in todo

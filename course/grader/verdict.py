@@ -60,7 +60,9 @@ def verdict(
         pairs = zip(result.cases, run.outcomes, strict=True)
         marked = [replace(r, message=unrun) if o is None else r for r, o in pairs]
         result = replace(result, cases=marked)
-    notes = [*run.notes, _ending(run, timeout)] if any(o is None for o in run.outcomes) else list(run.notes)
+    # a limit the kernel held (a fork refused, a process killed) is said even when every case came back
+    ended = any(o is None for o in run.outcomes) or run.status in ("memory", "processes")
+    notes = [*run.notes, _ending(run, timeout)] if ended else list(run.notes)
     if run.printed.strip() and result.status not in ("passed", "not attempted"):
         notes.append("your code printed (the start of it):\n" + run.printed[:PRINTED].rstrip())
     if notes and result.status != "not attempted":
@@ -111,7 +113,7 @@ def _ending(run: ExerciseRun, timeout: float, prefix: str = "") -> str:
     elif status == "memory":
         text = "your code used more memory than allowed, counting all the processes it started"
     elif status == "processes":
-        text = "your code started more processes than allowed"
+        text = "your code started more processes (or threads) than allowed"
     elif status.startswith("exited ") and status != "exited 0":
         text = f"your code ended the Python process ({status})"
     elif status == "sandbox ended":

@@ -14,7 +14,7 @@ Layering: widgets imports functional, nn, apps and data, never grading or grader
 
 from __future__ import annotations
 
-import importlib
+from course._lazy import lazy_submodules
 
 _SUBMODULES = {
     "conv_explorer",
@@ -30,8 +30,4 @@ _SUBMODULES = {
 
 __all__ = sorted(_SUBMODULES)
 
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"course.widgets.{name}")
-    raise AttributeError(f"module 'course.widgets' has no attribute {name!r}")
+__getattr__ = lazy_submodules(__name__, _SUBMODULES)

@@ -1,14 +1,16 @@
 """The sandbox's first process: forks a process per student's job, which forks one per exercise.
 
-Started by `course.grader.sandbox.session` (inside bubblewrap when available), it imports the usual modules
-once; each job (a pickle on stdin, trusted: the grader wrote it) is read and served by a process forked
-for it, which imports what the setup cells need, then for each exercise forks a process that runs
-`course.grader.sandbox.runner` in an empty working directory of its own. It waits for that process with the
-exercise's time limit, reads its frames (at most `output_bytes`), kills it and every process it left
-behind (it is a child subreaper, so orphans come back to it), and writes one frame per exercise to
-the job channel: the status and the runner's raw frames as bytes. It runs no student code itself and
-decodes nothing the runner sent. The job channel is the process's original stdout, moved to a
-descriptor of its own before anything is imported: whatever a module prints goes to stderr instead.
+Started by `course.grader.sandbox.session` (inside bubblewrap when available), it imports the usual
+modules once; each job (a pickle on stdin, trusted: the grader wrote it) is read and served by a
+process forked for it, which imports what the setup cells need, then for each exercise forks a
+process (`course.grader.sandbox.relay`, which forks the student's process) in an empty working
+directory of its own and, where the sandbox has control groups, in groups of its own (`cgroup`). It
+waits for that process with the exercise's time limit and budget (`budget`), reads its frames (at
+most `output_bytes`), kills it and every process it left behind (it is a child subreaper, so orphans
+come back to it), and writes one frame per exercise to the job channel: the status and the relay's
+frames as bytes. It runs no student code itself and decodes nothing the relay sent. The job channel
+is the process's original stdout, moved to a descriptor of its own before anything is imported:
+whatever a module prints goes to stderr instead.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from course.grader.sandbox.budget import PERIOD, Budget
+from course.grader.sandbox.budget import OWN_PROCESSES, PERIOD, Budget
+from course.grader.sandbox.cgroup import ExerciseGroup
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame
@@ -41,7 +45,7 @@ _COURSE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder that holds
 _channel = 1  # the descriptor of the job channel (see main)
 
 
-def main(scratch: str | None = None) -> None:
+def main(scratch: str | None = None, groups: dict[str, str] | None = None) -> None:
     """Serve jobs from stdin until it closes: each job in a process forked for it, which writes one
     length-prefixed frame per exercise to stdout, then a zero length, and exits. This process only
     imports the usual modules once and forks, so no student's job is ever in its memory, and a job's
@@ -53,7 +57,7 @@ def main(scratch: str | None = None) -> None:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_DUMPABLE, 0)
     _pre_import(list(PRELOAD))
-    from course.grader.sandbox import runner  # noqa: F401 - loaded once, before any fork
+    from course.grader.sandbox import relay  # noqa: F401 - loaded once, before any fork
 
     confinement = Confinement(_COURSE_ROOT)  # the rules, built once; each exercise's process applies them
 
@@ -68,7 +72,7 @@ def main(scratch: str | None = None) -> None:
             _prctl(_PR_SET_CHILD_SUBREAPER, 1)
             code = 2
             try:
-                code = _one_job(base, confinement)
+                code = _one_job(base, confinement, groups)
             finally:  # whatever happened (a SystemExit of an imported module), never back into the loop
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
@@ -78,13 +82,13 @@ def main(scratch: str | None = None) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _one_job(base: str, confinement: Confinement) -> int:
+def _one_job(base: str, confinement: Confinement, groups: dict[str, str] | None) -> int:
     """Read one job from stdin, serve it; 0 when done, 1 at end of input."""
     head = _read_exact(0, LENGTH.size)
     if head is None:
         return 1
     job = pickle.loads(_read_exact(0, LENGTH.unpack(head)[0]) or b"")
-    for frame in _serve(job, base, confinement):
+    for frame in _serve(job, base, confinement, groups):
         _write(LENGTH.pack(len(frame)) + frame)
     _write(LENGTH.pack(0))
     return 0
@@ -107,10 +111,14 @@ def _write(data: bytes) -> None:
         view = view[os.write(_channel, view) :]
 
 
-def _serve(job: dict, base: str, confinement: Confinement):
-    """Run each exercise of the job in a forked process of its own; yield one frame per exercise."""
+def _serve(job: dict, base: str, confinement: Confinement, groups: dict[str, str] | None):
+    """Run each exercise of the job in a forked process of its own, in control groups of its own
+    where the sandbox has `groups` (`cgroup`); yield one frame per exercise."""
     _pre_import(job["imports"])
-    from course.grader.sandbox import runner  # imported after the setup cell's modules, before any fork
+    # imported after the setup cell's modules, before any fork; the references found once for all
+    from course.grader.sandbox import relay, runner
+
+    runner.prepare()
 
     for exercise_id, index, cases in job["exercises"]:
         workdir = tempfile.mkdtemp(dir=base)
@@ -118,15 +126,21 @@ def _serve(job: dict, base: str, confinement: Confinement):
             os.chown(workdir, job["drop_to"], job["drop_to"])
         read_fd, write_fd = os.pipe()
         budget = Budget(job["memory"], job["processes"])
+        group = _exercise_group(groups, job)
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
             os.close(read_fd)
-            runner.run_exercise(
+            if group is not None:
+                _join_or_exit(group)
+            relay.run_exercise(
                 job, job["notebooks"][index], exercise_id, cases, write_fd, workdir, confinement
             )
         os.close(write_fd)
-        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"], budget)
+        data, status = _collect(pid, read_fd, job["timeout"], job["output_bytes"], _over(group, budget))
+        if group is not None:
+            status = group.over() or status  # a process killed or a fork refused just before the end
+            group.remove()
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
         shutil.rmtree(workdir, ignore_errors=True)
         if job["drop_to"] is not None:
@@ -134,10 +148,36 @@ def _serve(job: dict, base: str, confinement: Confinement):
         yield encode_frame(header, [np.frombuffer(data, dtype=np.uint8)])
 
 
-def _collect(pid: int, fd: int, timeout: float, limit: int, budget: Budget) -> tuple[bytes, str]:
-    """Read the runner's frames until it exits, overruns its time or its budget (memory, processes,
-    across all its processes), or writes too much; then end it and everything it started. Returns the
-    bytes and a status: "exited 0", "signal SIGSEGV", "timeout", "memory", "processes", "output"."""
+def _exercise_group(groups: dict[str, str] | None, job: dict) -> ExerciseGroup | None:
+    """The exercise's control groups (its memory, and its processes with its own two), or None."""
+    if groups is None:
+        return None
+    try:
+        return ExerciseGroup(groups, "exercise", job["memory"], job["processes"] + OWN_PROCESSES)
+    except OSError:
+        return None
+
+
+def _over(group: ExerciseGroup | None, budget: Budget) -> Callable[[], str]:
+    """What ends the exercise early: its groups' record (the kernel held a limit), then its budget."""
+    if group is None:
+        return budget.over
+    return lambda: group.over() or budget.over()
+
+
+def _join_or_exit(group: ExerciseGroup) -> None:
+    """In the exercise's process, before anything else: join its groups, or end without running it."""
+    try:
+        group.join()
+    except OSError:
+        os._exit(3)
+
+
+def _collect(pid: int, fd: int, timeout: float, limit: int, over: Callable[[], str]) -> tuple[bytes, str]:
+    """Read the relay's frames until it exits, overruns its time or its limits (`over()`, asked every
+    PERIOD: "memory" or "processes" across all its processes, else ""), or writes too much; then end
+    it and everything it started. Returns the bytes and a status: "exited 0", "signal SIGSEGV",
+    "timeout", "memory", "processes", "output"."""
     deadline = time.monotonic() + timeout
     check = time.monotonic() + PERIOD
     chunks, size, status, code = [], 0, None, None
@@ -162,7 +202,7 @@ def _collect(pid: int, fd: int, timeout: float, limit: int, budget: Budget) -> t
                 status = "timeout"
             elif code is None and time.monotonic() > check:
                 check = time.monotonic() + PERIOD
-                status = budget.over() or None
+                status = over() or None
     os.close(fd)
     _kill_tree(pid, code is None)
     return b"".join(chunks)[:limit], status

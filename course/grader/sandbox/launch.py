@@ -89,8 +89,15 @@ def isolation(requested: str = "auto") -> str:
     return "fallback"
 
 
-def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = None) -> list[str]:
+def command(
+    mode: str,
+    hide: tuple[str, ...],
+    code: str,
+    drops: bool | None = None,
+    binds: dict[str, str] | None = None,
+) -> list[str]:
     """The command running `code` with the course importable: in bubblewrap, or as a plain process.
+    `binds` (path outside -> path inside) are made writable in bubblewrap (the sandbox's control groups).
 
     Run as root, bubblewrap would keep every capability inside the sandbox (enough to remount its
     read-only binds); it keeps only those needed to hand each exercise to `nobody` and clean up after
@@ -106,7 +113,8 @@ def command(mode: str, hide: tuple[str, ...], code: str, drops: bool | None = No
         caps = ["--cap-drop", "ALL"]
         for cap in _DROP_CAPS if drops else ():
             caps += ["--cap-add", cap]
-    return _bwrap_command(root, hide) + caps + command
+    writable = [option for outside, inside in (binds or {}).items() for option in ("--bind", outside, inside)]
+    return _bwrap_command(root, hide) + writable + caps + command
 
 
 def student_uid(mode: str, slot: int) -> int | None:

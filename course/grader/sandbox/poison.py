@@ -19,7 +19,7 @@ import importlib.abc
 import sys
 from collections.abc import Callable
 
-__all__ = ["ReferenceUsed", "poison_references", "used"]
+__all__ = ["ReferenceUsed", "plan", "poison_references", "used"]
 
 REFERENCE_MODULES = (
     "course.functional",
@@ -45,27 +45,41 @@ def used() -> list[str]:
     return list(_calls)
 
 
-def poison_references(keep: Callable[[str], bool] = lambda name: False) -> int:
-    """Poison the reference implementations; `keep(module_name)` spares modules the runner itself
-    needs (their functions are still poisoned where a reference module re-exports them).
-    Returns the number of functions poisoned."""
+def plan(keep: Callable[[str], bool] = lambda name: False) -> list[tuple[object, str, str]]:
+    """Where the references are: (module or class, attribute, reference's name) for each place a
+    loaded `course` module or class holds one; `keep(module_name)` spares modules the runner itself
+    needs (their functions are still found where a reference module re-exports them). Finding them
+    takes tens of milliseconds, so the job's process plans once and each exercise's process applies
+    the plan (`poison_references(planned=...)`) to the same modules, inherited by fork."""
     for name in REFERENCE_MODULES:
         try:
             importlib.import_module(name)
         except ImportError:
             continue
     targets = _reference_functions(keep)
-    count = 0
+    places: list[tuple[object, str, str]] = []
     for module in [m for n, m in list(sys.modules.items()) if _is_course(n) and m is not None]:
         for attr, value in list(vars(module).items()):
             if id(value) in targets:
-                setattr(module, attr, _stand_in(targets[id(value)]))
-                count += 1
+                places.append((module, attr, targets[id(value)]))
             elif isinstance(value, type) and _is_course(getattr(value, "__module__", "")):
-                count += _poison_class(value, targets)
+                places += _class_places(value, targets)
+    return places
+
+
+def poison_references(
+    keep: Callable[[str], bool] = lambda name: False, planned: list[tuple[object, str, str]] | None = None
+) -> int:
+    """Poison the reference implementations where `planned` (default: `plan(keep)`) says they are,
+    refuse any further import of a course module, and withhold the questions' answers. Returns the
+    number of places poisoned."""
+    places = plan(keep) if planned is None else planned
+    for owner, attr, name in places:
+        stand_in = _stand_in(name)
+        setattr(owner, attr, staticmethod(stand_in) if isinstance(owner, type) else stand_in)
     sys.meta_path.insert(0, _Refuse())
     _withhold_answers()
-    return count
+    return len(places)
 
 
 def _withhold_answers() -> None:
@@ -100,15 +114,13 @@ def _reference_functions(keep: Callable[[str], bool]) -> dict[int, str]:
     return targets
 
 
-def _poison_class(cls: type, targets: dict[int, str]) -> int:
-    count = 0
+def _class_places(cls: type, targets: dict[int, str]) -> list[tuple[object, str, str]]:
+    places = []
     for attr, value in list(vars(cls).items()):
         inner = getattr(value, "__func__", value)
         if attr == "reference" or id(inner) in targets:
-            name = targets.get(id(inner), f"{cls.__module__}.{cls.__name__}.{attr}")
-            setattr(cls, attr, staticmethod(_stand_in(name)))
-            count += 1
-    return count
+            places.append((cls, attr, targets.get(id(inner), f"{cls.__module__}.{cls.__name__}.{attr}")))
+    return places
 
 
 def _stand_in(name: str) -> Callable:

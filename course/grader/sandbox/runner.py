@@ -1,14 +1,15 @@
-"""Inside the sandbox, in a process of its own: run one exercise of one notebook and write plain outcomes.
+"""Inside the sandbox, in the student's process: run one exercise of one notebook, one case per request.
 
 This is the only module that executes student code. The process it runs in was forked for this one
-exercise by `course.grader.sandbox.child`; it never returns, it ends with `os._exit`. Steps: limits (memory,
-processes, file size), references poisoned, privileges dropped when running as root, the process
-confined with Landlock (`confine`: it reads no course source, no submission, no gradebook; writes only
-its working directory; signals nobody outside), `os._exit` and friends made to raise, print capped;
-then the setup cell, the top-level definitions of the other exercise cells (only inert statements, see
-`inert`), this exercise's own cell in full, and every case, one frame per case written to `result_fd`
-as soon as it is known. Everything is judged outside, by the grader: student code runs in this same
-process and can write its own frames, so a frame is never trusted more than a returned value.
+exercise by `course.grader.sandbox.relay`, which holds the result channel; this process never returns,
+it ends with `os._exit`. Steps: limits (memory, processes, file size), references poisoned, privileges
+dropped when running as root, the process confined with Landlock (`confine`: it reads no course
+source, no submission, no gradebook; writes only its working directory; signals nobody outside),
+`os._exit` and friends made to raise, print capped; then the setup cell, the top-level definitions of
+the other exercise cells (only inert statements, see `inert`), this exercise's own cell in full; then
+"ready" (or "fatal"), one reply per case the relay asks for, and "done", each as an 8-byte length and a
+frame. Student code runs in this same process and can write to the replies pipe itself: the relay
+takes one reply per request and judges nothing; everything is judged outside, by the grader.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ import io
 import os
 import resource
 import signal
+import struct
 import sys
 import tempfile
 import traceback
 
 from course.grader.sandbox import poison
 from course.grader.sandbox.confine import Confinement
+from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame, encode_outcome
 from course.grading.exercise import Case, Outcome, run_case
 
-__all__ = ["inert", "run_exercise"]
+__all__ = ["PRINT_CAP", "REQUEST", "inert", "prepare", "run_student"]
 
 KEEP = (
     "course.grading.exercise",
@@ -36,54 +39,78 @@ KEEP = (
     "course.grader.sandbox.runner",
 )
 PRINT_CAP = 4000
+REQUEST = struct.Struct(">i")  # a case number from the relay; a negative one: no more cases
 _real_exit = os._exit
 _runner_pid = -1
+_planned: list | None = None  # where the references are (`prepare`), inherited by each exercise's fork
 
 
-def run_exercise(
+def prepare() -> None:
+    """Find the references once, in the job's process after its imports (`poison.plan`), so that
+    each exercise's process only replaces them."""
+    global _planned
+    _planned = poison.plan(keep=lambda name: name in KEEP)
+
+
+def run_student(
     job: dict,
     notebook: dict,
     exercise_id: str,
     cases: list[Case],
-    result_fd: int,
+    requests_fd: int,
+    replies_fd: int,
     workdir: str,
     confinement: Confinement,
 ) -> None:
-    """Run `exercise_id`'s cell of `notebook` ({"setup": source, "cells": {id: source}}) and its cases
-    in this (forked) process under `job`'s limits and `confinement`; write frames to result_fd; exit."""
+    """Run `exercise_id`'s cell of `notebook` ({"setup": source, "cells": {id: source}}) in this
+    (forked) process under `job`'s limits and `confinement`; then answer the case numbers read from
+    `requests_fd` (`relay.REQUEST`, `relay.END` last) with replies on `replies_fd`; exit."""
     global _runner_pid
     _runner_pid = os.getpid()
     try:
-        _isolate(job, result_fd, workdir, confinement)
+        _isolate(job, (requests_fd, replies_fd), workdir, confinement)
         printed = _Capped()
         sys.stdout = sys.stderr = printed
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         notes = _run_cells(notebook, exercise_id, namespace)
         fn = namespace.get(exercise_id)
         if not callable(fn):
-            _write(
-                result_fd, encode_frame({"kind": "fatal", "message": _missing(notebook, exercise_id, notes)})
+            _send(
+                replies_fd, encode_frame({"kind": "fatal", "message": _missing(notebook, exercise_id, notes)})
             )
         else:
-            for index, case in enumerate(cases):
-                _write(result_fd, encode_outcome(index, _run_one(fn, case)))
+            _send(replies_fd, encode_frame({"kind": "ready"}))
+            while (index := _request(requests_fd)) is not None:
+                _send(replies_fd, encode_outcome(index, _run_one(fn, cases[index])))
         done = {"kind": "done", "notes": notes, "references": poison.used(), "printed": printed.head}
-        _write(result_fd, encode_frame(done))
+        _send(replies_fd, encode_frame(done))
     except BaseException as error:  # noqa: BLE001 - whatever happens, the process ends here
         try:
-            _write(result_fd, encode_frame({"kind": "fatal", "message": f"grading failed: {error!r}"[:500]}))
+            _send(replies_fd, encode_frame({"kind": "fatal", "message": f"grading failed: {error!r}"[:500]}))
         except BaseException:  # noqa: BLE001
             pass
     _real_exit(0)
 
 
-def _isolate(job: dict, result_fd: int, workdir: str, confinement: Confinement) -> None:
+def _request(fd: int) -> int | None:
+    """The next case number the relay asks for; None at the end (or when the relay is gone)."""
+    data = b""
+    while len(data) < REQUEST.size:
+        chunk = os.read(fd, REQUEST.size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    (index,) = REQUEST.unpack(data)
+    return index if index >= 0 else None
+
+
+def _isolate(job: dict, pipes: tuple[int, int], workdir: str, confinement: Confinement) -> None:
     os.setpgid(0, 0)
     os.chdir(workdir)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    keep = sorted({result_fd, confinement.fd} - {-1})  # the rules' descriptor: closed once applied
+    keep = sorted({*pipes, confinement.fd} - {-1})  # the rules' descriptor: closed once applied
     for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
         os.closerange(low + 1, high)
     _limit(resource.RLIMIT_CORE, 0)
@@ -91,12 +118,14 @@ def _isolate(job: dict, result_fd: int, workdir: str, confinement: Confinement) 
     _limit(resource.RLIMIT_FSIZE, job["file_bytes"])
     _limit(resource.RLIMIT_CPU, int(job["timeout"]) + 2)
     _limit(resource.RLIMIT_AS, _mapped_bytes() + job["memory"])
-    poison.poison_references(keep=lambda name: name in KEEP)
+    poison.poison_references(keep=lambda name: name in KEEP, planned=_planned)
     if job["drop_to"] is not None:
         os.setgroups([])
         os.setgid(job["drop_to"])
         os.setuid(job["drop_to"])
-    _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"])
+    # a backstop one above the exercise's budget, so that where its control group bounds the processes
+    # (`cgroup`), the group refuses the first fork too many and the grader can say so
+    _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"] + 1)
     os.environ["HOME"] = os.environ["TMPDIR"] = tempfile.tempdir = workdir
     if "numba" in sys.modules:  # kernels compiled with cache=True need a cache this user may write
         sys.modules["numba"].core.config.CACHE_DIR = os.path.join(workdir, ".numba")
@@ -206,10 +235,11 @@ def _raise_exit(*args) -> None:
     raise SystemExit(f"the process tried to exit{' with ' + repr(args[0]) if args else ''}")
 
 
-def _write(fd: int, data: bytes) -> None:
+def _send(fd: int, frame: bytes) -> None:
+    """One reply to the relay: the frame's length, then the frame."""
     if os.getpid() != _runner_pid:  # a forked copy of the runner that fell through: end it quietly
         _real_exit(0)
-    view = memoryview(data)
+    view = memoryview(LENGTH.pack(len(frame)) + frame)
     while view:
         view = view[os.write(fd, view) :]
 

@@ -12,6 +12,7 @@ sends garbage is killed with its process group and replaced by a fresh one for t
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import pickle
 import selectors
@@ -24,12 +25,14 @@ import threading
 import time
 
 from course.grader.sandbox.budget import descendants
+from course.grader.sandbox.cgroup import SandboxGroups
 from course.grader.sandbox.launch import ENV, command, student_uid
 
 __all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable"]
 
 LENGTH = struct.Struct(">Q")
 _in_flight: set[int] = set()
+_names = itertools.count()  # of the sandboxes' control groups
 _lock = threading.Lock()
 _subreaper = False
 
@@ -43,12 +46,13 @@ class Sandbox:
         self.process: subprocess.Popen | None = None
         self.stderr = None
         self.scratch: str | None = None
+        self.groups: SandboxGroups | None = None
 
     def run(self, job: dict, seconds: float) -> tuple[list[bytes], str]:
         """Send `job`; return the exercise frames that came back within `seconds`, and "" or why the
         sandbox ended early (it is then closed; the next run starts a new one)."""
         if self.process is None or self.process.poll() is not None:
-            self._start()
+            self.start()
         payload = pickle.dumps(job)
         try:
             self.process.stdin.write(LENGTH.pack(len(payload)) + payload)
@@ -73,14 +77,18 @@ class Sandbox:
         if self.process is not None:
             self._end("")
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the sandbox process now (it imports for about a second while the caller goes on)."""
         self.stderr = tempfile.TemporaryFile()
         # without bubblewrap, the working directories go in a folder this side removes, even after a crash
         self.scratch = tempfile.mkdtemp(prefix="course-grade-") if self.mode != "bwrap" else None
-        code = f"from course.grader.sandbox.child import main; main({self.scratch!r})"
+        self.groups = SandboxGroups.make(f"course-grade-{os.getpid()}-{next(_names)}")
+        outside = self.groups.paths if self.groups else {}
+        inside = {c: (f"/run/course-cgroup/{c}" if self.mode == "bwrap" else p) for c, p in outside.items()}
+        code = f"from course.grader.sandbox.child import main; main({self.scratch!r}, {inside or None!r})"
         with _lock:
             self.process = subprocess.Popen(
-                command(self.mode, self.hide, code),
+                command(self.mode, self.hide, code, binds={outside[c]: inside[c] for c in outside}),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self.stderr,
@@ -143,6 +151,8 @@ class Sandbox:
         self.stderr.close()
         if self.scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.groups:
+            self.groups.remove()
         with _lock:
             _in_flight.discard(process.pid)
             _kill_strays()

@@ -1,0 +1,139 @@
+"""Are an exercise's memory and process limits held by the kernel across all its processes, counting
+memory that no process maps, where the grader can make control groups; can student code lift them;
+are the groups gone afterwards? (The process-tree budget that polls where there are no control groups
+is tested in test_grade.py.)"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from course.grader.sandbox import cgroup
+from course.grader.sandbox import run as sandbox
+from course.grader.sandbox.run import Limits
+from course.grader.verdict import verdict
+from course.grading import EXERCISES, cases_for
+
+FC = "fc_param_count"
+LIMITS = Limits(timeout=10.0, memory=200 * 2**20, processes=8)
+MODES = ["fallback", *(["bwrap"] if sandbox.bwrap_works() else [])]
+
+
+def _groups_can_be_made() -> bool:
+    probe = cgroup.SandboxGroups.make(f"course-grade-probe-{os.getpid()}")
+    if probe is not None:
+        probe.remove()
+    return probe is not None
+
+
+needs_groups = pytest.mark.skipif(
+    not _groups_can_be_made(),
+    reason="no writable cgroup v1 memory and pids hierarchies (not root, or /sys/fs/cgroup read-only)",
+)
+
+# 600 MB held in memory-backed files (memfd, 15 MB each: under the per-file size limit) that no
+# process maps: invisible to RLIMIT_AS and to a budget that measures what processes map (PSS).
+MEMORY_IN_FILES = """
+import os
+def fc_param_count(h, w, c, u):
+    chunk, files = b"x" * 2**20, []
+    for index in range(40):
+        fd = os.memfd_create(f"hold{index}")
+        for _ in range(15):
+            os.write(fd, chunk)
+        files.append(fd)
+    return len(files)
+"""
+
+# Forty processes alive at once, each waiting on a pipe: returns how many forks succeeded.
+FORK_BURST = """
+import os
+def fc_param_count(h, w, c, u):
+    release, started = os.pipe(), 0
+    try:
+        for _ in range(40):
+            if os.fork() == 0:
+                os.read(release[0], 1)
+                os._exit(0)
+            started += 1
+    except OSError:
+        pass
+    os.write(release[1], b"x" * started)
+    return started
+"""
+
+# Tries to raise its own limits, or to leave its groups for any other, in the groups' files as the
+# sandbox sees them and in the whole cgroup file system.
+LIFT_LIMITS = """
+import glob, os
+def fc_param_count(h, w, c, u):
+    lifted = 0
+    for root in ("/run/course-cgroup", "/sys/fs/cgroup"):
+        for path in glob.glob(root + "/**", recursive=True):
+            name = os.path.basename(path)
+            if name in ("memory.limit_in_bytes", "pids.max", "cgroup.procs", "tasks"):
+                value = "max" if name == "pids.max" else "-1" if "limit" in name else str(os.getpid())
+                try:
+                    with open(path, "w") as f:
+                        f.write(value)
+                    lifted += 1
+                except OSError:
+                    pass
+    return lifted
+"""
+
+
+def _run(code: str, mode: str):
+    cases = {FC: cases_for(EXERCISES[FC], None)[:1]}
+    runs = sandbox.run_notebook(None, {FC: code}, cases, LIMITS, mode)
+    return runs[FC], verdict(EXERCISES[FC], cases[FC], runs[FC], LIMITS.timeout)
+
+
+def _leftover_groups() -> list[str]:
+    bases = cgroup._bases() or {}
+    mine = f"course-grade-{os.getpid()}-"  # other graders (another test run) may be running beside
+    return [e for base in bases.values() for e in os.listdir(base) if e.startswith(mine)]
+
+
+@needs_groups
+@pytest.mark.parametrize("mode", MODES)
+def test_memory_held_in_files_no_process_maps_is_stopped(mode):
+    run, result = _run(MEMORY_IN_FILES, mode)
+    assert run.status == "memory", (run.status, run.outcomes)
+    assert result.score == 0 and "more memory than allowed" in result.message
+    assert not _leftover_groups()
+
+
+@needs_groups
+@pytest.mark.parametrize("mode", MODES)
+def test_forks_past_the_process_limit_are_refused(mode):
+    run, result = _run(FORK_BURST, mode)
+    assert run.status == "processes", (run.status, run.outcomes)
+    started = run.outcomes[0].output if run.outcomes[0] else None
+    assert started is None or started <= LIMITS.processes
+    assert result.score == 0 and "more processes (or threads) than allowed" in result.message
+
+
+@needs_groups
+@pytest.mark.parametrize("mode", MODES)
+def test_student_code_cannot_lift_its_own_limits(mode):
+    run, _ = _run(LIFT_LIMITS, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == 0
+
+
+@needs_groups
+@pytest.mark.parametrize("mode", MODES)
+def test_an_honest_exercise_passes_within_its_groups_and_leaves_none(mode):
+    honest = "def fc_param_count(h, w, c, u):\n    return h * w * c * u\n"
+    run, result = _run(honest, mode)
+    assert run.status == "exited 0" and result.score == result.max_score
+    assert not _leftover_groups()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_groups_the_budget_counts_memory_held_in_files(mode, monkeypatch):
+    monkeypatch.setattr(cgroup, "_bases", lambda: None)  # as on a machine without control groups
+    run, result = _run(MEMORY_IN_FILES, mode)
+    assert run.status == "memory", (run.status, run.outcomes)
+    assert result.score == 0 and "more memory than allowed" in result.message
