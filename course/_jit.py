@@ -19,6 +19,7 @@ its own range.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import os
 import sys
 import threading
@@ -27,16 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 from numba.core import event
+from numba.core.registry import cpu_target
 
 __all__ = [
     "PARALLEL_WORK",
     "COMPILE_MESSAGE",
     "get_num_threads",
     "jit",
+    "load_numba_target",
     "max_threads",
     "parallel_for",
     "set_num_threads",
     "single_threaded",
+    "threads_for",
 ]
 
 _FASTMATH = {"reassoc", "contract"}
@@ -49,6 +53,8 @@ COMPILE_MESSAGE = (
 _max_threads = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
 _threads = _max_threads
 _local = threading.local()  # .threads: a per-thread override, set by `single_threaded`
+_target_loaded = False
+_target_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -56,6 +62,38 @@ _pool_lock = threading.Lock()
 def jit(fn: Callable) -> Callable:
     """Compile `fn` lazily in nopython mode, serial, without the GIL, cached on disk."""
     return numba.njit(fn, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+
+
+class _DeclineScipyLinalg(importlib.abc.MetaPathFinder):
+    """Refuses `import scipy.linalg` while it is in sys.meta_path (only inside `load_numba_target`)."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname == "scipy.linalg":
+            raise ModuleNotFoundError(f"{fullname} is not loaded with the course's kernels", name=fullname)
+        return None
+
+
+def load_numba_target() -> None:
+    """Load Numba's CPU target (its library of implementations) once per process, without scipy.linalg.
+
+    The first kernel call in a process loads that library. One of its modules imports scipy.linalg when
+    scipy is installed, only to decide whether np.correlate and np.convolve in nopython code may call
+    BLAS: 0.3 s of a warm start of about 1 s, for functions the kernels never use. While the library
+    loads, that import is refused (Numba then loops for those two, in this process); the kernels, and
+    scipy for everything else, are unaffected, and nothing is refused when scipy.linalg is already loaded.
+    `parallel_for` calls this before its first kernel.
+    """
+    global _target_loaded
+    with _target_lock:
+        if _target_loaded:
+            return
+        decline = _DeclineScipyLinalg()
+        sys.meta_path.insert(0, decline)
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            sys.meta_path.remove(decline)
+        _target_loaded = True
 
 
 def get_num_threads() -> int:
@@ -91,6 +129,12 @@ def single_threaded() -> Iterator[None]:
         _local.threads = previous
 
 
+def threads_for(work: int) -> int:
+    """Threads `parallel_for` uses for `work` multiply-adds: one below PARALLEL_WORK, else
+    `get_num_threads()` (fewer when there are fewer tasks)."""
+    return get_num_threads() if work >= PARALLEL_WORK else 1
+
+
 def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     """Call kernel(*args, t0, t1) on ranges [t0, t1) that cover the tasks 0 .. n_tasks - 1 once each.
 
@@ -98,7 +142,9 @@ def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     `get_num_threads()`. The calling thread takes ranges too; every range is done when this returns.
     The kernel must write only the outputs of its own tasks.
     """
-    threads = min(get_num_threads(), n_tasks) if work >= PARALLEL_WORK else 1
+    if not _target_loaded:
+        load_numba_target()
+    threads = min(threads_for(work), n_tasks)
     if threads <= 1:
         kernel(*args, 0, n_tasks)
         return

@@ -13,8 +13,8 @@ Convolution is the lecture's cross-correlation (the kernel is not flipped), as i
 where a is x padded with zeros. Every function checks its arguments and raises a `TypeError` or
 `ValueError` that names the argument; outputs have the input's dtype (float32 or float64), never alias
 an input, and inputs are never modified. `course.naive` holds the readable loops these functions are
-tested against. Layering: functional imports `_args`, `_blas`, `_jit` and `kernels`, never the layers
-above it.
+tested against. Layering: functional imports `_args`, `_blas`, `_jit`, `_scratch` and `kernels`, never
+the layers above it.
 
 Which kernel runs: layers with many taps per output (C * KH * KW >= GEMM_DEPTH) are im2col matrix
 products, in chunks of images shared among threads, with numpy's BLAS kept on one thread (a BLAS thread
@@ -30,7 +30,8 @@ import numpy as np
 
 from course import _args
 from course._blas import single_threaded_blas
-from course._jit import parallel_for
+from course._jit import parallel_for, threads_for
+from course._scratch import scratch
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
 
@@ -53,12 +54,13 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
     shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
-    a, w = _padded(x, padding), np.ascontiguousarray(w)
+    w = np.ascontiguousarray(w)
     work = _conv_work(shape, w.shape)
     if _uses_gemm(w):
-        return _forward_gemm(a, w, bias, stride, shape, work)
+        return _forward_gemm(x, w, bias, stride, padding, shape, work)
     if stride == (1, 1):
-        return _sweep(a, w, bias, shape[2:], work)
+        return _sweep(x, w, bias, padding, shape[2:], work)
+    a = _padded(x, padding)
     z = np.empty(shape, dtype=x.dtype)
     parallel_for(_conv.direct_forward, shape[0] * shape[1], work, a, w, bias, *stride, z)
     return z
@@ -79,16 +81,15 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
-    if stride == (1, 1) and not _uses_gemm(w):
+    if _uses_gemm(w):
+        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, work)
+    elif stride == (1, 1):
         grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
     else:
         a = _padded(x, padding)
-        if _uses_gemm(w):
-            grad_a, grad_w = _backward_gemm(delta, a, w, stride, work)
-        else:
-            grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
-            parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
-            parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
+        grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
+        parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
+        parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
         (ph, pw), (h, wd) = padding, x.shape[2:]
         grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
     grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
@@ -144,66 +145,72 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     return grad_x
 
 
-def _sweep(a: np.ndarray, w: np.ndarray, bias: np.ndarray, out_size, work: int) -> np.ndarray:
-    """Stride-1 conv2d of the padded a (N, C, Hp, Wp) by the flat sweeps. Returns (N, F, Ho, Wo)."""
-    (n, c, hp, wp), (ho, wo), n_kernels = a.shape, out_size, w.shape[0]
-    flat = np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(c, n * hp * wp)
+def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, work: int) -> np.ndarray:
+    """Stride-1 conv2d of x (N, C, H, W) by the flat sweeps. Returns (N, F, Ho, Wo)."""
+    (n, c), (ho, wo), n_kernels = x.shape[:2], out_size, w.shape[0]
+    flat = _channels_first(x, padding)
+    hp, wp = flat.shape[2:]
     span = (n - 1) * hp * wp + (ho - 1) * wp + wo
-    grid = np.empty((n_kernels, n * hp * wp), dtype=a.dtype)  # written up to span, read below it
+    grid = scratch("grid", (n_kernels, n * hp * wp), x.dtype)  # written up to span, read below it
     n_tasks = n_kernels * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, flat, w, bias, wp, span, grid)
-    return np.ascontiguousarray(grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3))
+    parallel_for(_conv.sweep_forward, n_tasks, work, flat.reshape(c, -1), w, bias, wp, span, grid)
+    return grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3).copy()  # out of scratch
 
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
-    """Stride-1 gradients by the flat sweeps. delta (N, F, Ho, Wo), x (N, C, H, W). Returns
-    (grad_x, grad_w).
+    """Stride-1 gradients by the flat sweeps, on the forward's grid of Hp x Wp points per image.
+    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w).
 
-    One grid serves both: Hg = Ho + 2*(KH - 1) rows and Wg = Wo + 2*(KW - 1) columns per image. On it
-    lie the padded input a (N, C, Hp, Wp) from the top-left corner (`flat`, zeros after it) and delta,
-    shifted by (KH - 1, KW - 1) (`spread`, zeros around it). Then
-      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wg + i] * spread[f, q + (KH - 1)*Wg + KW - 1]
+    `flat` is the padded input a, channels first, as in the forward; `spread` holds delta on the same
+    grid, (F, N*Hp*Wp), zero where c >= Wo or r >= Ho, after `offset` = (KH - 1)*Wp + KW - 1 zeros. Then
+      grad_w[f, ch, j, i] = sum_q flat[ch, q + j*Wp + i] * spread[f, offset + q]
     (`sweep_grad_w`), and grad_a[n, ch, p, q] = sum_{f, j, i} delta[n, f, p - j, q - i] * w[f, ch, j, i]
     is the forward sweep of spread by the flipped kernels w[:, :, ::-1, ::-1] with channels and kernels
-    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away.
+    swapped (C, F, KH, KW): the full convolution, of which the padding is cut away. A tap that reaches
+    left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
+    >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
-    hg, wg = ho + 2 * (kh - 1), wo + 2 * (kw - 1)  # >= Hp, Wp
-    flat = np.zeros((c, n, hg, wg), dtype=x.dtype)
-    flat[:, :, ph : ph + h, pw : pw + wd] = x.transpose(1, 0, 2, 3)
-    spread = np.zeros((n_kernels, n, hg, wg), dtype=x.dtype)
-    spread[:, :, kh - 1 : kh - 1 + ho, kw - 1 : kw - 1 + wo] = delta.transpose(1, 0, 2, 3)
-    flat, spread = flat.reshape(c, -1), spread.reshape(n_kernels, -1)
-    span = (n - 1) * hg * wg + (ho - 1) * wg + wo
-    grad_w = np.empty_like(w)
-    offset = (kh - 1) * wg + kw - 1
-    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wg, span, grad_w)
-    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    flat = _channels_first(x, padding).reshape(c, -1)
     hp, wp = h + 2 * ph, wd + 2 * pw
-    span = (n - 1) * hg * wg + (hp - 1) * wg + wp
-    grid = np.empty((c, n * hg * wg), dtype=x.dtype)  # written up to span, read below it
+    offset = (kh - 1) * wp + kw - 1
+    spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
+    spread[:, :offset] = 0
+    on_grid = spread[:, offset:].reshape(n_kernels, n, hp, wp)
+    on_grid[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
+    on_grid[:, :, :ho, wo:] = 0
+    on_grid[:, :, ho:] = 0
+    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
+    grad_w = np.empty_like(w)
+    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    span = n * hp * wp
+    grid = scratch("grid", (c, span), x.dtype)
     zero_bias = np.zeros(c, dtype=x.dtype)
     n_tasks = c * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wg, span, grid)
-    grad_x = grid.reshape(c, n, hg, wg)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
-    return np.ascontiguousarray(grad_x), grad_w
+    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
+    grad_x = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+    return grad_x.copy(), grad_w  # a copy out of scratch even when grad_x is already C-contiguous
 
 
-def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
-    """conv2d as matrix products: z[n] = w (F, C*KH*KW) @ cols (C*KH*KW, Ho*Wo) + b, for a few images
-    at a time (`_chunks`), the chunks shared among threads. Returns z (N, F, Ho, Wo)."""
+def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
+    """conv2d as matrix products, a few images at a time (`_chunks`), the chunks shared among threads:
+    with the chunk's n images padded and laid out image-last (`_images_last`),
+    z (F, Ho*Wo*n) = w (F, C*KH*KW) @ im2col (C*KH*KW, Ho*Wo*n), then put back image-first, plus b.
+    Returns z (N, F, Ho, Wo)."""
     n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
     ho, wo = shape[2:]
     w2 = w.reshape(n_kernels, -1)
-    z = np.empty(shape, dtype=a.dtype)
-    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+    z = np.empty(shape, dtype=x.dtype)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
 
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
-            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
-            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
-            z[n0:n1] = (w2 @ cols).reshape(n_kernels, n1 - n0, ho, wo).transpose(1, 0, 2, 3)
+            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
+            _conv.im2col(_images_last(x[n0:n1], padding), kh, kw, *stride, cols)
+            zt = np.matmul(w2, cols, out=scratch("z", (n_kernels, cols.shape[1]), x.dtype))
+            z[n0:n1] = zt.reshape(n_kernels, ho, wo, n1 - n0).transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
@@ -211,39 +218,79 @@ def _forward_gemm(a, w, bias, stride, shape, work: int) -> np.ndarray:
     return z
 
 
-def _backward_gemm(delta, a, w, stride, work: int):
-    """conv2d_backward as matrix products, a few images at a time, with d = delta (F, n*Ho*Wo):
+def _backward_gemm(delta, x, w, stride, padding, work: int):
+    """conv2d_backward as matrix products, a few images at a time laid out image-last as in
+    `_forward_gemm`, with d = delta (F, Ho*Wo*n):
 
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
-    grad_a = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it read).
-    Each chunk's grad_w is kept apart and the sum taken in chunk order, so results do not depend on
-    which thread ran which chunk. Returns (grad_a, grad_w) shaped like a and w.
+    grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
+    read), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken in chunk
+    order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w) shaped
+    like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
-    kh, kw = w.shape[2], w.shape[3]
+    (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     w2 = w.reshape(n_kernels, -1)
-    grad_a = np.zeros_like(a)
-    chunks = _chunks(a.shape[0], w2.shape[1], ho * wo)
+    grad_x = np.empty_like(x)
+    chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
     partial = [None] * len(chunks)
 
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
             n0, n1 = chunks[k]
-            cols = np.empty((w2.shape[1], (n1 - n0) * ho * wo), dtype=a.dtype)
-            _conv.im2col(a[n0:n1], kh, kw, *stride, cols)
-            d = delta[n0:n1].transpose(1, 0, 2, 3).reshape(n_kernels, -1)  # (F, n*Ho*Wo), a copy
+            at = _images_last(x[n0:n1], padding)
+            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
+            _conv.im2col(at, kh, kw, *stride, cols)
+            d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
+            d[...] = delta[n0:n1].transpose(1, 2, 3, 0)
+            d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
-            _conv.col2im_add(w2.T @ d, kh, kw, *stride, grad_a[n0:n1])
+            grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
+            grad_at = scratch("grad_at", at.shape, x.dtype)
+            grad_at.fill(0)
+            _conv.col2im_add(grad_cols, kh, kw, *stride, grad_at)
+            grad_x[n0:n1] = grad_at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
-    return grad_a, np.sum(partial, axis=0).reshape(w.shape)
+    return grad_x, np.sum(partial, axis=0).reshape(w.shape)
 
 
-def _chunks(n_images: int, taps: int, outputs: int) -> list[tuple[int, int]]:
-    """Image ranges [n0, n1) whose cols (taps, (n1 - n0) * outputs) hold about COLS_SIZE elements."""
-    step = max(1, _conv.COLS_SIZE // (taps * outputs))
+def _chunks(n_images: int, taps: int, outputs: int, work: int) -> list[tuple[int, int]]:
+    """Image ranges [n0, n1) of equal sizes whose cols (taps, (n1 - n0) * outputs) hold at most about
+    COLS_SIZE elements (one image at least), as many ranges as threads at least (`parallel_for` shares
+    them out) and a multiple of the threads when there are fewer ranges than images, so that no
+    thread waits for the last one alone."""
+    per_image = taps * outputs
+    n_chunks = min(n_images, max(1, -(-n_images * per_image // _conv.COLS_SIZE)))
+    threads = threads_for(work)
+    n_chunks = min(n_images, -(-n_chunks // threads) * threads)
+    step = -(-n_images // n_chunks)
     return [(n0, min(n_images, n0 + step)) for n0 in range(0, n_images, step)]
+
+
+def _channels_first(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x (N, C, H, W) padded with zeros on both sides and laid out (C, N, Hp, Wp), C-contiguous, in
+    the calling thread's scratch slot "channels_first" (or a view of x, which the kernels only read)."""
+    (n, c, h, w), (ph, pw) = x.shape, padding
+    if c == 1 and not (ph or pw) and x.flags.c_contiguous:
+        return x.reshape(1, n, h, w)  # already in that order: a view
+    flat = scratch("channels_first", (c, n, h + 2 * ph, w + 2 * pw), x.dtype)
+    if ph or pw:
+        flat.fill(0)
+    flat[:, :, ph : ph + h, pw : pw + w] = x.transpose(1, 0, 2, 3)
+    return flat
+
+
+def _images_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """x (n, C, H, W) padded with zeros on both sides and laid out (C, Hp, Wp, n), C-contiguous, in
+    the calling thread's scratch slot "images_last"."""
+    (n, c, h, w), (ph, pw) = x.shape, padding
+    at = scratch("images_last", (c, h + 2 * ph, w + 2 * pw, n), x.dtype)
+    if ph or pw:
+        at.fill(0)
+    at[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
+    return at
 
 
 def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:

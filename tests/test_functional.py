@@ -157,6 +157,34 @@ def test_non_contiguous_inputs_give_the_same_answer_as_contiguous_ones():
     np.testing.assert_array_equal(F.max_pool2d(x, 2), F.max_pool2d(x.copy(), 2))
 
 
+@pytest.mark.parametrize("gemm", [False, True], ids=["sweeps", "matrix products"])
+def test_results_stay_intact_when_the_next_call_reuses_the_scratch_arrays(gemm):
+    """The kernels' layouts and columns are per-thread scratch arrays reused from call to call (a
+    different x, then a different shape, in 1, 2 and 3 chunks of images); no result may live in them."""
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((3, 2, 7, 6)), rng.standard_normal((4, 2, 3, 3))
+    grad_out = rng.standard_normal((3, 4, 7, 6))
+    depth = 1 if gemm else conv_kernels.GEMM_DEPTH
+    cols = 2 * 3 * 3 * 7 * 6  # two images' columns per chunk
+    with threaded(2), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_SIZE=cols):
+        first = (F.conv2d(x, w, None, 1, 1), *F.conv2d_backward(grad_out, x, w, 1, 1))
+        kept = snapshot(*first)
+        F.conv2d_backward(rng.standard_normal((3, 4, 7, 6)), rng.standard_normal(x.shape), w, 1, 1)
+        F.conv2d(rng.standard_normal((5, 2, 9, 9)), w, None, 1, 1)
+        F.conv2d_backward(rng.standard_normal((5, 4, 7, 7)), rng.standard_normal((5, 2, 9, 9)), w, 1, 0)
+    assert_unchanged(kept, first)
+    ones = (1, 1)
+    expected = (naive.conv2d(x, w, None, ones, ones), *naive.conv2d_backward(grad_out, x, w, ones, ones))
+    for got, want in zip(first, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    # One image and 1 x 1 kernels: the grid the sweeps write is already laid out as the output is
+    x, w = rng.standard_normal((1, 3, 4, 4)), rng.standard_normal((3, 3, 1, 1))
+    z, (grad_x, _, _) = F.conv2d(x, w), F.conv2d_backward(np.ones((1, 3, 4, 4)), x, w)
+    kept = snapshot(z, grad_x)
+    F.conv2d_backward(rng.standard_normal((1, 3, 4, 4)), rng.standard_normal(x.shape), w)
+    assert_unchanged(kept, (z, grad_x))
+
+
 def test_an_image_larger_than_one_kernel_block_matches_the_naive_specification():
     """Stride-1 kernels sweep big images in blocks of BLOCK grid points; the block edges must not show."""
     rng = np.random.default_rng(9)

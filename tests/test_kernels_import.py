@@ -53,6 +53,30 @@ def test_kernels_pass_with_numba_disabled():
     assert " passed" in done.stdout
 
 
+SCIPY_PROBE = """
+import sys
+import numpy as np
+import course.functional as F
+x, w = np.ones((2, 1, 6, 6)), np.ones((2, 1, 3, 3))
+F.conv2d_backward(F.conv2d(x, w), x, w)
+assert "scipy.linalg" not in sys.modules, "the first kernel call imported scipy.linalg"
+try:
+    import scipy
+except ImportError:
+    scipy = None
+if scipy is not None:
+    import scipy.linalg.cython_blas  # refused only while Numba's target loaded: importable now
+print("ok")
+"""
+
+
+def test_the_first_kernel_call_leaves_scipy_linalg_alone():
+    """Numba's target imports scipy.linalg (0.3 s of a warm start) unless `course._jit` refuses it."""
+    done = run_python(["-c", SCIPY_PROBE])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+
+
 LAZY_PROBE = """
 import sys
 import course, course.apps, course.widgets

@@ -17,8 +17,10 @@ def precompile() -> None:
     convolution's sweeps, direct loops and im2col/col2im (forward and backward) and both poolings
     (forward and backward), each in float32 and float64. Arrays are tiny: the time is all compilation,
     or a few milliseconds per kernel when the cache is already warm."""
+    from course._jit import load_numba_target
     from course.kernels import conv, pool
 
+    load_numba_target()
     for dtype in (np.float32, np.float64):
         a = np.ones((2, 2, 5, 5), dtype=dtype)  # padded input (N, C, Hp, Wp)
         w = np.ones((3, 2, 3, 3), dtype=dtype)  # kernels (F, C, KH, KW)
@@ -31,9 +33,10 @@ def precompile() -> None:
         conv.direct_forward(a, w, b, 2, 2, z, 0, 6)
         conv.direct_grad_a(z, w, 2, 2, np.zeros_like(a), 0, 4)
         conv.direct_grad_w(z, a, 2, 2, w.copy(), 0, 6)
+        at = np.ascontiguousarray(a.transpose(1, 2, 3, 0))  # images last (C, Hp, Wp, N)
         cols = np.zeros((18, 8), dtype=dtype)
-        conv.im2col(a, 3, 3, 2, 2, cols)
-        conv.col2im_add(cols, 3, 3, 2, 2, np.zeros_like(a))
+        conv.im2col(at, 3, 3, 2, 2, cols)
+        conv.col2im_add(cols, 3, 3, 2, 2, np.zeros_like(at))
         y = np.zeros((2, 2, 2, 2), dtype=dtype)
         pool.max_pool2d_forward(a, 2, 2, 2, 2, y, 0, 4)
         pool.max_pool2d_backward(y, a, 2, 2, 2, 2, np.zeros_like(a), 0, 4)

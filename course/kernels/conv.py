@@ -18,10 +18,10 @@ rows or images; they are thrown away (forward) or given a zero delta (backward).
 span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks of BLOCK so that every sweep stays in cache.
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
-`im2col` lays the taps of a few images out as the rows of cols (C*KH*KW, n*Ho*Wo), so z = w (F, C*KH*KW)
-@ cols, grad_w = delta (F, n*Ho*Wo) @ cols.T and grad_cols = w.T @ delta, added back into the input's
-places by `col2im_add`. BLAS keeps its partial sums in registers, which the sweeps cannot; with few
-taps the copy into cols costs more than that saves.
+`im2col` lays the taps of a few images, laid out image-last (C, Hp, Wp, n), out as the rows of cols
+(C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, Ho*Wo*n) @ cols.T and grad_cols =
+w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
+registers, which the sweeps cannot; with few taps the copy into cols costs more than that saves.
 
 Other strides, with fewer taps, use the direct loops (`direct_*`), which read like the formula.
 """
@@ -48,9 +48,11 @@ BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs i
 # backward, sweeps -> products: C*KH*KW = 150 (LeNet 6->16 k5) 7.5 -> 3.7 ms and 288 (32->64 k3)
 # 274 -> 113 ms, but 25 (LeNet 1->6 k5) 3.0 -> 4.0 ms and 27 (3 -> 16, 224 x 224) 7.8 -> 15.4 ms.
 GEMM_DEPTH = 100
-# Elements of cols per matrix product (512 KB in float64, so it stays in L2): images go in chunks of
-# about this. LeNet 6->16, float64 backward: 2.6 ms at 2**16, 3.5 ms at 2**17.
-COLS_SIZE = 1 << 16
+# Elements of cols per matrix product, at most (one image at least): images go in chunks of about this,
+# as many chunks as threads at least. LeNet 6->16 (64 images), float32, 2 threads, forward + backward:
+# 1.7 ms at 2**16 (11 chunks), 1.3 ms at 2**18 (4 chunks of 16 images); at 32 images and more, the layout
+# copies of delta and z (one image every 4 KB) slow down.
+COLS_SIZE = 1 << 18
 
 
 @jit
@@ -193,52 +195,56 @@ def direct_grad_w(delta, a, sh, sw, grad_w, t0, t1):
 
 
 @jit
-def im2col(a, kh, kw, sh, sw, cols):
-    """cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c] = a[n, ch, r*sh + j, c*sw + i].
+def im2col(at, kh, kw, sh, sw, cols):
+    """cols[(ch*KH + j)*KW + i, (r*Wo + c)*n + m] = at[ch, r*sh + j, c*sw + i, m].
 
-    a (n, C, Hp, Wp) padded input, cols (C*KH*KW, n*Ho*Wo): one row per tap, one column per output,
-    with Ho * Wo = cols.shape[1] // n and Wo = (Wp - KW) // sw + 1. Each input row read feeds KW taps.
+    at (C, Hp, Wp, n): n padded images with the image index last, cols (C*KH*KW, Ho*Wo*n): one row per
+    tap, one column per output, the n images' outputs side by side; Ho = cols.shape[1] // (Wo * n) and
+    Wo = (Wp - KW) // sw + 1. With the images last, a stride-1 tap copies Wo * n consecutive elements
+    per output row, a loop long enough to vectorise even for 8 x 8 outputs (image-first columns copied
+    runs of Wo, mostly in scalar remainder loops).
     """
-    n_images, n_channels, _, wp = a.shape
+    n_channels, hp, wp, n_images = at.shape
     wo = (wp - kw) // sw + 1
-    ho = cols.shape[1] // (n_images * wo)
+    ho = cols.shape[1] // (wo * n_images)
+    run = wo * n_images if sw == 1 else n_images  # consecutive elements per copy
+    source = at.reshape(at.size)
     for ch in range(n_channels):
         for j in range(kh):
-            for n in range(n_images):
+            for i in range(kw):
+                tap = cols[(ch * kh + j) * kw + i]
                 for r in range(ho):
-                    source, start = a[n, ch, r * sh + j], (n * ho + r) * wo
-                    for i in range(kw):
-                        row = cols[(ch * kh + j) * kw + i, start : start + wo]
-                        if sw == 1:  # a unit-stride copy, which LLVM vectorises: 2-4x faster
-                            shifted = source[i : i + wo]
-                            for c in range(wo):
-                                row[c] = shifted[c]
-                        else:
-                            for c in range(wo):
-                                row[c] = source[c * sw + i]
+                    line = (ch * hp + r * sh + j) * wp
+                    for c in range(0, wo, wo if sw == 1 else 1):
+                        start = (line + c * sw + i) * n_images
+                        piece = source[start : start + run]
+                        target = tap[(r * wo + c) * n_images : (r * wo + c) * n_images + run]
+                        for k in range(run):
+                            target[k] = piece[k]
 
 
 @jit
-def col2im_add(grad_cols, kh, kw, sh, sw, grad_a):
-    """grad_a[n, ch, r*sh + j, c*sw + i] += grad_cols[(ch*KH + j)*KW + i, (n*Ho + r)*Wo + c], in place.
+def col2im_add(grad_cols, kh, kw, sh, sw, grad_at):
+    """grad_at[ch, r*sh + j, c*sw + i, m] += grad_cols[(ch*KH + j)*KW + i, (r*Wo + c)*n + m], in place.
 
-    The adjoint of `im2col`: each tap's gradient goes back to the input pixel it read. grad_a (n, C, Hp,
-    Wp), grad_cols (C*KH*KW, n*Ho*Wo); one image at a time, so that its rows stay in L1.
+    The adjoint of `im2col`: each tap's gradient goes back to the input pixel it read. grad_at (C, Hp,
+    Wp, n) with the image index last, grad_cols (C*KH*KW, Ho*Wo*n); runs of Wo * n (stride 1) or n
+    consecutive elements, as in `im2col`.
     """
-    n_images, n_channels, _, wp = grad_a.shape
+    n_channels, hp, wp, n_images = grad_at.shape
     wo = (wp - kw) // sw + 1
-    ho = grad_cols.shape[1] // (n_images * wo)
+    ho = grad_cols.shape[1] // (wo * n_images)
+    run = wo * n_images if sw == 1 else n_images
+    target = grad_at.reshape(grad_at.size)
     for ch in range(n_channels):
-        for n in range(n_images):
-            for j in range(kh):
+        for j in range(kh):
+            for i in range(kw):
+                tap = grad_cols[(ch * kh + j) * kw + i]
                 for r in range(ho):
-                    target, start = grad_a[n, ch, r * sh + j], (n * ho + r) * wo
-                    for i in range(kw):
-                        tap = grad_cols[(ch * kh + j) * kw + i, start : start + wo]
-                        if sw == 1:  # unit stride, vectorised as in im2col
-                            shifted = target[i : i + wo]
-                            for c in range(wo):
-                                shifted[c] += tap[c]
-                        else:
-                            for c in range(wo):
-                                target[c * sw + i] += tap[c]
+                    line = (ch * hp + r * sh + j) * wp
+                    for c in range(0, wo, wo if sw == 1 else 1):
+                        start = (line + c * sw + i) * n_images
+                        piece = tap[(r * wo + c) * n_images : (r * wo + c) * n_images + run]
+                        added = target[start : start + run]
+                        for k in range(run):
+                            added[k] += piece[k]
