@@ -86,25 +86,28 @@ def measure_fps(
     *,
     model: str = "",
     backend: str = "numba",
-    threads: int | None = None,
+    threads: tuple[int, ...] | None = None,
     warmup: int = 1,
-) -> Timing:
+) -> list[Timing]:
     """Time `step(frame)` over every frame of frames (T, C, H, W), after `warmup` untimed calls (which
-    compile the kernels on first use). `threads` sets the kernels' thread count for the run (default:
-    as is)."""
+    compile the kernels on first use), once per kernel thread count in `threads` (default: as set);
+    returns one Timing per count. The counts take turns frame by frame, so that what the rest of the
+    machine does weighs on each of them alike, not on whichever ran while it was busiest."""
     previous = _jit.get_num_threads()
-    threads = previous if threads is None else threads
-    _jit.set_num_threads(threads)
+    counts = (previous,) if threads is None else threads
+    seconds = dict.fromkeys(counts, 0.0)
     try:
         for frame in frames[:warmup]:
             step(frame)
-        start = time.perf_counter()
         for frame in frames:
-            step(frame)
-        seconds = time.perf_counter() - start
+            for count in counts:
+                _jit.set_num_threads(count)
+                start = time.perf_counter()
+                step(frame)
+                seconds[count] += time.perf_counter() - start
     finally:
         _jit.set_num_threads(previous)
-    return Timing(model, backend, threads, len(frames), seconds)
+    return [Timing(model, backend, count, len(frames), seconds[count]) for count in counts]
 
 
 def fps_table(
@@ -116,19 +119,18 @@ def fps_table(
     threads: tuple[int, ...] = (1, 2),
 ) -> list[Timing]:
     """Frames per second of both models on `frames`: with the Numba kernels on every frame (once per
-    thread count in `threads`, capped at `course._jit.max_threads()`), and with the naive loops on the first
-    `naive_frames` frames only (they are hundreds of times slower)."""
+    thread count in `threads`, capped at `course._jit.max_threads()`, the counts taking turns frame by
+    frame), and with the naive loops on the first `naive_frames` frames only (they are hundreds of times
+    slower)."""
     steps = {
         "segmentation": lambda backend: lambda f: segment_frame(segmenter, f, backend),
         "detection": lambda backend: lambda f: detect_frame(detector, f, backend),
     }
+    counts = tuple(sorted({min(t, _jit.max_threads()) for t in threads}))
     rows = []
     for name, make_step in steps.items():
-        for n_threads in sorted({min(t, _jit.max_threads()) for t in threads}):
-            rows.append(measure_fps(make_step("numba"), frames, model=name, threads=n_threads))
-        rows.append(
-            measure_fps(make_step("naive"), frames[:naive_frames], model=name, backend="naive", warmup=0)
-        )
+        rows += measure_fps(make_step("numba"), frames, model=name, threads=counts)
+        rows += measure_fps(make_step("naive"), frames[:naive_frames], model=name, backend="naive", warmup=0)
     return rows
 
 
