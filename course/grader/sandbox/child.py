@@ -34,7 +34,7 @@ from course.grader.sandbox.budget import OWN_PROCESSES, PERIOD, Budget
 from course.grader.sandbox.cgroup import ExerciseGroup
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
-from course.grader.sandbox.wire import encode_frame
+from course.grader.sandbox.wire import encode_frame, read_exact, write_all
 
 __all__ = ["main"]
 
@@ -84,31 +84,18 @@ def main(scratch: str | None = None, groups: dict[str, str] | None = None) -> No
 
 def _one_job(base: str, confinement: Confinement, groups: dict[str, str] | None) -> int:
     """Read one job from stdin, serve it; 0 when done, 1 at end of input."""
-    head = _read_exact(0, LENGTH.size)
+    head = read_exact(0, LENGTH.size)
     if head is None:
         return 1
-    job = pickle.loads(_read_exact(0, LENGTH.unpack(head)[0]) or b"")
+    job = pickle.loads(read_exact(0, LENGTH.unpack(head)[0]) or b"")
     for frame in _serve(job, base, confinement, groups):
         _write(LENGTH.pack(len(frame)) + frame)
     _write(LENGTH.pack(0))
     return 0
 
 
-def _read_exact(fd: int, size: int) -> bytes | None:
-    chunks, got = [], 0
-    while got < size:
-        chunk = os.read(fd, size - got)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def _write(data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(_channel, view) :]
+    write_all(_channel, data)
 
 
 def _serve(job: dict, base: str, confinement: Confinement, groups: dict[str, str] | None):

@@ -22,13 +22,19 @@ import signal
 from course.grader.sandbox import runner
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
-from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_frame, encode_outcome
+from course.grader.sandbox.wire import (
+    decode_frames,
+    decode_outcome,
+    encode_frame,
+    encode_outcome,
+    read_exact,
+    write_all,
+)
 from course.grading.exercise import Case
 
 __all__ = ["END", "run_exercise"]
 
 END = -1  # the request that means: no more cases, send what is left and exit
-MAX_NOTES, MAX_NOTE, MAX_PRINTED, MAX_REFERENCES = 20, 500, runner.PRINT_CAP, 50
 
 
 def run_exercise(
@@ -61,7 +67,7 @@ def run_exercise(
         finished = _relay(len(cases), _Replies(replies_read, job["output_bytes"]), requests_write, result_fd)
     except _Garbled as problem:  # the student's process wrote to its replies pipe itself: it is ended
         _kill(student)
-        _write(result_fd, encode_frame({"kind": "done", "notes": [str(problem)], "references": []}))
+        write_all(result_fd, encode_frame({"kind": "done", "notes": [str(problem)], "references": []}))
         finished = True
     except BaseException:  # noqa: BLE001 - whatever happened, the student's process tells how it ended
         finished = False
@@ -79,7 +85,7 @@ def _relay(n_cases: int, replies: _Replies, requests_fd: int, result_fd: int) ->
     if first is None:
         return False
     if first.get("kind") == "fatal":
-        _write(result_fd, encode_frame({"kind": "fatal", "message": str(first.get("message"))[:1000]}))
+        write_all(result_fd, encode_frame({"kind": "fatal", "message": first.get("message")}))
     elif first.get("kind") == "ready":
         for index in range(n_cases):
             if not _ask(requests_fd, index):
@@ -91,7 +97,7 @@ def _relay(n_cases: int, replies: _Replies, requests_fd: int, result_fd: int) ->
                 outcome = decode_outcome(reply, replies.arrays)
             except ValueError as error:
                 raise _Garbled(f"the reply for case {index + 1} is not a result ({error})") from None
-            _write(result_fd, encode_outcome(index, outcome))
+            write_all(result_fd, encode_outcome(index, outcome))
     else:
         raise _Garbled("the first reply is neither 'ready' nor 'fatal'")
     _ask(requests_fd, END)
@@ -100,13 +106,9 @@ def _relay(n_cases: int, replies: _Replies, requests_fd: int, result_fd: int) ->
         return False
     if last.get("kind") != "done":
         raise _Garbled("the last reply is not 'done'")
-    done = {
-        "kind": "done",
-        "notes": [str(n)[:MAX_NOTE] for n in _list(last.get("notes"))[:MAX_NOTES]],
-        "references": [str(r)[:200] for r in _list(last.get("references"))[:MAX_REFERENCES]],
-        "printed": str(last.get("printed", ""))[:MAX_PRINTED],
-    }
-    _write(result_fd, encode_frame(done))
+    # the fields as sent (plain JSON, within the output limit): the grader bounds and checks each
+    done = {"kind": "done", **{key: last.get(key) for key in ("notes", "references", "printed")}}
+    write_all(result_fd, encode_frame(done))
     return True
 
 
@@ -146,15 +148,9 @@ class _Replies:
         return header
 
     def _read(self, size: int) -> bytes | None:
-        chunks, got = [], 0
-        while got < size:
-            chunk = os.read(self.fd, min(size - got, 1 << 20))
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            got += len(chunk)
-        self.left -= got
-        return b"".join(chunks)
+        data = read_exact(self.fd, size)
+        self.left -= size
+        return data
 
 
 def _ask(fd: int, index: int) -> bool:
@@ -163,16 +159,6 @@ def _ask(fd: int, index: int) -> bool:
         return True
     except OSError:
         return False
-
-
-def _write(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _list(value) -> list:
-    return value if isinstance(value, list) else []
 
 
 def _kill(pid: int) -> None:

@@ -27,10 +27,10 @@ import traceback
 from course.grader.sandbox import poison
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
-from course.grader.sandbox.wire import encode_frame, encode_outcome
+from course.grader.sandbox.wire import encode_frame, encode_outcome, read_exact, write_all
 from course.grading.exercise import Case, Outcome, run_case
 
-__all__ = ["PRINT_CAP", "REQUEST", "inert", "prepare", "run_student"]
+__all__ = ["REQUEST", "inert", "prepare", "run_student"]
 
 KEEP = (
     "course.grading.exercise",
@@ -94,12 +94,9 @@ def run_student(
 
 def _request(fd: int) -> int | None:
     """The next case number the relay asks for; None at the end (or when the relay is gone)."""
-    data = b""
-    while len(data) < REQUEST.size:
-        chunk = os.read(fd, REQUEST.size - len(data))
-        if not chunk:
-            return None
-        data += chunk
+    data = read_exact(fd, REQUEST.size)
+    if data is None:
+        return None
     (index,) = REQUEST.unpack(data)
     return index if index >= 0 else None
 
@@ -239,9 +236,7 @@ def _send(fd: int, frame: bytes) -> None:
     """One reply to the relay: the frame's length, then the frame."""
     if os.getpid() != _runner_pid:  # a forked copy of the runner that fell through: end it quietly
         _real_exit(0)
-    view = memoryview(LENGTH.pack(len(frame)) + frame)
-    while view:
-        view = view[os.write(fd, view) :]
+    write_all(fd, LENGTH.pack(len(frame)) + frame)
 
 
 def _limit(kind: int, value: int) -> None:

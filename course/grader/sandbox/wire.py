@@ -2,17 +2,19 @@
 
 Nothing that crosses back is unpickled. A frame is a 4-byte big-endian header length, a JSON header,
 then the raw bytes of the arrays the header describes (numbers and booleans only, C order). Student
-code runs in the process that writes the frames, so every frame is treated as hostile: before the
+code writes the replies the relay decodes (`relay`), so every frame is treated as hostile: before the
 JSON parser sees a header, its size (MAX_HEADER_BYTES) and bracket nesting (MAX_NESTING) are checked
 in linear time; then every length, dtype and shape is checked (in exact integers) against the bytes
 actually present, and at most `max_frames` frames are decoded. A garbled or hostile frame gives a
 ValueError, never another exception, code execution, deep recursion or an oversized allocation.
+`read_exact` and `write_all` carry bytes over the sandbox's pipes.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import struct
 from typing import Any
@@ -29,6 +31,8 @@ __all__ = [
     "decode_outcome",
     "encode_frame",
     "encode_outcome",
+    "read_exact",
+    "write_all",
 ]
 
 MAX_FRAME_BYTES = 16 * 2**20
@@ -191,3 +195,22 @@ def _from_json(value: Any, arrays: list[np.ndarray], depth: int) -> Any:
                 raise ValueError("bad dict in output")
             return {k: _from_json(v, arrays, depth + 1) for k, v in content}
     raise ValueError(f"not plain data: {value!r:.80}")
+
+
+def read_exact(fd: int, size: int) -> bytes | None:
+    """Exactly `size` bytes from the (blocking) descriptor `fd`, or None at end of file."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = os.read(fd, min(size - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to the (blocking) descriptor `fd`."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
