@@ -97,27 +97,35 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
 
 
 def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
-    """The maximum of each KH x KW window of x (N, C, H, W); stride defaults to kernel_size.
+    """The maximum of each KH x KW window of x (N, C, H, W); stride defaults to kernel_size. A window
+    with a NaN has the maximum NaN, as in numpy and PyTorch.
 
     Returns (N, C, Ho, Wo) with Ho = (H - KH) // sh + 1, Wo = (W - KW) // sw + 1.
     """
     x, kernel, stride = _args.pool_args("max_pool2d", x, kernel_size, stride)
     y = np.empty(_args.pool_output_shape(x.shape, kernel, stride), dtype=x.dtype)
-    x = np.ascontiguousarray(x)
-    parallel_for(_pool.max_pool2d_forward, _planes(x), _pool_work(y.shape, kernel), x, *kernel, *stride, y)
+    x, work = np.ascontiguousarray(x), _pool_work(y.shape, kernel)
+    if kernel == stride == (2, 2):
+        parallel_for(_pool.max_pool2x2_forward, _planes(x), work, x, y)
+    else:
+        parallel_for(_pool.max_pool2d_forward, _planes(x), work, x, *kernel, *stride, y)
     return y
 
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     """dJ/dx through `max_pool2d`: each window's gradient goes to its maximum (the first one on ties,
-    as PyTorch) and is added there, so windows that overlap accumulate. Returns (N, C, H, W)."""
+    as PyTorch; the first NaN in a window with NaNs) and is added there, so windows that overlap
+    accumulate. Returns (N, C, H, W)."""
     x, kernel, stride = _args.pool_args("max_pool2d_backward", x, kernel_size, stride)
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
     grad_x = np.zeros_like(x)
     work = _pool_work(expected, kernel)
-    parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)
+    if kernel == stride == (2, 2):
+        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta, x, grad_x)
+    else:
+        parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)
     return grad_x
 
 

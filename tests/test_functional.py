@@ -345,6 +345,29 @@ def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
     np.testing.assert_array_equal(grad_x[0, 0], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2), (2, 1), ((2, 3), (1, 2))])
+def test_max_pooling_with_nans_and_ties_matches_the_naive_specification(kernel, stride, dtype):
+    """2 x 2 windows with stride 2 run kernels of their own (odd sizes leave a row and a column out);
+    a NaN anywhere in a window is its maximum, and its gradient goes to the window's first NaN."""
+    rng = np.random.default_rng(7)
+    for height, width in [(6, 8), (7, 9), (2, 2)]:
+        x = rng.integers(-2, 3, (3, 2, height, width)).astype(dtype)  # many ties
+        x[rng.random(x.shape) < 0.1] = np.nan
+        x[0, 0, 0, 1] = np.nan  # a NaN after the window's first element
+        kernel_pair, stride_pair = np.broadcast_to(kernel, 2), np.broadcast_to(stride, 2)
+        if kernel_pair[0] > height or kernel_pair[1] > width:
+            continue
+        y = F.max_pool2d(x, kernel, stride)
+        np.testing.assert_array_equal(y, naive.max_pool2d(x, tuple(kernel_pair), tuple(stride_pair)))
+        assert np.isnan(y[0, 0, 0, 0]), "the NaN at (0, 1) must make the first window's maximum NaN"
+        grad_out = rng.standard_normal(y.shape).astype(dtype)
+        np.testing.assert_array_equal(
+            F.max_pool2d_backward(grad_out, x, kernel, stride),
+            naive.max_pool2d_backward(grad_out, x, tuple(kernel_pair), tuple(stride_pair)),
+        )
+
+
 # --- PyTorch ---------------------------------------------------------------------------------------
 
 

@@ -40,5 +40,7 @@ def precompile() -> None:
         y = np.zeros((2, 2, 2, 2), dtype=dtype)
         pool.max_pool2d_forward(a, 2, 2, 2, 2, y, 0, 4)
         pool.max_pool2d_backward(y, a, 2, 2, 2, 2, np.zeros_like(a), 0, 4)
+        pool.max_pool2x2_forward(a, y, 0, 4)
+        pool.max_pool2x2_backward(y, a, np.zeros_like(a), 0, 4)
         pool.avg_pool2d_forward(a, 2, 2, 2, 2, y, 0, 4)
         pool.avg_pool2d_backward(y, 2, 2, 2, 2, np.zeros_like(a), 0, 4)
