@@ -92,8 +92,9 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
         parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
         (ph, pw), (h, wd) = padding, x.shape[2:]
         grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
-    grad_b = delta.sum(axis=(0, 2, 3), dtype=np.float64).astype(x.dtype)
-    return grad_x, grad_w, grad_b
+    grad_b = np.empty(w.shape[0], dtype=np.float64)
+    parallel_for(_conv.bias_grad, w.shape[0], delta.size, delta, grad_b)
+    return grad_x, grad_w, grad_b.astype(x.dtype)
 
 
 def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
@@ -184,11 +185,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     hp, wp = h + 2 * ph, wd + 2 * pw
     offset = (kh - 1) * wp + kw - 1
     spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
-    spread[:, :offset] = 0
-    on_grid = spread[:, offset:].reshape(n_kernels, n, hp, wp)
-    on_grid[:, :, :ho, :wo] = delta.transpose(1, 0, 2, 3)
-    on_grid[:, :, :ho, wo:] = 0
-    on_grid[:, :, ho:] = 0
+    parallel_for(_conv.spread_on_grid, n_kernels, spread.size, delta, hp, wp, offset, spread)
     span = (n - 1) * hp * wp + (ho - 1) * wp + wo
     grad_w = np.empty_like(w)
     parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)

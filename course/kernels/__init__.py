@@ -28,7 +28,11 @@ def precompile() -> None:
         flat = a.transpose(1, 0, 2, 3).reshape(2, -1).copy()
         grid = np.zeros((3, flat.shape[1]), dtype=dtype)
         conv.sweep_forward(flat, w, b, 5, 13, grid, 0, 3)
-        conv.sweep_grad_w(flat, grid, 1, 3, 3, 5, 12, w.copy(), 0, 6)
+        out = np.zeros((2, 3, 3, 3), dtype=dtype)
+        spread = np.zeros((3, 12 + flat.shape[1]), dtype=dtype)
+        conv.spread_on_grid(out, 5, 5, 12, spread, 0, 3)
+        conv.sweep_grad_w(flat, spread, 12, 3, 3, 5, 38, w.copy(), 0, 6)
+        conv.bias_grad(out, np.zeros(3), 0, 3)
         z = np.ones((2, 3, 2, 2), dtype=dtype)  # stride 2
         conv.direct_forward(a, w, b, 2, 2, z, 0, 6)
         conv.direct_grad_a(z, w, 2, 2, np.zeros_like(a), 0, 4)

@@ -34,11 +34,13 @@ __all__ = [
     "BLOCK",
     "COLS_SIZE",
     "GEMM_DEPTH",
+    "bias_grad",
     "col2im_add",
     "direct_forward",
     "direct_grad_a",
     "direct_grad_w",
     "im2col",
+    "spread_on_grid",
     "sweep_forward",
     "sweep_grad_w",
 ]
@@ -130,6 +132,44 @@ def sweep_grad_w(flat, spread, offset, kh, kw, wp, span, grad_w, t0, t1):
                     for q in range(length):
                         total += source[q] * d[q]
                     grad_w[f, ch, j, i] += total
+
+
+@jit
+def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
+    """spread[f, offset + (n*Hp + r)*Wp + c] = delta[n, f, r, c] on the Hp x Wp grid of each image,
+    zero at the grid points that are not outputs (r >= Ho or c >= Wo) and in the first `offset`
+    places; task f. delta (N, F, Ho, Wo), spread (F, offset + N*Hp*Wp)."""
+    n_images, _, ho, wo = delta.shape
+    zero = spread.dtype.type(0)
+    for f in range(t0, t1):
+        line = spread[f]
+        for q in range(offset):
+            line[q] = zero
+        for n in range(n_images):
+            for r in range(hp):
+                row = line[offset + (n * hp + r) * wp : offset + (n * hp + r + 1) * wp]
+                if r < ho:
+                    d = delta[n, f, r]
+                    for c in range(wo):
+                        row[c] = d[c]
+                    for c in range(wo, wp):
+                        row[c] = zero
+                else:
+                    for c in range(wp):
+                        row[c] = zero
+
+
+@jit
+def bias_grad(delta, grad_b, t0, t1):
+    """grad_b[f] = sum_{n, r, c} delta[n, f, r, c], summed in float64; task f. delta (N, F, Ho, Wo)."""
+    n_images, _, ho, wo = delta.shape
+    for f in range(t0, t1):
+        total = 0.0
+        for n in range(n_images):
+            plane = delta[n, f].reshape(ho * wo)  # one long loop: short rows would not vectorise
+            for q in range(ho * wo):
+                total += plane[q]
+        grad_b[f] = total
 
 
 @jit
