@@ -92,8 +92,9 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
         parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
         (ph, pw), (h, wd) = padding, x.shape[2:]
         grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
-    grad_b = np.empty(w.shape[0], dtype=np.float64)
-    parallel_for(_conv.bias_grad, w.shape[0], delta.size, delta, grad_b)
+    # each image's planes summed in their own dtype (pairwise: numpy's contiguous sums), then the images
+    # in float64; 2-4x faster than one float64 sum over axes (0, 2, 3), which converts every element
+    grad_b = delta.reshape(delta.shape[0], delta.shape[1], -1).sum(axis=2).sum(axis=0, dtype=np.float64)
     return grad_x, grad_w, grad_b.astype(x.dtype)
 
 

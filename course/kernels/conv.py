@@ -34,7 +34,6 @@ __all__ = [
     "BLOCK",
     "COLS_SIZE",
     "GEMM_DEPTH",
-    "bias_grad",
     "col2im_add",
     "direct_forward",
     "direct_grad_a",
@@ -157,19 +156,6 @@ def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
                 else:
                     for c in range(wp):
                         row[c] = zero
-
-
-@jit
-def bias_grad(delta, grad_b, t0, t1):
-    """grad_b[f] = sum_{n, r, c} delta[n, f, r, c], summed in float64; task f. delta (N, F, Ho, Wo)."""
-    n_images, _, ho, wo = delta.shape
-    for f in range(t0, t1):
-        total = 0.0
-        for n in range(n_images):
-            plane = delta[n, f].reshape(ho * wo)  # one long loop: short rows would not vectorise
-            for q in range(ho * wo):
-                total += plane[q]
-        grad_b[f] = total
 
 
 @jit

@@ -53,27 +53,19 @@ def max_pool2d_backward(delta, x, kh, kw, sh, sw, grad_x, t0, t1):
         n, ch = task // n_channels, task % n_channels
         for r in range(ho):
             for c in range(wo):
-                best_j, best_i = 0, 0
-                best, seen_nan = x[n, ch, r * sh, c * sw], False
+                best, best_j, best_i = x[n, ch, r * sh, c * sw], 0, 0
+                nan_j = -1  # the row and column of the window's first NaN, if any
+                nan_i = 0
                 for j in range(kh):
                     for i in range(kw):
                         v = x[n, ch, r * sh + j, c * sw + i]
-                        seen_nan |= v != v
                         if v > best:
                             best, best_j, best_i = v, j, i
-                if seen_nan:  # rare: look again for the first NaN
-                    best_j, best_i = _first_nan(x[n, ch, r * sh : r * sh + kh, c * sw : c * sw + kw])
+                        elif v != v and nan_j < 0:  # rare, so well predicted
+                            nan_j, nan_i = j, i
+                if nan_j >= 0:
+                    best_j, best_i = nan_j, nan_i
                 grad_x[n, ch, r * sh + best_j, c * sw + best_i] += delta[n, ch, r, c]
-
-
-@jit
-def _first_nan(window):
-    """(j, i) of the first NaN of window (KH, KW) in row-major order, which has one."""
-    for j in range(window.shape[0]):
-        for i in range(window.shape[1]):
-            if window[j, i] != window[j, i]:
-                return j, i
-    return 0, 0
 
 
 @jit

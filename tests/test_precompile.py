@@ -1,0 +1,65 @@
+"""`course.kernels.precompile()` fills Numba's disk cache with every kernel `course.functional` calls,
+sharing the compiling among processes: after it, a fresh process compiles nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+PRECOMPILE = """
+import json
+from course.kernels import conv, pool, precompile
+precompile(processes=2)
+kernels = [getattr(conv, name) for name in conv.__all__ if hasattr(getattr(conv, name), "stats")]
+kernels += [getattr(pool, name) for name in pool.__all__]
+print(json.dumps({k.py_func.__name__: sum(k.stats.cache_misses.values()) for k in kernels}))
+"""
+
+EVERY_OP = """
+from numba.core import event
+compiled = []
+
+class Count(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__name__)
+
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Count())
+import numpy as np
+import course.functional as F
+for dtype in (np.float32, np.float64):
+    x = np.ones((2, 6, 9, 9), dtype=dtype)
+    for w, stride, padding in [
+        (np.ones((3, 6, 2, 2), dtype=dtype), 1, 1),  # 24 taps, stride 1: sweeps
+        (np.ones((3, 6, 5, 5), dtype=dtype), 1, 0),  # 150 taps: matrix products
+        (np.ones((3, 6, 2, 2), dtype=dtype), 2, 0),  # 24 taps, stride 2: direct loops
+    ]:
+        z = F.conv2d(x, w, None, stride, padding)
+        F.conv2d_backward(np.ones_like(z), x, w, stride, padding)
+    pools = [(F.max_pool2d, F.max_pool2d_backward), (F.avg_pool2d, F.avg_pool2d_backward)]
+    for kernel, stride in [(2, 2), (3, 1)]:
+        for forward, backward in pools:
+            y = forward(x, kernel, stride)
+            backward(np.ones_like(y), x, kernel, stride)
+print(compiled)
+"""
+
+
+def test_precompile_shares_the_compiling_and_leaves_nothing_to_compile(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", PRECOMPILE], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    misses = json.loads(done.stdout.strip().splitlines()[-1])
+    # The first kernel group compiles here; at least one other group was compiled by the helper, so
+    # this process only loaded it from the cache.
+    assert misses["sweep_forward"] > 0
+    loaded = sorted(name for name, count in misses.items() if count == 0)
+    assert "spread_on_grid" in loaded and "im2col" in loaded, misses
+    afterwards = subprocess.run([sys.executable, "-c", EVERY_OP], env=env, capture_output=True, text=True)
+    assert afterwards.returncode == 0, afterwards.stderr
+    compiled = afterwards.stdout.strip().splitlines()[-1]
+    assert compiled == "[]", f"compiled after precompile: {compiled}"
