@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 _FASTMATH = {"reassoc", "contract"}
-PARALLEL_WORK = 1 << 22  # multiply-adds (about 1 ms on one core) before a kernel uses more threads
+PARALLEL_WORK = 1 << 23  # multiply-adds (about 1 ms on one core) before a kernel uses more threads
 RANGES_PER_THREAD = 4  # tasks are handed out in about this many ranges per thread
 COMPILE_MESSAGE = (
     "course: compiling the course's kernels for this machine (once; about 1 s per kernel, kept on disk)..."
