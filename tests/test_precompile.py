@@ -63,3 +63,11 @@ def test_precompile_shares_the_compiling_and_leaves_nothing_to_compile(tmp_path)
     assert afterwards.returncode == 0, afterwards.stderr
     compiled = afterwards.stdout.strip().splitlines()[-1]
     assert compiled == "[]", f"compiled after precompile: {compiled}"
+
+
+def test_precompile_runs_the_kernels_as_python_when_numba_is_disabled(tmp_path):
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "from course.kernels import precompile; precompile(); print('done')"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"

@@ -34,7 +34,8 @@ def precompile(processes: int | None = None) -> None:
 
     load_numba_target()
     _sweeps(np.float32)
-    if not conv.sweep_forward.stats.cache_misses:  # a warm cache: loading the rest takes milliseconds
+    stats = getattr(conv.sweep_forward, "stats", None)  # None under NUMBA_DISABLE_JIT: nothing compiles
+    if stats is None or not stats.cache_misses:  # a warm cache: loading the rest takes milliseconds
         processes = 1
     processes = max(1, min(len(_KERNELS), processes or os.cpu_count() or 1))
     package_root = str(Path(__file__).resolve().parents[2])  # where `import course` finds this copy
