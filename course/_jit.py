@@ -37,7 +37,9 @@ __all__ = [
     "jit",
     "load_numba_target",
     "max_threads",
+    "PAIR_WORK",
     "parallel_for",
+    "run_pair",
     "set_num_threads",
     "single_threaded",
     "threads_for",
@@ -45,6 +47,7 @@ __all__ = [
 
 _FASTMATH = {"reassoc", "contract"}
 PARALLEL_WORK = 1 << 23  # multiply-adds (about 1 ms on one core) before a kernel uses more threads
+PAIR_WORK = 1 << 19  # multiply-adds from which `run_pair` runs two independent computations at once
 RANGES_PER_THREAD = 4  # tasks are handed out in about this many ranges per thread
 COMPILE_MESSAGE = (
     "course: compiling the course's kernels for this machine (once; about 1 s per kernel, kept on disk)..."
@@ -165,6 +168,30 @@ def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     for helper in helpers:
         if not helper.cancel():  # a helper that never started is not waited for
             helper.result()
+
+
+def run_pair(first: Callable[[], None], second: Callable[[], None], work: int) -> None:
+    """first() and second(), two computations that share no output, at once: first on a helper
+    thread, second on the calling thread, when `work` (multiply-adds of both) is at least PAIR_WORK
+    and more than one thread is allowed; else one after the other here. Returns when both are done.
+
+    One hand-off for two big pieces, where `parallel_for` cuts one computation into ranges: below
+    PARALLEL_WORK those ranges cost more in hand-offs than they save, while two whole halves of a
+    backward pass (dJ/dw and dJ/dx) gain (LeNet 1->6, batch 32, float32: 0.71 -> 0.47 ms). A helper
+    that has not started when second() is done is not waited for: first() then runs here.
+    """
+    if not _target_loaded:
+        load_numba_target()
+    if work < PAIR_WORK or get_num_threads() < 2:
+        first()
+        second()
+        return
+    helper = _executor().submit(first)
+    second()
+    if helper.cancel():
+        first()
+    else:
+        helper.result()
 
 
 def _executor() -> ThreadPoolExecutor:

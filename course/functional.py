@@ -30,7 +30,7 @@ import numpy as np
 
 from course import _args
 from course._blas import single_threaded_blas
-from course._jit import parallel_for, threads_for
+from course._jit import parallel_for, run_pair, threads_for
 from course._scratch import scratch
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
@@ -179,6 +179,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     swapped (C, F, KH, KW): the full convolution, of which the padding is cut away. A tap that reaches
     left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
     >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
+    The two sweeps share no output and run at once (`run_pair`).
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
@@ -187,17 +188,23 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     offset = (kh - 1) * wp + kw - 1
     spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
     parallel_for(_conv.spread_on_grid, n_kernels, spread.size, delta, hp, wp, offset, spread)
-    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
-    grad_w = np.empty_like(w)
-    parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
+    grad_w, grad_x = np.empty_like(w), np.empty(x.shape, dtype=x.dtype)
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    span = n * hp * wp
-    grid = scratch("grid", (c, span), x.dtype)
-    zero_bias = np.zeros(c, dtype=x.dtype)
-    n_tasks = c * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
-    grad_x = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
-    return grad_x.copy(), grad_w  # a copy out of scratch even when grad_x is already C-contiguous
+
+    def weights() -> None:
+        span = (n - 1) * hp * wp + (ho - 1) * wp + wo
+        parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
+
+    def inputs() -> None:
+        span = n * hp * wp
+        grid = scratch("grid", (c, span), x.dtype)  # the scratch of the thread that runs this
+        n_tasks = c * -(-span // _conv.BLOCK)
+        zero_bias = np.zeros(c, dtype=x.dtype)
+        parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
+        grad_x[...] = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+
+    run_pair(weights, inputs, 2 * work)
+    return grad_x, grad_w
 
 
 def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:

@@ -78,8 +78,9 @@ def test_a_layer_with_many_taps_matches_the_naive_specification_in_chunks_of_ima
 
 
 def threaded(threads: int = 3):
-    """Every kernel call shared among `threads` threads, whatever its size (and the number of cores)."""
-    return mock.patch.multiple(_jit, PARALLEL_WORK=0, _threads=threads, _max_threads=threads)
+    """Every kernel call shared among `threads` threads, and the backward's halves run at once, whatever
+    the size (and the number of cores)."""
+    return mock.patch.multiple(_jit, PARALLEL_WORK=0, PAIR_WORK=0, _threads=threads, _max_threads=threads)
 
 
 @settings(max_examples=15, deadline=None)
