@@ -216,7 +216,8 @@ first, first_cpu = time.perf_counter() - start, time.process_time()
 from course.kernels import precompile
 precompile()
 import os
-children = os.times().children_user + os.times().children_system  # precompile's helper processes
+times = os.times()
+children = times.children_user + times.children_system  # precompile's helper processes
 print(first, time.perf_counter() - start, first_cpu, time.process_time() + children)
 """
 

@@ -27,7 +27,7 @@ def precompile(processes: int | None = None) -> None:
     among `processes` processes (default: one per core) that compile their shares into the disk cache
     at the same time; this process then loads them all from the cache, and compiles itself any kernel a
     helper did not leave there (a helper that cannot start, or no writable cache, costs time, never a
-    kernel). Two cores, empty cache: 15.8 s on one process, 11.5-12.5 s on two.
+    kernel). Two cores, empty cache: 15.8 s on one process, 10.4-12.8 s on two.
     """
     from course._jit import load_numba_target
     from course.kernels import conv
@@ -39,7 +39,8 @@ def precompile(processes: int | None = None) -> None:
         processes = 1
     processes = max(1, min(len(_KERNELS), processes or os.cpu_count() or 1))
     package_root = str(Path(__file__).resolve().parents[2])  # where `import course` finds this copy
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+    path = [package_root, os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}  # no "" entry: not the cwd
     helpers = [
         subprocess.Popen(
             [sys.executable, "-c", f"from course.kernels import _compile; _compile({share}, {processes})"],
@@ -54,7 +55,8 @@ def precompile(processes: int | None = None) -> None:
     finally:
         for helper in helpers:
             helper.wait()
-    _compile(0, 1)  # every kernel: the helpers' shares now load from the cache
+    if helpers:
+        _compile(0, 1)  # every kernel: the helpers' shares now load from the cache
 
 
 def _compile(share: int, shares: int) -> None:
