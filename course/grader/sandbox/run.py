@@ -209,8 +209,8 @@ def _exercise_run(exercise: str, header: dict, data: bytes, n_cases: int) -> Exe
         if inner.get("kind") == "fatal" and not run.fatal:
             run.fatal = str(inner.get("message"))[:1000]
         elif inner.get("kind") == "done":
-            run.references = [str(r)[:200] for r in _list(inner.get("references"))][:50]
-            run.notes = [str(n)[:500] for n in _list(inner.get("notes"))][:20]
+            run.references = [str(r)[:200] for r in _list(inner.get("references"))[:50]]
+            run.notes = [str(n)[:500] for n in _list(inner.get("notes"))[:20]]
             run.printed = str(inner.get("printed", ""))[:4000]
         elif isinstance(inner.get("case"), int) and 0 <= inner["case"] < n_cases:
             try:
