@@ -26,6 +26,8 @@ with the flipped kernels, channels and kernels swapped.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from course import _args
@@ -324,12 +326,12 @@ def _uses_gemm(w: np.ndarray) -> bool:
 
 def _conv_work(out_shape, w_shape) -> int:
     """Multiply-adds of one convolution: N * F * Ho * Wo * C * KH * KW."""
-    return int(np.prod(out_shape, dtype=np.int64)) * int(np.prod(w_shape[1:], dtype=np.int64))
+    return math.prod(out_shape) * math.prod(w_shape[1:])
 
 
 def _pool_work(out_shape, kernel) -> int:
     """Inputs read by one pooling: N * C * Ho * Wo * KH * KW."""
-    return int(np.prod(out_shape, dtype=np.int64)) * kernel[0] * kernel[1]
+    return math.prod(out_shape) * kernel[0] * kernel[1]
 
 
 def _planes(x: np.ndarray) -> int:
