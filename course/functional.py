@@ -211,25 +211,26 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
 
 def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
     """conv2d as matrix products, a few images at a time (`_chunks`), the chunks shared among threads:
-    with the chunk's n images padded and laid out image-last (`_images_last`),
-    z (F, Ho*Wo*n) = w (F, C*KH*KW) @ im2col (C*KH*KW, Ho*Wo*n), then put back image-first, plus b.
-    Returns z (N, F, Ho, Wo)."""
-    n_kernels, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    ho, wo = shape[2:]
-    w2 = w.reshape(n_kernels, -1)
+    for a chunk of n images, `columns` lays them out (padded, image-last) as im2col (C*KH*KW, Ho*Wo*n),
+    z (F, Ho*Wo*n) = w (F, C*KH*KW) @ im2col, and `images_first` puts z back image-first, plus b. Each
+    step is one call that releases the GIL. Returns z (N, F, Ho, Wo)."""
+    n_kernels, c, kh, kw = w.shape
+    (ho, wo), (ph, pw) = shape[2:], padding
+    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
     z = np.empty(shape, dtype=x.dtype)
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
 
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
+            at = scratch("images_last", (c, hp, wp, n1 - n0), x.dtype)
             cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
-            _conv.im2col(_images_last(x[n0:n1], padding), kh, kw, *stride, cols)
+            _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
             zt = np.matmul(w2, cols, out=scratch("z", (n_kernels, cols.shape[1]), x.dtype))
-            z[n0:n1] = zt.reshape(n_kernels, ho, wo, n1 - n0).transpose(3, 0, 1, 2)
+            _conv.images_first(zt, bias, n0, z)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
-    z += bias[:, None, None]
     return z
 
 
@@ -239,13 +240,14 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
 
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
-    read), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken in chunk
-    order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w) shaped
-    like x and w.
+    read, `to_images`), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken
+    in chunk order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w)
+    shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
-    (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
-    w2 = w.reshape(n_kernels, -1)
+    (c, kh, kw), (ph, pw) = w.shape[1:], padding
+    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
     grad_x = np.empty_like(x)
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
     partial = [None] * len(chunks)
@@ -253,18 +255,15 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
             n0, n1 = chunks[k]
-            at = _images_last(x[n0:n1], padding)
+            at = scratch("images_last", (c, hp, wp, n1 - n0), x.dtype)
             cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
-            _conv.im2col(at, kh, kw, *stride, cols)
+            _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
             d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
-            d[...] = delta[n0:n1].transpose(1, 2, 3, 0)
+            _conv.images_last(delta, n0, 0, 0, d)
             d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
             grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
-            grad_at = scratch("grad_at", at.shape, x.dtype)
-            grad_at.fill(0)
-            _conv.col2im_add(grad_cols, kh, kw, *stride, grad_at)
-            grad_x[n0:n1] = grad_at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
+            _conv.to_images(grad_cols, kh, kw, *stride, ph, pw, n0, at, grad_x)  # at: scratch again
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
@@ -295,17 +294,6 @@ def _channels_first(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
         flat.fill(0)
     flat[:, :, ph : ph + h, pw : pw + w] = x.transpose(1, 0, 2, 3)
     return flat
-
-
-def _images_last(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    """x (n, C, H, W) padded with zeros on both sides and laid out (C, Hp, Wp, n), C-contiguous, in
-    the calling thread's scratch slot "images_last"."""
-    (n, c, h, w), (ph, pw) = x.shape, padding
-    at = scratch("images_last", (c, h + 2 * ph, w + 2 * pw, n), x.dtype)
-    if ph or pw:
-        at.fill(0)
-    at[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
-    return at
 
 
 def _padded(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:

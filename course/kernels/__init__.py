@@ -19,7 +19,7 @@ __all__ = ["precompile"]
 
 def precompile(processes: int | None = None) -> None:
     """Compile, and cache on disk, every kernel specialisation that `course.functional` calls: the
-    convolution's sweeps, direct loops and im2col/col2im (forward and backward) and both poolings
+    convolution's sweeps, direct loops and matrix products' columns (forward and backward) and both poolings
     (forward and backward), each in float32 and float64. Arrays are tiny: the time is all compilation,
     or a few milliseconds per kernel when the cache is already warm.
 
@@ -99,13 +99,16 @@ def _direct(dtype) -> None:
     conv.direct_grad_w(z, a, 2, 2, w.copy(), 0, 6)
 
 
-def _im2col(dtype) -> None:
+def _columns(dtype) -> None:
     from course.kernels import conv
 
-    at = np.ones((2, 5, 5, 2), dtype=dtype)  # images last (C, Hp, Wp, N)
-    cols = np.zeros((18, 8), dtype=dtype)
-    conv.im2col(at, 3, 3, 2, 2, cols)
-    conv.col2im_add(cols, 3, 3, 2, 2, np.zeros_like(at))
+    x = np.ones((2, 2, 3, 3), dtype=dtype)  # (N, C, H, W), padded by 1 below: Hp = Wp = 5
+    at, cols = np.zeros((2, 5, 5, 2), dtype=dtype), np.zeros((18, 8), dtype=dtype)  # stride 2: 2 x 2 outputs
+    conv.columns(x, 0, 1, 1, 3, 3, 2, 2, at, cols)
+    z = np.zeros((2, 3, 2, 2), dtype=dtype)
+    conv.images_first(np.ones((3, 8), dtype=dtype), np.zeros(3, dtype=dtype), 0, z)
+    conv.images_last(z, 0, 0, 0, np.zeros((3, 2, 2, 2), dtype=dtype))
+    conv.to_images(cols, 3, 3, 2, 2, 1, 1, 0, at, np.zeros_like(x))
 
 
 def _max_pool(dtype) -> None:
@@ -134,4 +137,4 @@ def _avg_pool(dtype) -> None:
 
 # Groups of kernels, each compiled whole by one process, listed so that shares taken in turn balance:
 # about 1 s of compiling per kernel and dtype, more for the sweeps.
-_KERNELS = (_sweeps, _sweep_gradients, _direct, _im2col, _max_pool, _max_pool2x2, _avg_pool)
+_KERNELS = (_sweeps, _sweep_gradients, _direct, _columns, _max_pool, _max_pool2x2, _avg_pool)

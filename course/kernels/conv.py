@@ -22,6 +22,10 @@ Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are mat
 (C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, Ho*Wo*n) @ cols.T and grad_cols =
 w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
 registers, which the sweeps cannot; with few taps the copy into cols costs more than that saves.
+`columns` (layout and im2col), `images_first` (z back image-first, plus the bias) and `to_images`
+(col2im and the layout back) each do a chunk's copies in one call: a thread that comes back from a
+kernel must take the GIL again, and when the other thread holds it that took tens of microseconds on
+two cores (numpy's copies in between made LeNet 6->16's chunks about 10% slower on two threads).
 
 Other strides, with fewer taps, use the direct loops (`direct_*`), which read like the formula.
 """
@@ -35,11 +39,15 @@ __all__ = [
     "COLS_SIZE",
     "GEMM_DEPTH",
     "col2im_add",
+    "columns",
     "direct_forward",
     "direct_grad_a",
     "direct_grad_w",
     "im2col",
+    "images_first",
+    "images_last",
     "spread_on_grid",
+    "to_images",
     "sweep_forward",
     "sweep_grad_w",
 ]
@@ -274,3 +282,68 @@ def col2im_add(grad_cols, kh, kw, sh, sw, grad_at):
                         added = target[start : start + run]
                         for k in range(run):
                             added[k] += piece[k]
+
+
+@jit
+def images_last(x, n0, ph, pw, at):
+    """at[ch, ph + r, pw + c, m] = x[n0 + m, ch, r, c], zero in the padding: the n images of x
+    (N, C, H, W) from image n0 on, padded and laid out image-last in at (C, H + 2*ph, W + 2*pw, n), as
+    `im2col` reads them (and delta (N, F, Ho, Wo), unpadded, for the backward's products)."""
+    n_channels, hp, wp, n_images = at.shape
+    h, w = hp - 2 * ph, wp - 2 * pw
+    zero = at.dtype.type(0)
+    for ch in range(n_channels):
+        for r in range(hp):
+            for c in range(wp):
+                if r < ph or r >= ph + h or c < pw or c >= pw + w:
+                    for m in range(n_images):
+                        at[ch, r, c, m] = zero
+    for m in range(n_images):  # each image's rows read in order, written n apart
+        for ch in range(n_channels):
+            for r in range(h):
+                row = x[n0 + m, ch, r]
+                for c in range(w):
+                    at[ch, ph + r, pw + c, m] = row[c]
+
+
+@jit
+def columns(x, n0, ph, pw, kh, kw, sh, sw, at, cols):
+    """`images_last` then `im2col`: the columns cols (C*KH*KW, Ho*Wo*n) of the n images of x from
+    image n0 on, through the image-last layout at (C, Hp, Wp, n). One call, so that a thread crosses
+    the GIL once for both (each crossing cost tens of microseconds when the other thread held it)."""
+    images_last(x, n0, ph, pw, at)
+    im2col(at, kh, kw, sh, sw, cols)
+
+
+@jit
+def images_first(zt, bias, n0, z):
+    """z[n0 + m, f, r, c] = zt[f, (r*Wo + c)*n + m] + bias[f]: a chunk's products zt (F, Ho*Wo*n), laid
+    out image-last, put back into z (N, F, Ho, Wo) from image n0 on, with the bias added on the way."""
+    _, n_kernels, ho, wo = z.shape
+    n_images = zt.shape[1] // (ho * wo)
+    for m in range(n_images):
+        for f in range(n_kernels):
+            b = bias[f]
+            for r in range(ho):
+                row = z[n0 + m, f, r]
+                for c in range(wo):
+                    row[c] = zt[f, (r * wo + c) * n_images + m] + b
+
+
+@jit
+def to_images(grad_cols, kh, kw, sh, sw, ph, pw, n0, grad_at, grad_x):
+    """grad_x[n0 + m, ch, r, c] = the sum of grad_cols over the taps that read pixel (r, c) of image
+    n0 + m: `col2im_add` into grad_at (C, Hp, Wp, n), zeroed first, then the padding cut away and the
+    images put first in grad_x (N, C, H, W)."""
+    n_channels, hp, wp, n_images = grad_at.shape
+    h, w = grad_x.shape[2], grad_x.shape[3]
+    flat = grad_at.reshape(grad_at.size)
+    for k in range(flat.size):
+        flat[k] = 0
+    col2im_add(grad_cols, kh, kw, sh, sw, grad_at)
+    for m in range(n_images):
+        for ch in range(n_channels):
+            for r in range(h):
+                row = grad_x[n0 + m, ch, r]
+                for c in range(w):
+                    row[c] = grad_at[ch, ph + r, pw + c, m]
