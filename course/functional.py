@@ -124,11 +124,13 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
-    grad_x = np.zeros_like(x)
     work = _pool_work(expected, kernel)
     if kernel == stride == (2, 2):
-        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta, x, grad_x)
+        grad_x = np.empty_like(x)  # every element written
+        bits = np.int32 if x.dtype == np.float32 else np.int64
+        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta.view(bits), x, grad_x.view(bits))
     else:
+        grad_x = np.zeros_like(x)
         parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)
     return grad_x
 
