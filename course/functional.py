@@ -242,13 +242,13 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
 
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
-    read, `to_images`), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken
+    read, `col2im_add`), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken
     in chunk order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w)
     shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
-    (c, kh, kw), (ph, pw) = w.shape[1:], padding
-    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    (c, kh, kw), (ph, pw), (h, wd) = w.shape[1:], padding, x.shape[2:]
+    hp, wp = h + 2 * ph, wd + 2 * pw
     x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
     grad_x = np.empty_like(x)
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
@@ -265,7 +265,9 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
             d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
             grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
-            _conv.to_images(grad_cols, kh, kw, *stride, ph, pw, n0, at, grad_x)  # at: scratch again
+            at.fill(0)  # the chunk's padded layout again, now for grad_at
+            _conv.col2im_add(grad_cols, kh, kw, *stride, at)
+            grad_x[n0:n1] = at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)

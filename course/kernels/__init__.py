@@ -108,7 +108,7 @@ def _columns(dtype) -> None:
     z = np.zeros((2, 3, 2, 2), dtype=dtype)
     conv.images_first(np.ones((3, 8), dtype=dtype), np.zeros(3, dtype=dtype), 0, z)
     conv.images_last(z, 0, 0, 0, np.zeros((3, 2, 2, 2), dtype=dtype))
-    conv.to_images(cols, 3, 3, 2, 2, 1, 1, 0, at, np.zeros_like(x))
+    conv.col2im_add(cols, 3, 3, 2, 2, at)
 
 
 def _max_pool(dtype) -> None:

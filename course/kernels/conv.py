@@ -22,10 +22,11 @@ Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are mat
 (C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, Ho*Wo*n) @ cols.T and grad_cols =
 w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
 registers, which the sweeps cannot; with few taps the copy into cols costs more than that saves.
-`columns` (layout and im2col), `images_first` (z back image-first, plus the bias) and `to_images`
-(col2im and the layout back) each do a chunk's copies in one call: a thread that comes back from a
-kernel must take the GIL again, and when the other thread holds it that took tens of microseconds on
-two cores (numpy's copies in between made LeNet 6->16's chunks about 10% slower on two threads).
+`columns` (layout and im2col) and `images_first` (z back image-first, plus the bias) each do a
+chunk's copies in one call: a thread that comes back from a kernel must take the GIL again, and when
+the other thread holds it that took tens of microseconds on two cores (numpy's copies in between made
+LeNet 6->16's forward about 10% slower on two threads). The backward's col2im and the layout back
+stayed numpy's and `col2im_add`: a kernel for them gained 2-3%, for 0.6 s more compiling per dtype.
 
 Other strides, with fewer taps, use the direct loops (`direct_*`), which read like the formula.
 """
@@ -47,7 +48,6 @@ __all__ = [
     "images_first",
     "images_last",
     "spread_on_grid",
-    "to_images",
     "sweep_forward",
     "sweep_grad_w",
 ]
@@ -357,22 +357,3 @@ def images_first(zt, bias, n0, z):
                 row = z[n0 + m, f, r]
                 for c in range(wo):
                     row[c] = zt[f, (r * wo + c) * n_images + m] + b
-
-
-@jit
-def to_images(grad_cols, kh, kw, sh, sw, ph, pw, n0, grad_at, grad_x):
-    """grad_x[n0 + m, ch, r, c] = the sum of grad_cols over the taps that read pixel (r, c) of image
-    n0 + m: `col2im_add` into grad_at (C, Hp, Wp, n), zeroed first, then the padding cut away and the
-    images put first in grad_x (N, C, H, W)."""
-    n_channels, hp, wp, n_images = grad_at.shape
-    h, w = grad_x.shape[2], grad_x.shape[3]
-    flat = grad_at.reshape(grad_at.size)
-    for k in range(flat.size):
-        flat[k] = 0
-    col2im_add(grad_cols, kh, kw, sh, sw, grad_at)
-    for m in range(n_images):
-        for ch in range(n_channels):
-            for r in range(h):
-                row = grad_x[n0 + m, ch, r]
-                for c in range(w):
-                    row[c] = grad_at[ch, ph + r, pw + c, m]
