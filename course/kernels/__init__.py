@@ -19,9 +19,9 @@ __all__ = ["precompile"]
 
 def precompile(processes: int | None = None) -> None:
     """Compile, and cache on disk, every kernel specialisation that `course.functional` calls: the
-    convolution's sweeps, direct loops and matrix products' columns (forward and backward) and both poolings
-    (forward and backward), each in float32 and float64. Arrays are tiny: the time is all compilation,
-    or a few milliseconds per kernel when the cache is already warm.
+    convolution's sweeps, direct loops and matrix products' columns (forward and backward) and both
+    poolings (forward and backward), each in float32 and float64. Arrays are tiny: the time is all
+    compilation, or a few milliseconds per kernel when the cache is already warm.
 
     Numba compiles on one thread, so when the first kernel is not in the cache, the kernels are shared
     among `processes` processes (default: one per core) that compile their shares into the disk cache

@@ -71,9 +71,8 @@ def sweep_forward(flat, w, b, wp, span, grid, t0, t1):
     flat (C, N*Hp*Wp), w (F, C, KH, KW), b (F,), grid (F, N*Hp*Wp). Task f * n_blocks + k is kernel f
     on the grid points of block k. The taps of a kernel row share passes over the block's outputs,
     five at a time, then three, then one: each pass loads and stores the outputs once for all its
-    taps (five per pass instead of three: LeNet's 5 x 5 layers 25-35% faster). The taps of a pass read
-    one view of the channel at offsets 0..4, which LLVM needs fewer aliasing checks for than five views
-    (compiling took 0.9 s instead of 0.67 s). Inner loops run from 0 over views, so that LLVM sees
+    taps (five per pass instead of three: LeNet's 5 x 5 layers 25-35% faster); the taps of a pass read
+    one view of the channel at offsets 0..4. Inner loops run from 0 over views, so that LLVM sees
     non-negative indices and vectorises them (indexing from `start` instead measured 30x slower).
     """
     n_kernels, n_channels, kh, kw = w.shape
