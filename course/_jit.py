@@ -84,9 +84,11 @@ def load_numba_target() -> None:
     BLAS: 0.3 s of a warm start of about 1 s, for functions the kernels never use. While the library
     loads, that import is refused (Numba then loops for those two, in this process); the kernels, and
     scipy for everything else, are unaffected, and nothing is refused when scipy.linalg is already loaded.
-    `parallel_for` calls this before its first kernel.
+    `parallel_for` and `run_pair` call this before every kernel: once loaded, it returns at once.
     """
     global _target_loaded
+    if _target_loaded:  # without the lock: set once, never unset
+        return
     with _target_lock:
         if _target_loaded:
             return
@@ -145,8 +147,7 @@ def parallel_for(kernel: Callable, n_tasks: int, work: int, *args) -> None:
     `get_num_threads()`. The calling thread takes ranges too; every range is done when this returns.
     The kernel must write only the outputs of its own tasks.
     """
-    if not _target_loaded:
-        load_numba_target()
+    load_numba_target()
     threads = min(threads_for(work), n_tasks)
     if threads <= 1:
         kernel(*args, 0, n_tasks)
@@ -180,8 +181,7 @@ def run_pair(first: Callable[[], None], second: Callable[[], None], work: int) -
     backward pass (dJ/dw and dJ/dx) gain (LeNet 1->6, batch 32, float32: 0.71 -> 0.47 ms). A helper
     that has not started when second() is done is not waited for: first() then runs here.
     """
-    if not _target_loaded:
-        load_numba_target()
+    load_numba_target()
     if work < PAIR_WORK or get_num_threads() < 2:
         first()
         second()
