@@ -127,8 +127,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     work = _pool_work(expected, kernel)
     if kernel == stride == (2, 2):
         grad_x = np.empty_like(x)  # every element written
-        bits = np.int32 if x.dtype == np.float32 else np.int64
-        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta.view(bits), x, grad_x.view(bits))
+        delta_bits, grad_bits = _pool.as_bits(delta), _pool.as_bits(grad_x)
+        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta_bits, x, grad_bits)
     else:
         grad_x = np.zeros_like(x)
         parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)
