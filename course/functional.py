@@ -216,18 +216,14 @@ def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
     for a chunk of n images, `columns` lays them out (padded, image-last) as im2col (C*KH*KW, Ho*Wo*n),
     z (F, Ho*Wo*n) = w (F, C*KH*KW) @ im2col, and `images_first` puts z back image-first, plus b. Each
     step is one call that releases the GIL. Returns z (N, F, Ho, Wo)."""
-    n_kernels, c, kh, kw = w.shape
-    (ho, wo), (ph, pw) = shape[2:], padding
-    hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+    n_kernels, (ho, wo) = w.shape[0], shape[2:]
     x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
     z = np.empty(shape, dtype=x.dtype)
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
 
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
-            at = scratch("images_last", (c, hp, wp, n1 - n0), x.dtype)
-            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
-            _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
+            _, cols = _chunk_columns(x, n0, n1, w.shape, stride, padding, ho * wo)
             zt = np.matmul(w2, cols, out=scratch("z", (n_kernels, cols.shape[1]), x.dtype))
             _conv.images_first(zt, bias, n0, z)
 
@@ -247,8 +243,7 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
-    (c, kh, kw), (ph, pw), (h, wd) = w.shape[1:], padding, x.shape[2:]
-    hp, wp = h + 2 * ph, wd + 2 * pw
+    (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
     grad_x = np.empty_like(x)
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
@@ -257,9 +252,7 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
             n0, n1 = chunks[k]
-            at = scratch("images_last", (c, hp, wp, n1 - n0), x.dtype)
-            cols = scratch("cols", (w2.shape[1], ho * wo * (n1 - n0)), x.dtype)
-            _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
+            at, cols = _chunk_columns(x, n0, n1, w.shape, stride, padding, ho * wo)
             d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
             _conv.images_last(delta, n0, 0, 0, d)
             d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
@@ -272,6 +265,17 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
     return grad_x, np.sum(partial, axis=0).reshape(w.shape)
+
+
+def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int):
+    """Images n0 .. n1 - 1 of x (N, C, H, W), C-contiguous, through `columns`: returns at (C, Hp, Wp, n),
+    the n images padded and laid out image-last, and their im2col cols (C*KH*KW, outputs * n), both in
+    the calling thread's scratch slots "images_last" and "cols"; `outputs` is Ho * Wo."""
+    (_, c, kh, kw), (ph, pw) = w_shape, padding
+    at = scratch("images_last", (c, x.shape[2] + 2 * ph, x.shape[3] + 2 * pw, n1 - n0), x.dtype)
+    cols = scratch("cols", (c * kh * kw, outputs * (n1 - n0)), x.dtype)
+    _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
+    return at, cols
 
 
 def _chunks(n_images: int, taps: int, outputs: int, work: int) -> list[tuple[int, int]]:
