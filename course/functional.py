@@ -253,9 +253,12 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
         for k in range(t0, t1):
             n0, n1 = chunks[k]
             at, cols = _chunk_columns(x, n0, n1, w.shape, stride, padding, ho * wo)
-            d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
-            _conv.images_last(delta, n0, 0, 0, d)
-            d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
+            if n1 == n0 + 1:  # one image is image-last already: 4.4 of 52 ms on 32->64, one thread
+                d = delta[n0].reshape(n_kernels, -1)
+            else:
+                d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
+                _conv.images_last(delta, n0, 0, 0, d)
+                d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
             grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
             at.fill(0)  # the chunk's padded layout again, now for grad_at
