@@ -260,7 +260,7 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
                 _conv.images_last(delta, n0, 0, 0, d)
                 d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
-            grad_cols = np.matmul(w2.T, d, out=scratch("grad_cols", cols.shape, x.dtype))
+            grad_cols = np.matmul(w2.T, d, out=cols)  # cols, read, lends its buffer, still in cache
             at.fill(0)  # the chunk's padded layout again, now for grad_at
             _conv.col2im_add(grad_cols, kh, kw, *stride, at)
             grad_x[n0:n1] = at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
