@@ -168,7 +168,9 @@ def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, wo
     grid = scratch("grid", (n_kernels, n * hp * wp), x.dtype)  # written up to span, read below it
     n_tasks = n_kernels * -(-span // _conv.BLOCK)
     parallel_for(_conv.sweep_forward, n_tasks, work, flat.reshape(c, -1), w, bias, wp, span, grid)
-    return grid.reshape(n_kernels, n, hp, wp)[:, :, :ho, :wo].transpose(1, 0, 2, 3).copy()  # out of scratch
+    z = np.empty((n, n_kernels, ho, wo), dtype=x.dtype)  # out of scratch
+    parallel_for(_conv.grid_to_images, n * n_kernels, z.size, grid, hp, wp, 0, 0, z)
+    return z
 
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
@@ -205,7 +207,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
         n_tasks = c * -(-span // _conv.BLOCK)
         zero_bias = np.zeros(c, dtype=x.dtype)
         parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
-        grad_x[...] = grid.reshape(c, n, hp, wp)[:, :, ph : ph + h, pw : pw + wd].transpose(1, 0, 2, 3)
+        parallel_for(_conv.grid_to_images, n * c, grad_x.size, grid, hp, wp, ph, pw, grad_x)
 
     run_pair(weights, inputs, 2 * work)
     return grad_x, grad_w

