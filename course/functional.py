@@ -84,7 +84,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
     if _uses_gemm(w):
-        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, work)
+        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, 2 * work)  # two products
     elif stride == (1, 1):
         grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
     else:
@@ -241,8 +241,8 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
     read, `col2im_add`), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken
-    in chunk order, so results do not depend on which thread ran which chunk. Returns (grad_x, grad_w)
-    shaped like x and w.
+    in chunk order, so results do not depend on which thread ran which chunk. `work` counts the
+    multiply-adds of both products, twice the forward's. Returns (grad_x, grad_w) shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
     (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
