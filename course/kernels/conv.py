@@ -15,8 +15,8 @@ flat (C, N*Hp*Wp). Pixel (r, c) of image n sits at q = (n*Hp + r)*Wp + c, and th
 contiguous multiply-add of the whole channel shifted by j*Wp + i: the inner loop is unit-stride and
 vectorises, and stays long even for 8 x 8 images. Grid points with c >= Wo or r >= Ho mix neighbouring
 rows or images; they are thrown away (forward: `grid_to_images` copies the outputs out) or given a zero
-delta (backward). Grid points run over 0 ..
-span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks of BLOCK so that every sweep stays in cache.
+delta (backward). Grid points run over 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks
+of BLOCK so that every sweep stays in cache.
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
 `im2col` lays the taps of a few images, laid out image-last (C, Hp, Wp, n), out as the rows of cols
