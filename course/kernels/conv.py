@@ -191,8 +191,8 @@ def grid_to_images(grid, hp, wp, r0, c0, out, t0, t1):
     """out[n, f, r, c] = grid[f, (n*Hp + r0 + r)*Wp + c0 + c]: the H x W window at (r0, c0) of each
     image's Hp x Wp grid, taken out of a sweep's grid (F, N*Hp*Wp) into out (N, F, H, W); task n*F + f.
     The forward's outputs (r0 = c0 = 0) and the backward's dJ/dx (the padding cut away). Faster than
-    numpy's copy of the transposed view: 256 images of 8 kernels of 8 x 8, 174 -> 112 us; 16 of
-    224 x 224, 170 -> 133 us (float32)."""
+    numpy's copy of the transposed view (one run, taking turns, float32): 256 images of 8 kernels of
+    8 x 8, 168 -> 119 us; 16 kernels of 224 x 224, 141 -> 117 us."""
     _, n_planes, h, w = out.shape
     for task in range(t0, t1):
         n, f = task // n_planes, task % n_planes
@@ -328,8 +328,8 @@ def images_last(x, n0, ph, pw, at):
     `im2col` reads them (and delta (N, F, Ho, Wo), unpadded, for the backward's products). With padding,
     all of at is zeroed first in one flat loop; each row of an image is then copied into a view of at
     with a step of n, which LLVM vectorises when n = 1 (the chunks of large layers): 32 channels of
-    32 x 32, padded by 1, float32, 60 -> 19 us (an explicit n = 1 branch took 11 us, but doubled this
-    kernel's compile time)."""
+    32 x 32, padded by 1, float32, 83 -> 31 us against the element-wise loops (an explicit n = 1 branch
+    took 40% less time again, but doubled this kernel's compile time)."""
     n_channels, hp, wp, n_images = at.shape
     h, w = hp - 2 * ph, wp - 2 * pw
     if ph or pw:
@@ -358,8 +358,8 @@ def images_first(zt, bias, n0, z):
     """z[n0 + m, f, r, c] = zt[f, (r*Wo + c)*n + m] + bias[f]: a chunk's products zt (F, Ho*Wo*n), laid
     out image-last, put back into z (N, F, Ho, Wo) from image n0 on, with the bias added on the way.
     Each image's plane reads a view of zt's row with a step of n, which LLVM vectorises when n = 1
-    (64 kernels of 32 x 32, float32: 70 -> 22 us; 16 kernels of 8 x 8 in chunks of 16 images, 36 ->
-    26 us)."""
+    (64 kernels of 32 x 32, float32: 72 -> 23 us; 16 kernels of 8 x 8 in chunks of 16 images, 35 ->
+    29 us; one run, taking turns with the element-wise loop)."""
     _, n_kernels, ho, wo = z.shape
     n_images = zt.shape[1] // (ho * wo)
     for m in range(n_images):
