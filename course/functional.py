@@ -68,7 +68,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     return z
 
 
-def conv2d_backward(grad_out, x, w, stride=1, padding=0):
+def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
     """Gradients of a scalar J through `conv2d(x, w, b, stride, padding)`, given grad_out = dJ/dz.
 
     Returns (grad_x, grad_w, grad_b) with the shapes of x (N, C, H, W), w (F, C, KH, KW) and b (F,):
@@ -77,23 +77,22 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
       grad_x = delta spread back through the kernel (for stride 1, the full convolution of delta with
           the flipped kernel), with the padding cut away;
       grad_b[f] = sum_{n, r, c} grad_out[n, f, r, c].
+    With input_grad=False, grad_x is None and not computed, as PyTorch skips the gradient of an input
+    that needs none (a network's first layer, whose input is the data): about half the work.
     """
     x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
+    if not isinstance(input_grad, bool):
+        raise TypeError(f"conv2d_backward: input_grad must be True or False, got {input_grad!r}")
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
     if _uses_gemm(w):
-        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, 2 * work)  # two products
+        grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, work, input_grad)
     elif stride == (1, 1):
-        grad_x, grad_w = _backward_sweep(delta, x, w, padding, work)
+        grad_x, grad_w = _backward_sweep(delta, x, w, padding, work, input_grad)
     else:
-        a = _padded(x, padding)
-        grad_a, grad_w = np.zeros_like(a), np.empty_like(w)
-        parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
-        parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
-        (ph, pw), (h, wd) = padding, x.shape[2:]
-        grad_x = np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd])
+        grad_x, grad_w = _backward_direct(delta, x, w, stride, padding, work, input_grad)
     # each image's planes summed in their own dtype (pairwise: numpy's contiguous sums), then the images
     # in float64; 2-4x faster than one float64 sum over axes (0, 2, 3), which converts every element
     grad_b = delta.reshape(delta.shape[0], delta.shape[1], -1).sum(axis=2).sum(axis=0, dtype=np.float64)
@@ -173,9 +172,9 @@ def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, wo
     return z
 
 
-def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int):
+def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int, input_grad: bool):
     """Stride-1 gradients by the flat sweeps, on the forward's grid of Hp x Wp points per image.
-    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w).
+    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w), grad_x None unless input_grad.
 
     `flat` is the padded input a, channels first, as in the forward; `spread` holds delta on the same
     grid, (F, N*Hp*Wp), zero where c >= Wo or r >= Ho, after `offset` = (KH - 1)*Wp + KW - 1 zeros. Then
@@ -185,7 +184,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     swapped (C, F, KH, KW): the full convolution, of which the padding is cut away. A tap that reaches
     left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
     >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
-    The two sweeps share no output and run at once (`run_pair`).
+    The two sweeps share no output and run at once (`run_pair`); `work` counts one of them.
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
@@ -194,12 +193,17 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     offset = (kh - 1) * wp + kw - 1
     spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
     parallel_for(_conv.spread_on_grid, n_kernels, spread.size, delta, hp, wp, offset, spread)
-    grad_w, grad_x = np.empty_like(w), np.empty(x.shape, dtype=x.dtype)
-    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    grad_w = np.empty_like(w)
 
     def weights() -> None:
         span = (n - 1) * hp * wp + (ho - 1) * wp + wo
         parallel_for(_conv.sweep_grad_w, n_kernels * c, work, flat, spread, offset, kh, kw, wp, span, grad_w)
+
+    if not input_grad:
+        weights()
+        return None, grad_w
+    grad_x = np.empty(x.shape, dtype=x.dtype)
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
     def inputs() -> None:
         span = n * hp * wp
@@ -234,20 +238,22 @@ def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
     return z
 
 
-def _backward_gemm(delta, x, w, stride, padding, work: int):
+def _backward_gemm(delta, x, w, stride, padding, work: int, input_grad: bool):
     """conv2d_backward as matrix products, a few images at a time laid out image-last as in
     `_forward_gemm`, with d = delta (F, Ho*Wo*n):
 
     grad_w (F, C*KH*KW) = sum over the chunks of d @ cols.T   (the input correlated with delta);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
-    read, `col2im_add`), with the padding cut away. Each chunk's grad_w is kept apart and the sum taken
-    in chunk order, so results do not depend on which thread ran which chunk. `work` counts the
-    multiply-adds of both products, twice the forward's. Returns (grad_x, grad_w) shaped like x and w.
+    read, `col2im_add`), with the padding cut away; only when input_grad. Each chunk's grad_w is kept
+    apart and the sum taken in chunk order, so results do not depend on which thread ran which chunk.
+    `work` counts the forward's multiply-adds, those of each product. Returns (grad_x or None, grad_w)
+    shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
     (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
-    grad_x = np.empty_like(x)
+    grad_x = np.empty_like(x) if input_grad else None
+    work *= 2 if input_grad else 1  # the products the threads share
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, work)
     partial = [None] * len(chunks)
 
@@ -262,6 +268,8 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
                 _conv.images_last(delta, n0, 0, 0, d)
                 d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
             partial[k] = d @ cols.T
+            if not input_grad:
+                continue
             grad_cols = np.matmul(w2.T, d, out=cols)  # cols, read, lends its buffer, still in cache
             at.fill(0)  # the chunk's padded layout again, now for grad_at
             _conv.col2im_add(grad_cols, kh, kw, *stride, at)
@@ -270,6 +278,20 @@ def _backward_gemm(delta, x, w, stride, padding, work: int):
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
     return grad_x, np.sum(partial, axis=0).reshape(w.shape)
+
+
+def _backward_direct(delta, x, w, stride, padding, work: int, input_grad: bool):
+    """conv2d_backward by the direct loops (`direct_grad_a` and `direct_grad_w`) on the padded input,
+    the padding then cut away from dJ/da. Returns (grad_x or None, grad_w) shaped like x and w."""
+    a = _padded(x, padding)
+    grad_w = np.empty_like(w)
+    parallel_for(_conv.direct_grad_w, w.shape[0] * w.shape[1], work, delta, a, *stride, grad_w)
+    if not input_grad:
+        return None, grad_w
+    grad_a = np.zeros_like(a)
+    parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
+    (ph, pw), (h, wd) = padding, x.shape[2:]
+    return np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd]), grad_w
 
 
 def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int):

@@ -77,9 +77,9 @@ def fit(
     """Train `model` on (x, y) for `epochs` passes in shuffled mini-batches; returns a `History`.
 
     x (N, ...) and y (N, ...) share their first axis. Each batch: outputs = model(x_b), J = loss_fn(outputs,
-    y_b), model.backward(loss_fn.backward()), optimizer.step(), optimizer.zero_grad(). The order of the
-    examples is drawn from `rng` each epoch. With `progress`, a tqdm bar per epoch shows the running loss
-    and accuracy.
+    y_b), model.backward_parameters(loss_fn.backward()) (backward without dJ/dx_b, which nothing needs),
+    optimizer.step(), optimizer.zero_grad(). The order of the examples is drawn from `rng` each epoch.
+    With `progress`, a tqdm bar per epoch shows the running loss and accuracy.
     """
     _check_data("fit", x, y)
     if x_val is not None or y_val is not None:
@@ -100,7 +100,7 @@ def fit(
                 idx = order[start : start + batch_size]
                 outputs = model(x[idx])
                 loss = loss_fn(outputs, y[idx])
-                model.backward(loss_fn.backward())
+                model.backward_parameters(loss_fn.backward())
                 optimizer.step()
                 optimizer.zero_grad()
                 total_loss += loss * len(idx)

@@ -60,6 +60,16 @@ CONV_CASES = {
     "backward grad_out list": (lambda: conv_back(grad_out=[[1.0]]), TypeError, r"grad_out must be a numpy"),
     "backward channels": (lambda: conv_back(w=W[:, :1]), ValueError, r"conv2d_backward: w has 1 input ch"),
     "backward stride": (lambda: conv_back(stride=(0, 1)), ValueError, r"conv2d_backward: stride must be >="),
+    "backward input_grad int": (
+        lambda: F.conv2d_backward(GRAD, X, W, input_grad=0),
+        TypeError,
+        r"conv2d_backward: input_grad must be True or False, got 0",
+    ),
+    "backward input_grad string": (
+        lambda: F.conv2d_backward(GRAD, X, W, input_grad="no"),
+        TypeError,
+        r"input_grad must be True or False, got 'no'",
+    ),
 }
 
 POOL_CASES = {

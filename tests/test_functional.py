@@ -117,6 +117,13 @@ def assert_conv2d_matches_naive(case):
     assert_unchanged(before, (x, w, b))
     assert_fresh((y, *grads), (x, w, b, grad_out), x.dtype)
 
+    # without dJ/dx (a first layer): the same parameter gradients, and no grad_x computed
+    grad_x, *parameter_grads = F.conv2d_backward(grad_out, x, w, case.stride, case.padding, input_grad=False)
+    assert grad_x is None
+    for got, want in zip(parameter_grads, expected_grads[1:], strict=True):
+        np.testing.assert_allclose(got, want, **tolerance(x.dtype))
+    assert_fresh(parameter_grads, (x, w, b, grad_out), x.dtype)
+
 
 @SETTINGS
 @given(pool_cases())

@@ -3,9 +3,12 @@ and PyTorch (same weights, same inputs) when it is installed."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 
+from course import functional as F
 from course import nn
 from course.bench_train import torch_lenet
 from course.gradcheck import gradcheck
@@ -162,6 +165,69 @@ def test_a_whole_networks_parameter_gradients_end_to_end(rng):
     assert result.checked == x.size + sum(v.size for v in values.values())
 
 
+class Doubler(nn.Module):
+    """A module of a user's, with forward and backward only: backward_parameters is the default one."""
+
+    def __init__(self):
+        self.backward_calls = 0
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, grad_out):
+        self.backward_calls += 1
+        return 2 * grad_out
+
+
+FIRST_LAYERS = {  # name: (layer, input shape); each gives small_network its (N, 2, 8, 8)
+    "conv": (lambda rng: nn.Conv2d(2, 2, 3, padding=1, rng=rng, dtype=F64), (3, 2, 8, 8)),
+    "strided conv": (lambda rng: nn.Conv2d(1, 2, 3, stride=2, padding=1, rng=rng, dtype=F64), (3, 1, 16, 16)),
+    "conv with many taps (matrix products)": (
+        lambda rng: nn.Conv2d(3, 2, 7, padding=3, rng=rng, dtype=F64),
+        (3, 3, 8, 8),
+    ),
+    "a user's module": (lambda rng: Doubler(), (3, 2, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("first", FIRST_LAYERS)
+def test_backward_parameters_gives_backwards_parameter_gradients_and_skips_dj_dx(first, rng):
+    """The training loops' backward: every parameter's .grad as `backward` leaves it, while the first
+    layer, whose input is the data, is asked for `backward_parameters` and so computes no dJ/dx."""
+    layer, shape = FIRST_LAYERS[first]
+    model = nn.Sequential(layer(rng), small_network(rng))
+    x, labels = rng.normal(size=shape), np.array([0, 2, 1])
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(model(x), labels)
+    model.zero_grad()
+    model.backward(loss_fn.backward())
+    expected = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    with mock.patch.object(nn.conv.functional, "conv2d_backward", wraps=F.conv2d_backward) as conv_backward:
+        assert model.backward_parameters(loss_fn.backward()) is None
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(p.grad, expected[name], rtol=1e-12, atol=1e-14, err_msg=name)
+    asked = [call.kwargs["input_grad"] for call in conv_backward.call_args_list]
+    convs_after_the_first = [True, True]  # small_network's two convolutions, last first
+    assert asked == convs_after_the_first + ([False] if first != "a user's module" else [])
+    if first == "a user's module":
+        assert model[0].backward_calls == 2  # the default backward_parameters calls backward
+
+
+def test_linear_backward_parameters_matches_backward_and_returns_nothing(rng):
+    layer = nn.Linear(5, 3, rng=rng, dtype=F64)
+    x, g = rng.normal(size=(4, 5)), rng.normal(size=(4, 3))
+    layer(x)
+    layer.backward(g)
+    expected = [layer.weight.grad.copy(), layer.bias.grad.copy()]
+    layer.zero_grad()
+    assert layer.backward_parameters(g) is None
+    np.testing.assert_array_equal(layer.weight.grad, expected[0])
+    np.testing.assert_array_equal(layer.bias.grad, expected[1])
+    with pytest.raises(ValueError, match=r"grad_out must have the output's shape \(4, 3\), got \(4, 2\)"):
+        layer.backward_parameters(g[:, :2])
+
+
 def test_gradients_accumulate_until_zero_grad(rng):
     layer = nn.Linear(3, 2, rng=rng, dtype=F64)
     x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
@@ -228,6 +294,8 @@ def test_errors_between_layers_name_the_layer_and_the_shapes(rng):
     layer(np.zeros((4, 2), dtype=np.float32))
     with pytest.raises(ValueError, match=r"grad_out must have the output's shape \(4, 3\), got \(4, 2\)"):
         layer.backward(np.zeros((4, 2), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"layer 0 of Sequential, backward: .*output's shape \(4, 3\)"):
+        nn.Sequential(layer).backward_parameters(np.zeros((4, 2), dtype=np.float32))
 
 
 def test_state_dict_round_trips_through_npz(rng, tmp_path):

@@ -33,7 +33,7 @@ def train(
 ) -> list[float]:
     """Train `model` on images (N, 1, H, W) and per-image targets (N, ...) with Adam(lr) for `epochs`
     passes in mini-batches drawn in an order from `np.random.default_rng(seed)`. Each step:
-    out = model(x_b); J, dJ/dout = loss_fn(out, targets_b); model.backward(dJ/dout); step.
+    out = model(x_b); J, dJ/dout = loss_fn(out, targets_b); model.backward_parameters(dJ/dout); step.
     Returns the mean loss of each epoch; `log` (or None) hears one line per epoch.
     """
     if len(images) != len(targets):
@@ -53,7 +53,7 @@ def train(
             for first in range(0, len(images), batch_size):
                 idx = order[first : first + batch_size]
                 loss, grad = loss_fn(model(images[idx]), targets[idx])
-                model.backward(grad)
+                model.backward_parameters(grad)
                 optimizer.step()
                 optimizer.zero_grad()
                 total += loss * len(idx)

@@ -52,12 +52,20 @@ class Linear(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """With delta = dJ/dz (N, out): dJ/dweight += delta.T @ x (the lecture's delta_j * a_i summed over
         the batch), dJ/dbias += delta summed over the batch; returns dJ/dx = delta @ weight."""
+        return self._parameter_grads(grad_out) @ self.weight.data
+
+    def backward_parameters(self, grad_out: np.ndarray) -> None:
+        """dJ/dweight and dJ/dbias, as `backward`, without dJ/dx."""
+        self._parameter_grads(grad_out)
+
+    def _parameter_grads(self, grad_out: np.ndarray) -> np.ndarray:
+        """Checks grad_out, adds dJ/dweight and dJ/dbias to the parameters' .grad; returns delta."""
         shape = None if self._x is None else (self._x.shape[0], self.out_features)
         delta = check_grad(self, grad_out, shape)
         self.weight.grad += delta.T @ self._x
         if self.bias is not None:
             self.bias.grad += delta.sum(axis=0)
-        return delta @ self.weight.data
+        return delta
 
     def extra_repr(self) -> str:
         text = f"in_features={self.in_features}, out_features={self.out_features}"

@@ -4,6 +4,8 @@ explicit backward, parameters, state dicts) and `Sequential` (layers applied in 
 Backward is explicit, as the lecture teaches it: `forward(x)` keeps what the derivative needs, and
 `backward(grad_out)` takes dJ/d(output), adds dJ/d(parameter) into each parameter's `.grad` (gradients
 accumulate over calls, as in PyTorch, until `zero_grad()`), and returns dJ/d(input).
+`backward_parameters(grad_out)` does the same without dJ/d(input), which a network's first layer,
+whose input is the data, need not compute (PyTorch skips it too: the data does not require grad).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ class Module:
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must define backward(grad_out)")
+
+    def backward_parameters(self, grad_out: np.ndarray) -> None:
+        """Add dJ/d(parameter) into each parameter's `.grad`, as `backward` does, and return nothing:
+        for when dJ/d(input) is not needed (the training loops call it on the whole network). Calls
+        `backward` and drops dJ/d(input); layers that can skip computing it override this."""
+        self.backward(grad_out)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -162,11 +170,24 @@ class Sequential(Module):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         for i in reversed(range(len(self.layers))):
-            try:
-                grad_out = self.layers[i].backward(grad_out)
-            except (TypeError, ValueError) as error:
-                raise type(error)(f"layer {i} of Sequential, backward: {error}") from error
+            grad_out = self._layer_backward(i, self.layers[i].backward, grad_out)
         return grad_out
+
+    def backward_parameters(self, grad_out: np.ndarray) -> None:
+        """`backward` through every layer but the first, which gets `backward_parameters`: the
+        network's input needs no gradient, and its first layer (a convolution, say) skips that work."""
+        for i in reversed(range(1, len(self.layers))):
+            grad_out = self._layer_backward(i, self.layers[i].backward, grad_out)
+        if self.layers:
+            self._layer_backward(0, self.layers[0].backward_parameters, grad_out)
+
+    @staticmethod
+    def _layer_backward(i: int, backward, grad_out: np.ndarray):
+        """backward(grad_out) of layer i, an error in it re-raised naming the layer's position."""
+        try:
+            return backward(grad_out)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"layer {i} of Sequential, backward: {error}") from error
 
 
 def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected: tuple) -> np.ndarray:
