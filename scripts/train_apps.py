@@ -5,8 +5,9 @@
     python scripts/train_apps.py --evaluate   # only evaluate the shipped weights on held-out scenes
 
 Both models learn from `load_scenes(**SCENES)` training scenes (made from the training digits) with
-`course.apps.weights.RECIPE`; every random number is seeded and the kernels give the same result on any
-number of threads, so a run on the same machine writes the same files. Evaluation uses the 300 test
+`course.apps.weights.RECIPE`; every random number is seeded, and the kernels' sums are taken in an order
+fixed by the shapes and the number of threads (the matrix products cut the images into chunks per thread),
+so a run on the same machine with the same threads writes the same files. Evaluation uses the 300 test
 scenes made from the test digits, which training never sees, and prints pixel accuracy, mean IoU and
 mAP@0.5 next to trivial baselines (all background; random boxes).
 """
