@@ -13,6 +13,7 @@ from strategies import conv_cases, pool_cases
 
 from course import _jit, naive
 from course import functional as F
+from course._scratch import scratch
 from course.gradcheck import gradcheck
 from course.kernels import conv as conv_kernels
 from course.kernels.conv import BLOCK
@@ -200,6 +201,22 @@ def test_an_image_larger_than_one_kernel_block_matches_the_naive_specification()
     assert (50 - 1) * 49 + 46 > BLOCK  # span = (Ho - 1) * Wp + Wo grid points: more than one block
     np.testing.assert_allclose(F.conv2d(x, w, b, 1, 1), naive.conv2d(x, w, b, (1, 1), (1, 1)), rtol=1e-10)
     grad_out = rng.standard_normal((1, 2, 50, 46))
+    got = F.conv2d_backward(grad_out, x, w, 1, 1)
+    for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, (1, 1), (1, 1)), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("width", [conv_kernels.SHORT_ROW - 3, conv_kernels.SHORT_ROW - 2])
+def test_the_backward_spreads_delta_right_on_both_sides_of_short_rows(width):
+    """The sweeps' backward lays delta out on the padded grid (Wp = W + 2 points per row here) by
+    zeroing the whole grid first when rows are short (Wp < SHORT_ROW), row by row otherwise, in a
+    scratch array that an earlier call left full of NaN here: every point that is not delta's must
+    be zeroed."""
+    rng = np.random.default_rng(width)
+    x, w = rng.standard_normal((3, 2, 5, width)), rng.standard_normal((4, 2, 3, 3))
+    assert (width + 2 < conv_kernels.SHORT_ROW) == (width == conv_kernels.SHORT_ROW - 3)
+    grad_out = rng.standard_normal((3, 4, 5, width))
+    scratch("spread", (100_000,), x.dtype).fill(np.nan)  # this thread's, where the backward runs
     got = F.conv2d_backward(grad_out, x, w, 1, 1)
     for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, (1, 1), (1, 1)), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
