@@ -89,14 +89,11 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
     work = _conv_work(expected, w.shape)
     if _uses_gemm(w):
         grad_x, grad_w = _backward_gemm(delta, x, w, stride, padding, work, input_grad)
-    elif stride == (1, 1):
-        grad_x, grad_w = _backward_sweep(delta, x, w, padding, work, input_grad)
-    else:
-        grad_x, grad_w = _backward_direct(delta, x, w, stride, padding, work, input_grad)
-    # each image's planes summed in their own dtype (pairwise: numpy's contiguous sums), then the images
-    # in float64; 2-4x faster than one float64 sum over axes (0, 2, 3), which converts every element
-    grad_b = delta.reshape(delta.shape[0], delta.shape[1], -1).sum(axis=2).sum(axis=0, dtype=np.float64)
-    return grad_x, grad_w, grad_b.astype(x.dtype)
+        return grad_x, grad_w, _bias_grad(delta)
+    if stride == (1, 1):
+        return _backward_sweep(delta, x, w, padding, work, input_grad)  # grad_b taken alongside
+    grad_x, grad_w = _backward_direct(delta, x, w, stride, padding, work, input_grad)
+    return grad_x, grad_w, _bias_grad(delta)
 
 
 def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
@@ -184,15 +181,26 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     swapped (C, F, KH, KW): the full convolution, of which the padding is cut away. A tap that reaches
     left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
     >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
-    The two sweeps share no output and run at once (`run_pair`); `work` counts one of them.
+    The two sweeps share no output and run at once (`run_pair`); `work` counts one of them. So do
+    the bias gradient and the layout of spread, before them: on the bench's 1->8 layer on 8 x 8
+    images, 0.585 -> 0.484 ms for the whole backward (float32, two threads, medians).
+    Returns (grad_x or None, grad_w, grad_b).
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
-    flat = _channels_first(x, padding).reshape(c, -1)
     hp, wp = h + 2 * ph, wd + 2 * pw
     offset = (kh - 1) * wp + kw - 1
     spread = scratch("spread", (n_kernels, offset + n * hp * wp), x.dtype)
-    parallel_for(_conv.spread_on_grid, n_kernels, spread.size, delta, hp, wp, offset, spread)
+    grad_b = []
+
+    def bias() -> None:
+        grad_b.append(_bias_grad(delta))
+
+    def lay_out() -> None:
+        parallel_for(_conv.spread_on_grid, n_kernels, spread.size, delta, hp, wp, offset, spread)
+
+    run_pair(bias, lay_out, 2 * work)
+    flat = _channels_first(x, padding).reshape(c, -1)
     grad_w = np.empty_like(w)
 
     def weights() -> None:
@@ -201,7 +209,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
 
     if not input_grad:
         weights()
-        return None, grad_w
+        return None, grad_w, grad_b[0]
     grad_x = np.empty(x.shape, dtype=x.dtype)
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
@@ -214,7 +222,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
         parallel_for(_conv.grid_to_images, n * c, grad_x.size, grid, hp, wp, ph, pw, grad_x)
 
     run_pair(weights, inputs, 2 * work)
-    return grad_x, grad_w
+    return grad_x, grad_w, grad_b[0]
 
 
 def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
@@ -292,6 +300,14 @@ def _backward_direct(delta, x, w, stride, padding, work: int, input_grad: bool):
     parallel_for(_conv.direct_grad_a, a.shape[0] * a.shape[1], work, delta, w, *stride, grad_a)
     (ph, pw), (h, wd) = padding, x.shape[2:]
     return np.ascontiguousarray(grad_a[:, :, ph : ph + h, pw : pw + wd]), grad_w
+
+
+def _bias_grad(delta: np.ndarray) -> np.ndarray:
+    """grad_b[f] = sum_{n, r, c} delta[n, f, r, c], in delta's dtype: each image's planes summed in
+    their own dtype (pairwise: numpy's contiguous sums), then the images in float64; 2-4x faster than
+    one float64 sum over axes (0, 2, 3), which converts every element."""
+    planes = delta.reshape(delta.shape[0], delta.shape[1], -1).sum(axis=2)
+    return planes.sum(axis=0, dtype=np.float64).astype(delta.dtype)
 
 
 def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int):
