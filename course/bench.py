@@ -2,9 +2,10 @@
 
 Each library runs in its own fresh process (so their thread pools never compete) on the same problems,
 generated from one seed; a time is the best of `--repeat` runs after one warm-up call (which compiles,
-or loads from the cache, the Numba kernels). Backward times exclude the forward pass. The naive loops
-are far too slow for full batches: they are timed once on one image (and, for the largest problems, on
-a few of the F kernels) and scaled linearly to the full problem, which the output says.
+or loads from the cache, the Numba kernels), forward and backward calls taking turns. Backward times
+exclude the forward pass. The naive loops are far too slow for full batches: they are timed once on
+one image (and, for the largest problems, on a few of the F kernels) and scaled linearly to the full
+problem, which the output says.
 
 Also measured: a fresh process with an empty Numba cache (cold: compiling) and with a warm one doing
 `import course.functional` and one conv2d forward and backward, then `course.kernels.precompile()`
@@ -248,20 +249,21 @@ def _print_startup() -> None:
 # --- worker side: runs in its own process -------------------------------------------------------------
 
 
-def _best(fn, repeat: int) -> float:
-    """Best of `repeat` timed calls after a warm-up call (which compiles or loads the Numba cache);
-    `repeat=0` times a single call, for the naive loops."""
-    if repeat == 0:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def _best_in_turns(forward, backward, repeat: int) -> tuple[float, float]:
+    """The best forward and backward times of `repeat` rounds, each round one forward call then one
+    backward call, after a warm-up round (which compiles or loads the Numba cache); `repeat=0` times a
+    single round, for the naive loops. Taking turns, both directions see the same moments of a shared
+    machine, whose speed can change by half from one second to the next: timed one after the other,
+    the backward / forward ratio of one layer moved between 1.4 and 2.6 from process to process."""
+    if repeat:
+        forward(), backward()
+    forward_times, backward_times = [], []
+    for _ in range(max(repeat, 1)):
+        for fn, times in ((forward, forward_times), (backward, backward_times)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return min(forward_times), min(backward_times)
 
 
 def _problem(shape: Shape, dtype, batch: int | None = None, filters: int | None = None):
@@ -291,7 +293,7 @@ def _time_ours(module, shape: Shape, x, w, b, repeat: int, naive: bool):
         forward = lambda: module.conv2d(x, w, b, stride, padding)  # noqa: E731
         grad = np.ones_like(forward())
         backward = lambda: module.conv2d_backward(grad, x, w, stride, padding)  # noqa: E731
-    return _best(forward, repeat), _best(backward, repeat)
+    return _best_in_turns(forward, backward, repeat)
 
 
 def _time_torch(shape: Shape, x, w, b, repeat: int):
@@ -313,7 +315,7 @@ def _time_torch(shape: Shape, x, w, b, repeat: int):
     y = op()
     grad = torch.ones_like(y)
     backward = lambda: torch.autograd.grad(y, inputs, grad, retain_graph=True)  # noqa: E731
-    return _best(forward, repeat), _best(backward, repeat)
+    return _best_in_turns(forward, backward, repeat)
 
 
 def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) -> list[dict]:
