@@ -26,9 +26,38 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
-from numba.core import event
-from numba.core.registry import cpu_target
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    """Refuses to import the modules `names` while it is in sys.meta_path (a module already loaded is
+    not looked up again, so it stays usable)."""
+
+    def __init__(self, *names: str):
+        self.names = names
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname in self.names:
+            raise ModuleNotFoundError(f"{fullname} is not loaded with the course's kernels", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def _refusing(*names: str) -> Iterator[None]:
+    """Inside the block, importing any of `names` that is not loaded yet fails with ImportError."""
+    finder = _Refuse(*names)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+# Numba imports coverage.py, when installed (nbval requires it), only to report the lines it compiles to
+# a coverage run already going: 0.1-0.18 s of a warm start of about 1 s. A run that measures coverage
+# has imported coverage before this, and keeps that report.
+with _refusing("coverage"):
+    import numba
+    from numba.core import event
+    from numba.core.registry import cpu_target
 
 __all__ = [
     "PARALLEL_WORK",
@@ -67,24 +96,18 @@ def jit(fn: Callable) -> Callable:
     return numba.njit(fn, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
 
 
-class _DeclineScipyLinalg(importlib.abc.MetaPathFinder):
-    """Refuses `import scipy.linalg` while it is in sys.meta_path (only inside `load_numba_target`)."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname == "scipy.linalg":
-            raise ModuleNotFoundError(f"{fullname} is not loaded with the course's kernels", name=fullname)
-        return None
-
-
 def load_numba_target() -> None:
-    """Load Numba's CPU target (its library of implementations) once per process, without scipy.linalg.
+    """Load Numba's CPU target (its library of implementations) once per process, without scipy.linalg
+    or cffi.
 
     The first kernel call in a process loads that library. One of its modules imports scipy.linalg when
     scipy is installed, only to decide whether np.correlate and np.convolve in nopython code may call
-    BLAS: 0.3 s of a warm start of about 1 s, for functions the kernels never use. While the library
-    loads, that import is refused (Numba then loops for those two, in this process); the kernels, and
-    scipy for everything else, are unaffected, and nothing is refused when scipy.linalg is already loaded.
-    `parallel_for` and `run_pair` call this before every kernel: once loaded, it returns at once.
+    BLAS: 0.3 s of a warm start of about 1 s, for functions the kernels never use; another builds a
+    cffi parser (35 ms), for calling cffi functions from nopython code. While the library loads, both
+    imports are refused (in this process, Numba then loops for those two functions and types no cffi
+    function); the kernels, and scipy and cffi for everything else, are unaffected, and nothing is
+    refused that is already loaded. `parallel_for` and `run_pair` call this before every kernel: once
+    loaded, it returns at once.
     """
     global _target_loaded
     if _target_loaded:  # without the lock: set once, never unset
@@ -92,12 +115,8 @@ def load_numba_target() -> None:
     with _target_lock:
         if _target_loaded:
             return
-        decline = _DeclineScipyLinalg()
-        sys.meta_path.insert(0, decline)
-        try:
+        with _refusing("scipy.linalg", "cffi"):
             cpu_target.target_context.refresh()
-        finally:
-            sys.meta_path.remove(decline)
         _target_loaded = True
 
 

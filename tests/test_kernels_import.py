@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 IMPORT_PROBE = """
@@ -60,21 +62,51 @@ import course.functional as F
 x, w = np.ones((2, 1, 6, 6)), np.ones((2, 1, 3, 3))
 F.conv2d_backward(F.conv2d(x, w), x, w)
 assert "scipy.linalg" not in sys.modules, "the first kernel call imported scipy.linalg"
+assert "cffi" not in sys.modules, "the first kernel call imported cffi"
 try:
     import scipy
 except ImportError:
     scipy = None
 if scipy is not None:
     import scipy.linalg.cython_blas  # refused only while Numba's target loaded: importable now
+import cffi  # likewise
 print("ok")
 """
 
 
-def test_the_first_kernel_call_leaves_scipy_linalg_alone():
-    """Numba's target imports scipy.linalg (0.3 s of a warm start) unless `course._jit` refuses it."""
+def test_the_first_kernel_call_leaves_scipy_linalg_and_cffi_alone():
+    """Numba's target imports scipy.linalg (0.3 s of a warm start) and builds a cffi parser (35 ms)
+    unless `course._jit` refuses both."""
+    pytest.importorskip("cffi")
     done = run_python(["-c", SCIPY_PROBE])
     assert done.returncode == 0, done.stderr
     assert done.stdout == "ok\n"
+
+
+COVERAGE_PROBE = """
+import sys
+import numpy as np
+if sys.argv[1] == "coverage first":
+    import coverage
+import course.functional as F
+from numba.misc import coverage_support
+x, w = np.ones((2, 1, 6, 6)), np.ones((2, 1, 3, 3))
+F.conv2d_backward(F.conv2d(x, w), x, w)
+print("coverage" in sys.modules, coverage_support.coverage_available)
+import coverage  # refused only while Numba loaded: importable now
+"""
+
+
+def test_numba_loads_without_coverage_unless_a_coverage_run_imported_it_first():
+    """Numba imports coverage.py (0.1-0.18 s of a warm start) to report compiled lines to a coverage
+    run; `course._jit` refuses that import, unless coverage is loaded already (a run going on)."""
+    pytest.importorskip("coverage")
+    done = run_python(["-c", COVERAGE_PROBE, "plain"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "False False\n"
+    done = run_python(["-c", COVERAGE_PROBE, "coverage first"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True True\n"
 
 
 LAZY_PROBE = """
