@@ -171,7 +171,7 @@ def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, wo
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int, input_grad: bool):
     """Stride-1 gradients by the flat sweeps, on the forward's grid of Hp x Wp points per image.
-    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w), grad_x None unless input_grad.
+    delta (N, F, Ho, Wo), x (N, C, H, W). Returns (grad_x, grad_w, grad_b), grad_x None unless input_grad.
 
     `flat` is the padded input a, channels first, as in the forward; `spread` holds delta on the same
     grid, (F, N*Hp*Wp), zero where c >= Wo or r >= Ho, after `offset` = (KH - 1)*Wp + KW - 1 zeros. Then
@@ -182,9 +182,8 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
     >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
     The two sweeps share no output and run at once (`run_pair`); `work` counts one of them. So do
-    the bias gradient and the layout of spread, before them: on the bench's 1->8 layer on 8 x 8
-    images, 0.585 -> 0.484 ms for the whole backward (float32, two threads, medians).
-    Returns (grad_x or None, grad_w, grad_b).
+    the bias gradient and the layout of spread, before them: the bench's 1->8 layer on 8 x 8 images,
+    0.993 -> 0.911 ms for the whole backward (float32, two threads, medians, taking turns).
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]

@@ -166,7 +166,7 @@ def test_a_whole_networks_parameter_gradients_end_to_end(rng):
 
 
 class Doubler(nn.Module):
-    """A module of a user's, with forward and backward only: backward_parameters is the default one."""
+    """A user's module without parameters: nothing to learn, so backward_parameters may skip it."""
 
     def __init__(self):
         self.backward_calls = 0
@@ -179,23 +179,51 @@ class Doubler(nn.Module):
         return 2 * grad_out
 
 
-FIRST_LAYERS = {  # name: (layer, input shape); each gives small_network its (N, 2, 8, 8)
-    "conv": (lambda rng: nn.Conv2d(2, 2, 3, padding=1, rng=rng, dtype=F64), (3, 2, 8, 8)),
-    "strided conv": (lambda rng: nn.Conv2d(1, 2, 3, stride=2, padding=1, rng=rng, dtype=F64), (3, 1, 16, 16)),
+class Scale(nn.Module):
+    """A user's module with a parameter, with forward and backward only: the default
+    backward_parameters, which calls backward."""
+
+    def __init__(self):
+        self.scale, self.backward_calls = nn.Parameter(np.array([1.5])), 0
+
+    def forward(self, x):
+        self._x = x
+        return self.scale.data * x
+
+    def backward(self, grad_out):
+        self.backward_calls += 1
+        self.scale.grad += np.sum(grad_out * self._x)
+        return self.scale.data * grad_out
+
+
+FIRST_LAYERS = {  # name: (layer, input shape, conv2d_backward's input_grad, last first)
+    "conv": (
+        lambda rng: nn.Conv2d(2, 2, 3, padding=1, rng=rng, dtype=F64),
+        (3, 2, 8, 8),
+        [True, True, False],
+    ),
+    "strided conv": (
+        lambda rng: nn.Conv2d(1, 2, 3, stride=2, padding=1, rng=rng, dtype=F64),
+        (3, 1, 16, 16),
+        [True, True, False],
+    ),
     "conv with many taps (matrix products)": (
         lambda rng: nn.Conv2d(3, 2, 7, padding=3, rng=rng, dtype=F64),
         (3, 3, 8, 8),
+        [True, True, False],
     ),
-    "a user's module": (lambda rng: Doubler(), (3, 2, 8, 8)),
+    "a user's module with a parameter": (lambda rng: Scale(), (3, 2, 8, 8), [True, True]),
+    "a module without parameters, then a conv": (lambda rng: Doubler(), (3, 2, 8, 8), [True, False]),
 }
 
 
 @pytest.mark.parametrize("first", FIRST_LAYERS)
 def test_backward_parameters_gives_backwards_parameter_gradients_and_skips_dj_dx(first, rng):
     """The training loops' backward: every parameter's .grad as `backward` leaves it, while the first
-    layer, whose input is the data, is asked for `backward_parameters` and so computes no dJ/dx."""
-    layer, shape = FIRST_LAYERS[first]
-    model = nn.Sequential(layer(rng), small_network(rng))
+    layer with parameters, whose input comes from the data, is asked for `backward_parameters` (so a
+    convolution computes no dJ/dx), and the layers before it are not run backward at all."""
+    layer, shape, asked_input_grad = FIRST_LAYERS[first]
+    model = nn.Sequential(layer(rng), small_network(rng))  # small_network: convs at 0 and 3
     x, labels = rng.normal(size=shape), np.array([0, 2, 1])
     loss_fn = nn.CrossEntropyLoss()
     loss_fn(model(x), labels)
@@ -207,11 +235,16 @@ def test_backward_parameters_gives_backwards_parameter_gradients_and_skips_dj_dx
         assert model.backward_parameters(loss_fn.backward()) is None
     for name, p in model.named_parameters():
         np.testing.assert_allclose(p.grad, expected[name], rtol=1e-12, atol=1e-14, err_msg=name)
-    asked = [call.kwargs["input_grad"] for call in conv_backward.call_args_list]
-    convs_after_the_first = [True, True]  # small_network's two convolutions, last first
-    assert asked == convs_after_the_first + ([False] if first != "a user's module" else [])
-    if first == "a user's module":
-        assert model[0].backward_calls == 2  # the default backward_parameters calls backward
+    assert [call.kwargs["input_grad"] for call in conv_backward.call_args_list] == asked_input_grad
+    if hasattr(model[0], "backward_calls"):  # once by backward; by backward_parameters only if it learns
+        assert model[0].backward_calls == (2 if model[0].parameters() else 1)
+
+
+def test_backward_parameters_of_a_network_with_nothing_to_learn_does_nothing(rng):
+    model = nn.Sequential(Doubler(), nn.ReLU())
+    model(rng.normal(size=(2, 3)))
+    assert model.backward_parameters(np.ones((2, 3))) is None
+    assert model[0].backward_calls == 0
 
 
 def test_linear_backward_parameters_matches_backward_and_returns_nothing(rng):

@@ -4,8 +4,9 @@ explicit backward, parameters, state dicts) and `Sequential` (layers applied in 
 Backward is explicit, as the lecture teaches it: `forward(x)` keeps what the derivative needs, and
 `backward(grad_out)` takes dJ/d(output), adds dJ/d(parameter) into each parameter's `.grad` (gradients
 accumulate over calls, as in PyTorch, until `zero_grad()`), and returns dJ/d(input).
-`backward_parameters(grad_out)` does the same without dJ/d(input), which a network's first layer,
-whose input is the data, need not compute (PyTorch skips it too: the data does not require grad).
+`backward_parameters(grad_out)` does the same without dJ/d(input), which a network's first learning
+layer, whose input comes from the data, need not compute (PyTorch skips it too: the data does not
+require grad).
 """
 
 from __future__ import annotations
@@ -174,12 +175,16 @@ class Sequential(Module):
         return grad_out
 
     def backward_parameters(self, grad_out: np.ndarray) -> None:
-        """`backward` through every layer but the first, which gets `backward_parameters`: the
-        network's input needs no gradient, and its first layer (a convolution, say) skips that work."""
-        for i in reversed(range(1, len(self.layers))):
+        """`backward` through the layers after the first one with parameters, which gets
+        `backward_parameters`; the layers before it (a Flatten, say) have nothing to learn and are
+        skipped. The network's input needs no gradient, so its first learning layer (a convolution,
+        say) skips that work."""
+        learning = [i for i, layer in enumerate(self.layers) if layer.parameters()]
+        if not learning:
+            return
+        for i in reversed(range(learning[0] + 1, len(self.layers))):
             grad_out = self._layer_backward(i, self.layers[i].backward, grad_out)
-        if self.layers:
-            self._layer_backward(0, self.layers[0].backward_parameters, grad_out)
+        self._layer_backward(learning[0], self.layers[learning[0]].backward_parameters, grad_out)
 
     @staticmethod
     def _layer_backward(i: int, backward, grad_out: np.ndarray):
