@@ -179,12 +179,13 @@ class Sequential(Module):
         `backward_parameters`; the layers before it (a Flatten, say) have nothing to learn and are
         skipped. The network's input needs no gradient, so its first learning layer (a convolution,
         say) skips that work."""
-        learning = [i for i, layer in enumerate(self.layers) if layer.parameters()]
-        if not learning:
+        has_parameters = (next(layer.named_parameters(), None) is not None for layer in self.layers)
+        first = next((i for i, learns in enumerate(has_parameters) if learns), None)  # stops there
+        if first is None:
             return
-        for i in reversed(range(learning[0] + 1, len(self.layers))):
+        for i in reversed(range(first + 1, len(self.layers))):
             grad_out = self._layer_backward(i, self.layers[i].backward, grad_out)
-        self._layer_backward(learning[0], self.layers[learning[0]].backward_parameters, grad_out)
+        self._layer_backward(first, self.layers[first].backward_parameters, grad_out)
 
     @staticmethod
     def _layer_backward(i: int, backward, grad_out: np.ndarray):
