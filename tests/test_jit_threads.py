@@ -1,9 +1,15 @@
 """`course._jit.run_pair`: two computations that share no output run at once, on a helper thread and
-the calling thread, when there is enough work and more than one thread is allowed; else in turn here."""
+the calling thread, when there is enough work and more than one thread is allowed; else in turn here.
+A job that no helper has started when the caller is done runs on the caller (`parallel_for` too), and a
+forked child starts helpers of its own."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -55,3 +61,71 @@ def test_an_error_in_either_reaches_the_caller():
 
     with two_threads(), pytest.raises(ValueError, match="from first"):
         _jit.run_pair(fails, lambda: None, _jit.PAIR_WORK)
+
+
+@contextlib.contextmanager
+def helpers_busy():
+    """Every helper thread started so far blocked on a job of its own until the block ends."""
+    release, jobs = threading.Event(), []
+    with two_threads():
+        _jit.run_pair(lambda: None, lambda: None, _jit.PAIR_WORK)  # at least one helper started
+        for _ in range(_jit._helpers):
+            running = threading.Event()
+            jobs.append(_jit._hand_off(lambda running=running: (running.set(), release.wait(10))))
+            assert running.wait(timeout=10), "a helper did not take its blocking job"
+        try:
+            yield
+        finally:
+            release.set()
+            for job in jobs:
+                _jit._finish(job)
+
+
+def test_a_pair_does_not_wait_for_a_helper_that_never_started():
+    calls = []
+
+    def first():
+        calls.append(threading.current_thread().name)
+
+    with helpers_busy():
+        _jit.run_pair(first, lambda: None, _jit.PAIR_WORK)
+        assert calls == [threading.current_thread().name]  # before any helper is free
+    time.sleep(0.2)  # the helpers, free again, find the job taken back and leave it
+    assert len(calls) == 1
+
+
+def test_parallel_for_runs_every_range_here_when_no_helper_starts():
+    done = []
+
+    def kernel(t0, t1):
+        done.extend((task, threading.current_thread().name) for task in range(t0, t1))
+
+    with helpers_busy():
+        _jit.parallel_for(kernel, 40, _jit.PARALLEL_WORK)
+        here = threading.current_thread().name
+        assert sorted(done) == [(task, here) for task in range(40)]
+
+
+def test_a_forked_child_starts_helpers_of_its_own():
+    read, write = os.pipe()
+    with two_threads():
+        _jit.run_pair(lambda: None, lambda: None, _jit.PAIR_WORK)  # the parent's helper is running
+        pid = os.fork()
+        if pid == 0:  # the child: report which thread ran first(), then leave at once
+            try:
+                started, where = threading.Event(), {}
+
+                def first():
+                    where["first"] = threading.current_thread().name
+                    started.set()
+
+                _jit.run_pair(first, lambda: started.wait(timeout=10), _jit.PAIR_WORK)
+                os.write(write, where["first"].encode())
+            finally:
+                os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60)
+    report = os.read(read, 100).decode() if ready else "no answer in 60 s"
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert report.startswith("course-kernels"), report
