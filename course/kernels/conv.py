@@ -6,9 +6,7 @@ delta = dJ/dz (N, F, Ho, Wo) with Ho = (Hp - KH) // sh + 1 and Wo = (Wp - KW) //
 Every kernel here is serial and takes a range [t0, t1) of independent tasks, so that
 `course._jit.parallel_for` can share the tasks among threads; each task writes only its own outputs.
 Kernels index arrays element by element (no slice assignment), which keeps Numba's compile time to
-well under a second each, and take the smaller of two ints by a comparison: `min` is a Numba overload,
-compiled on its own the first time (0.1 s of a cold start). The layout copies around them are
-numpy's (`course.functional`).
+well under a second each. The layout copies around them are numpy's (`course.functional`).
 
 Stride 1 with few taps per output (C * KH * KW < GEMM_DEPTH: one or a few input channels) uses the "flat
 shift" view of the padded input: each channel's images laid end to end, row-major, in one row of
@@ -87,7 +85,7 @@ def sweep_forward(flat, w, b, wp, span, grid, t0, t1):
     threes = fives + (kw - fives) // 3 * 3
     for task in range(t0, t1):
         f, start = task // n_blocks, (task % n_blocks) * BLOCK
-        length = span - start if span - start < BLOCK else BLOCK
+        length = min(span - start, BLOCK)
         out = grid[f, start : start + length]
         for q in range(length):
             out[q] = b[f]
@@ -130,7 +128,7 @@ def sweep_grad_w(flat, spread, offset, kh, kw, wp, span, grad_w, t0, t1):
             for i in range(kw):
                 grad_w[f, ch, j, i] = zero
         for start in range(0, span, BLOCK):
-            length = span - start if span - start < BLOCK else BLOCK
+            length = min(span - start, BLOCK)
             d = spread[f, offset + start : offset + start + length]
             for j in range(kh):
                 sums, line = grad_w[f, ch, j], start + j * wp
