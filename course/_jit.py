@@ -20,8 +20,8 @@ job is claimed, by a lock, either by the helper that takes it or by the caller o
 done: a job that no helper has started by then runs on the caller, so a helper that the system does
 not schedule is never waited for. Locks and a queue written in C keep a hand-off short: against
 `concurrent.futures.ThreadPoolExecutor`, whose futures wait on Python-level conditions, a backward of
-256 8 x 8 images of 1 -> 8 kernels (two hand-offs) went from 0.473 to 0.414 ms, float32, two threads
-(medians, one run taking turns; 0.622 to 0.535 ms with two busy processes beside it).
+256 8 x 8 images of 1 -> 8 kernels (two hand-offs) went from 0.554 to 0.484 ms, float32, two threads
+(medians, one run taking turns; 0.755 to 0.654 ms with two busy processes beside it).
 """
 
 from __future__ import annotations
