@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,15 @@ def precompile(processes: int | None = None) -> None:
     poolings (forward and backward), each in float32 and float64. Arrays are tiny: the time is all
     compilation, or a few milliseconds per kernel when the cache is already warm.
 
-    Numba compiles on one thread, so when the first kernel is not in the cache, the kernels are shared
-    among `processes` processes (default: one per core) that compile their shares into the disk cache
-    at the same time; this process then loads them all from the cache, and compiles itself any kernel a
-    helper did not leave there (a helper that cannot start, or no writable cache, costs time, never a
-    kernel). Two cores, empty cache: 15.8 s on one process, 10.4-12.8 s on two.
+    Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
+    (default: one per core) compile into the disk cache at the same time: each in turn claims the next
+    unclaimed group of kernels in `_UNITS`, longest first, so the processes finish together whatever
+    the machine's speed (`_compile`). This process then loads them all from the cache, and compiles
+    itself any kernel a helper did not leave there (a helper that cannot start, or no writable cache,
+    costs time, never a kernel). Two cores, empty cache, after a first conv2d forward and backward,
+    eight fresh processes each taking turns: 10.3-13.5 s (mean 12.3), against 11.0-14.5 s (mean 12.8)
+    for the kernel groups split in a fixed way between the processes, whose longest share (the matrix
+    products' kernels in both dtypes, 8 s of the 28 s) would also set the time on four cores.
     """
     from course._jit import load_numba_target
     from course.kernels import conv
@@ -37,37 +42,45 @@ def precompile(processes: int | None = None) -> None:
     stats = getattr(conv.sweep_forward, "stats", None)  # None under NUMBA_DISABLE_JIT: nothing compiles
     if stats is None or not stats.cache_misses:  # a warm cache: loading the rest takes milliseconds
         processes = 1
-    processes = max(1, min(len(_KERNELS), processes or os.cpu_count() or 1))
+    processes = max(1, min(len(_UNITS), processes or os.cpu_count() or 1))
+    if processes == 1:
+        _compile(None)
+        return
     package_root = str(Path(__file__).resolve().parents[2])  # where `import course` finds this copy
     path = [package_root, os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}  # no "" entry: not the cwd
-    helpers = [
-        subprocess.Popen(
-            [sys.executable, "-c", f"from course.kernels import _compile; _compile({share}, {processes})"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for share in range(1, processes)
-    ]
-    try:
-        _compile(0, processes)
-    finally:
-        for helper in helpers:
-            helper.wait()
-    if helpers:
-        _compile(0, 1)  # every kernel: the helpers' shares now load from the cache
+    with tempfile.TemporaryDirectory(prefix="course-precompile-") as claims:
+        helpers = [
+            subprocess.Popen(
+                [sys.executable, "-c", f"from course.kernels import _compile; _compile({claims!r})"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(1, processes)
+        ]
+        try:
+            _compile(claims)
+        finally:
+            for helper in helpers:
+                helper.wait()
+    _compile(None)  # every kernel: the helpers' groups now load from the cache
 
 
-def _compile(share: int, shares: int) -> None:
-    """Call, in float32 and float64, the kernels whose index in _KERNELS is `share` modulo `shares`."""
+def _compile(claims: str | None) -> None:
+    """Call each group of kernels of `_UNITS`, in order, in its dtype, unless another process has
+    claimed it first: a group is claimed by creating the file named by its index in the directory
+    `claims`, which fails for every process but one. `claims=None` calls every group."""
     from course._jit import load_numba_target
 
     load_numba_target()
-    for dtype in (np.float32, np.float64):
-        for index, kernel in enumerate(_KERNELS):
-            if index % shares == share:
-                kernel(dtype)
+    for index, (kernels, dtype) in enumerate(_UNITS):
+        if claims is not None:
+            try:
+                os.close(os.open(os.path.join(claims, str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                continue
+        kernels(dtype)
 
 
 def _sweeps(dtype) -> None:
@@ -137,6 +150,22 @@ def _avg_pool(dtype) -> None:
     pool.avg_pool2d_backward(y, 2, 2, 2, 2, np.zeros_like(a), 0, 4)
 
 
-# Groups of kernels, each compiled whole by one process, listed so that shares taken in turn balance:
-# about 1 s of compiling per kernel and dtype, more for the sweeps.
-_KERNELS = (_sweeps, _sweep_gradients, _direct, _columns, _max_pool, _max_pool2x2, _avg_pool)
+# Groups of kernels, each compiled whole by one process, with their dtype, longest first (compile time on
+# one core of an AMD EPYC, empty cache): the processes that share them out in this order finish within
+# about the last group's time of each other.
+_UNITS = (
+    (_columns, np.float32),  # 4.2 s
+    (_columns, np.float64),  # 3.9 s
+    (_sweep_gradients, np.float32),  # 2.3 s
+    (_sweeps, np.float32),  # 2.0 s
+    (_sweep_gradients, np.float64),  # 2.0 s
+    (_direct, np.float64),  # 1.9 s
+    (_max_pool2x2, np.float32),  # 1.8 s
+    (_direct, np.float32),  # 1.8 s
+    (_max_pool2x2, np.float64),  # 1.7 s
+    (_max_pool, np.float64),  # 1.7 s
+    (_max_pool, np.float32),  # 1.6 s
+    (_avg_pool, np.float32),  # 1.3 s
+    (_avg_pool, np.float64),  # 1.3 s
+    (_sweeps, np.float64),  # 1.2 s
+)
