@@ -70,14 +70,45 @@ def test_precompile_shares_the_compiling_and_leaves_nothing_to_compile(tmp_path)
     assert compiled == "[]", f"compiled after precompile: {compiled}"
 
 
-def test_a_group_is_compiled_by_the_one_process_that_claims_it_first(tmp_path, monkeypatch):
+def _fake_units(monkeypatch) -> list:
+    """Six groups that record their calls, in place of the kernels."""
     called = []
 
     def unit(name):
         return lambda dtype: called.append((name, dtype))
 
-    units = [(unit(name), dtype) for name in "abc" for dtype in "fd"]
-    monkeypatch.setattr(kernels, "_UNITS", tuple(units))
+    monkeypatch.setattr(kernels, "_UNITS", tuple((unit(name), dtype) for name in "abc" for dtype in "fd"))
+    return called
+
+
+def test_without_a_directory_for_claims_this_process_compiles_every_group_alone(monkeypatch):
+    called = _fake_units(monkeypatch)
+
+    def no_directory(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    started = []
+    monkeypatch.setattr(kernels.tempfile, "TemporaryDirectory", no_directory)
+    monkeypatch.setattr(kernels.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    kernels._compile_shared(2)
+    assert called == [(name, dtype) for name in "abc" for dtype in "fd"]
+    assert started == []
+
+
+def test_a_helper_that_cannot_start_leaves_its_groups_to_this_process(monkeypatch):
+    called = _fake_units(monkeypatch)
+
+    def no_process(*args, **kwargs):
+        raise BlockingIOError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(kernels.subprocess, "Popen", no_process)
+    kernels._compile_shared(3)
+    every_group = [(name, dtype) for name in "abc" for dtype in "fd"]
+    assert called == every_group + every_group  # claimed here, then loaded here
+
+
+def test_a_group_is_compiled_by_the_one_process_that_claims_it_first(tmp_path, monkeypatch):
+    called = _fake_units(monkeypatch)
     (tmp_path / "1").touch()  # claimed by another process: ("a", "d")
     kernels._compile(str(tmp_path))
     assert called == [("a", "f"), ("b", "f"), ("b", "d"), ("c", "f"), ("c", "d")]

@@ -45,20 +45,36 @@ def precompile(processes: int | None = None) -> None:
     processes = max(1, min(len(_UNITS), processes or os.cpu_count() or 1))
     if processes == 1:
         _compile(None)
-        return
+    else:
+        _compile_shared(processes)
+
+
+def _compile_shared(processes: int) -> None:
+    """Compile every group of `_UNITS` in this process and `processes - 1` helper processes, which
+    claim the groups in turn (`_compile`), then load every kernel here. Without a temporary directory
+    for the claims, or when a helper cannot be started, fewer processes do the work."""
     package_root = str(Path(__file__).resolve().parents[2])  # where `import course` finds this copy
     path = [package_root, os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}  # no "" entry: not the cwd
-    with tempfile.TemporaryDirectory(prefix="course-precompile-") as claims:
-        helpers = [
-            subprocess.Popen(
-                [sys.executable, "-c", f"from course.kernels import _compile; _compile({claims!r})"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(1, processes)
-        ]
+    try:
+        claims_directory = tempfile.TemporaryDirectory(prefix="course-precompile-")
+    except OSError:  # nowhere to write the claims: this process compiles alone
+        _compile(None)
+        return
+    with claims_directory as claims:
+        helpers = []
+        for _ in range(1, processes):
+            try:
+                helpers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", f"from course.kernels import _compile; _compile({claims!r})"],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            except OSError:  # no process to spare (a limit on their number): fewer helpers
+                break
         try:
             _compile(claims)
         finally:
