@@ -26,8 +26,8 @@ def precompile(processes: int | None = None) -> None:
 
     Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
     (default: one per core) compile into the disk cache at the same time: each in turn claims the next
-    unclaimed group of kernels in `_UNITS`, longest first, so the processes finish together whatever
-    the machine's speed (`_compile`). This process then loads them all from the cache, and compiles
+    unclaimed group of kernels in `_UNITS`, longest first, so the processes finish within about one
+    group's time of each other, whatever their speeds (`_compile`). This process then loads them all from the cache, and compiles
     itself any kernel a helper did not leave there (a helper that cannot start, or no writable cache,
     costs time, never a kernel). Two cores, empty cache, after a first conv2d forward and backward,
     eight fresh processes each taking turns: 10.3-13.5 s (mean 12.3), against 11.0-14.5 s (mean 12.8)
