@@ -27,12 +27,12 @@ def precompile(processes: int | None = None) -> None:
     Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
     (default: one per core) compile into the disk cache at the same time: each in turn claims the next
     unclaimed group of kernels in `_UNITS`, longest first, so the processes finish within about one
-    group's time of each other, whatever their speeds (`_compile`). This process then loads them all from the cache, and compiles
-    itself any kernel a helper did not leave there (a helper that cannot start, or no writable cache,
-    costs time, never a kernel). Two cores, empty cache, after a first conv2d forward and backward,
-    eight fresh processes each taking turns: 10.3-13.5 s (mean 12.3), against 11.0-14.5 s (mean 12.8)
-    for the kernel groups split in a fixed way between the processes, whose longest share (the matrix
-    products' kernels in both dtypes, 8 s of the 28 s) would also set the time on four cores.
+    group's time of each other, whatever their speeds (`_compile`). This process then loads them all from
+    the cache, and compiles itself any kernel a helper did not leave there (a helper that cannot start, or
+    no writable cache, costs time, never a kernel). Two cores, empty cache, after a first conv2d forward
+    and backward, eight fresh processes each taking turns: 10.3-13.5 s (mean 12.3), against 11.0-14.5 s
+    (mean 12.8) for the kernel groups split in a fixed way between the processes, whose longest share (the
+    matrix products' kernels in both dtypes, 8 s of the 28 s) would also set the time on four cores.
     """
     from course._jit import load_numba_target
     from course.kernels import conv
