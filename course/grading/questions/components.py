@@ -76,8 +76,10 @@ QUESTIONS = [
         mistakes={
             54: "the + 1 is missing: the window that starts at row 0 counts too",
             217: "that ignores the stride: the kernel moves 4 rows at a time, not 1",
-            57: "(227 + 2 * 2 - 11) // 4 + 1 pads the input; this layer has no padding",
-            56: "227 // 4 divides the input size; only the room left after the first window, H - K, is "
+            57: "227 // 4 + 1 (or 227 / 4 rounded up) divides the whole input; only the room left after "
+            "the first window, H - K, is divided by the stride",
+            56: "227 // 4 divides the whole input (and padding by 2, (227 + 2 * 2 - 11) // 4 + 1, gives 56 "
+            "too, but this layer has no padding); only the room left after the first window, H - K, is "
             "divided by the stride",
         },
     ),
@@ -108,7 +110,8 @@ QUESTIONS = [
         reasoning=(
             "Pool both rows window by window: the windows are entries 0-3 and 4-7. After the shift each "
             "window holds a slightly different set of values. Max pooling changes only if a window's "
-            "largest value leaves it; average pooling changes if any value enters or leaves it."
+            "largest value leaves it or a larger one comes in; average pooling changes if any value "
+            "enters or leaves it."
         ),
         mistakes={
             "average": "the second window's average changes: the shift moves the 1 out of it and a 0 in "
