@@ -1,10 +1,13 @@
 """Right and wrong answers to the short questions, for the corpus of test_checks.
 
 The right answers are worked out here by hand, independently of the registry, one line of reasoning
-each; the wrong ones are the mistakes each question names, plus answers no mistake explains (which
-must fail without a hint)."""
+each; so are the numbers that the mistakes a number question's hints describe give. The wrong answers
+are the mistakes each question names, plus answers no mistake explains (which must fail without a
+hint)."""
 
 from __future__ import annotations
+
+import math
 
 from course.grading import EXERCISES
 from course.grading.questions import ChoiceQuestion, NumberQuestion, Question
@@ -48,6 +51,145 @@ ANSWERS = {
     "q_iou_thin_box_shifted": 40 / (80 + 80 - 40),  # overlap 2 x 20 = 40, each box 4 x 20 = 80
     "q_nms_chain": 2,  # A kept, B suppressed by A, C kept (only B overlapped it)
     "q_frame_budget_ms": 40.0,  # 1 / 25 s = 0.04 s
+}
+
+
+# question id -> {the mistake a hint of the question describes: the number that mistake gives}, worked
+# out by hand from what each hint says (not copied from its key), for every number question with hints
+MISTAKES = {
+    "q_numbers_in_a_colour_image": {
+        "one_channel": 32 * 32,
+        "one_row_per_channel": 32 * 3,
+        "times_the_brightness_range": 32 * 32 * 3 * 255,  # the count times the largest value, 255
+    },
+    "q_receptive_field_five_layers": {
+        "adds_the_kernel_sizes": 5 * 3,
+        "multiplies_the_kernel_sizes": 3**5,
+        "forgets_the_unit_itself": 5 * 2,
+        "four_layers": 1 + 4 * 2,
+    },
+    "q_valid_output_count": {
+        "the_input_size": 6 * 8,
+        "forgets_the_plus_one": (6 - 3) * (8 - 3),
+        "shrinks_each_side_by_one": (6 - 1) * (8 - 1),
+    },
+    "q_dense_weights_for_a_small_image": {
+        "the_convolution_weights": 3 * 3,
+        "the_entries_a_kernel_weight_fills": 9 * 9,  # each of the 9 outputs holds the 9 kernel weights
+        # "adds sizes; a dense layer multiplies them: outputs x inputs": the 9 outputs plus the 25 inputs
+        # (the hint writes 25 + 5, and 5 is neither)
+        "adds_outputs_and_inputs": 9 + 25,
+    },
+    "q_parameters_of_a_colour_conv_layer": {
+        "no_biases": 64 * 3 * 3 * 3,
+        "one_slice_per_kernel_with_biases": 64 * (3 * 3 + 1),
+        "one_slice_per_kernel_no_biases": 64 * 3 * 3,
+        "channels_twice": 64 * 3 * 3 * 3 * 3,  # no biases, the 3 input channels counted twice
+    },
+    "q_alexnet_first_layer_size": {
+        "forgets_the_plus_one": (227 - 11) // 4,
+        "ignores_the_stride": (227 - 11) // 1 + 1,
+        "divides_the_whole_input_plus_one": 227 // 4 + 1,
+        "divides_the_whole_input_rounded_up": math.ceil(227 / 4),
+        "divides_the_whole_input": 227 // 4,
+        "pads_by_two": (227 + 2 * 2 - 11) // 4 + 1,
+    },
+    "q_same_padding_for_5x5": {
+        "both_sides_together": 5 - 1,
+        "the_kernel_size": 5,
+        "the_padding_of_a_3x3": (3 - 1) // 2,
+    },
+    "q_weights_of_two_stacked_3x3": {
+        "one_5x5_layer": 5 * 5 * 64 * 64,
+        "one_of_the_layers": 3 * 3 * 64 * 64,
+        "one_factor_of_64_missing": 2 * 3 * 3 * 64,  # the input channels or the kernels per layer
+        "one_channel_in_and_out": 2 * 3 * 3,
+    },
+    "q_conv_layer_parameters": {
+        "no_biases": 32 * 16 * 3 * 3,
+        "one_slice_per_kernel": 32 * (3 * 3 + 1),
+        "a_bias_per_input_channel": 32 * 16 * 3 * 3 + 16,
+    },
+    "q_values_after_pooling": {
+        # "7 // 2 halves the side": that gives the right side, 3, and the right answer
+        "halves_the_side": 8 * (7 // 2) ** 2,
+        "forgets_the_channels": 3 * 3,
+        "stride_one": 8 * ((7 - 3) // 1 + 1) ** 2,
+        "rounds_up": 8 * math.ceil(7 / 2) ** 2,  # half the side rounded up: a window at 6 sticks out
+    },
+    "q_dense_layer_after_flatten": {
+        "no_biases": 32 * 7 * 7 * 10,
+        "one_value_per_map": 32 * 10 + 10,
+        "one_map": 7 * 7 * 10 + 10,
+    },
+    "q_receptive_field_of_lenet": {
+        "adds_the_window_sizes": 5 + 2 + 5,
+        "no_pooling": 1 + (5 - 1) + (5 - 1),
+        "pooling_at_stride_one": 1 + (5 - 1) + (2 - 1) + (5 - 1),  # at stride 1 each layer adds k - 1
+    },
+    "q_probability_of_a_guess": {
+        "the_whole_total": 1.0,  # one class given all of the probabilities' total
+        "nothing": 0.0,
+    },
+    "q_cost_of_an_output": {
+        "no_half": 0.04 + 0.01 + 0.01,
+        "mean_of_the_squares": (0.04 + 0.01 + 0.01) / 3,
+        "absolute_values": 0.5 * (0.2 + 0.1 + 0.1),
+        "halved_mean": 0.5 * (0.04 + 0.01 + 0.01) / 3,
+    },
+    "q_largest_learning_rate": {
+        "one_over_lambda": 1 / 50,
+        "times_lambda": 2 * 50,
+    },
+    # 04_learning
+    "q_finite_difference_calls": {
+        "one_per_entry": 3 * 4,
+        "one_sided": 3 * 4 + 1,
+        "adds_the_axes": 3 + 4,
+    },
+    "q_dense_gradient_zeros": {
+        "a_row": 4,  # a row of dJ/dw has one entry per input
+        "one_entry": 1,
+        "every_entry": 3 * 4,
+    },
+    "q_kernel_gradient_terms": {
+        "every_input_pixel": 28 * 28,
+        "the_kernel_entries": 5 * 5,
+        "one_use": 1,
+    },
+    "q_matrix_weight_entries": {
+        "every_entry": (3 * 3) * (5 * 5),
+        "the_distinct_weights": 3 * 3,
+        "the_zeros": (3 * 3) * (5 * 5 - 3 * 3),  # each of the 9 rows: 25 columns, 9 of them weights
+        "three_rows": 25 * 3,
+    },
+    "q_steps_per_epoch": {
+        "drops_the_last_batch": 4000 // 64,
+        "not_whole_batches": 4000 / 64,
+        "one_per_digit": 4000,
+    },
+    # 05_applications
+    "q_upsample_gradient": {
+        "one_output": 1,
+        "one_side_of_the_block": 2,
+        "divides_by_the_block": 1 / (2 * 2),
+    },
+    "q_mean_iou_all_background": {
+        "background_iou_one": (1.0 + 10 * 0.0) / 11,
+        "background_alone": 0.96,
+        "nothing_scores": 0.0,
+    },
+    "q_iou_thin_box_shifted": {
+        "over_one_box": 40 / 80,
+    },
+    "q_nms_chain": {
+        "suppressed_box_suppresses": 1,  # B, suppressed by A, also removes C
+        "nothing_suppressed": 3,
+    },
+    "q_frame_budget_ms": {
+        "in_seconds": 1 / 25,
+        "the_frame_rate": 25,
+    },
 }
 
 
