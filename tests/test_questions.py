@@ -22,16 +22,6 @@ QUESTIONS = sorted(e.id for e in EXERCISES.values() if isinstance(e, Question))
 NUMBERS = [q for q in QUESTIONS if isinstance(EXERCISES[q], NumberQuestion)]
 CHOICES = [q for q in QUESTIONS if isinstance(EXERCISES[q], ChoiceQuestion)]
 
-# number questions with a hint whose described mistake does not give the hint's number, where the fix
-# (the number, or the mistake the hint names) is the authors' choice: the registry waits for it
-HINTS_THAT_NAME_ANOTHER_MISTAKE = {
-    "q_values_after_pooling": "the hint of 32 says 7 // 2 halves the side, but 8 * (7 // 2) ** 2 is the "
-    "right answer, 72; 32 = 8 * 2 * 2 comes from (7 - 3) // 2 (no + 1), from 7 // 3 or from "
-    "(7 - 3) // 3 + 1 (the stride taken as the window)",
-    "q_dense_weights_for_a_small_image": "the hint of 30 says '30 = 25 + 5 adds sizes; a dense layer "
-    "multiplies them: outputs x inputs', but there are 9 outputs: outputs plus inputs is 9 + 25 = 34",
-}
-
 
 def answering(value):
     return lambda: value
@@ -65,15 +55,7 @@ def test_every_number_question_with_hints_has_its_mistakes_worked_out_by_hand():
     assert set(corpus_questions.MISTAKES) <= hinted, "tests/corpus works out mistakes no question hints"
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        pytest.param(q, marks=pytest.mark.xfail(strict=True, reason=HINTS_THAT_NAME_ANOTHER_MISTAKE[q]))
-        if q in HINTS_THAT_NAME_ANOTHER_MISTAKE
-        else q
-        for q in NUMBERS
-    ],
-)
+@pytest.mark.parametrize("question", NUMBERS)
 def test_every_hinted_number_is_the_one_the_mistake_its_hint_describes_gives(question):
     """A hint must name the real mistake: the numbers the hints are keyed to are exactly the numbers the
     mistakes they describe give, worked out by hand (equal as NumberQuestion compares: within rtol)."""

@@ -76,8 +76,6 @@ MISTAKES = {
     "q_dense_weights_for_a_small_image": {
         "the_convolution_weights": 3 * 3,
         "the_entries_a_kernel_weight_fills": 9 * 9,  # each of the 9 outputs holds the 9 kernel weights
-        # "adds sizes; a dense layer multiplies them: outputs x inputs": the 9 outputs plus the 25 inputs
-        # (the hint writes 25 + 5, and 5 is neither)
         "adds_outputs_and_inputs": 9 + 25,
     },
     "q_parameters_of_a_colour_conv_layer": {
@@ -111,8 +109,8 @@ MISTAKES = {
         "a_bias_per_input_channel": 32 * 16 * 3 * 3 + 16,
     },
     "q_values_after_pooling": {
-        # "7 // 2 halves the side": that gives the right side, 3, and the right answer
-        "halves_the_side": 8 * (7 // 2) ** 2,
+        "forgets_the_plus_one": 8 * ((7 - 3) // 2) ** 2,
+        "window_moves_by_its_size": 8 * (7 // 3) ** 2,
         "forgets_the_channels": 3 * 3,
         "stride_one": 8 * ((7 - 3) // 1 + 1) ** 2,
         "rounds_up": 8 * math.ceil(7 / 2) ** 2,  # half the side rounded up: a window at 6 sticks out

@@ -43,7 +43,7 @@ QUESTIONS = [
             "pair of an output and an input",
             81: "81 = 9 x 9 counts the entries that a convolution fills with a kernel weight; the dense "
             "layer also has a weight where the convolution has a fixed zero",
-            30: "30 = 25 + 5 adds sizes; a dense layer multiplies them: outputs x inputs",
+            34: "34 = 25 + 9 adds the counts; a dense layer multiplies them: outputs x inputs",
         },
     ),
     NumberQuestion(

@@ -35,7 +35,8 @@ QUESTIONS = [
             "H_o = (H - K) // s + 1, as for a convolution without padding; the count is C * H_o * W_o."
         ),
         mistakes={
-            8 * 2 * 2: "7 // 2 halves the side; the last window must fit: (7 - 3) // 2 + 1",
+            8 * 2 * 2: "a side of 2 is (7 - 3) // 2 without the + 1 (the window at 0 counts too), or 7 // 3 "
+            "(the window moves 2 positions at a time, not 3): (7 - 3) // 2 + 1",
             3 * 3: "pooling keeps the channels: count all 8 of them",
             8 * 5 * 5: "that is stride 1; the window moves 2 positions at a time",
             8 * 4 * 4: "rounding up counts a window that does not fit: (7 - 3) // 2 + 1, with the floor",
