@@ -60,7 +60,8 @@ QUESTIONS = [
             64 * 27: "that counts the weights but not the 64 biases, one per kernel",
             64 * 9 + 64: "each kernel has one 3 x 3 slice per input channel: an RGB image has 3",
             64 * 9: "each kernel has one 3 x 3 slice per input channel (3 of them), and a bias",
-            64 * 3 * 9 * 3: "the input channels count once per kernel; nothing multiplies by 3 twice",
+            64 * 3 * 9 * 3: "that counts the 3 input channels twice: each kernel has C x K_H x K_W = "
+            "3 x 3 x 3 weights; and each of the 64 kernels also has a bias",
         },
     ),
     NumberQuestion(
@@ -109,15 +110,15 @@ QUESTIONS = [
         answer="max",
         reasoning=(
             "Pool both rows window by window: the windows are entries 0-3 and 4-7. After the shift each "
-            "window holds a slightly different set of values. Max pooling changes only if a window's "
-            "largest value leaves it or a larger one comes in; average pooling changes if any value "
-            "enters or leaves it."
+            "window loses one value and gains another. Max pooling changes only if a window's largest "
+            "value leaves it or a larger one comes in; average pooling changes whenever the value that "
+            "leaves and the value that comes in differ (the window's sum changes)."
         ),
         mistakes={
             "average": "the second window's average changes: the shift moves the 1 out of it and a 0 in "
             "from the first window",
-            "both": "compare the averages of the second window before and after the shift: one value "
-            "left it and another came in",
+            "both": "compare the averages of the second window before and after the shift: the value "
+            "that left it is not the one that came in",
             "neither": "look at each window's largest value before and after the shift: does it leave "
             "the window?",
         },
@@ -126,7 +127,7 @@ QUESTIONS = [
         id="q_kernels_blind_to_flat_regions",
         notebook="02_components",
         title="which kernels answer 0 on a flat region",
-        prompt="which of the kernels give 0 wherever the image has one constant brightness",
+        prompt="which of the kernels give 0 wherever the image has one constant brightness, whatever it is",
         options=_KERNELS,
         answer={"w_laplace", "w_sobel_x", "w_sobel_y"},
         reasoning=(
@@ -143,8 +144,8 @@ QUESTIONS = [
         answer={"w_box", "w_sobel_x", "w_binomial"},
         reasoning=(
             "A kernel is an outer product of a column c and a row r exactly when every row is a multiple "
-            "of one same row (row j is c[j] times r): rank 1. Check each kernel's rows; a kernel with a "
-            "row that is not a multiple of the others is not separable."
+            "of one same row (row j is c[j] times r): rank 1. Check each kernel's rows; if two rows that "
+            "are not zero are not multiples of each other, the kernel is not separable."
         ),
     ),
     NumberQuestion(

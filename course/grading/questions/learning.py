@@ -15,7 +15,7 @@ QUESTIONS = [
         id="q_finite_difference_calls",
         notebook=NOTEBOOK,
         title="how often central differences call the function",
-        prompt="how many times numerical_gradient calls f for an x of shape (3, 4)",
+        prompt="how many times central differences call f for an x of shape (3, 4)",
         answer=24,
         reasoning=(
             "Central differences nudge one entry at a time, and each entry needs f on both sides of it, "
@@ -23,8 +23,8 @@ QUESTIONS = [
             "(3, 4) array, then the calls per entry."
         ),
         mistakes={
-            12: "12 calls is one per entry: that is enough for a one-sided difference, but the central "
-            "difference evaluates f on both sides of every entry",
+            12: "12 calls is one per entry, fewer than even a one-sided difference needs (it also needs "
+            "f(x)); the central difference evaluates f on both sides of every entry",
             13: "13 = 12 + 1 is the one-sided difference, which also needs f(x); the central one needs "
             "two calls per entry and never f(x)",
             7: "7 = 3 + 4 adds the sizes of the two axes: the array has rows x columns entries",
@@ -114,9 +114,10 @@ QUESTIONS = [
         options=("top_left", "top_right", "split_between_both", "both_get_all"),
         answer="top_left",
         reasoning=(
-            "The forward pass took one maximum and copied it: the output is the entry that argmax "
-            "picked, and only that entry changes the output (to first order). Ask which of the tied "
-            "entries argmax returns, scanning the window row by row."
+            "At a tie the maximum has no derivative: raising either 3 raises the output, lowering either "
+            "one alone does not. So the backward pass follows the forward's choice: the output copied the "
+            "entry that argmax picked, and all of delta goes back to it. Ask which of the tied entries "
+            "argmax returns, scanning the window row by row."
         ),
         mistakes={
             "top_right": "argmax returns the first maximum in row-major order, scanning the top row "

@@ -36,8 +36,9 @@ QUESTIONS = [
             "whether anything ties them to the weights that met the pattern before."
         ),
         mistakes={
-            "the_same_weights": "the same weights would need the same inputs; after the shift the "
-            "pattern is multiplied by the weights of the neighbouring inputs",
+            "the_same_weights": "many of the loop's new positions overlap its old ones, but each pixel of "
+            "the loop now meets the weight of the input next to the one it met before, which learned "
+            "another part of the loop (or the background); nothing ties a weight to its neighbour's",
             "no_weights": "every input number has a weight to every unit, so some weights always see "
             "the moved pattern; the question is whether they were trained for it",
         },

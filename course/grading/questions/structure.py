@@ -39,7 +39,9 @@ QUESTIONS = [
             "(the window moves 2 positions at a time, not 3): (7 - 3) // 2 + 1",
             3 * 3: "pooling keeps the channels: count all 8 of them",
             8 * 5 * 5: "that is stride 1; the window moves 2 positions at a time",
-            8 * 4 * 4: "rounding up counts a window that does not fit: (7 - 3) // 2 + 1, with the floor",
+            8 * 4 * 4: "a side of 4 divides the whole side by the stride (7 // 2 + 1, or 7 / 2 rounded up), "
+            "which counts a window starting at 6 that does not fit; only the room left after the first "
+            "window, H - K = 4, is divided by the stride: (7 - 3) // 2 + 1",
         },
     ),
     NumberQuestion(
