@@ -66,7 +66,9 @@ NAIVE_BUDGET = 1_000_000  # inner-loop iterations per naive forward before kerne
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    parser.add_argument(
+        "--dtype", choices=["float32", "float64", "both"], default="both", help="dtypes to time"
+    )
     parser.add_argument("--repeat", type=int, default=10, help="runs per timing; the best is kept")
     parser.add_argument("--no-naive", action="store_true", help="skip the (slow) naive loops")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")

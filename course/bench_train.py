@@ -30,7 +30,7 @@ FRAMEWORKS = ("course", "torch")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=4, help="passes over the 4,000 training digits")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="digits per step")
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--decay-after", type=int, default=3, help="epochs before the rate is divided by 5")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and batch order")

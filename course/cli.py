@@ -24,7 +24,9 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (
-            action.default in (None, False, argparse.SUPPRESS)
+            action.default is None
+            or action.default is False
+            or action.default is argparse.SUPPRESS
             or "default" in text
             or not action.option_strings
         ):

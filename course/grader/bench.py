@@ -53,9 +53,13 @@ def bench(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     default = Path(__file__).resolve().parents[2] / "solutions"
     parser.add_argument("--submission", type=Path, default=default, help="a folder of completed notebooks")
-    parser.add_argument("--students", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--sandbox", choices=("auto", "bwrap", "fallback"), default="auto")
+    parser.add_argument("--students", type=int, default=100, help="copies of the submission to grade")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="students graded at once (one per core)"
+    )
+    parser.add_argument(
+        "--sandbox", choices=("auto", "bwrap", "fallback"), default="auto", help="as for `course grade`"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

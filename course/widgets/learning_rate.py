@@ -4,11 +4,13 @@ A linear unit with two weights fitted to examples X (K, 2), y (K,): J(w) = 1/2 *
 dJ/dw = X^T (X w - y). The curvature of J along its steepest direction is lambda_max, the largest
 eigenvalue of X^T X; along that direction each step multiplies the distance to the minimum by
 (1 - alpha * lambda_max). So with alpha * lambda_max < 1 descent approaches monotonically, between 1 and
-2 it overshoots and zig-zags across the valley while converging, and above 2 it diverges.
+2 it overshoots and zig-zags across the valley while converging, at exactly 2 it swings across the valley
+for ever, as far each time (the factor is -1), and above 2 it diverges.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import ipywidgets as widgets
@@ -21,11 +23,14 @@ __all__ = ["regime", "descent_path", "learning_rate_valley"]
 
 
 def regime(lr: float, steepest: float) -> str:
-    """ "converges", "zig-zags" or "diverges": what gradient descent at learning rate lr does on a
-    quadratic whose largest curvature is `steepest` (lambda_max)."""
+    """ "converges", "zig-zags", "swings for ever" or "diverges": what gradient descent at learning rate
+    lr does on a quadratic whose largest curvature is `steepest` (lambda_max). A ratio within 1e-9 of 2
+    counts as 2 (the slider's 2.00 / lambda_max times lambda_max is 2 up to rounding)."""
     ratio = lr * steepest
     if ratio <= 1:
         return "converges"
+    if math.isclose(ratio, 2, rel_tol=1e-9):
+        return "swings for ever"
     return "zig-zags" if ratio < 2 else "diverges"
 
 

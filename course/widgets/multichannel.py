@@ -130,9 +130,8 @@ def _draw(step: int) -> Figure:
         transform=axes[2, 3].transAxes,
     )
     fig.suptitle(
-        f"step {step + 1} of {KERNELS.shape[0] * current.output[0].size}: convolve each channel with its "
-        "slice, "
-        f"sum the three, add the bias; kernel {f} fills output channel {f}",
+        f"step {step} (of 0 to {KERNELS.shape[0] * current.output[0].size - 1}): convolve each channel "
+        f"with its slice, sum the three, add the bias; kernel {f} fills output channel {f}",
         fontsize=12,
     )
     return fig

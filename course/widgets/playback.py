@@ -50,7 +50,7 @@ def video_playback(
             ax.set_yticks([])
         mean = float(np.mean(seconds))
         fig.suptitle(
-            f"frame {index} of {len(frames)}: both networks in {1000 * seconds[-1]:.1f} ms "
+            f"frame {index} (of 0 to {len(frames) - 1}): both networks in {1000 * seconds[-1]:.1f} ms "
             f"({1 / seconds[-1]:.0f} FPS); mean over {len(seconds)} frames shown: {1 / mean:.0f} FPS"
         )
         return fig

@@ -112,11 +112,6 @@ def _draw(photo: np.ndarray, layers: int, kernel_size: int, stride: int, pooling
             f"probe:    {height} x {width} pixels",
             f"          (output {probe.output_side} x {probe.output_side})",
         ]
-        clipped = (
-            probe.rows[0] == 0 or probe.cols[0] == 0 or probe.rows[1] == SIDE - 1 or probe.cols[1] == SIDE - 1
-        )
-        if clipped:
-            lines += ["", "the field reaches the photo's", "border: the probe is cut off"]
         centre_r, centre_c = (probe.rows[0] + probe.rows[1]) / 2, (probe.cols[0] + probe.cols[1]) / 2
         ax_photo.add_patch(
             Rectangle(
