@@ -242,6 +242,16 @@ def conv_output_size_stride_ignored(size, kernel_size, stride=1, padding=0):
     return size + 2 * padding - kernel_size + 1
 
 
+def conv_output_size_padding_ignored(size, kernel_size, stride=1, padding=0):
+    """Counts positions on the unpadded input; at stride 2, padding 1 it looks like a missing + 1."""
+    return (size - kernel_size) // stride + 1
+
+
+def conv_output_size_plus_one_inside(size, kernel_size, stride=1, padding=0):
+    """The + 1 inside the floor division: wrong only at stride > 1, where it looks like no + 1 at all."""
+    return (size + 2 * padding - kernel_size + 1) // stride
+
+
 # 01_motivation -----------------------------------------------------------------------------------
 
 
@@ -521,6 +531,8 @@ WRONG = [
     ("conv_output_size", conv_output_size_padding_once, "the padding was counted once"),
     ("conv_output_size", conv_output_size_rounded_up, "you rounded up"),
     ("conv_output_size", conv_output_size_stride_ignored, "the stride was ignored"),
+    ("conv_output_size", conv_output_size_padding_ignored, "the padding was ignored"),
+    ("conv_output_size", conv_output_size_plus_one_inside, None),
     ("fc_param_count", fc_param_count_hard_coded, None),
     ("fc_param_count", fc_param_count_three_channels, None),
     ("fc_param_count", fc_param_count_channels_forgotten, "multiply by channels too"),

@@ -119,9 +119,19 @@ class ConvOutputSize(Exercise):
         if isinstance(output, float) and math.isfinite(output):
             return 0.0, f"the output size should be an int, got {output!r}: use // (floor division)"
         fraction, message = compare_number(expected, output, "the output size")
+        # where the + 1 inside the floor division is wrong, it equals the missing + 1, and ignoring the
+        # padding equals it too when s = 2p: such answers get no hint, since either mistake could be theirs
         mistakes = [
             ("the + 1 is missing: the first position of the kernel counts too", (size + 2 * p - k) // s),
+            (
+                "the + 1 went inside the floor division: it comes after it, (size + 2p - k) // s + 1",
+                (size + 2 * p - k + 1) // s,
+            ),
             ("the padding was counted once: it adds p on both sides", (size + p - k) // s + 1),
+            (
+                "the padding was ignored: the kernel slides over the padded input, size + 2p long",
+                (size - k) // s + 1,
+            ),
             (
                 "you rounded up: positions that do not fit a whole kernel do not count",
                 -(-(size + 2 * p - k) // s) + 1,
