@@ -13,7 +13,12 @@ from course.grading.exercises import conv_steps
 STEPS = [exercise.id for exercise in conv_steps.EXERCISES]
 HINTS = {  # the hint words of each designed mistake, by exercise
     "zero_pad": ["one side only", "are swapped", "batch and channel axes"],
-    "conv2d_channels": ["only channel 0", "was flipped", "averaged, not summed"],
+    "conv2d_channels": [
+        "only channel 0",
+        "was flipped",
+        "averaged, not summed",
+        "H and W are swapped in the kernel",
+    ],
     "conv2d_batch": ["bias is missing", "first image"],
     "conv2d_stride": ["are swapped", "stride was ignored", "first entry of the stride pair"],
 }

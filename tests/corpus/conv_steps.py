@@ -65,6 +65,11 @@ def conv2d_channels_flipped(a, w):
     return conv2d_channels_loops(a, w[:, :, ::-1, ::-1])
 
 
+def conv2d_channels_kernel_transposed(a, w):
+    """Reads the kernel as w[f, c, i, j]; on the first visible case's kernel that is also its rotation."""
+    return conv2d_channels_loops(a, w.transpose(0, 1, 3, 2))
+
+
 def conv2d_channels_not_summed(a, w):
     return np.stack(
         [np.stack([_correlate(a[c], w[f, c]) for c in range(a.shape[0])]) for f in range(w.shape[0])]
@@ -130,7 +135,8 @@ BUGGY = [
     ("zero_pad", zero_pad_float64, "dtype"),
     ("conv2d_channels", conv2d_channels_first_only, "only channel 0"),
     ("conv2d_channels", conv2d_channels_flipped, "flipped"),
-    ("conv2d_channels", conv2d_channels_not_summed, "shape"),
+    ("conv2d_channels", conv2d_channels_not_summed, "has shape"),
+    ("conv2d_channels", conv2d_channels_kernel_transposed, "H and W are swapped in the kernel"),
     ("conv2d_batch", conv2d_batch_no_bias, "bias is missing"),
     ("conv2d_batch", conv2d_batch_first_image, "first image"),
     ("conv2d_batch", conv2d_batch_bias_on_width, None),

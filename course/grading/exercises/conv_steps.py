@@ -175,6 +175,10 @@ class Conv2dChannels(Exercise):
                 lambda: functional.conv2d(a[None], np.ascontiguousarray(w[:, :, ::-1, ::-1]))[0],
             ),
             (
+                "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[c, n + j, m + i] (j along H)",
+                lambda: functional.conv2d(a[None], np.ascontiguousarray(w.transpose(0, 1, 3, 2)))[0],
+            ),
+            (
                 "the channels were averaged, not summed",
                 lambda: functional.conv2d(a[None], w)[0] / a.dtype.type(a.shape[0]),
             ),
