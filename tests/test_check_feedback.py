@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from corpus import buggy_kernels, correct_kernels, other_exercises, wrong_answers
+from corpus import buggy_kernels, correct_kernels, oracles, other_exercises, wrong_answers
 
 from course import functional
 from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_outcome
 from course.grading import EXERCISES, cases_for, check
 from course.grading.compare import compare_number, distinct
 from course.grading.exercise import Case, Outcome, describe, run_case
+from course.grading.exercises.applications import _nms_mistakes
 from course.grading.judging import judge_array, matching_number
 from course.grading.kernel_cases import VISIBLE_CONV, VISIBLE_POOL, hidden_conv, hidden_pool, pair
 
@@ -111,6 +112,52 @@ def test_iou_with_min_and_max_swapped_is_not_told_to_clamp():
 def test_nms_with_pixel_widths_is_not_told_about_thresholds():
     text = _feedback(check("non_max_suppression", wrong_answers.non_max_suppression_pixels))
     assert "no + 1" in text and "threshold suppress" not in text
+
+
+def test_nms_names_the_first_box_greedy_nms_treats_otherwise_not_the_lowest_index():
+    """A chain of four 4 x 2 boxes, each overlapping the next with IoU 1/3 (review s28, H3): box 1 keeps
+    box 3 by suppressing box 2, and box 3 suppresses box 0. An answer where suppressed boxes suppress keeps
+    [1]; box 0 must be dropped, so "you dropped box 0 ... it should be kept" was false. Box 3 is the box
+    to name."""
+    boxes = np.array([[6, 0, 10, 2], [0, 0, 4, 2], [2, 0, 6, 2], [4, 0, 8, 2]], float)
+    scores = np.array([0.5, 0.99, 0.95, 0.9])
+    assert oracles.non_max_suppression(boxes, scores, 0.3) == [1, 3]
+    score, message = EXERCISES["non_max_suppression"].judge(
+        Case("chain", (boxes, scores, 0.3)),
+        other_exercises.non_max_suppression_all_higher(boxes, scores, 0.3),
+    )
+    first, hint = message.split("\n")
+    assert score == 0 and first.startswith("you dropped box 3 (score 0.9)") and "it should be kept" in first
+    assert hint.startswith("boxes that were themselves suppressed suppressed others")
+
+
+def test_what_nms_feedback_says_of_a_box_is_what_the_oracle_does_with_it():
+    """On random scenes, every box the feedback says should be kept is kept by the oracle, and every box
+    it says should have been suppressed is dropped, for each known mistake and for random wrong answers."""
+    rng = np.random.default_rng(0)
+    exercise = EXERCISES["non_max_suppression"]
+    claims = 0
+    for _ in range(200):
+        count = int(rng.integers(3, 10))
+        boxes = rng.uniform(0, 6, size=(count, 2))
+        boxes = np.concatenate([boxes, boxes + rng.uniform(1, 5, size=(count, 2))], axis=1)
+        levels = int(rng.choice([3, count]))  # many ties, or few
+        scores = rng.integers(0, levels, size=count) / levels + 0.05
+        threshold = float(rng.choice([0.1, 0.3, 0.5]))
+        right = oracles.non_max_suppression(boxes, scores, threshold)
+        order = sorted(range(count), key=lambda i: (-scores[i], i))
+        answers = [kept for _, kept in _nms_mistakes(boxes, scores, threshold)]
+        answers += [[i for i in order if rng.random() < 0.5] for _ in range(5)]
+        for kept in answers:
+            _, message = exercise.judge(Case("random", (boxes, scores, threshold)), np.array(kept, np.int64))
+            words = message.split()
+            if message.startswith("you dropped box "):
+                assert int(words[3]) in right, (boxes, scores, threshold, kept, message)
+                claims += 1
+            elif message.startswith("you kept box "):
+                assert int(words[3].rstrip(",")) not in right, (boxes, scores, threshold, kept, message)
+                claims += 1
+    assert claims > 100
 
 
 def test_both_forms_of_the_overwrite_bug_in_max_pool_backward_get_the_hint():

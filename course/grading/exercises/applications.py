@@ -201,7 +201,12 @@ def _ranked_before(scores, first: int, second: int) -> bool:
 
 def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
     """What is wrong with `kept`, said in terms of the rule, or "" if the rule finds nothing (a wrong
-    answer then differs from the reference in a way these three checks do not name)."""
+    answer then differs from the reference in a way these checks do not name).
+
+    Once `kept` is in visiting order, the boxes are visited as greedy NMS visits them, and the first box
+    that `kept` treats otherwise is named: up to that box the kept boxes are the ones NMS keeps, so what
+    is said of it (kept though a kept box overlaps it, or dropped though none does) is true of NMS too.
+    """
     for first, second in zip(kept, kept[1:], strict=False):
         if not _ranked_before(scores, first, second):
             tie = " (equal scores: the lower index comes first)" if scores[first] == scores[second] else ""
@@ -209,17 +214,16 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
                 f"the kept indices {kept} are not in visiting order: "
                 f"box {second} comes before box {first}{tie}"
             )
-    for position, index in enumerate(kept):
-        for other in kept[:position]:
-            overlap = box_ops.iou(boxes[index], boxes[other])
-            if overlap > threshold:
-                return (
-                    f"you kept box {index}, but its IoU with box {other} (kept, visited earlier) is "
-                    f"{overlap:.6g} > {threshold}: it should have been suppressed"
-                )
-    for index in sorted(set(range(len(boxes))) - set(kept)):
-        earlier = [k for k in kept if _ranked_before(scores, k, index)]
-        if not any(box_ops.iou(boxes[index], boxes[k]) > threshold for k in earlier):
+    visited: list[int] = []  # the kept boxes visited so far, the same for `kept` and for NMS
+    for index in sorted(range(len(boxes)), key=lambda i: (-scores[i], i)):
+        overlapping = [k for k in visited if box_ops.iou(boxes[index], boxes[k]) > threshold]
+        if index in kept and overlapping:
+            other = overlapping[0]
+            return (
+                f"you kept box {index}, but its IoU with box {other} (kept, visited earlier) is "
+                f"{box_ops.iou(boxes[index], boxes[other]):.6g} > {threshold}: it should have been suppressed"
+            )
+        if index not in kept and not overlapping:
             tied = [
                 k
                 for k in kept
@@ -236,6 +240,8 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
                 f"you dropped box {index} (score {scores[index]:.6g}), but no kept box visited before it "
                 f"overlaps it by more than {threshold}: it should be kept{note}"
             )
+        if index in kept:
+            visited.append(index)
     return ""
 
 
