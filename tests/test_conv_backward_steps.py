@@ -12,6 +12,8 @@ from corpus.conv_backward_steps import (
     batch_bias_per_image,
     batch_by_einsum,
     batch_first_image_only,
+    batch_kernel_convolved,
+    batch_kernel_rotated,
     batch_overwrites_input_gradient,
     input_by_scatter,
     input_not_flipped,
@@ -106,6 +108,7 @@ def test_the_stubs_read_not_attempted():
 FLIPPED_HINT = "flipped by 180°"
 NOT_FLIPPED_HINT = "the kernel is not flipped"
 FULL_HINT = "pad delta with KH - 1 rows"
+ROTATED_HINT = "grad_w is rotated by 180°"
 
 
 WRONG = {
@@ -121,6 +124,8 @@ WRONG = {
         batch_first_image_only,
         batch_bias_per_image,
         batch_overwrites_input_gradient,
+        batch_kernel_rotated,
+        batch_kernel_convolved,
     ],
 }
 
@@ -147,6 +152,8 @@ def test_the_wrong_answers_are_wrong_by_autograd():
     assert not np.allclose(got_w, grad_w)
     assert not np.allclose(batch_bias_per_image(grad_out, x, w)[2], grad_b)
     assert not np.allclose(batch_overwrites_input_gradient(grad_out, x, w)[0], grad_x)
+    for fn in (batch_kernel_rotated, batch_kernel_convolved):
+        assert not np.allclose(fn(grad_out, x, w)[1], grad_w)
     strided_out = rng.normal(size=(1, 1, 2, 2))  # 5 x 6 input, 3 x 2 kernel, stride (2, 3)
     want = torch_grads(strided_out, x[:1, :1], w[:1, :1], (2, 3))[0][0, 0]
     for fn in (strided_ignores_stride, strided_overwrites, strided_square_stride):
@@ -168,6 +175,10 @@ def test_each_hint_appears_for_its_mistake_and_never_for_another():
         assert NOT_FLIPPED_HINT not in messages(check("grad_input_one_channel", fn))
     assert "all N images" in messages(check("conv2d_backward_unstrided", batch_first_image_only))
     assert "all N images" not in messages(check("conv2d_backward_unstrided", batch_overwrites_input_gradient))
+    # the rotated grad_w is not the input convolved with delta: each is told only what it did
+    assert ROTATED_HINT in messages(check("conv2d_backward_unstrided", batch_kernel_rotated))
+    for fn in (batch_kernel_convolved, batch_first_image_only, batch_by_einsum):
+        assert ROTATED_HINT not in messages(check("conv2d_backward_unstrided", fn))
     assert "stride is ignored" in messages(check("grad_input_strided_one_channel", strided_ignores_stride))
     assert "windows that overlap overwrite" in messages(
         check("grad_input_strided_one_channel", strided_overwrites)

@@ -226,7 +226,9 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
         ]
     variants["grad_w"].append(
         (
-            "grad_w is flipped: it is the input correlated with delta, not convolved",
+            "grad_w is rotated by 180°: dJ/dw[f, c, j, i] = sum a[s, c, n*sh + j, m*sw + i] * "
+            "delta[s, f, n, m], the input correlated with delta without any flip (the forward pass does "
+            "not flip the kernel)",
             lambda: grad_w()[:, :, ::-1, ::-1],
         )
     )

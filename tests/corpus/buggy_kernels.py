@@ -179,6 +179,12 @@ def conv2d_backward_not_flipped(grad_out, x, w, stride=1, padding=0):
     return _conv_backward_parts(grad_out, x, w, stride, padding, flip=True)
 
 
+def conv2d_backward_grad_w_rotated(grad_out, x, w, stride=1, padding=0):
+    """grad_w rotated by 180 degrees, as if the forward pass had flipped the kernel."""
+    grad_x, grad_w, grad_b = conv2d_backward_loops(grad_out, x, w, stride, padding)
+    return grad_x, np.ascontiguousarray(grad_w[:, :, ::-1, ::-1]), grad_b
+
+
 def conv2d_backward_stride_ignored(grad_out, x, w, stride=1, padding=0):
     return _conv_backward_parts(grad_out, x, w, stride, padding, step=(1, 1))
 
@@ -309,6 +315,7 @@ BUGGY = [
     ("conv2d_backward", conv2d_backward_grad_w_mean, "averages over the batch"),
     ("conv2d_backward", conv2d_backward_grad_b_one_image, "grad_b must sum delta over the batch"),
     ("conv2d_backward", conv2d_backward_not_flipped, "flipped the wrong way"),
+    ("conv2d_backward", conv2d_backward_grad_w_rotated, "grad_w is rotated by 180°"),
     ("conv2d_backward", conv2d_backward_stride_ignored, "ignores the stride"),
     ("conv2d_backward", conv2d_backward_padding_kept, "grad_x has shape"),
     ("conv2d_backward", conv2d_backward_slice_crop, "grad_x has shape"),

@@ -111,6 +111,16 @@ def batch_bias_per_image(grad_out, x, w):
     return grad_x, grad_w, grad_out[0].sum(axis=(1, 2))
 
 
+def batch_kernel_rotated(grad_out, x, w):  # grad_w rotated by 180°, as if the forward flipped the kernel
+    grad_x, grad_w, grad_b = batch_by_einsum(grad_out, x, w)
+    return grad_x, grad_w[:, :, ::-1, ::-1].copy(), grad_b
+
+
+def batch_kernel_convolved(grad_out, x, w):  # grad_w as the input truly convolved with delta (delta flipped)
+    grad_x, _, grad_b = batch_by_einsum(grad_out, x, w)
+    return grad_x, batch_by_einsum(grad_out[:, :, ::-1, ::-1].copy(), x, w)[1], grad_b
+
+
 def batch_overwrites_input_gradient(grad_out, x, w):  # = instead of += between kernel offsets
     _, _, kh, kw = w.shape
     _, _, ho, wo = grad_out.shape
@@ -157,6 +167,8 @@ BUGGY = [
     ("conv2d_backward_unstrided", batch_first_image_only, "all N images"),
     ("conv2d_backward_unstrided", batch_bias_per_image, None),
     ("conv2d_backward_unstrided", batch_overwrites_input_gradient, None),
+    ("conv2d_backward_unstrided", batch_kernel_rotated, "grad_w is rotated by 180°"),
+    ("conv2d_backward_unstrided", batch_kernel_convolved, None),
     ("grad_input_strided_one_channel", strided_ignores_stride, "the stride is ignored"),
     ("grad_input_strided_one_channel", strided_overwrites, "windows that overlap overwrite"),
     ("grad_input_strided_one_channel", strided_square_stride, None),
