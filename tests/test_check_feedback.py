@@ -104,6 +104,18 @@ def test_the_zero_padding_hint_needs_an_error_about_an_empty_array():
     assert "a[p:-p]" in _feedback(check("conv2d", buggy_kernels.conv2d_slice_padding))
 
 
+@pytest.mark.parametrize(
+    ("exercise_id", "fn"),
+    [
+        ("max_pool2d_backward", wrong_answers.max_pool2d_backward_sized_by_windows),
+        ("conv2d_backward", wrong_answers.conv2d_backward_grad_x_sized_by_windows),
+    ],
+)
+def test_a_gradient_a_row_short_is_told_the_shape_of_x_not_the_forward_output_size(exercise_id, fn):
+    text = _feedback(check(exercise_id, fn))
+    assert "it has the shape of x" in text and "(H + 2*ph - KH) // sh + 1" not in text
+
+
 def test_iou_with_min_and_max_swapped_is_not_told_to_clamp():
     text = _feedback(check("iou", wrong_answers.iou_min_max_swapped))
     assert "min and max are swapped" in text and "clamp" not in text

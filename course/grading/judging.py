@@ -11,7 +11,31 @@ import numpy as np
 from course.grading.compare import TOLERANCE, compare_array, entrywise_error
 from course.grading.misconceptions import Variant
 
-__all__ = ["judge_array", "judge_parts", "matching_variant", "close", "matching_number"]
+__all__ = [
+    "judge_array",
+    "judge_parts",
+    "matching_variant",
+    "close",
+    "matching_number",
+    "OUTPUT_SIZE_HINT",
+    "GRAD_X_SIZE_HINT",
+    "GRAD_W_SIZE_HINT",
+    "GRADIENT_SIZE_HINTS",
+]
+
+# what an array one row or column off is told, by the exercise whose size rule it states
+OUTPUT_SIZE_HINT = (  # the output of a forward convolution or pooling
+    "the output has one row or column too many or too few: along each axis the output size is "
+    "(H + 2*ph - KH) // sh + 1, with that axis's padding and stride"
+)
+GRAD_X_SIZE_HINT = (  # the input gradient of a backward pass
+    "grad_x has one row or column too many or too few: it has the shape of x, (N, C, H, W); rows and "
+    "columns that no window reached (leftovers of the stride) get 0"
+)
+GRAD_W_SIZE_HINT = (  # the kernel gradient of a backward pass
+    "grad_w has one row or column too many or too few: it has the shape of w, (F, C, KH, KW)"
+)
+GRADIENT_SIZE_HINTS = {"grad_x": GRAD_X_SIZE_HINT, "grad_w": GRAD_W_SIZE_HINT}  # for `judge_parts`
 
 
 def close(got: Any, candidate: Any, dtype: np.dtype) -> bool:
@@ -60,13 +84,16 @@ def judge_array(
     name: str = "output",
     variants: Iterable[Variant] = (),
     tolerance: tuple[float, float] | None = None,
+    size_hint: str = "",
 ) -> tuple[float, str]:
     """(1.0, "") when got matches expected (shape, dtype, finite, values); else (0.0, why).
 
     A wrong dtype gets its own message (saying whether the values are right) and no other hint; a
     wrong shape gets the mistake whose output has that very shape and values, or a hint about the
-    output size; wrong values get the one known mistake that explains them (`matching_variant`).
-    `tolerance` (rtol, atol) overrides the dtype's (see `compare_array`)."""
+    shape; wrong values get the one known mistake that explains them (`matching_variant`).
+    `tolerance` (rtol, atol) overrides the dtype's (see `compare_array`). `size_hint` is what a 4-D
+    array one row or column off is told: the exercise's own size rule (`OUTPUT_SIZE_HINT` for a
+    forward output, `GRAD_X_SIZE_HINT` for an input gradient...); without one, nothing."""
     fraction, message = compare_array(expected, got, name, tolerance)
     if fraction == 1.0 or not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
         return fraction, message
@@ -77,7 +104,7 @@ def judge_array(
         return 0.0, message
     hint = matching_variant(got, variants, expected)
     if not hint and got.shape != expected.shape:
-        hint = _shape_hint(expected.shape, got.shape)
+        hint = _shape_hint(expected.shape, got.shape, size_hint)
     return 0.0, f"{message}\n{hint}" if hint else message
 
 
@@ -87,24 +114,28 @@ def judge_parts(
     names: tuple[str, ...],
     variants: dict[str, list[Variant]] | None = None,
     tolerance: tuple[float, float] | None = None,
+    size_hints: dict[str, str] | None = None,
 ) -> tuple[float, str]:
-    """Judge a tuple of arrays part by part: each right part earns an equal share of the case."""
+    """Judge a tuple of arrays part by part: each right part earns an equal share of the case.
+    `size_hints` gives each part's `size_hint` (see `judge_array`)."""
     if not isinstance(got, (tuple, list)) or len(got) != len(expected):
         kind = f"a {type(got).__name__}" + (
             f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
         )
         return 0.0, f"expected a tuple ({', '.join(names)}), got {kind}"
-    variants = variants or {}
+    variants, size_hints = variants or {}, size_hints or {}
     scores, messages = [], []
     for name, want, have in zip(names, expected, got, strict=True):
-        score, message = judge_array(want, have, name, variants.get(name, ()), tolerance)
+        score, message = judge_array(
+            want, have, name, variants.get(name, ()), tolerance, size_hints.get(name, "")
+        )
         scores.append(score)
         if message:
             messages.append(message)
     return sum(scores) / len(scores), "\n".join(messages)
 
 
-def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
+def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...], size_hint: str = "") -> str:
     if len(got) != len(expected):
         return f"the output should have shape {expected} ({len(expected)}-D), yours is {len(got)}-D"
     if got[:-2] == expected[:-2] and got[-2:] == expected[-2:][::-1]:
@@ -112,10 +143,7 @@ def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
     if len(got) == 4 and got[:-2] == expected[:-2]:
         diff = tuple(g - e for g, e in zip(got[-2:], expected[-2:], strict=True))
         if set(diff) <= {-1, 0, 1}:
-            return (
-                "the output has one row or column too many or too few: along each axis the output size is "
-                "(H + 2*ph - KH) // sh + 1, with that axis's padding and stride"
-            )
+            return size_hint
     return ""
 
 

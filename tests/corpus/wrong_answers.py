@@ -134,6 +134,15 @@ def conv2d_backward_stride_one_fast_path(grad_out, x, w, stride=1, padding=0):
     return grad_x, grad_w, grad_b
 
 
+def conv2d_backward_grad_x_sized_by_windows(grad_out, x, w, stride=1, padding=0):
+    """Sizes grad_x as far as the windows reach, (Ho - 1) * sh + KH - 2 ph: drops the leftover rows."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    grad_x, grad_w, grad_b = conv2d_backward_loops(grad_out, x, w, stride, padding)
+    rows = (grad_out.shape[2] - 1) * sh + w.shape[2] - 2 * ph
+    cols = (grad_out.shape[3] - 1) * sw + w.shape[3] - 2 * pw
+    return np.ascontiguousarray(grad_x[:, :, :rows, :cols]), grad_w, grad_b
+
+
 def conv2d_backward_float64_grad_x(grad_out, x, w, stride=1, padding=0):
     grad_x, grad_w, grad_b = conv2d_backward_loops(grad_out, x, w, stride, padding)
     return grad_x.astype(np.float64), grad_w, grad_b
@@ -174,6 +183,15 @@ def max_pool2d_backward_returns_its_buffer(grad_out, x, kernel_size, stride=None
     buffer = _CACHE.setdefault(("max grad out", grad.shape, grad.dtype), np.empty_like(grad))
     buffer[...] = grad
     return buffer
+
+
+def max_pool2d_backward_sized_by_windows(grad_out, x, kernel_size, stride=None):
+    """Sizes grad_x as far as the windows reach, (Ho - 1) * sh + KH: drops the rows no window reached."""
+    (kh, kw) = _pair(kernel_size)
+    (sh, sw) = _pair(kernel_size if stride is None else stride)
+    grad = max_pool2d_backward_loops(grad_out, x, kernel_size, stride)
+    rows, cols = (grad_out.shape[2] - 1) * sh + kh, (grad_out.shape[3] - 1) * sw + kw
+    return np.ascontiguousarray(grad[:, :, :rows, :cols])
 
 
 # avg_pool2d_backward -----------------------------------------------------------------------------
@@ -515,9 +533,19 @@ WRONG = [
     ),
     ("conv2d_backward", conv2d_backward_stride_one_fast_path, None),
     ("conv2d_backward", conv2d_backward_float64_grad_x, "grad_x has dtype float64, expected float32"),
+    (
+        "conv2d_backward",
+        conv2d_backward_grad_x_sized_by_windows,
+        "grad_x has one row or column too many or too few: it has the shape of x",
+    ),
     ("max_pool2d_backward", max_pool2d_backward_slice_overwrite, "overwritten instead of accumulated"),
     ("max_pool2d_backward", max_pool2d_backward_mask_cached_on_shape, "right on the first call"),
     ("max_pool2d_backward", max_pool2d_backward_returns_its_buffer, "changed when it was called again"),
+    (
+        "max_pool2d_backward",
+        max_pool2d_backward_sized_by_windows,
+        "grad_x has one row or column too many or too few: it has the shape of x",
+    ),
     (
         "avg_pool2d_backward",
         avg_pool2d_backward_not_rezeroed,

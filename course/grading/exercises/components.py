@@ -10,7 +10,7 @@ from course import functional
 from course.grading import references
 from course.grading.compare import compare_number, distinct
 from course.grading.exercise import Case, Exercise, describe
-from course.grading.judging import judge_array, matching_number
+from course.grading.judging import OUTPUT_SIZE_HINT, judge_array, matching_number
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
     VISIBLE_POOL,
@@ -165,7 +165,7 @@ class Conv2d(Exercise):
     def judge(self, case, output):
         x, w, b, stride, padding = case.args
         variants = conv2d_variants(x, w, b, pair(stride), pair(padding))
-        return judge_array(self.reference(*case.args), output, "z", variants)
+        return judge_array(self.reference(*case.args), output, "z", variants, size_hint=OUTPUT_SIZE_HINT)
 
 
 class _Pool(Exercise):
@@ -182,7 +182,7 @@ class _Pool(Exercise):
         x, kernel, stride = (*case.args, None)[:3]
         kernel = pair(kernel)
         variants = self.variants(x, kernel, kernel if stride is None else pair(stride), stride is not None)
-        return judge_array(self.reference(*case.args), output, "y", variants)
+        return judge_array(self.reference(*case.args), output, "y", variants, size_hint=OUTPUT_SIZE_HINT)
 
 
 class MaxPool2d(_Pool):

@@ -24,7 +24,7 @@ import numpy as np
 
 from course import functional
 from course.grading.exercise import Case, Exercise
-from course.grading.judging import judge_array, judge_parts
+from course.grading.judging import GRADIENT_SIZE_HINTS, judge_array, judge_parts
 from course.grading.kernel_cases import ConvSetup
 from course.grading.misconceptions import conv2d_backward_variants
 
@@ -259,7 +259,7 @@ class Conv2dBackwardUnstrided(Exercise):
         grad_out, x, w = case.args
         expected = self.reference(grad_out, x, w)
         found = conv2d_backward_variants(grad_out, x, w, (1, 1), (0, 0))
-        return judge_parts(expected, output, self.names, found)
+        return judge_parts(expected, output, self.names, found, size_hints=GRADIENT_SIZE_HINTS)
 
 
 class GradInputStridedOneChannel(Exercise):

@@ -17,7 +17,7 @@ import numpy as np
 
 from course import functional
 from course.grading.exercise import Case, Exercise
-from course.grading.judging import judge_array
+from course.grading.judging import OUTPUT_SIZE_HINT, judge_array
 from course.grading.kernel_cases import zero_padding_hint
 
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
@@ -252,7 +252,7 @@ class Conv2dBatch(Exercise):
                 ),
             ),
         ]
-        return judge_array(self.reference(x, w, b), output, "z", mistakes)
+        return judge_array(self.reference(x, w, b), output, "z", mistakes, size_hint=OUTPUT_SIZE_HINT)
 
 
 class Conv2dStride(Exercise):
@@ -323,7 +323,7 @@ class Conv2dStride(Exercise):
                 _only_if(sh != sw, lambda: functional.conv2d(x, w, stride=sh)),
             ),
         ]
-        return judge_array(self.reference(x, w, stride), output, "z", mistakes)
+        return judge_array(self.reference(x, w, stride), output, "z", mistakes, size_hint=OUTPUT_SIZE_HINT)
 
 
 EXERCISES = [ZeroPad(), Conv2dChannels(), Conv2dBatch(), Conv2dStride()]

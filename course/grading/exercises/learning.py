@@ -18,7 +18,13 @@ from course import functional, gradcheck
 from course.grading import numpy_ops, references
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise
-from course.grading.judging import judge_array, judge_parts, matching_number
+from course.grading.judging import (
+    GRAD_X_SIZE_HINT,
+    GRADIENT_SIZE_HINTS,
+    judge_array,
+    judge_parts,
+    matching_number,
+)
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
     VISIBLE_POOL,
@@ -89,9 +95,17 @@ class Conv2dBackward(Exercise):
                 return numpy_ops.correlate(x, w, b, pair(stride), (ph, ph, pw, pw))
 
             numeric = _finite_differences(forward, grad_out, {"x": x, "w": w, "b": bias})
-            return judge_parts(tuple(numeric.values()), output, self.names, tolerance=FD_TOLERANCE)
+            return judge_parts(
+                tuple(numeric.values()),
+                output,
+                self.names,
+                tolerance=FD_TOLERANCE,
+                size_hints=GRADIENT_SIZE_HINTS,
+            )
         variants = conv2d_backward_variants(grad_out, x, w, pair(stride), pair(padding))
-        return judge_parts(self.reference(*case.args), output, self.names, variants)
+        return judge_parts(
+            self.reference(*case.args), output, self.names, variants, size_hints=GRADIENT_SIZE_HINTS
+        )
 
 
 class _PoolBackward(Exercise):
@@ -121,9 +135,9 @@ class _PoolBackward(Exercise):
         if case.name == FD_LABEL:
             forward = functools.partial(numpy_ops.pool, kernel=kernel, stride=stride, reduce=self.reduce)
             (numeric,) = _finite_differences(forward, grad_out, {"x": x}).values()
-            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE)
+            return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE, size_hint=GRAD_X_SIZE_HINT)
         variants = pool_backward_variants(grad_out, x, kernel, stride, self.kind)
-        return judge_array(self.reference(*case.args), output, "grad_x", variants)
+        return judge_array(self.reference(*case.args), output, "grad_x", variants, size_hint=GRAD_X_SIZE_HINT)
 
 
 class MaxPool2dBackward(_PoolBackward):
