@@ -145,6 +145,10 @@ def mse_cost_mean(a, y):
     return float(np.mean((a - y) ** 2))
 
 
+def mse_cost_half_mean(a, y):
+    return 0.5 * float(np.mean((a - y) ** 2))
+
+
 def mse_cost_no_half(a, y):
     return float(np.sum((a - y) ** 2))
 
@@ -308,7 +312,8 @@ BUGGY = [
     ("separable_factors", separable_factors_no_rank_check, "not separable"),
     ("separable_factors", separable_factors_swapped, "should have shape"),
     ("trace_shapes", trace_shapes_no_bias, "biases"),
-    ("mse_cost", mse_cost_mean, "you took the mean"),
+    ("mse_cost", mse_cost_mean, "you took the mean of the squares and left out the 1/2"),
+    ("mse_cost", mse_cost_half_mean, "you took half the mean of the squares"),
     ("mse_cost", mse_cost_no_half, "the 1/2 is missing"),
     ("gradient_descent_step", gradient_descent_step_in_place, "modified its input"),
     ("gradient_descent_step", gradient_descent_step_uphill, "uphill"),

@@ -206,7 +206,16 @@ class MseCost(Exercise):
         fraction, message = compare_number(expected, output, "J", rtol=rtol)
         mistakes = [
             ("the 1/2 is missing: J = 1/2 * sum((a - y)**2)", 2.0 * expected),
-            ("you took the mean: J = 1/2 * sum((a - y)**2) sums over the outputs", 2.0 * expected / a.size),
+            (
+                "you took the mean of the squares and left out the 1/2: J = 1/2 * sum((a - y)**2) sums "
+                "over the outputs and halves the sum",
+                2.0 * expected / a.size,
+            ),
+            (
+                "you took half the mean of the squares: J = 1/2 * sum((a - y)**2) sums over the outputs, "
+                "it does not average them",
+                expected / a.size,
+            ),
         ]
         hint = matching_number(output, expected, mistakes, rtol=1e-6) if fraction < 1 else ""
         return fraction, f"{message}\n{hint}" if hint else message
