@@ -16,6 +16,7 @@ from corpus.conv_backward_steps import (
     batch_kernel_rotated,
     batch_overwrites_input_gradient,
     input_by_scatter,
+    input_columns_flipped_only,
     input_not_flipped,
     input_rows_flipped_only,
     input_valid_only,
@@ -109,6 +110,8 @@ FLIPPED_HINT = "flipped by 180°"
 NOT_FLIPPED_HINT = "the kernel is not flipped"
 FULL_HINT = "pad delta with KH - 1 rows"
 ROTATED_HINT = "grad_w is rotated by 180°"
+ROWS_HINT = "only the order of the rows was reversed (w[::-1])"
+COLUMNS_HINT = "only the order of the columns was reversed (w[:, ::-1])"
 
 
 WRONG = {
@@ -119,7 +122,12 @@ WRONG = {
         kernel_cached_by_shape(),
         kernel_float64_always,
     ],
-    "grad_input_one_channel": [input_not_flipped, input_rows_flipped_only, input_valid_only],
+    "grad_input_one_channel": [
+        input_not_flipped,
+        input_rows_flipped_only,
+        input_columns_flipped_only,
+        input_valid_only,
+    ],
     "conv2d_backward_unstrided": [
         batch_first_image_only,
         batch_bias_per_image,
@@ -145,7 +153,7 @@ def test_the_wrong_answers_are_wrong_by_autograd():
     for fn in (kernel_flipped, kernel_twice):
         assert not np.allclose(fn(a, delta), one_w[0, 0])
     assert kernel_float64_always(a.astype(np.float32), delta.astype(np.float32)).dtype != np.float32
-    for fn in (input_not_flipped, input_rows_flipped_only, input_valid_only):
+    for fn in (input_not_flipped, input_rows_flipped_only, input_columns_flipped_only, input_valid_only):
         got = fn(delta, kernel)
         assert got.shape != one_x[0, 0].shape or not np.allclose(got, one_x[0, 0])
     got_x, got_w, _ = batch_first_image_only(grad_out, x, w)
@@ -169,7 +177,13 @@ def test_each_hint_appears_for_its_mistake_and_never_for_another():
     for fn in (kernel_twice, kernel_by_loops):
         assert FLIPPED_HINT not in messages(check("grad_kernel_one_channel", fn))
     assert NOT_FLIPPED_HINT in messages(check("grad_input_one_channel", input_not_flipped))
-    assert "rows only" in messages(check("grad_input_one_channel", input_rows_flipped_only))
+    rows, columns = ROWS_HINT, COLUMNS_HINT
+    assert rows in messages(check("grad_input_one_channel", input_rows_flipped_only))
+    assert columns in messages(check("grad_input_one_channel", input_columns_flipped_only))
+    for fn in (input_by_scatter, input_not_flipped, input_columns_flipped_only, input_valid_only):
+        assert rows not in messages(check("grad_input_one_channel", fn))
+    for fn in (input_by_scatter, input_not_flipped, input_rows_flipped_only, input_valid_only):
+        assert columns not in messages(check("grad_input_one_channel", fn))
     assert FULL_HINT in messages(check("grad_input_one_channel", input_valid_only))
     for fn in (input_by_scatter, input_valid_only, input_rows_flipped_only):
         assert NOT_FLIPPED_HINT not in messages(check("grad_input_one_channel", fn))
@@ -195,7 +209,7 @@ def test_a_dtype_mistake_gets_the_dtype_message_and_no_value_hint():
 
 
 def test_a_hint_is_withheld_where_two_mistakes_give_the_same_answer():
-    # with a 3 x 1 kernel, "not flipped" and "flipped along the columns only" are the same array
+    # with a 3 x 1 kernel, "not flipped" and "only the order of the columns reversed" are the same array
     result = check("grad_input_one_channel", input_not_flipped)
     one_column = next(case for case in result.cases if "3 x 1" in case.name)
     assert one_column.score < one_column.max_score and NOT_FLIPPED_HINT not in one_column.message

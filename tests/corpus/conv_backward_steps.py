@@ -82,6 +82,10 @@ def input_rows_flipped_only(delta, w):
     return _full(delta, w[::-1])
 
 
+def input_columns_flipped_only(delta, w):
+    return _full(delta, w[:, ::-1])
+
+
 def _full(delta, kernel):
     kh, kw = kernel.shape
     padded = np.pad(delta, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
@@ -162,7 +166,12 @@ BUGGY = [
     ("grad_kernel_one_channel", kernel_cached_by_shape(), None),
     ("grad_kernel_one_channel", kernel_float64_always, "dtype float64"),
     ("grad_input_one_channel", input_not_flipped, "the kernel is not flipped"),
-    ("grad_input_one_channel", input_rows_flipped_only, "rows only"),
+    ("grad_input_one_channel", input_rows_flipped_only, "only the order of the rows was reversed (w[::-1])"),
+    (
+        "grad_input_one_channel",
+        input_columns_flipped_only,
+        "only the order of the columns was reversed (w[:, ::-1])",
+    ),
     ("grad_input_one_channel", input_valid_only, "pad delta with KH - 1 rows"),
     ("conv2d_backward_unstrided", batch_first_image_only, "all N images"),
     ("conv2d_backward_unstrided", batch_bias_per_image, None),

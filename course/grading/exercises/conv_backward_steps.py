@@ -197,11 +197,13 @@ class GradInputOneChannel(Exercise):
                 lambda: _correlate_valid(padded, w),
             ),
             (
-                "the kernel is flipped along its rows only: rotate it by 180°, w[::-1, ::-1]",
+                "only the order of the rows was reversed (w[::-1]): reverse the order of the columns too, "
+                "w[::-1, ::-1] (the kernel rotated by 180°)",
                 lambda: _correlate_valid(padded, w[::-1]),
             ),
             (
-                "the kernel is flipped along its columns only: rotate it by 180°, w[::-1, ::-1]",
+                "only the order of the columns was reversed (w[:, ::-1]): reverse the order of the rows too, "
+                "w[::-1, ::-1] (the kernel rotated by 180°)",
                 lambda: _correlate_valid(padded, w[:, ::-1]),
             ),
         ]
