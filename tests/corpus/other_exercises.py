@@ -322,7 +322,7 @@ BUGGY = [
     ("numerical_gradient", numerical_gradient_forward, "forward difference"),
     ("numerical_gradient", numerical_gradient_fixed_eps, None),
     ("numerical_gradient", numerical_gradient_not_restored, None),
-    ("iou", iou_no_clamp, "clamp"),
+    ("iou", iou_no_clamp, "boxes apart along one axis give a negative area"),
     ("iou", iou_pixels, "no + 1"),
     ("non_max_suppression", non_max_suppression_all_higher, "only kept boxes suppress"),
     ("non_max_suppression", non_max_suppression_at_threshold, "an IoU equal to the threshold suppressed"),

@@ -461,6 +461,14 @@ def iou_min_max_swapped(box_a, box_b):
     return w * h / (area - w * h)
 
 
+def iou_unclamped(box_a, box_b):
+    """Width times height with no clamping: negative for boxes apart along one axis."""
+    w = min(box_a[2], box_b[2]) - max(box_a[0], box_b[0])
+    h = min(box_a[3], box_b[3]) - max(box_a[1], box_b[1])
+    area = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1]) + (box_b[2] - box_b[0]) * (box_b[3] - box_b[1])
+    return w * h / (area - w * h)
+
+
 def iou_union_not_subtracted(box_a, box_b):
     w = max(0.0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))
     h = max(0.0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))
@@ -590,6 +598,7 @@ WRONG = [
     ("numerical_gradient", numerical_gradient_steps_in_own_dtype, "stored in x's own dtype"),
     ("numerical_gradient", numerical_gradient_default_eps, None),
     ("iou", iou_min_max_swapped, "min and max are swapped"),
+    ("iou", iou_unclamped, "boxes apart along one axis give a negative area"),
     ("iou", iou_union_not_subtracted, "was not subtracted"),
     ("iou", iou_over_first_area, "area(a) alone"),
     ("non_max_suppression", non_max_suppression_ties_reversed, "on equal scores"),

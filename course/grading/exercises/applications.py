@@ -61,8 +61,9 @@ def _iou_mistakes(box_a, box_b) -> list[tuple[str, float]]:
     width, height = min(ax1, bx1) - max(ax0, bx0), min(ay1, by1) - max(ay0, by0)
     clamped = max(0.0, width) * max(0.0, height)
     unclamped = (
-        "clamp the intersection's width and height at 0 separately, max(0, w) * max(0, h): for boxes "
-        "apart along both axes, two negative sides make a positive area"
+        "clamp the intersection's width and height at 0, each separately: max(0, w) * max(0, h); "
+        "unclamped, boxes apart along one axis give a negative area, and boxes apart along both axes a "
+        "positive one"
     )
     mistakes = [
         (unclamped, _ratio(width * height, area_a + area_b - width * height)),
