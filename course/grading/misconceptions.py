@@ -73,8 +73,7 @@ def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
             lambda: correlate(x, w, b, (sw, sh), (pw, pw, ph, ph)),
         )
     yield (
-        "H and W are swapped in the kernel: w[f, ch, j, i] multiplies a[n, ch, r*sh + j, c*sw + i] "
-        "(j along H)",
+        "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[s, c, n*sh + j, m*sw + i] (j along H)",
         lambda: correlate(x, w.transpose(0, 1, 3, 2), b, stride, both),
     )
 
@@ -164,7 +163,7 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     variants["grad_x"].append(
         (
             "grad_x used the kernel flipped the wrong way: written as a scatter, "
-            "dJ/da[r*sh + j, c*sw + i] += w[j, i] * delta[r, c] "
+            "dJ/da[n*sh + j, m*sw + i] += w[j, i] * delta[n, m] "
             "(as a full convolution, the kernel is flipped)",
             lambda: grad_x(kernel=w[:, :, ::-1, ::-1]),
         )
@@ -172,13 +171,13 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
     if stride != (1, 1):
         variants["grad_x"].append(
             (
-                "grad_x ignores the stride: delta[r, c] flows back to a[r*sh + j, c*sw + i]",
+                "grad_x ignores the stride: delta[n, m] flows back to a[n*sh + j, m*sw + i]",
                 lambda: grad_x(step=(1, 1)),
             )
         )
         variants["grad_w"].append(
             (
-                "grad_w ignores the stride: it sums a[r*sh + j, c*sw + i] * delta[r, c]",
+                "grad_w ignores the stride: it sums a[n*sh + j, m*sw + i] * delta[n, m]",
                 lambda: grad_w(step=(1, 1)),
             )
         )
@@ -233,7 +232,7 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
         )
     )
     variants["grad_b"].append(
-        ("grad_b averages delta: it is the sum over n, r, c", lambda: delta.mean(axis=(0, 2, 3)))
+        ("grad_b averages delta: it is the sum over s, n, m", lambda: delta.mean(axis=(0, 2, 3)))
     )
     return variants
 
@@ -269,7 +268,7 @@ def pool_backward_variants(grad_out, x, kernel, stride, kind: str) -> Iterator[V
             yield overwritten, lambda: _scatter_max(grad_out, x, kernel, stride, accumulate=False, whole=True)
     if (sh, sw) != (1, 1):
         yield (
-            "the stride was ignored in the backward pass: window (r, c) starts at row r*sh, column c*sw",
+            "the stride was ignored in the backward pass: window (n, m) starts at row n*sh, column m*sw",
             lambda: scatter(grad_out, x, kernel, stride, step=(1, 1)),
         )
     if kind == "max":

@@ -189,6 +189,25 @@ def conv2d_backward_stride_ignored(grad_out, x, w, stride=1, padding=0):
     return _conv_backward_parts(grad_out, x, w, stride, padding, step=(1, 1))
 
 
+def conv2d_backward_grad_w_stride_ignored(grad_out, x, w, stride=1, padding=0):
+    """grad_w sums a[n + j, m + i] * delta[n, m], as if the stride were 1."""
+    grad_x, _, grad_b = conv2d_backward_loops(grad_out, x, w, stride, padding)
+    (ph, pw) = _pair(padding)
+    a = _pad(x, ph, pw)
+    ho, wo = grad_out.shape[2:]
+    grad_w = np.zeros_like(w)
+    for j in range(w.shape[2]):
+        for i in range(w.shape[3]):
+            grad_w[:, :, j, i] = np.einsum("nfrc,nkrc->fk", grad_out, a[:, :, j : j + ho, i : i + wo])
+    return grad_x, grad_w, grad_b
+
+
+def conv2d_backward_grad_b_averaged(grad_out, x, w, stride=1, padding=0):
+    """grad_b as the mean of delta over the batch and the positions."""
+    grad_x, grad_w, _ = conv2d_backward_loops(grad_out, x, w, stride, padding)
+    return grad_x, grad_w, grad_out.mean(axis=(0, 2, 3))
+
+
 def conv2d_backward_padding_kept(grad_out, x, w, stride=1, padding=0):
     (ph, pw) = _pair(padding)
     grad_x, grad_w, grad_b = conv2d_backward_loops(grad_out, _pad(x, ph, pw), w, stride, 0)
@@ -301,7 +320,11 @@ BUGGY = [
     ("conv2d", conv2d_size_off_by_one, "one row or column too many"),
     ("conv2d", conv2d_pairs_swapped, "wrong way round"),
     ("conv2d", conv2d_always_float64, "dtype float64, expected float32"),
-    ("conv2d", conv2d_kernel_transposed, "H and W are swapped in the kernel"),
+    (
+        "conv2d",
+        conv2d_kernel_transposed,
+        "H and W are swapped in the kernel: w[f, c, j, i] multiplies a[s, c, n*sh + j, m*sw + i]",
+    ),
     ("max_pool2d", max_pool2d_stride_one, "stride=None was taken as 1"),
     ("max_pool2d", max_pool2d_stride_ignored, "replaced by kernel_size"),
     ("max_pool2d", max_pool2d_mean, "took the mean"),
@@ -314,19 +337,41 @@ BUGGY = [
     ("conv2d_backward", conv2d_backward_grad_w_last_image, "only the last image"),
     ("conv2d_backward", conv2d_backward_grad_w_mean, "averages over the batch"),
     ("conv2d_backward", conv2d_backward_grad_b_one_image, "grad_b must sum delta over the batch"),
-    ("conv2d_backward", conv2d_backward_not_flipped, "flipped the wrong way"),
+    (
+        "conv2d_backward",
+        conv2d_backward_not_flipped,
+        "flipped the wrong way: written as a scatter, dJ/da[n*sh + j, m*sw + i] += w[j, i] * delta[n, m]",
+    ),
     ("conv2d_backward", conv2d_backward_grad_w_rotated, "grad_w is rotated by 180°"),
-    ("conv2d_backward", conv2d_backward_stride_ignored, "ignores the stride"),
+    (
+        "conv2d_backward",
+        conv2d_backward_stride_ignored,
+        "grad_x ignores the stride: delta[n, m] flows back to a[n*sh + j, m*sw + i]",
+    ),
+    (
+        "conv2d_backward",
+        conv2d_backward_grad_w_stride_ignored,
+        "grad_w ignores the stride: it sums a[n*sh + j, m*sw + i] * delta[n, m]",
+    ),
+    ("conv2d_backward", conv2d_backward_grad_b_averaged, "grad_b averages delta: it is the sum over s, n, m"),
     ("conv2d_backward", conv2d_backward_padding_kept, "grad_x has shape"),
     ("conv2d_backward", conv2d_backward_slice_crop, "grad_x has shape"),
     ("max_pool2d_backward", max_pool2d_backward_overwrite, "overwritten instead of accumulated"),
     ("max_pool2d_backward", max_pool2d_backward_last_tie, "last maximum"),
     ("max_pool2d_backward", max_pool2d_backward_unravel_swapped, None),
-    ("max_pool2d_backward", max_pool2d_backward_stride_ignored, "stride was ignored in the backward"),
+    (
+        "max_pool2d_backward",
+        max_pool2d_backward_stride_ignored,
+        "stride was ignored in the backward pass: window (n, m) starts at row n*sh, column m*sw",
+    ),
     ("max_pool2d_backward", max_pool2d_backward_whole_window, "every input of the window"),
     ("max_pool2d_backward", max_pool2d_backward_argmax_wrong_axis, None),
     ("avg_pool2d_backward", avg_pool2d_backward_overwrite, "overwritten instead of accumulated"),
     ("avg_pool2d_backward", avg_pool2d_backward_kh_only, "divided by KH only"),
     ("avg_pool2d_backward", avg_pool2d_backward_undivided, "divided by nothing"),
-    ("avg_pool2d_backward", avg_pool2d_backward_stride_ignored, "stride was ignored in the backward"),
+    (
+        "avg_pool2d_backward",
+        avg_pool2d_backward_stride_ignored,
+        "stride was ignored in the backward pass: window (n, m) starts at row n*sh, column m*sw",
+    ),
 ]
