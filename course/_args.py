@@ -65,6 +65,11 @@ def conv_args(op: str, x, w, b, stride, padding):
     """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw), (ph, pw)."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
+    for name, array, layout in (("x", x, "(N, C, H, W)"), ("w", w, "(F, C, KH, KW)")):
+        if 0 in array.shape:
+            raise ValueError(
+                f"{op}: every axis of {name} {layout} must be at least 1, got {name}.shape={array.shape}"
+            )
     if w.shape[1] != x.shape[1]:
         raise ValueError(
             f"{op}: w has {w.shape[1]} input channels but x has {x.shape[1]} "

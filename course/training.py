@@ -23,7 +23,8 @@ __all__ = ["History", "accuracy", "evaluate", "fit", "predict"]
 @dataclass
 class History:
     """Per-epoch averages: training loss and accuracy, and validation ones when validation data was given
-    (NaN accuracy when the targets are not classes)."""
+    (NaN accuracy when the targets are not classes). The losses are per example, whatever the loss's
+    reduction (a "sum" loss is divided by the number of examples)."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -103,7 +104,7 @@ def fit(
                 model.backward_parameters(loss_fn.backward())
                 optimizer.step()
                 optimizer.zero_grad()
-                total_loss += loss * len(idx)
+                total_loss += _batch_total(loss_fn, loss, len(idx))
                 total_correct += accuracy(outputs, y[idx]) * len(idx)
                 seen += len(idx)
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
@@ -125,14 +126,20 @@ def fit(
 
 
 def evaluate(model: Module, loss_fn: Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256):
-    """(mean loss, accuracy) of `model` on (x, y), in eval mode, batch by batch."""
+    """(mean loss per example, accuracy) of `model` on (x, y), in eval mode, batch by batch."""
     _check_data("evaluate", x, y)
     outputs = predict(model, x, batch_size)
     total = 0.0
     for start in range(0, len(x), batch_size):
         part = slice(start, start + batch_size)
-        total += loss_fn(outputs[part], y[part]) * len(y[part])
+        total += _batch_total(loss_fn, loss_fn(outputs[part], y[part]), len(y[part]))
     return total / len(x), accuracy(outputs, y)
+
+
+def _batch_total(loss_fn: Module, loss: float, batch: int) -> float:
+    """A batch's loss summed over its examples: J times the batch size for a loss that averages them
+    (reduction "mean", and a loss without the attribute), J itself for one that adds them ("sum")."""
+    return loss if getattr(loss_fn, "reduction", "mean") == "sum" else loss * batch
 
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

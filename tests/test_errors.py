@@ -40,6 +40,20 @@ CONV_CASES = {
         ValueError,
         r"kernel width 4 is larger than the padded input width 3",
     ),
+    # a kernel axis of 0 corrupted the heap in conv2d ("free(): invalid pointer") and looped for ever in
+    # conv2d_backward
+    "kernel of zero height": (
+        lambda: conv(w=np.zeros((4, 3, 0, 2))),
+        ValueError,
+        r"conv2d: every axis of w \(F, C, KH, KW\) must be at least 1, got w.shape=\(4, 3, 0, 2\)",
+    ),
+    "no kernels": (lambda: conv(w=np.zeros((0, 3, 3, 2))), ValueError, r"every axis of w .*\(0, 3, 3, 2\)"),
+    "backward kernel of zero width": (
+        lambda: conv_back(w=np.zeros((4, 3, 3, 0))),
+        ValueError,
+        r"conv2d_backward: every axis of w .* got w.shape=\(4, 3, 3, 0\)",
+    ),
+    "empty batch": (lambda: conv(x=np.zeros((0, 3, 6, 5))), ValueError, r"every axis of x .*\(0, 3, 6, 5\)"),
     "stride 0": (lambda: conv(stride=0), ValueError, r"stride must be >= 1 in each dimension, got 0"),
     "stride pair 0": (lambda: conv(stride=(1, 0)), ValueError, r"stride must be >= 1.*got \(1, 0\)"),
     "negative padding": (lambda: conv(padding=-1), ValueError, r"padding must be >= 0.*got -1"),

@@ -120,6 +120,9 @@ def test_cross_entropy_on_a_worked_example_and_huge_logits():
 def test_loss_inputs_are_checked():
     with pytest.raises(ValueError, match="same shape"):
         nn.MSELoss()(np.zeros((2, 3)), np.zeros((3, 2)))
+    # an integer output's gradient (a - y) / N was cast back to int: silently all zeros
+    with pytest.raises(TypeError, match="MSELoss: a must have dtype float32 or float64, got int64"):
+        nn.MSELoss()(np.array([[1, 2], [3, 4]]), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="integers of shape"):
@@ -282,8 +285,12 @@ def test_dropout_scales_kept_entries_and_is_the_identity_in_eval_mode(rng):
     assert abs(kept.mean() - 0.75) < 0.02
     np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
     np.testing.assert_array_equal(drop.backward(np.ones_like(x)), out)
+    with pytest.raises(ValueError, match=r"grad_out must have the output's shape \(200, 50\), got \(1, 50\)"):
+        drop.backward(np.ones((1, 50), dtype=np.float32))  # broadcast silently before
     drop.eval()
     np.testing.assert_array_equal(drop(x), x)
+    with pytest.raises(ValueError, match=r"output's shape \(200, 50\), got \(7, 9\)"):
+        drop.backward(np.ones((7, 9), dtype=np.float32))
 
 
 def test_default_initialisation_and_dtypes_follow_pytorch(rng):

@@ -54,6 +54,22 @@ def test_training_with_the_lectures_cost_and_one_hot_targets():
     assert history.val_acc[-1] > 0.9 and len(history.val_loss) == 30
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_the_reported_loss_is_the_mean_per_example_whatever_the_reduction_and_batch_size(reduction):
+    rng = np.random.default_rng(2)
+    x, y = blobs(rng, n=10)
+    targets = np.eye(3, dtype=np.float32)[y]
+    model = nn.Sequential(nn.Linear(2, 3, rng=rng))
+    outputs = predict(model, x).astype(np.float64)
+    by_hand = 0.5 * np.sum((outputs - targets) ** 2) / len(x)  # the lecture's J per example
+    for batch_size in (3, 4, 10):
+        loss, _ = evaluate(model, nn.MSELoss(reduction), x, targets, batch_size=batch_size)
+        assert loss == pytest.approx(by_hand, rel=1e-6), batch_size
+    tiny = optim.SGD(model.parameters(), lr=1e-30)  # steps far below float32's resolution: weights stay
+    history = fit(model, nn.MSELoss(reduction), tiny, x, targets, 1, 4, rng=rng, progress=False)
+    assert history.train_loss[0] == pytest.approx(by_hand, rel=1e-6)
+
+
 def test_fit_is_reproducible_from_the_seed():
     def run():
         rng = np.random.default_rng(5)

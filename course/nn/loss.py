@@ -43,6 +43,8 @@ class MSELoss(Module):
             raise TypeError(
                 f"MSELoss: a and y must be numpy arrays, got {type(a).__name__}, {type(y).__name__}"
             )
+        if a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"MSELoss: a must have dtype float32 or float64, got {a.dtype}")
         if a.shape != y.shape or a.ndim < 1:
             raise ValueError(
                 f"MSELoss: a and y must have the same shape (N, ...), got {a.shape} and {y.shape}"

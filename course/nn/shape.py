@@ -37,10 +37,11 @@ class Dropout(Module):
             raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = np.random.default_rng() if rng is None else rng
-        self._scale = None
+        self._scale, self._out_shape = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, None, "(any shape)", (None,) * getattr(x, "ndim", 0))
+        self._out_shape = x.shape
         if not self.training or self.p == 0:
             self._scale = np.ones((1,) * x.ndim, dtype=x.dtype)
             return x.copy()
@@ -49,9 +50,7 @@ class Dropout(Module):
         return x * self._scale
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        if self._scale is None:
-            raise RuntimeError(f"{self!r}: backward called before forward")
-        return grad_out * self._scale
+        return check_grad(self, grad_out, self._out_shape) * self._scale
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
