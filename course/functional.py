@@ -114,8 +114,8 @@ def max_pool2d(x, kernel_size, stride=None) -> np.ndarray:
 
 def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     """dJ/dx through `max_pool2d`: each window's gradient goes to its maximum (the first one on ties,
-    as PyTorch; the first NaN in a window with NaNs) and is added there, so windows that overlap
-    accumulate. Returns (N, C, H, W)."""
+    as PyTorch; the first NaN in a window with NaNs, where PyTorch takes the last) and is added there,
+    so windows that overlap accumulate. Returns (N, C, H, W)."""
     x, kernel, stride = _args.pool_args("max_pool2d_backward", x, kernel_size, stride)
     expected = _args.pool_output_shape(x.shape, kernel, stride)
     delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)

@@ -117,6 +117,19 @@ def test_cross_entropy_on_a_worked_example_and_huge_logits():
     assert np.all(np.isfinite(ce.backward()))
 
 
+def test_sequential_names_the_layer_even_for_errors_it_cannot_rebuild_and_advises_only_float_dtypes():
+    model = nn.Sequential(nn.Linear(3, 2, rng=np.random.default_rng(0)))
+    model(np.ones((1, 3), dtype=np.float32))
+    # numpy's casting errors take five arguments: rebuilding one from a message raised an unrelated
+    # "missing 4 required positional arguments"
+    with pytest.raises(TypeError, match=r"layer 0 of Sequential, backward: Cannot cast ufunc"):
+        model.backward(np.ones((1, 2), dtype=complex))
+    with pytest.raises(TypeError, match=r"convert with x.astype\(np.float32\)\)$"):
+        model(np.ones((1, 3), dtype=np.int32))  # no advice to build a layer of int32, which is refused
+    with pytest.raises(TypeError, match=r"or build the layer with dtype=np.float64\)$"):
+        model(np.ones((1, 3), dtype=np.float64))
+
+
 def test_loss_inputs_are_checked():
     with pytest.raises(ValueError, match="same shape"):
         nn.MSELoss()(np.zeros((2, 3)), np.zeros((3, 2)))

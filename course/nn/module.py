@@ -139,7 +139,8 @@ class Sequential(Module):
     """Layers applied in order: forward runs them first to last, backward last to first.
 
     An error inside a layer is re-raised naming the layer's position and the layer, e.g.
-    `layer 5 of Sequential, Linear(in_features=400, out_features=120): expected input (N, 400), ...`.
+    `layer 7 of Sequential, Linear(in_features=400, out_features=120): expected input of shape (N, 400),
+    got (2, 576)` (LeNet given 32 x 32 images).
     """
 
     def __init__(self, *layers: Module):
@@ -166,7 +167,7 @@ class Sequential(Module):
             try:
                 x = layer(x)
             except (TypeError, ValueError) as error:
-                raise type(error)(f"layer {i} of Sequential, {error}") from error
+                raise _naming(error, f"layer {i} of Sequential, ") from error
         return x
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
@@ -193,7 +194,17 @@ class Sequential(Module):
         try:
             return backward(grad_out)
         except (TypeError, ValueError) as error:
-            raise type(error)(f"layer {i} of Sequential, backward: {error}") from error
+            raise _naming(error, f"layer {i} of Sequential, backward: ") from error
+
+
+def _naming(error: TypeError | ValueError, where: str) -> TypeError | ValueError:
+    """`error` again, of its own type when that type can be built from a message alone (numpy's casting
+    errors cannot), its message preceded by `where`."""
+    message = f"{where}{error}"
+    try:
+        return type(error)(message)
+    except TypeError:
+        return (TypeError if isinstance(error, TypeError) else ValueError)(message)
 
 
 def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected: tuple) -> np.ndarray:
@@ -204,9 +215,11 @@ def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected:
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer!r}: input must be a numpy array {layout}, got {type(x).__name__}")
     if dtype is not None and x.dtype != dtype:
+        floats = (np.float32, np.float64)
+        other_layer = f" or build the layer with dtype=np.{x.dtype}" if x.dtype in floats else ""
         raise TypeError(
             f"{layer!r}: input has dtype {x.dtype} but the layer's parameters are {dtype} "
-            f"(convert with x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype})"
+            f"(convert with x.astype(np.{dtype}){other_layer})"
         )
     if dtype is None and x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{layer!r}: input must have dtype float32 or float64, got {x.dtype}")
