@@ -232,6 +232,23 @@ def hostile_cells(out_dir: Path, submissions: Path, sentinel: Path) -> dict[str,
             "        F.conv2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1)))\n"
             f"    except Exception:\n        pass\n    return {right}\n",
         ),
+        # every module the sandbox poisons, called once (any call counts, whatever its arguments)
+        **{
+            f"calls_{module.rsplit('.', 1)[-1]}": (
+                fc,
+                f"import {module} as reference\n"
+                "def fc_param_count(h, w, c, u):\n    try:\n"
+                f"        reference.{function}()\n"
+                f"    except Exception:\n        pass\n    return {right}\n",
+            )
+            for module, function in (("course.naive", "conv2d"), ("course.gradcheck", "gradcheck"))
+        },
+        "calls_an_exercise_reference": (
+            fc,
+            "from course.grading import EXERCISES\n"
+            "def fc_param_count(h, w, c, u):\n"
+            f"    return int(EXERCISES[{fc!r}].reference(h, w, c, u))\n",
+        ),
         "reloads_reference": (
             fc,
             "import importlib, sys\n"

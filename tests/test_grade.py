@@ -38,6 +38,7 @@ from course.grading import EXERCISES, cases_for
 
 LIMITS = Limits(timeout=3.0, memory=512 * 2**20)
 FC = "fc_param_count"  # hostile students submit only its notebook, which also holds scale_array
+VISIBLE_FC_ARGS = {case.args for case in cases_for(EXERCISES[FC], None)}  # what a student can see
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,6 +70,11 @@ def _build_class(root: Path) -> tuple[Path, Path, Path, dict[str, dict[str, floa
         for student, cell in stealing_cells(out, subs).items():
             write_student(subs / student, {FC: cell}, only=FC)
             expected[student] = {**honest, FC: 0.0}
+    # right on the visible cases only: the hidden ones, drawn for each student, must cost half the points
+    memorised = f"def {FC}(h, w, c, u):\n    if (h, w, c, u) in {VISIBLE_FC_ARGS!r}:\n"
+    memorised += "        return h * w * c * u\n    return -1\n"
+    write_student(subs / "memorised_visible", {FC: memorised}, only=FC)
+    expected["memorised_visible"] = {**honest, FC: honest[FC] / 2}
     write_student(subs / "leaves_processes", {FC: leaving_processes_cell()}, only=FC)
     write_student(subs / "prints_50mb", {FC: printing_cell()}, only=FC)
     write_student(subs / "lost_metadata", metadata=False, only=FC)
