@@ -135,7 +135,7 @@ def judge_parts(
     return sum(scores) / len(scores), "\n".join(messages)
 
 
-def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...], size_hint: str = "") -> str:
+def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...], size_hint: str) -> str:
     if len(got) != len(expected):
         return f"the output should have shape {expected} ({len(expected)}-D), yours is {len(got)}-D"
     if got[:-2] == expected[:-2] and got[-2:] == expected[-2:][::-1]:

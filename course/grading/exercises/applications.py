@@ -215,16 +215,18 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
                 f"the kept indices {kept} are not in visiting order: "
                 f"box {second} comes before box {first}{tie}"
             )
+    chosen = set(kept)
     visited: list[int] = []  # the kept boxes visited so far, the same for `kept` and for NMS
     for index in sorted(range(len(boxes)), key=lambda i: (-scores[i], i)):
-        overlapping = [k for k in visited if box_ops.iou(boxes[index], boxes[k]) > threshold]
-        if index in kept and overlapping:
-            other = overlapping[0]
+        overlaps = ((k, box_ops.iou(boxes[index], boxes[k])) for k in visited)
+        overlapping = next(((k, overlap) for k, overlap in overlaps if overlap > threshold), None)
+        if index in chosen and overlapping:
+            other, overlap = overlapping
             return (
                 f"you kept box {index}, but its IoU with box {other} (kept, visited earlier) is "
-                f"{box_ops.iou(boxes[index], boxes[other]):.6g} > {threshold}: it should have been suppressed"
+                f"{overlap:.6g} > {threshold}: it should have been suppressed"
             )
-        if index not in kept and not overlapping:
+        if index not in chosen and not overlapping:
             tied = [
                 k
                 for k in kept
@@ -241,7 +243,7 @@ def _judge_by_geometry(boxes, scores, threshold, kept) -> str:
                 f"you dropped box {index} (score {scores[index]:.6g}), but no kept box visited before it "
                 f"overlaps it by more than {threshold}: it should be kept{note}"
             )
-        if index in kept:
+        if index in chosen:
             visited.append(index)
     return ""
 
