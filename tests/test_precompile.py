@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
-from course import kernels
+import numpy as np
+
+from course import functional, kernels
+from course.kernels import conv, pool
 
 PRECOMPILE = """
 import json
@@ -70,19 +75,22 @@ def test_precompile_shares_the_compiling_and_leaves_nothing_to_compile(tmp_path)
     assert compiled == "[]", f"compiled after precompile: {compiled}"
 
 
-def _fake_units(monkeypatch) -> list:
-    """Six groups that record their calls, in place of the kernels."""
+def _fake_groups(monkeypatch) -> list:
+    """Three groups that record their calls, in place of the kernels."""
     called = []
 
-    def unit(name):
-        return lambda dtype: called.append((name, dtype))
+    def group(name):
+        return lambda dtype: called.append((name, np.dtype(dtype).char))
 
-    monkeypatch.setattr(kernels, "_UNITS", tuple((unit(name), dtype) for name in "abc" for dtype in "fd"))
+    monkeypatch.setattr(kernels, "_GROUPS", tuple(group(name) for name in "abc"))
     return called
 
 
+EVERY_GROUP = [(name, dtype) for name in "abc" for dtype in "fd"]
+
+
 def test_without_a_directory_for_claims_this_process_compiles_every_group_alone(monkeypatch):
-    called = _fake_units(monkeypatch)
+    called = _fake_groups(monkeypatch)
 
     def no_directory(*args, **kwargs):
         raise PermissionError("read-only file system")
@@ -91,32 +99,62 @@ def test_without_a_directory_for_claims_this_process_compiles_every_group_alone(
     monkeypatch.setattr(kernels.tempfile, "TemporaryDirectory", no_directory)
     monkeypatch.setattr(kernels.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
     kernels._compile_shared(2)
-    assert called == [(name, dtype) for name in "abc" for dtype in "fd"]
+    assert called == EVERY_GROUP
     assert started == []
 
 
 def test_a_helper_that_cannot_start_leaves_its_groups_to_this_process(monkeypatch):
-    called = _fake_units(monkeypatch)
+    called = _fake_groups(monkeypatch)
 
     def no_process(*args, **kwargs):
         raise BlockingIOError("fork: Resource temporarily unavailable")
 
     monkeypatch.setattr(kernels.subprocess, "Popen", no_process)
     kernels._compile_shared(3)
-    every_group = [(name, dtype) for name in "abc" for dtype in "fd"]
-    assert called == every_group + every_group  # claimed here, then loaded here
+    assert called == EVERY_GROUP + EVERY_GROUP  # claimed here, then loaded here
 
 
-def test_a_group_is_compiled_by_the_one_process_that_claims_it_first(tmp_path, monkeypatch):
-    called = _fake_units(monkeypatch)
-    (tmp_path / "1").touch()  # claimed by another process: ("a", "d")
+def test_a_group_is_compiled_in_both_dtypes_by_the_one_process_that_claims_it_first(tmp_path, monkeypatch):
+    called = _fake_groups(monkeypatch)
+    (tmp_path / "1").touch()  # claimed by another process: "b", in both dtypes
     kernels._compile(str(tmp_path))
-    assert called == [("a", "f"), ("b", "f"), ("b", "d"), ("c", "f"), ("c", "d")]
-    assert sorted(os.listdir(tmp_path)) == [str(index) for index in range(6)]
+    assert called == [("a", "f"), ("a", "d"), ("c", "f"), ("c", "d")]
+    assert sorted(os.listdir(tmp_path)) == ["0", "1", "2"]
     kernels._compile(str(tmp_path))  # every group claimed: a second process calls nothing
-    assert len(called) == 5
+    assert len(called) == 4
     kernels._compile(None)  # no claims: every group
-    assert called[5:] == [(name, dtype) for name in "abc" for dtype in "fd"]
+    assert called[4:] == EVERY_GROUP
+
+
+def test_no_kernel_belongs_to_two_groups_and_every_kernel_to_one(monkeypatch):
+    """Processes compile different groups at the same time. Numba's cache index of a kernel is read,
+    extended and written back without a lock, so two processes compiling one kernel in two dtypes at
+    once could leave it naming the wrong file: each kernel must be called by one group only."""
+    callers, kernel_names = {}, set()
+    for module in (conv, pool):
+        for name in module.__all__:
+            if hasattr(getattr(module, name), "py_func"):  # a Numba kernel, not a constant or helper
+                kernel_names.add(name)
+                monkeypatch.setattr(module, name, _recorder(name, callers))
+    monkeypatch.setattr(pool, "as_bits", lambda a: a)
+    for group in kernels._GROUPS:
+        for dtype in (np.float32, np.float64):
+            callers.setdefault("group", group.__name__)
+            group(dtype)
+            callers.pop("group")
+    callers.pop("group", None)
+    source = Path(functional.__file__).read_text()
+    called_by_functional = set(re.findall(r"_(?:conv|pool)\.(\w+)", source)) & kernel_names
+    assert set(callers) == called_by_functional
+    shared = {name: groups for name, groups in callers.items() if len(groups) > 1}
+    assert not shared, shared
+
+
+def _recorder(name: str, callers: dict):
+    def record(*args):
+        callers.setdefault(name, set()).add(callers["group"])
+
+    return record
 
 
 def test_precompile_runs_the_kernels_as_python_when_numba_is_disabled(tmp_path):

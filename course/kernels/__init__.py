@@ -26,13 +26,10 @@ def precompile(processes: int | None = None) -> None:
 
     Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
     (default: one per core) compile into the disk cache at the same time: each in turn claims the next
-    unclaimed group of kernels in `_UNITS`, longest first, so the processes finish within about one
-    group's time of each other, whatever their speeds (`_compile`). This process then loads them all from
-    the cache, and compiles itself any kernel a helper did not leave there (a helper that cannot start, or
-    no writable cache, costs time, never a kernel). Two cores, empty cache, after a first conv2d forward
-    and backward, eight fresh processes each taking turns: 10.3-13.5 s (mean 12.3), against 11.0-14.5 s
-    (mean 12.8) for the kernel groups split in a fixed way between the processes, whose longest share (the
-    matrix products' kernels in both dtypes, 8 s of the 28 s) would also set the time on four cores.
+    unclaimed family of kernels in `_GROUPS`, longest first, and compiles it in both dtypes, so the
+    processes finish within about one family's time of each other, whatever their speeds (`_compile`).
+    This process then loads them all from the cache, and compiles itself any kernel a helper did not
+    leave there (a helper that cannot start, or no writable cache, costs time, never a kernel).
     """
     from course._jit import load_numba_target
     from course.kernels import conv
@@ -42,7 +39,7 @@ def precompile(processes: int | None = None) -> None:
     stats = getattr(conv.sweep_forward, "stats", None)  # None under NUMBA_DISABLE_JIT: nothing compiles
     if stats is None or not stats.cache_misses:  # a warm cache: loading the rest takes milliseconds
         processes = 1
-    processes = max(1, min(len(_UNITS), processes or os.cpu_count() or 1))
+    processes = max(1, min(len(_GROUPS), processes or os.cpu_count() or 1))
     if processes == 1:
         _compile(None)
     else:
@@ -50,7 +47,7 @@ def precompile(processes: int | None = None) -> None:
 
 
 def _compile_shared(processes: int) -> None:
-    """Compile every group of `_UNITS` in this process and `processes - 1` helper processes, which
+    """Compile every group of `_GROUPS` in this process and `processes - 1` helper processes, which
     claim the groups in turn (`_compile`), then load every kernel here. Without a temporary directory
     for the claims, or when a helper cannot be started, fewer processes do the work."""
     package_root = str(Path(__file__).resolve().parents[2])  # where `import course` finds this copy
@@ -84,19 +81,27 @@ def _compile_shared(processes: int) -> None:
 
 
 def _compile(claims: str | None) -> None:
-    """Call each group of kernels of `_UNITS`, in order, in its dtype, unless another process has
-    claimed it first: a group is claimed by creating the file named by its index in the directory
-    `claims`, which fails for every process but one. `claims=None` calls every group."""
+    """Call each group of kernels of `_GROUPS`, in order, in float32 then float64, unless another process
+    has claimed it first: a group is claimed by creating the file named by its index in the directory
+    `claims`, which fails for every process but one. `claims=None` calls every group.
+
+    A group is claimed with both its dtypes because Numba's disk cache keeps one index per kernel, which
+    a process saving a new specialisation reads, extends and writes back without a lock: two processes
+    saving the float32 and float64 specialisations of one kernel at the same moment can leave the index
+    naming the other's file, and every later call of that kernel in that dtype then fails with "can't
+    unbox array" until the cache is cleared (numba/numba#10128 is the same race).
+    """
     from course._jit import load_numba_target
 
     load_numba_target()
-    for index, (kernels, dtype) in enumerate(_UNITS):
+    for index, kernels in enumerate(_GROUPS):
         if claims is not None:
             try:
                 os.close(os.open(os.path.join(claims, str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 continue
-        kernels(dtype)
+        for dtype in (np.float32, np.float64):
+            kernels(dtype)
 
 
 def _sweeps(dtype) -> None:
@@ -166,22 +171,16 @@ def _avg_pool(dtype) -> None:
     pool.avg_pool2d_backward(y, 2, 2, 2, 2, np.zeros_like(a), 0, 4)
 
 
-# Groups of kernels, each compiled whole by one process, with their dtype, longest first (compile time on
-# one core of an AMD EPYC, empty cache): the processes that share them out in this order finish within
-# about the last group's time of each other.
-_UNITS = (
-    (_columns, np.float32),  # 4.2 s
-    (_columns, np.float64),  # 3.9 s
-    (_sweep_gradients, np.float32),  # 2.3 s
-    (_sweeps, np.float32),  # 2.0 s
-    (_sweep_gradients, np.float64),  # 2.0 s
-    (_direct, np.float64),  # 1.9 s
-    (_max_pool2x2, np.float32),  # 1.8 s
-    (_direct, np.float32),  # 1.8 s
-    (_max_pool2x2, np.float64),  # 1.7 s
-    (_max_pool, np.float64),  # 1.7 s
-    (_max_pool, np.float32),  # 1.6 s
-    (_avg_pool, np.float32),  # 1.3 s
-    (_avg_pool, np.float64),  # 1.3 s
-    (_sweeps, np.float64),  # 1.2 s
+# Groups of kernels, longest first (compile time of both dtypes on one core of an AMD EPYC, empty cache):
+# the processes that claim them in this order finish within about the last group's time of each other.
+# No kernel is called by two groups, so no two processes ever compile the same kernel at once (see
+# `_compile`).
+_GROUPS = (
+    _columns,  # 8.1 s
+    _sweep_gradients,  # 4.3 s
+    _direct,  # 3.7 s
+    _max_pool2x2,  # 3.5 s
+    _max_pool,  # 3.3 s
+    _sweeps,  # 3.2 s
+    _avg_pool,  # 2.6 s
 )
