@@ -6,6 +6,7 @@ notebooks; the sandboxed grader (`course grade`, `course.grader`) runs on top of
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -15,16 +16,18 @@ import numpy as np
 from course._jit import single_threaded
 from course.grading.exercise import Case, Exercise, Outcome, run_case
 from course.grading.registry import EXERCISES, for_notebook, get
-from course.grading.result import CaseResult, CheckResult
+from course.grading.result import STATUSES, CaseResult, CheckResult
 
 __all__ = [
     "Case",
     "CaseResult",
     "CheckResult",
     "EXERCISES",
+    "EXPECT_VARIABLE",
     "Exercise",
     "Outcome",
     "check",
+    "evaluate",
     "fallback",
     "for_notebook",
     "get",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 VISIBLE_SEED = 0  # the cases a student sees are always the same; hidden ones use the grader's seed
+# A test setting, for the course's own notebook runs (conftest.py sets it in each notebook's kernel): when
+# it holds a status, every `check` whose verdict has another status raises. Only `check` reads it.
+EXPECT_VARIABLE = "COURSE_EXPECT_CHECKS"
 
 
 def check(
@@ -44,7 +50,28 @@ def check(
     The visible cases always run; with `hidden_seed`, hidden cases drawn from that seed run too.
     A function that raises NotImplementedError on its first case is "not attempted". The score is out
     of `points` when given (e.g. from `load_points`), otherwise out of the exercise's own `points`.
+
+    When the environment variable COURSE_EXPECT_CHECKS holds a status ("passed" for the solution
+    notebooks, "not attempted" for the released ones; set by the course's test run, never by a student),
+    a verdict with any other status raises AssertionError naming the exercise: the notebook run fails.
     """
+    result = evaluate(exercise_id, fn, hidden_seed=hidden_seed, points=points)
+    expected = os.environ.get(EXPECT_VARIABLE, "")
+    if expected:
+        if expected not in STATUSES:
+            raise ValueError(f"{EXPECT_VARIABLE}={expected!r} is no status; use one of {STATUSES}")
+        if result.status != expected:
+            raise AssertionError(
+                f"check({exercise_id!r}) reported {result.status!r} where this run expects {expected!r} "
+                f"({EXPECT_VARIABLE}):\n{result}"
+            )
+    return result
+
+
+def evaluate(
+    exercise_id: str, fn: Callable, *, hidden_seed: int | None = None, points: float | None = None
+) -> CheckResult:
+    """`check`'s verdict, whatever COURSE_EXPECT_CHECKS says: what `fallback` and the grader use."""
     exercise = get(exercise_id)
     outcomes = []
     with single_threaded():  # tiny arrays: Numba's thread start-up would cost more than the work
@@ -63,7 +90,7 @@ def fallback(exercise_id: str, fn: Callable) -> Callable:
     when the reference stands in.
     """
     exercise = get(exercise_id)
-    result = check(exercise_id, fn)
+    result = evaluate(exercise_id, fn)
     if result.status == "passed":
         return fn
     print(f"using the reference {exercise_id} until yours passes its check ({result.status})")
