@@ -5,8 +5,12 @@ student who sets it?"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import nbformat
 import pytest
+from grading_corpus import REPO
 
 from course.grader import autograder
 from course.grader.sandbox.run import Limits
@@ -118,3 +122,20 @@ def test_the_grade_is_the_same_whoever_sets_it(tmp_path, monkeypatch, grader_set
         e: str(r) for e, r in results.items()
     }
     assert results[EXERCISE].score == results[EXERCISE].max_score > 0 == results["conv_param_count"].score
+
+
+def _conftest():
+    spec = importlib.util.spec_from_file_location("course_root_conftest", REPO / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_test_run_expects_passed_in_solutions_and_not_attempted_in_the_released_notebooks():
+    conftest = _conftest()
+    assert conftest.EXPECT_VARIABLE == EXPECT_VARIABLE
+    assert conftest.EXPECTED_CHECKS == {
+        REPO / "solutions": "passed",
+        REPO / "notebooks": "not attempted",
+    }
+    assert "course_root_conftest" not in sys.modules
