@@ -1,7 +1,6 @@
 """COURSE_EXPECT_CHECKS, the setting that turns the notebooks' `check(...)` cells into assertions for the
 course's own test run: does `check` raise on every other verdict, naming the exercise, and only then? Is
-`check` otherwise unchanged, and does the setting change nothing else: `fallback`, the grader, a
-student who sets it?"""
+`check` otherwise unchanged, and does the setting change nothing in the grader, whoever sets it?"""
 
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ import nbformat
 import pytest
 from grading_corpus import REPO
 
-from course.grader import autograder
 from course.grader.sandbox.run import Limits
 from course.grader.student import grade_student
-from course.grading import EXPECT_VARIABLE, check, evaluate, fallback, get
+from course.grading import EXPECT_VARIABLE, check, fallback, get
 
 EXERCISE = "fc_param_count"
 
@@ -65,19 +63,16 @@ def test_a_value_that_is_no_status_is_an_error_not_ignored(monkeypatch):
         check(EXERCISE, right)
 
 
-@pytest.mark.parametrize("expected", ["passed", "not attempted"])
-def test_evaluate_and_fallback_ignore_the_setting(monkeypatch, expected):
-    monkeypatch.setenv(EXPECT_VARIABLE, expected)
-    assert {s: evaluate(EXERCISE, fn).status for s, fn in FUNCTIONS.items()} == {s: s for s in FUNCTIONS}
+def test_fallback_is_held_to_the_setting_as_its_check_is(monkeypatch):
+    """A notebook's `fallback` call is one of its checks: right in a solution, a stub when released."""
+    monkeypatch.setenv(EXPECT_VARIABLE, "passed")
     assert fallback(EXERCISE, right) is right
-    assert fallback(EXERCISE, wrong) is get(EXERCISE).reference
+    with pytest.raises(AssertionError, match="reported 'failed' where this run expects 'passed'"):
+        fallback(EXERCISE, wrong)
+    monkeypatch.setenv(EXPECT_VARIABLE, "not attempted")
     assert fallback(EXERCISE, stub) is get(EXERCISE).reference
-
-
-def test_the_autograders_cache_warming_ignores_the_setting(monkeypatch):
-    monkeypatch.setenv(EXPECT_VARIABLE, "not attempted")  # the references pass: held to it, they would raise
-    monkeypatch.setattr(autograder, "precompile", lambda: None)
-    autograder.warm_cache((EXERCISE, "conv_param_count"))
+    monkeypatch.delenv(EXPECT_VARIABLE)
+    assert fallback(EXERCISE, wrong) is get(EXERCISE).reference
 
 
 SETUP = "import os\nfrom course.grading import check, fallback"

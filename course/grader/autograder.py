@@ -33,7 +33,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from course.grader.secret import MIN_SECRET_BYTES, new_secret, read_secret
-from course.grading import EXERCISES, cases_for, evaluate, for_notebook
+from course.grading import EXERCISES, cases_for, check, for_notebook
 from course.kernels import precompile
 
 __all__ = [
@@ -232,4 +232,4 @@ def warm_cache(exercises: tuple[str, ...]) -> None:
         exercise = EXERCISES[exercise_id]
         for seed in (1, 2):  # hidden cases of two seeds: every dtype and layout the cases use
             cases_for(exercise, seed)
-            evaluate(exercise_id, exercise.reference, hidden_seed=seed)  # never held to COURSE_EXPECT_CHECKS
+            check(exercise_id, exercise.reference, hidden_seed=seed)

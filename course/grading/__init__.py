@@ -27,7 +27,6 @@ __all__ = [
     "Exercise",
     "Outcome",
     "check",
-    "evaluate",
     "fallback",
     "for_notebook",
     "get",
@@ -55,24 +54,19 @@ def check(
     notebooks, "not attempted" for the released ones; set by the course's test run, never by a student),
     a verdict with any other status raises AssertionError naming the exercise: the notebook run fails.
     """
-    result = evaluate(exercise_id, fn, hidden_seed=hidden_seed, points=points)
     expected = os.environ.get(EXPECT_VARIABLE, "")
-    if expected:
-        if expected not in STATUSES:
-            raise ValueError(f"{EXPECT_VARIABLE}={expected!r} is no status; use one of {STATUSES}")
-        if result.status != expected:
-            raise AssertionError(
-                f"check({exercise_id!r}) reported {result.status!r} where this run expects {expected!r} "
-                f"({EXPECT_VARIABLE}):\n{result}"
-            )
+    if expected and expected not in STATUSES:
+        raise ValueError(f"{EXPECT_VARIABLE}={expected!r} is no status; use one of {STATUSES}")
+    result = _verdict(get(exercise_id), fn, hidden_seed, points)
+    if expected and result.status != expected:
+        raise AssertionError(
+            f"check({exercise_id!r}) reported {result.status!r} where this run expects {expected!r} "
+            f"({EXPECT_VARIABLE}):\n{result}"
+        )
     return result
 
 
-def evaluate(
-    exercise_id: str, fn: Callable, *, hidden_seed: int | None = None, points: float | None = None
-) -> CheckResult:
-    """`check`'s verdict, whatever COURSE_EXPECT_CHECKS says: what `fallback` and the grader use."""
-    exercise = get(exercise_id)
+def _verdict(exercise: Exercise, fn: Callable, hidden_seed: int | None, points: float | None) -> CheckResult:
     outcomes = []
     with single_threaded():  # tiny arrays: Numba's thread start-up would cost more than the work
         for case in cases_for(exercise, hidden_seed):
@@ -90,7 +84,7 @@ def fallback(exercise_id: str, fn: Callable) -> Callable:
     when the reference stands in.
     """
     exercise = get(exercise_id)
-    result = evaluate(exercise_id, fn)
+    result = check(exercise_id, fn)
     if result.status == "passed":
         return fn
     print(f"using the reference {exercise_id} until yours passes its check ({result.status})")
