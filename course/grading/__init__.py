@@ -6,6 +6,7 @@ notebooks; the sandboxed grader (`course grade`, `course.grader`) runs on top of
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -15,13 +16,14 @@ import numpy as np
 from course._jit import single_threaded
 from course.grading.exercise import Case, Exercise, Outcome, run_case
 from course.grading.registry import EXERCISES, for_notebook, get
-from course.grading.result import CaseResult, CheckResult
+from course.grading.result import STATUSES, CaseResult, CheckResult
 
 __all__ = [
     "Case",
     "CaseResult",
     "CheckResult",
     "EXERCISES",
+    "EXPECT_VARIABLE",
     "Exercise",
     "Outcome",
     "check",
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 VISIBLE_SEED = 0  # the cases a student sees are always the same; hidden ones use the grader's seed
+# A test setting, for the course's own notebook runs (conftest.py sets it in each notebook's kernel): when
+# it holds a status, every `check` whose verdict has another status raises. Only `check` reads it.
+EXPECT_VARIABLE = "COURSE_EXPECT_CHECKS"
 
 
 def check(
@@ -44,8 +49,24 @@ def check(
     The visible cases always run; with `hidden_seed`, hidden cases drawn from that seed run too.
     A function that raises NotImplementedError on its first case is "not attempted". The score is out
     of `points` when given (e.g. from `load_points`), otherwise out of the exercise's own `points`.
+
+    When the environment variable COURSE_EXPECT_CHECKS holds a status ("passed" for the solution
+    notebooks, "not attempted" for the released ones; set by the course's test run, never by a student),
+    a verdict with any other status raises AssertionError naming the exercise: the notebook run fails.
     """
-    exercise = get(exercise_id)
+    expected = os.environ.get(EXPECT_VARIABLE, "")
+    if expected and expected not in STATUSES:
+        raise ValueError(f"{EXPECT_VARIABLE}={expected!r} is no status; use one of {STATUSES}")
+    result = _verdict(get(exercise_id), fn, hidden_seed, points)
+    if expected and result.status != expected:
+        raise AssertionError(
+            f"check({exercise_id!r}) reported {result.status!r} where this run expects {expected!r} "
+            f"({EXPECT_VARIABLE}):\n{result}"
+        )
+    return result
+
+
+def _verdict(exercise: Exercise, fn: Callable, hidden_seed: int | None, points: float | None) -> CheckResult:
     outcomes = []
     with single_threaded():  # tiny arrays: Numba's thread start-up would cost more than the work
         for case in cases_for(exercise, hidden_seed):
