@@ -2,8 +2,8 @@
 
 Each step is the lecture's recipe made explicit: forward, cost, backward (dJ/dw for every layer),
 then the optimiser's update. Accuracy is reported for classification: integer labels (N,) compared
-with the argmax of the outputs, or one-hot targets (N, K) compared by argmax. Layering: imports
-`course.nn` and `course.optim`.
+with the argmax of the outputs, or one-hot targets (N, K) (0s and 1s, one 1 per row) compared by argmax;
+it is NaN for any other target (regression). Layering: imports `course.nn` and `course.optim`.
 """
 
 from __future__ import annotations
@@ -53,13 +53,22 @@ class History:
 
 
 def accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows whose argmax matches the label (y (N,) ints) or the target's argmax (y (N, K));
-    NaN when y is neither (regression)."""
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) and outputs.ndim == 2:
+    """Fraction of rows of outputs (N, K) whose argmax is the class: y (N,) integer labels, or y (N, K)
+    one-hot (only 0s and 1s, exactly one 1 per row) compared by its argmax. NaN for any other y, such as
+    regression targets, which have no classes."""
+    _check_data("accuracy", outputs, y, names=("outputs", "y"))
+    if outputs.ndim != 2:
+        return float("nan")
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
         return float(np.mean(outputs.argmax(axis=1) == y))
-    if y.ndim == 2 and outputs.shape == y.shape and y.shape[1] > 1:
+    if y.shape == outputs.shape and y.shape[1] > 1 and _is_one_hot(y):
         return float(np.mean(outputs.argmax(axis=1) == y.argmax(axis=1)))
     return float("nan")
+
+
+def _is_one_hot(y: np.ndarray) -> bool:
+    """True when y (N, K) holds only 0s and 1s, with exactly one 1 in each row."""
+    return bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1))
 
 
 def fit(
@@ -158,11 +167,14 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         model.train(was_training)
 
 
-def _check_data(op: str, x, y) -> None:
+def _check_data(op: str, x, y, names: tuple[str, str] = ("x", "y")) -> None:
+    """x and y must be arrays (N, ...) with the same N >= 1; `names` are the arguments' names in `op`."""
+    a, b = names
     if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise TypeError(f"{op}: x and y must be numpy arrays, got {type(x).__name__} and {type(y).__name__}")
-    if len(x) == 0 or len(x) != len(y):
+        got = f"{type(x).__name__} and {type(y).__name__}"
+        raise TypeError(f"{op}: {a} and {b} must be numpy arrays, got {got}")
+    if x.ndim == 0 or y.ndim == 0 or len(x) == 0 or len(x) != len(y):
         raise ValueError(
-            f"{op}: x and y must hold the same positive number of examples, got x.shape={x.shape}, "
-            f"y.shape={y.shape}"
+            f"{op}: {a} and {b} must hold the same positive number of examples, got {a}.shape={x.shape}, "
+            f"{b}.shape={y.shape}"
         )

@@ -111,6 +111,25 @@ def test_accuracy_predict_and_history_plot():
     assert len(fig.axes[0].lines) == 2
 
 
+def test_accuracy_is_nan_for_targets_that_are_not_classes_and_checks_its_arguments():
+    outputs = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert accuracy(outputs, np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])) == pytest.approx(2 / 3)
+    # regression targets were scored as one-hot by their argmax (0.5 or so) although the docstring says NaN
+    assert np.isnan(accuracy(outputs, np.array([[0.2, 0.7], [0.9, 0.1], [0.4, 0.5]])))
+    assert np.isnan(accuracy(outputs, np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])))  # two 1s in a row
+    assert np.isnan(accuracy(outputs, np.zeros((3, 2))))  # no 1 in a row
+    with pytest.raises(ValueError, match=r"accuracy: outputs and y must hold the same .*\(1, 3\).*\(5,\)"):
+        accuracy(np.eye(3)[:1], np.array([0, 1, 0, 0, 0]))  # was broadcast to 0.8
+    with pytest.raises(TypeError, match="accuracy: outputs and y must be numpy arrays, got ndarray and list"):
+        accuracy(outputs, [0, 1, 1])
+    rng = np.random.default_rng(4)
+    x, targets = rng.normal(size=(12, 2)).astype(np.float32), rng.normal(size=(12, 2)).astype(np.float32)
+    model = nn.Linear(2, 2, rng=rng)
+    opt = optim.SGD(model.parameters(), lr=0.01)
+    history = fit(model, nn.MSELoss(), opt, x, targets, 1, 4, x_val=x, y_val=targets, rng=rng, progress=False)
+    assert np.isnan(history.train_acc[0]) and np.isnan(history.val_acc[0])  # as History says
+
+
 def test_fit_checks_its_arguments():
     model = nn.Linear(2, 3)
     opt = optim.SGD(model.parameters(), lr=0.1)
