@@ -13,15 +13,37 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def is_int(value) -> bool:
+    """True for Python and numpy integers; False for bools (True is not a count) and everything else."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def positive_int(op: str, name: str, value) -> int:
+    """`value` as an int >= 1, or a TypeError (not an integer) or ValueError (< 1) naming it."""
+    if not is_int(value):
+        raise TypeError(f"{op}: {name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def generator(op: str, rng) -> np.random.Generator:
+    """`rng` itself, a fresh unseeded generator for None, or a TypeError naming `rng`."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{op}: rng must be a numpy.random.Generator (np.random.default_rng(seed)) or None, "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
 def as_pair(op: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     """`value` as an (h, w) pair of ints >= minimum; an int stands for (value, value)."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if is_int(value):
         pair = (int(value), int(value))
-    elif (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
-    ):
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
         raise TypeError(f"{op}: {name} must be an int or a pair (h, w) of ints, got {value!r}")

@@ -3,7 +3,8 @@
 Each step is the lecture's recipe made explicit: forward, cost, backward (dJ/dw for every layer),
 then the optimiser's update. Accuracy is reported for classification: integer labels (N,) compared
 with the argmax of the outputs, or one-hot targets (N, K) (0s and 1s, one 1 per row) compared by argmax;
-it is NaN for any other target (regression). Layering: imports `course.nn` and `course.optim`.
+it is NaN for any other target (regression). Layering: imports `course.nn`, `course.optim` and the
+helpers `course._args` and `course._blas`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from course import _args
 from course._blas import single_threaded_blas
 from course.nn.module import Module
 from course.optim import Optimizer
@@ -88,16 +90,21 @@ def fit(
 
     x (N, ...) and y (N, ...) share their first axis. Each batch: outputs = model(x_b), J = loss_fn(outputs,
     y_b), model.backward_parameters(loss_fn.backward()) (backward without dJ/dx_b, which nothing needs),
-    optimizer.step(), optimizer.zero_grad(). The order of the examples is drawn from `rng` each epoch.
+    optimizer.step(), optimizer.zero_grad(). The order of the examples is drawn from `rng` each epoch
+    (`rng.permutation(N)`, one call per epoch; a fresh unseeded generator when rng is None).
     With `progress`, a tqdm bar per epoch shows the running loss and accuracy.
     """
     _check_data("fit", x, y)
     if x_val is not None or y_val is not None:
         _check_data("fit (validation)", x_val, y_val)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
-    rng = np.random.default_rng() if rng is None else rng
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "fit: optimizer must be a course.optim Optimizer, e.g. optim.SGD(model.parameters(), lr=0.1), "
+            f"got {type(optimizer).__name__}"
+        )
+    epochs = _args.positive_int("fit", "epochs", epochs)
+    batch_size = _args.positive_int("fit", "batch_size", batch_size)
+    rng = _args.generator("fit", rng)
     history = History()
     optimizer.zero_grad()
     with single_threaded_blas():
@@ -137,6 +144,7 @@ def fit(
 def evaluate(model: Module, loss_fn: Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256):
     """(mean loss per example, accuracy) of `model` on (x, y), in eval mode, batch by batch."""
     _check_data("evaluate", x, y)
+    batch_size = _args.positive_int("evaluate", "batch_size", batch_size)
     outputs = predict(model, x, batch_size)
     total = 0.0
     for start in range(0, len(x), batch_size):
@@ -157,6 +165,7 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         raise ValueError(
             f"predict: x must be a non-empty numpy array (N, ...), got {getattr(x, 'shape', x)!r}"
         )
+    batch_size = _args.positive_int("predict", "batch_size", batch_size)
     was_training = model.training
     model.eval()
     try:

@@ -138,6 +138,58 @@ def test_fit_checks_its_arguments():
         fit(model, nn.CrossEntropyLoss(), opt, x, y[:3], 1, 2, progress=False)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(model, nn.CrossEntropyLoss(), opt, x, y, 0, 2, progress=False)
+    assert fit(model, nn.CrossEntropyLoss(), opt, x, y, np.int64(1), np.int32(2), progress=False).train_loss
+
+
+BAD_TRAINING_ARGUMENTS = {
+    # name: (call on (model, loss_fn, optimizer, x, y), exception, pattern); each raised a raw error before
+    "predict batch_size 0": (lambda m, lf, o, x, y: predict(m, x, 0), ValueError, r"predict: batch_size"),
+    "predict batch_size -1": (lambda m, lf, o, x, y: predict(m, x, -1), ValueError, r"batch_size .* got -1"),
+    "predict batch_size 2.5": (lambda m, lf, o, x, y: predict(m, x, 2.5), TypeError, r"got 2.5"),
+    "predict batch_size True": (lambda m, lf, o, x, y: predict(m, x, True), TypeError, r"got True"),
+    "evaluate batch_size 0": (
+        lambda m, lf, o, x, y: evaluate(m, lf, x, y, 0),
+        ValueError,
+        r"evaluate: batch_size must be a positive int, got 0",
+    ),
+    "fit batch_size 2.5": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2.5, progress=False),
+        TypeError,
+        r"fit: batch_size must be a positive int, got 2.5",
+    ),
+    "fit rng int": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2, rng=0, progress=False),
+        TypeError,
+        r"fit: rng must be a numpy.random.Generator \(np.random.default_rng\(seed\)\) or None, got int",
+    ),
+    "fit rng legacy RandomState": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2, rng=np.random.RandomState(0), progress=False),
+        TypeError,
+        r"rng must be a numpy.random.Generator .* got RandomState",
+    ),
+    "fit optimizer None": (
+        lambda m, lf, o, x, y: fit(m, lf, None, x, y, 1, 2, progress=False),
+        TypeError,
+        r"fit: optimizer must be a course.optim Optimizer, .*got NoneType",
+    ),
+    "fit optimizer a list of parameters": (
+        lambda m, lf, o, x, y: fit(m, lf, m.parameters(), x, y, 1, 2, progress=False),
+        TypeError,
+        r"optim.SGD\(model.parameters\(\), lr=0.1\), got list",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_TRAINING_ARGUMENTS)
+def test_training_loops_name_their_bad_arguments(name):
+    call, exception, pattern = BAD_TRAINING_ARGUMENTS[name]
+    model = nn.Linear(2, 3, rng=np.random.default_rng(0))
+    before = model.weight.data.copy()
+    x, y = np.zeros((4, 2), dtype=np.float32), np.zeros(4, dtype=np.int64)
+    with pytest.raises(exception, match=pattern) as info:
+        call(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), x, y)
+    assert type(info.value) is exception
+    np.testing.assert_array_equal(model.weight.data, before)  # refused before any step
 
 
 def test_lenet_reaches_95_percent_on_the_shipped_digits():
