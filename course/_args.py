@@ -27,6 +27,13 @@ def positive_int(op: str, name: str, value) -> int:
     return int(value)
 
 
+def flag(op: str, name: str, value) -> bool:
+    """`value` as a bool, or a TypeError naming it: only True or False (numpy's too), not any truthy value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def generator(op: str, rng) -> np.random.Generator:
     """`rng` itself, a fresh unseeded generator for None, or a TypeError naming `rng`."""
     if rng is None:

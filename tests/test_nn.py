@@ -322,6 +322,54 @@ def test_default_initialisation_and_dtypes_follow_pytorch(rng):
         nn.Linear(3, 2, dtype=np.int32)
 
 
+BAD_LAYER_ARGUMENTS = {
+    # name: (call, exception, pattern); int() truncated 2.5 to 2 and True to 1, and any truthy bias was True
+    "Conv2d channels float": (lambda: nn.Conv2d(1, 2.5, 3), TypeError, r"Conv2d: out_channels .* got 2.5"),
+    "Conv2d channels bool": (lambda: nn.Conv2d(True, 2, 3), TypeError, r"Conv2d: in_channels .* got True"),
+    "Conv2d channels 0": (
+        lambda: nn.Conv2d(1, 0, 3),
+        ValueError,
+        r"out_channels must be a positive int, got 0",
+    ),
+    "Conv2d bias string": (lambda: nn.Conv2d(1, 2, 3, bias="no"), TypeError, r"bias must be True or False"),
+    "Conv2d rng int": (lambda: nn.Conv2d(1, 2, 3, rng=3), TypeError, r"Conv2d: rng must be a numpy.random"),
+    "Linear features float": (lambda: nn.Linear(2.9, 1), TypeError, r"Linear: in_features .* got 2.9"),
+    "Linear features string": (lambda: nn.Linear(2, "a"), TypeError, r"out_features .* got 'a'"),
+    "Linear features None": (lambda: nn.Linear(None, 2), TypeError, r"in_features .* got None"),
+    "Linear bias 1": (
+        lambda: nn.Linear(2, 2, bias=1),
+        TypeError,
+        r"Linear: bias must be True or False, got 1",
+    ),
+    "Dropout p string": (
+        lambda: nn.Dropout("0.5"),
+        TypeError,
+        r"Dropout: p must be a real number in \[0, 1\)",
+    ),
+    "Dropout p bool": (lambda: nn.Dropout(True), TypeError, r"p must be a real number .* got True"),
+    "Dropout p 1": (lambda: nn.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
+    "Dropout p NaN": (lambda: nn.Dropout(float("nan")), ValueError, r"p must be in \[0, 1\), got nan"),
+    "Dropout rng int": (lambda: nn.Dropout(0.5, rng=3), TypeError, r"Dropout: rng must be .* got int"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_LAYER_ARGUMENTS)
+def test_layer_constructors_refuse_what_they_would_coerce(name):
+    call, exception, pattern = BAD_LAYER_ARGUMENTS[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception
+
+
+def test_layer_constructors_take_numpy_integers_and_bools():
+    conv = nn.Conv2d(np.int64(2), np.int32(3), 3, bias=np.bool_(False))
+    assert (conv.in_channels, conv.out_channels, conv.bias) == (2, 3, None)
+    assert type(conv.in_channels) is int
+    linear = nn.Linear(np.int64(4), np.int16(2), bias=True)
+    assert linear.weight.shape == (2, 4) and linear.bias.shape == (2,)
+    assert nn.Dropout(np.float32(0.25)).p == 0.25 and nn.Dropout(0).p == 0.0
+
+
 def test_lenet_has_lenets_parameter_count(rng):
     model = nn.lenet(rng=rng)
     assert sum(p.data.size for p in model.parameters()) == 61_706

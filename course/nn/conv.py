@@ -34,9 +34,10 @@ class Conv2d(Module):
         rng: np.random.Generator | None = None,
         dtype=np.float32,
     ):
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"Conv2d: channels must be >= 1, got {in_channels}, {out_channels}")
+        self.in_channels = _args.positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = _args.positive_int("Conv2d", "out_channels", out_channels)
+        bias = _args.flag("Conv2d", "bias", bias)
+        rng = _args.generator("Conv2d", rng)
         self.kernel_size = _args.as_pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = _args.as_pair("Conv2d", "stride", stride, minimum=1)
         self.padding = _args.as_pair("Conv2d", "padding", padding, minimum=0)

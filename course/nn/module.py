@@ -238,12 +238,10 @@ def check_grad(layer: Module, grad_out, out_shape: tuple[int, ...] | None) -> np
     return grad_out
 
 
-def fan_in_uniform(rng: np.random.Generator | None, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
+def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
     """PyTorch's default initialisation of conv and linear layers, weights and biases alike:
-    uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)] (what kaiming_uniform_ with a=sqrt(5) amounts to)."""
-    rng = np.random.default_rng() if rng is None else rng
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)] (what kaiming_uniform_ with a=sqrt(5) amounts to).
+    The layer checks `rng` (`_args.generator`) before calling this."""
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
