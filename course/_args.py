@@ -6,7 +6,7 @@ Imports nothing from the rest of the package.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -32,6 +32,14 @@ def flag(op: str, name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def real_number(op: str, name: str, value, expected: str) -> float:
+    """`value` as a float, or a TypeError naming it when it is not a real number (a bool, a string or an
+    array is not); `expected` says what is accepted, e.g. "a number in [0, 1)"."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be {expected}, got {value!r}")
+    return float(value)
 
 
 def generator(op: str, rng) -> np.random.Generator:

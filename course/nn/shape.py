@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 
 from course import _args
@@ -36,11 +34,9 @@ class Dropout(Module):
     expected output is the input; in eval mode, the identity. The mask comes from `rng`."""
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None):
-        if not isinstance(p, Real) or isinstance(p, bool):
-            raise TypeError(f"Dropout: p must be a real number in [0, 1), got {p!r}")
-        if not 0 <= p < 1:
+        self.p = _args.real_number("Dropout", "p", p, "a real number in [0, 1)")
+        if not 0 <= self.p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
-        self.p = float(p)
         self.rng = _args.generator("Dropout", rng)
         self._scale, self._out_shape = None, None
 
