@@ -117,13 +117,27 @@ def test_cross_entropy_on_a_worked_example_and_huge_logits():
     assert np.all(np.isfinite(ce.backward()))
 
 
+class IntoFloat32(nn.Module):
+    """A user's module whose backward adds grad_out into a float32 buffer: numpy's casting error for a
+    complex grad_out (the library's layers refuse one before any arithmetic)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_out):
+        buffer = np.zeros(grad_out.shape, dtype=np.float32)
+        np.add(buffer, grad_out, out=buffer)
+        return buffer
+
+
 def test_sequential_names_the_layer_even_for_errors_it_cannot_rebuild_and_advises_only_float_dtypes():
     model = nn.Sequential(nn.Linear(3, 2, rng=np.random.default_rng(0)))
-    model(np.ones((1, 3), dtype=np.float32))
+    user = nn.Sequential(IntoFloat32())
+    user(np.ones((1, 2), dtype=np.float32))
     # numpy's casting errors take five arguments: rebuilding one from a message raised an unrelated
     # "missing 4 required positional arguments"
     with pytest.raises(TypeError, match=r"layer 0 of Sequential, backward: Cannot cast ufunc"):
-        model.backward(np.ones((1, 2), dtype=complex))
+        user.backward(np.ones((1, 2), dtype=complex))
     with pytest.raises(TypeError, match=r"convert with x.astype\(np.float32\)\)$"):
         model(np.ones((1, 3), dtype=np.int32))  # no advice to build a layer of int32, which is refused
     with pytest.raises(TypeError, match=r"or build the layer with dtype=np.float64\)$"):
@@ -304,6 +318,54 @@ def test_dropout_scales_kept_entries_and_is_the_identity_in_eval_mode(rng):
     np.testing.assert_array_equal(drop(x), x)
     with pytest.raises(ValueError, match=r"output's shape \(200, 50\), got \(7, 9\)"):
         drop.backward(np.ones((7, 9), dtype=np.float32))
+
+
+FLOAT32_LAYERS = {  # name: (layer, input shape); every layer built in float32
+    "linear": (lambda rng: nn.Linear(4, 3, rng=rng), (2, 4)),
+    "conv": (lambda rng: nn.Conv2d(2, 3, 3, rng=rng), (2, 2, 5, 5)),
+    "max pool": (lambda rng: nn.MaxPool2d(2), (2, 2, 4, 4)),
+    "avg pool": (lambda rng: nn.AvgPool2d(2), (2, 2, 4, 4)),
+    "upsample": (lambda rng: nn.Upsample(2), (2, 2, 3, 3)),
+    "relu": (lambda rng: nn.ReLU(), (2, 5)),
+    "sigmoid": (lambda rng: nn.Sigmoid(), (2, 5)),
+    "tanh": (lambda rng: nn.Tanh(), (2, 5)),
+    "flatten": (lambda rng: nn.Flatten(), (2, 2, 3, 3)),
+    "dropout": (lambda rng: nn.Dropout(0.5, rng=rng), (2, 5)),
+}
+
+
+@pytest.mark.parametrize("case", FLOAT32_LAYERS)
+def test_every_layer_refuses_a_grad_out_that_is_not_a_float_array_and_casts_float64(case, rng):
+    """One rule for grad_out in every layer, as Conv2d and the functional ops had it: a float32 or
+    float64 array of the output's shape, used in the layer's dtype. Linear and the activations took an
+    integer or complex grad_out (complex dJ/dx from ReLU, a numpy casting error from Linear) and
+    returned float64 dJ/dx for a float64 grad_out."""
+    make, shape = FLOAT32_LAYERS[case]
+    layer = make(rng)
+    x = rng.normal(size=shape).astype(np.float32)
+    out = layer(x)
+    grad = rng.normal(size=out.shape)
+    for bad, got in (
+        (grad.astype(np.int64), "int64"),
+        (grad.astype(complex), "complex128"),
+        (grad > 0, "bool"),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=rf"grad_out must have dtype float32 or float64, got {got} "
+            r"\(convert with grad_out.astype\(np.float32\)\)",
+        ):
+            layer.backward(bad)
+    with pytest.raises(TypeError, match=r"grad_out must be a numpy array of the output's shape .*got list"):
+        layer.backward(grad.tolist())
+    layer.zero_grad()
+    grad_x = layer.backward(grad)  # float64
+    grads = [p.grad.copy() for p in layer.parameters()]
+    assert grad_x.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+    layer.zero_grad()
+    np.testing.assert_array_equal(layer.backward(grad.astype(np.float32)), grad_x)  # the same as cast first
+    for p, g in zip(layer.parameters(), grads, strict=True):
+        np.testing.assert_array_equal(p.grad, g)
 
 
 def test_default_initialisation_and_dtypes_follow_pytorch(rng):

@@ -62,8 +62,8 @@ class Linear(Module):
 
     def _parameter_grads(self, grad_out: np.ndarray) -> np.ndarray:
         """Checks grad_out, adds dJ/dweight and dJ/dbias to the parameters' .grad; returns delta."""
-        shape = None if self._x is None else (self._x.shape[0], self.out_features)
-        delta = check_grad(self, grad_out, shape)
+        out = None if self._x is None else ((self._x.shape[0], self.out_features), self.dtype)
+        delta = check_grad(self, grad_out, out)
         self.weight.grad += delta.T @ self._x
         if self.bias is not None:
             self.bias.grad += delta.sum(axis=0)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from course._args import FLOAT_DTYPES, matching_dtype
+
 __all__ = ["Module", "Parameter", "Sequential"]
 
 
@@ -228,14 +230,27 @@ def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected:
     return x
 
 
-def check_grad(layer: Module, grad_out, out_shape: tuple[int, ...] | None) -> np.ndarray:
-    """Check that backward follows a forward and that grad_out has the forward output's shape."""
-    if out_shape is None:
+def check_grad(layer: Module, grad_out, out: tuple[tuple[int, ...], np.dtype] | None) -> np.ndarray:
+    """Check that backward follows a forward, whose output had `out` = (shape, dtype), and that grad_out
+    is a float32 or float64 array of that shape. Returns grad_out in the output's dtype: one rule for
+    every layer, as the functional ops (and PyTorch's autograd) do, so a float64 grad_out to a float32
+    layer is cast and dJ/dx keeps the layer's precision; integer, bool or complex ones are refused."""
+    if out is None:
         raise RuntimeError(f"{layer!r}: backward called before forward")
-    if not isinstance(grad_out, np.ndarray) or grad_out.shape != out_shape:
-        got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
-        raise ValueError(f"{layer!r}: grad_out must have the output's shape {out_shape}, got {got}")
-    return grad_out
+    shape, dtype = out
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError(
+            f"{layer!r}: grad_out must be a numpy array of the output's shape {shape}, "
+            f"got {type(grad_out).__name__}"
+        )
+    if grad_out.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{layer!r}: grad_out must have dtype float32 or float64, got {grad_out.dtype} "
+            f"(convert with grad_out.astype(np.{dtype}))"
+        )
+    if grad_out.shape != shape:
+        raise ValueError(f"{layer!r}: grad_out must have the output's shape {shape}, got {grad_out.shape}")
+    return matching_dtype(grad_out, dtype)
 
 
 def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:

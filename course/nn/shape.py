@@ -15,18 +15,18 @@ class Flatten(Module):
     Backward reshapes the gradient back to the input's shape."""
 
     def __init__(self):
-        self._in_shape, self._out_shape = None, None
+        self._in_shape, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
             raise ValueError(f"{self!r}: expected input of shape (N, ...) with at least 2 axes, got {got}")
         out = x.reshape(x.shape[0], -1)
-        self._in_shape, self._out_shape = x.shape, out.shape
+        self._in_shape, self._out = x.shape, (out.shape, out.dtype)
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return check_grad(self, grad_out, self._out_shape).reshape(self._in_shape)
+        return check_grad(self, grad_out, self._out).reshape(self._in_shape)
 
 
 class Dropout(Module):
@@ -38,11 +38,11 @@ class Dropout(Module):
         if not 0 <= self.p < 1:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
         self.rng = _args.generator("Dropout", rng)
-        self._scale, self._out_shape = None, None
+        self._scale, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, None, "(any shape)", (None,) * getattr(x, "ndim", 0))
-        self._out_shape = x.shape
+        self._out = (x.shape, x.dtype)
         if not self.training or self.p == 0:
             self._scale = np.ones((1,) * x.ndim, dtype=x.dtype)
             return x.copy()
@@ -51,7 +51,7 @@ class Dropout(Module):
         return x * self._scale
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return check_grad(self, grad_out, self._out_shape) * self._scale
+        return check_grad(self, grad_out, self._out) * self._scale
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -31,17 +31,17 @@ class Upsample(Module):
 
     def __init__(self, scale_factor: int = 2):
         self.scale_factor = _args.positive_int("Upsample", "scale_factor", scale_factor)
-        self._x, self._out_shape = None, None
+        self._x, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, None, "(N, C, H, W)", (None, None, None, None))
         y = upsample_nearest2d(x, self.scale_factor)
-        self._x, self._out_shape = x, y.shape
+        self._x, self._out = x, (y.shape, y.dtype)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        check_grad(self, grad_out, self._out_shape)
-        return upsample_nearest2d_backward(grad_out, self._x, self.scale_factor)
+        delta = check_grad(self, grad_out, self._out)
+        return upsample_nearest2d_backward(delta, self._x, self.scale_factor)
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, mode='nearest'"
