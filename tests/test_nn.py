@@ -158,6 +158,17 @@ def test_loss_inputs_are_checked():
         nn.MSELoss("none")
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_losses_refuse_an_empty_batch_by_name(reduction):
+    # the mean divided by N = 0: ZeroDivisionError
+    with pytest.raises(ValueError, match=r"MSELoss: a must hold at least one example \(N >= 1\)"):
+        nn.MSELoss(reduction)(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: logits must hold .*\(0, 3\)"):
+        nn.CrossEntropyLoss(reduction)(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match=r"at least one example and one class .* got logits.shape=\(2, 0\)"):
+        nn.CrossEntropyLoss(reduction)(np.zeros((2, 0)), np.zeros(2, dtype=int))
+
+
 def small_network(rng, dtype=F64):
     return nn.Sequential(
         nn.Conv2d(2, 3, 3, padding=1, rng=rng, dtype=dtype),
