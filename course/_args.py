@@ -98,8 +98,17 @@ def pooled_size(op: str, size: int, kernel: int, stride: int, padding: int, axis
     return (padded - kernel) // stride + 1
 
 
+def clamped_stride(stride: tuple[int, int], padded: tuple[int, int]) -> tuple[int, int]:
+    """The stride with each axis at most the padded input's size along it. A larger stride leaves one
+    output position, the window at 0, just as a stride equal to the size does, so the outputs and
+    gradients are the same; clamping keeps a huge stride (2**70, say) from reaching the kernels as an
+    integer Numba cannot type."""
+    return (min(stride[0], padded[0]), min(stride[1], padded[1]))
+
+
 def conv_args(op: str, x, w, b, stride, padding):
-    """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw), (ph, pw)."""
+    """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw) (clamped to the padded size),
+    (ph, pw)."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
     for name, array, layout in (("x", x, "(N, C, H, W)"), ("w", w, "(F, C, KH, KW)")):
@@ -123,6 +132,7 @@ def conv_args(op: str, x, w, b, stride, padding):
     kh, kw = w.shape[2:]
     pooled_size(op, x.shape[2], kh, stride[0], padding[0], "height")
     pooled_size(op, x.shape[3], kw, stride[1], padding[1], "width")
+    stride = clamped_stride(stride, (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]))
     return x, w, b, stride, padding
 
 
@@ -145,13 +155,14 @@ def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...]) 
 
 
 def pool_args(op: str, x, kernel_size, stride):
-    """Validate pooling arguments. Returns x, (kh, kw), (sh, sw); stride defaults to kernel_size."""
+    """Validate pooling arguments. Returns x, (kh, kw), (sh, sw); stride defaults to kernel_size and is
+    clamped to the input's size."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     kernel = as_pair(op, "kernel_size", kernel_size, minimum=1)
     stride = kernel if stride is None else as_pair(op, "stride", stride, minimum=1)
     pooled_size(op, x.shape[2], kernel[0], stride[0], 0, "height")
     pooled_size(op, x.shape[3], kernel[1], stride[1], 0, "width")
-    return x, kernel, stride
+    return x, kernel, clamped_stride(stride, x.shape[2:])
 
 
 def pool_output_shape(x_shape, kernel, stride) -> tuple[int, int, int, int]:
