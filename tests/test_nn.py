@@ -489,6 +489,29 @@ def test_state_dict_round_trips_through_npz(rng, tmp_path):
         other.load_state_dict(state)
 
 
+def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
+    model, source = nn.lenet(rng=rng), nn.lenet(rng=np.random.default_rng(99))
+    before = model.state_dict()
+    bad_shape = source.state_dict()
+    bad_shape["7.weight"] = np.zeros((1, 1))  # layers 0 and 3 come first: they were overwritten before
+    bad_dtype = source.state_dict()
+    bad_dtype["9.bias"] = bad_dtype["9.bias"].astype(np.complex64)  # was loaded with a ComplexWarning
+    for state, error, pattern in (
+        (bad_shape, ValueError, r"7.weight has shape \(120, 400\) in the model, got \(1, 1\)"),
+        (bad_dtype, TypeError, r"9.bias must hold real numbers \(float or integer\), got complex64"),
+        ({**source.state_dict(), "11.bias": np.array(["a"] * 10)}, TypeError, r"11.bias .* got <U1"),
+        (list(source.state_dict().items()), TypeError, r"state must be a dict of name -> array, got list"),
+    ):
+        with pytest.raises(error, match=pattern):
+            model.load_state_dict(state)
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[name], err_msg=name)
+    state = {name: value.astype(np.float64) for name, value in source.state_dict().items()}
+    model.load_state_dict(state)  # other real dtypes are converted to the parameters' float32
+    assert all(p.data.dtype == np.float32 for p in model.parameters())
+    np.testing.assert_array_equal(model[0].weight.data, source[0].weight.data)
+
+
 def test_train_and_eval_reach_every_layer(rng):
     model = nn.Sequential(nn.Linear(2, 2, rng=rng), nn.Sequential(nn.Dropout(0.5, rng=rng)))
     model.eval()

@@ -12,7 +12,7 @@ require grad).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -101,7 +101,13 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays from `state` into the parameters; names and shapes must match exactly."""
+        """Copy arrays from `state` into the parameters, converted to each parameter's dtype. Names and
+        shapes must match exactly and every value must hold real numbers (float or integer, not complex);
+        all of it is checked before anything is copied, so on an error the module is unchanged."""
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"load_state_dict: state must be a dict of name -> array, got {type(state).__name__}"
+            )
         own = dict(self.named_parameters())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
@@ -109,13 +115,19 @@ class Module:
                 f"load_state_dict: keys do not match this {type(self).__name__}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
+        values = {name: np.asarray(state[name]) for name in own}
         for name, p in own.items():
-            value = np.asarray(state[name])
+            value = values[name]
+            if value.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"load_state_dict: {name} must hold real numbers (float or integer), got {value.dtype}"
+                )
             if value.shape != p.data.shape:
                 raise ValueError(
                     f"load_state_dict: {name} has shape {p.data.shape} in the model, got {value.shape}"
                 )
-            p.data[...] = value
+        for name, p in own.items():
+            p.data[...] = values[name]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write `state_dict()` to a compressed .npz file."""
