@@ -161,10 +161,10 @@ def _batch_total(loss_fn: Module, loss: float, batch: int) -> float:
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for x (N, ...), computed batch by batch in eval mode; the mode is restored."""
-    if not isinstance(x, np.ndarray) or x.ndim < 1 or len(x) == 0:
-        raise ValueError(
-            f"predict: x must be a non-empty numpy array (N, ...), got {getattr(x, 'shape', x)!r}"
-        )
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"predict: x must be a numpy array (N, ...), got {type(x).__name__}")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(f"predict: x must hold at least one example (N, ...), got x.shape={x.shape}")
     batch_size = _args.positive_int("predict", "batch_size", batch_size)
     was_training = model.training
     model.eval()

@@ -152,10 +152,57 @@ def test_loss_inputs_are_checked():
         nn.MSELoss()(np.array([[1, 2], [3, 4]]), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
-    with pytest.raises(ValueError, match="integers of shape"):
+    with pytest.raises(TypeError, match="labels must be integers"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss("none")
+
+
+TYPE_AND_VALUE_ERRORS = {
+    # name: (call, exception, pattern): a wrong type is a TypeError, a wrong shape a ValueError, as in the
+    # rest of the library (these four type problems were ValueErrors, float_dtype('foo') numpy's own)
+    "logits integer": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3), dtype=int), np.array([0, 1])),
+        TypeError,
+        r"CrossEntropyLoss: logits must have dtype float32 or float64, got int64",
+    ),
+    "logits list": (
+        lambda: nn.CrossEntropyLoss()([[0.0, 1.0]], np.array([0])),
+        TypeError,
+        r"CrossEntropyLoss: logits must be a numpy array of shape \(N, K\), got list",
+    ),
+    "logits 1-D": (
+        lambda: nn.CrossEntropyLoss()(np.zeros(3), np.array([0])),
+        ValueError,
+        r"logits must have 2 dimensions \(N, K\), got 1",
+    ),
+    "labels float": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0])),
+        TypeError,
+        r"CrossEntropyLoss: labels must be integers \(class indices\), got float64",
+    ),
+    "labels shape": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2])),
+        ValueError,
+        r"labels must have shape \(N,\) = \(2,\), got \(3,\)",
+    ),
+    "Flatten list": (lambda: nn.Flatten()([[1.0, 2.0]]), TypeError, r"Flatten\(\): input must be a numpy"),
+    "Flatten 1-D": (lambda: nn.Flatten()(np.zeros(3)), ValueError, r"at least 2 axes, got \(3,\)"),
+    "Linear dtype 'foo'": (
+        lambda: nn.Linear(2, 2, dtype="foo"),
+        TypeError,
+        r"Linear: dtype must be float32 or float64, got 'foo'",
+    ),
+    "Conv2d dtype int": (lambda: nn.Conv2d(1, 1, 1, dtype=int), TypeError, r"Conv2d: dtype must be .* int64"),
+}
+
+
+@pytest.mark.parametrize("name", TYPE_AND_VALUE_ERRORS)
+def test_type_problems_are_type_errors_and_shape_problems_value_errors(name):
+    call, exception, pattern = TYPE_AND_VALUE_ERRORS[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -143,6 +143,16 @@ def test_fit_checks_its_arguments():
 
 BAD_TRAINING_ARGUMENTS = {
     # name: (call on (model, loss_fn, optimizer, x, y), exception, pattern); each raised a raw error before
+    "predict x list": (
+        lambda m, lf, o, x, y: predict(m, [[1.0, 2.0]]),
+        TypeError,
+        r"predict: x must be a numpy array \(N, ...\), got list",
+    ),
+    "predict x empty": (
+        lambda m, lf, o, x, y: predict(m, x[:0]),
+        ValueError,
+        r"predict: x must hold at least one example \(N, ...\), got x.shape=\(0, 2\)",
+    ),
     "predict batch_size 0": (lambda m, lf, o, x, y: predict(m, x, 0), ValueError, r"predict: batch_size"),
     "predict batch_size -1": (lambda m, lf, o, x, y: predict(m, x, -1), ValueError, r"batch_size .* got -1"),
     "predict batch_size 2.5": (lambda m, lf, o, x, y: predict(m, x, 2.5), TypeError, r"got 2.5"),

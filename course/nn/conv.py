@@ -41,7 +41,7 @@ class Conv2d(Module):
         self.kernel_size = _args.as_pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = _args.as_pair("Conv2d", "stride", stride, minimum=1)
         self.padding = _args.as_pair("Conv2d", "padding", padding, minimum=0)
-        self.dtype = float_dtype(dtype)
+        self.dtype = float_dtype("Conv2d", dtype)
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(fan_in_uniform(rng, shape, fan_in, self.dtype))

@@ -33,7 +33,7 @@ class Linear(Module):
         self.out_features = _args.positive_int("Linear", "out_features", out_features)
         bias = _args.flag("Linear", "bias", bias)
         rng = _args.generator("Linear", rng)
-        self.dtype = float_dtype(dtype)
+        self.dtype = float_dtype("Linear", dtype)
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(fan_in_uniform(rng, shape, self.in_features, self.dtype))
         self.bias = (

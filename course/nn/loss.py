@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from course import _args
 from course.nn.module import Module
 
 __all__ = ["CrossEntropyLoss", "MSELoss"]
@@ -81,19 +82,18 @@ class CrossEntropyLoss(Module):
         self._grad = None
 
     def forward(self, z: np.ndarray, y: np.ndarray) -> float:
-        if not isinstance(z, np.ndarray) or z.ndim != 2 or z.dtype not in (np.float32, np.float64):
-            got = f"{z.shape} {z.dtype}" if isinstance(z, np.ndarray) else type(z).__name__
-            raise ValueError(f"CrossEntropyLoss: logits must be a float array of shape (N, K), got {got}")
+        z = _args.float_array("CrossEntropyLoss", "logits", z, 2, "(N, K)")
         if 0 in z.shape:
             raise ValueError(
                 f"CrossEntropyLoss: logits must hold at least one example and one class (N, K >= 1), "
                 f"got logits.shape={z.shape}"
             )
         y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.integer) or y.shape != (z.shape[0],):
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"CrossEntropyLoss: labels must be integers (class indices), got {y.dtype}")
+        if y.shape != (z.shape[0],):
             raise ValueError(
-                f"CrossEntropyLoss: labels must be integers of shape (N,) = ({z.shape[0]},), "
-                f"got {y.dtype} {y.shape}"
+                f"CrossEntropyLoss: labels must have shape (N,) = ({z.shape[0]},), got {y.shape}"
             )
         if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
             raise ValueError(

@@ -273,9 +273,13 @@ def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def float_dtype(dtype) -> np.dtype:
-    """`dtype` as float32 or float64, or a TypeError naming it."""
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+def float_dtype(op: str, dtype) -> np.dtype:
+    """`dtype` as float32 or float64, or a TypeError naming `op` and its `dtype` argument (also for what
+    numpy cannot read as a dtype at all, such as 'foo')."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dt}")
     return dt

@@ -18,9 +18,12 @@ class Flatten(Module):
         self._in_shape, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray) or x.ndim < 2:
-            got = x.shape if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(f"{self!r}: expected input of shape (N, ...) with at least 2 axes, got {got}")
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{self!r}: input must be a numpy array (N, ...), got {type(x).__name__}")
+        if x.ndim < 2:
+            raise ValueError(
+                f"{self!r}: expected input of shape (N, ...) with at least 2 axes, got {x.shape}"
+            )
         out = x.reshape(x.shape[0], -1)
         self._in_shape, self._out = x.shape, (out.shape, out.dtype)
         return out
