@@ -70,6 +70,80 @@ def test_the_reported_loss_is_the_mean_per_example_whatever_the_reduction_and_ba
     assert history.train_loss[0] == pytest.approx(by_hand, rel=1e-6)
 
 
+class Spy(nn.Module):
+    """A model that records every batch it sees and the outputs it gives, around a Linear layer."""
+
+    def __init__(self, layer: nn.Module):
+        self.layer, self.seen = layer, []
+
+    def forward(self, x):
+        out = self.layer(x)
+        self.seen.append((x.copy(), out.copy()))
+        return out
+
+    def backward(self, grad_out):
+        return self.layer.backward(grad_out)
+
+
+def rows_of(batch: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The index in x of each row of batch (the rows of x are distinct)."""
+    matches = np.all(batch[:, None, :] == x[None, :, :], axis=2)
+    assert np.all(matches.sum(axis=1) == 1)
+    return matches.argmax(axis=1)
+
+
+def test_fit_shuffles_every_epoch_with_one_permutation_drawn_from_rng():
+    """Each epoch visits all N examples once, in the order rng.permutation(N) (fit's only use of rng),
+    in batches of batch_size and a smaller last one, and the order changes from epoch to epoch."""
+    rng = np.random.default_rng(11)
+    x, y = blobs(rng, n=10)
+    model = Spy(nn.Linear(2, 3, rng=rng))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    fit(model, nn.CrossEntropyLoss(), opt, x, y, 3, 4, rng=np.random.default_rng(5), progress=False)
+    expected = np.random.default_rng(5)
+    orders = []
+    for epoch in range(3):
+        batches = model.seen[3 * epoch : 3 * epoch + 3]
+        assert [len(batch) for batch, _ in batches] == [4, 4, 2]
+        order = np.concatenate([rows_of(batch, x) for batch, _ in batches])
+        np.testing.assert_array_equal(np.sort(order), np.arange(10))  # every example once
+        np.testing.assert_array_equal(order, expected.permutation(10))
+        orders.append(order)
+    assert len(model.seen) == 9
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+
+
+def test_history_holds_the_mean_loss_and_accuracy_of_the_batches_fit_trained_on():
+    """train_loss and train_acc of each epoch are the batches' losses and accuracies, each computed on
+    the outputs before that batch's step, averaged over the examples."""
+    rng = np.random.default_rng(12)
+    x, y = blobs(rng, n=50)
+    model = Spy(nn.Linear(2, 3, rng=rng))
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    history = fit(model, nn.CrossEntropyLoss(), opt, x, y, 2, 16, rng=rng, progress=False)
+    for epoch in range(2):
+        batches = model.seen[4 * epoch : 4 * epoch + 4]  # 16, 16, 16, 2
+        labels = [y[rows_of(batch, x)] for batch, _ in batches]
+        sizes = [len(batch) for batch, _ in batches]
+        losses = [nn.CrossEntropyLoss()(out, t) for (_, out), t in zip(batches, labels, strict=True)]
+        accs = [accuracy(out, t) for (_, out), t in zip(batches, labels, strict=True)]
+        assert history.train_loss[epoch] == pytest.approx(np.dot(losses, sizes) / 50, rel=1e-6)
+        assert history.train_acc[epoch] == pytest.approx(np.dot(accs, sizes) / 50, rel=1e-12)
+        assert history.train_acc[epoch] > 0.3  # so that a train_acc stuck at 0 is caught
+
+
+def test_evaluate_over_several_batches_equals_the_loss_and_accuracy_at_once():
+    """N = 300 in batches of 128, 128 and 44: the per-example mean, not the mean of the batch means."""
+    rng = np.random.default_rng(13)
+    x, y = blobs(rng, n=300)
+    model = nn.Sequential(nn.Linear(2, 3, rng=rng))
+    outputs = predict(model, x, batch_size=300)
+    for loss_fn in (nn.CrossEntropyLoss(), nn.CrossEntropyLoss("sum")):
+        loss, acc = evaluate(model, loss_fn, x, y, batch_size=128)
+        assert loss == pytest.approx(nn.CrossEntropyLoss()(outputs, y), rel=1e-6)
+        assert acc == accuracy(outputs, y)
+
+
 def test_fit_is_reproducible_from_the_seed():
     def run():
         rng = np.random.default_rng(5)
