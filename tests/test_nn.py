@@ -490,6 +490,21 @@ def test_layer_constructors_take_numpy_integers_and_bools():
     assert nn.Dropout(np.float32(0.25)).p == 0.25 and nn.Dropout(0).p == 0.0
 
 
+def test_linear_initialisation_is_uniform_within_one_over_sqrt_fan_in():
+    """PyTorch's U(-1/sqrt(in_features), 1/sqrt(in_features)) for weight and bias; in_features = 400
+    and out_features = 7 differ, so a bound from the fan-out (1/sqrt(7) = 0.38) would show."""
+    rng = np.random.default_rng(3)
+    layers = [nn.Linear(400, 7, rng=rng) for _ in range(20)]
+    bound = 1 / np.sqrt(400)
+    weights = np.concatenate([layer.weight.data.ravel() for layer in layers])
+    biases = np.concatenate([layer.bias.data for layer in layers])  # 7 per layer: pooled for the spread
+    assert layers[0].weight.shape == (7, 400) and layers[0].bias.shape == (7,)
+    for values in (weights, biases):
+        assert np.abs(values).max() <= bound
+        assert np.abs(values).max() > 0.9 * bound and abs(values.mean()) < 0.1 * bound
+        assert np.mean(values < 0) == pytest.approx(0.5, abs=0.1)  # symmetric about 0
+
+
 def test_lenet_has_lenets_parameter_count(rng):
     model = nn.lenet(rng=rng)
     assert sum(p.data.size for p in model.parameters()) == 61_706
