@@ -79,6 +79,29 @@ def test_updates_keep_float32_parameters_float32():
     assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    "make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p)], ids=["SGD", "Adam"]
+)
+def test_zero_grad_sets_every_gradient_to_zero_and_nothing_else(make):
+    """The other tests write .grad by hand before each step; here a layer adds into it, as in training."""
+    rng = np.random.default_rng(4)
+    layer = nn.Linear(3, 2, rng=rng)
+    x, g = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5, 2)).astype(np.float32)
+    opt = make(layer.parameters())
+    layer(x)
+    layer.backward(g)
+    once = [p.grad.copy() for p in layer.parameters()]
+    data = [p.data.copy() for p in layer.parameters()]
+    assert all(grad.any() for grad in once)
+    opt.zero_grad()
+    for p, value in zip(layer.parameters(), data, strict=True):
+        assert not p.grad.any() and p.grad.shape == p.data.shape and p.grad.dtype == np.float32
+        np.testing.assert_array_equal(p.data, value)  # the parameters themselves are left alone
+    layer.backward(g)  # gradients accumulate from zero again: one backward's worth, not two
+    for p, grad in zip(layer.parameters(), once, strict=True):
+        np.testing.assert_array_equal(p.grad, grad)
+
+
 BAD_OPTIMISER_ARGUMENTS = {
     # name: (call on a Parameter p, exception, pattern); each one was accepted or raised a raw error before
     "lr 0": (lambda p: optim.SGD([p], lr=0), ValueError, r"SGD: lr must be a positive number, got 0"),
