@@ -6,22 +6,59 @@ Imports nothing from the rest of the package.
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def is_int(value) -> bool:
+    """True for Python and numpy integers; False for bools (True is not a count) and everything else."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def positive_int(op: str, name: str, value) -> int:
+    """`value` as an int >= 1, or a TypeError (not an integer) or ValueError (< 1) naming it."""
+    if not is_int(value):
+        raise TypeError(f"{op}: {name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def flag(op: str, name: str, value) -> bool:
+    """`value` as a bool, or a TypeError naming it: only True or False (numpy's too), not any truthy value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def real_number(op: str, name: str, value, expected: str) -> float:
+    """`value` as a float, or a TypeError naming it when it is not a real number (a bool, a string or an
+    array is not); `expected` says what is accepted, e.g. "a number in [0, 1)"."""
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be {expected}, got {value!r}")
+    return float(value)
+
+
+def generator(op: str, rng) -> np.random.Generator:
+    """`rng` itself, a fresh unseeded generator for None, or a TypeError naming `rng`."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{op}: rng must be a numpy.random.Generator (np.random.default_rng(seed)) or None, "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
 def as_pair(op: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     """`value` as an (h, w) pair of ints >= minimum; an int stands for (value, value)."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if is_int(value):
         pair = (int(value), int(value))
-    elif (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, Integral) and not isinstance(v, bool) for v in value)
-    ):
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
         raise TypeError(f"{op}: {name} must be an int or a pair (h, w) of ints, got {value!r}")
@@ -61,8 +98,17 @@ def pooled_size(op: str, size: int, kernel: int, stride: int, padding: int, axis
     return (padded - kernel) // stride + 1
 
 
+def clamped_stride(stride: tuple[int, int], padded: tuple[int, int]) -> tuple[int, int]:
+    """The stride with each axis at most the padded input's size along it. A larger stride leaves one
+    output position, the window at 0, just as a stride equal to the size does, so the outputs and
+    gradients are the same; clamping keeps a huge stride (2**70, say) from reaching the kernels as an
+    integer Numba cannot type."""
+    return (min(stride[0], padded[0]), min(stride[1], padded[1]))
+
+
 def conv_args(op: str, x, w, b, stride, padding):
-    """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw), (ph, pw)."""
+    """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw) (clamped to the padded size),
+    (ph, pw)."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
     for name, array, layout in (("x", x, "(N, C, H, W)"), ("w", w, "(F, C, KH, KW)")):
@@ -86,6 +132,7 @@ def conv_args(op: str, x, w, b, stride, padding):
     kh, kw = w.shape[2:]
     pooled_size(op, x.shape[2], kh, stride[0], padding[0], "height")
     pooled_size(op, x.shape[3], kw, stride[1], padding[1], "width")
+    stride = clamped_stride(stride, (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]))
     return x, w, b, stride, padding
 
 
@@ -108,13 +155,14 @@ def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...]) 
 
 
 def pool_args(op: str, x, kernel_size, stride):
-    """Validate pooling arguments. Returns x, (kh, kw), (sh, sw); stride defaults to kernel_size."""
+    """Validate pooling arguments. Returns x, (kh, kw), (sh, sw); stride defaults to kernel_size and is
+    clamped to the input's size."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     kernel = as_pair(op, "kernel_size", kernel_size, minimum=1)
     stride = kernel if stride is None else as_pair(op, "stride", stride, minimum=1)
     pooled_size(op, x.shape[2], kernel[0], stride[0], 0, "height")
     pooled_size(op, x.shape[3], kernel[1], stride[1], 0, "width")
-    return x, kernel, stride
+    return x, kernel, clamped_stride(stride, x.shape[2:])
 
 
 def pool_output_shape(x_shape, kernel, stride) -> tuple[int, int, int, int]:

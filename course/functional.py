@@ -81,8 +81,7 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
     that needs none (a network's first layer, whose input is the data): about half the work.
     """
     x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
-    if not isinstance(input_grad, bool):
-        raise TypeError(f"conv2d_backward: input_grad must be True or False, got {input_grad!r}")
+    input_grad = _args.flag("conv2d_backward", "input_grad", input_grad)
     expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     w = np.ascontiguousarray(w)

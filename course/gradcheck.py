@@ -13,7 +13,7 @@ agree when their relative error with a floor,
 is at most rtol: large gradients are compared relatively, gradients near zero absolutely (|a - n| <= atol).
 Inputs with at most `max_entries` entries are checked at every entry, larger ones at a seeded random
 sample of that many. Tests, notebooks and the grader all use `gradcheck`; its result prints a report that
-names the worst entry. Layering: imports numpy and `course._blas` only.
+names the worst entry. Layering: imports numpy, `course._args` and `course._blas` only.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from course import _args
 from course._blas import single_threaded_blas
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_gradient"]
@@ -160,8 +161,7 @@ def gradcheck(
         )
     if not (rtol > 0 and atol > 0):
         raise ValueError(f"gradcheck: rtol and atol must be positive, got rtol={rtol!r}, atol={atol!r}")
-    if not (isinstance(max_entries, int) and max_entries >= 1):
-        raise ValueError(f"gradcheck: max_entries must be a positive int, got {max_entries!r}")
+    max_entries = _args.positive_int("gradcheck", "max_entries", max_entries)
     point = {name: _float64_copy("gradcheck", f"inputs[{name!r}]", value) for name, value in inputs.items()}
     rng = np.random.default_rng(seed)
     floor = atol / rtol

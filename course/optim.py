@@ -4,16 +4,20 @@
     ...; model.backward(loss_fn.backward()); opt.step(); opt.zero_grad()
 
 Plain gradient descent is the lecture's rule w <- w - alpha * dJ/dw. Updates happen in place on each
-parameter's `.data`, in its own dtype. Layering: imports only `course.nn.module`.
+parameter's `.data`, in its own dtype. Every hyperparameter is checked when the optimiser is built: a
+TypeError for what is not a number, a ValueError naming the argument for a value outside its range
+(NaN and infinity included). Layering: imports `course.nn.module` and `course._args`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
-from course.nn.module import Parameter
+from course import _args
+from course.nn.module import Module, Parameter
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -22,17 +26,19 @@ class Optimizer:
     """Holds the parameters to update; `zero_grad()` sets their gradients to zero."""
 
     def __init__(self, params: Iterable[Parameter], lr: float):
+        name = type(self).__name__
+        if isinstance(params, (Module, Parameter)) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"{name}: params must be an iterable of Parameters; pass model.parameters(), "
+                f"got {type(params).__name__}"
+            )
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: params is empty; pass model.parameters()")
+            raise ValueError(f"{name}: params is empty; pass model.parameters()")
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
-                raise TypeError(
-                    f"{type(self).__name__}: params[{i}] must be a Parameter, got {type(p).__name__}"
-                )
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
-        self.lr = float(lr)
+                raise TypeError(f"{name}: params[{i}] must be a Parameter, got {type(p).__name__}")
+        self.lr = _number(name, "lr", lr, "a positive number", lambda v: v > 0)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -54,11 +60,8 @@ class SGD(Optimizer):
         self, params: Iterable[Parameter], lr: float, momentum: float = 0.0, weight_decay: float = 0.0
     ):
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        if weight_decay < 0:
-            raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay!r}")
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.momentum = _number("SGD", "momentum", momentum, "a number in [0, 1)", lambda v: 0 <= v < 1)
+        self.weight_decay = _number("SGD", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0)
         self.velocity = [None] * len(self.params)
 
     def step(self) -> None:
@@ -90,11 +93,14 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ):
         super().__init__(params, lr)
-        if not (len(betas) == 2 and all(0 <= b < 1 for b in betas)):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
-        if not eps > 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps must be > 0 and weight_decay >= 0, got {eps!r}, {weight_decay!r}")
-        self.betas, self.eps, self.weight_decay = (float(betas[0]), float(betas[1])), float(eps), weight_decay
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
+        self.betas = tuple(
+            _number("Adam", f"betas[{i}]", b, "a number in [0, 1)", lambda v: 0 <= v < 1)
+            for i, b in enumerate(betas)
+        )
+        self.eps = _number("Adam", "eps", eps, "a positive number", lambda v: v > 0)
+        self.weight_decay = _number("Adam", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0)
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
         self.t = 0
@@ -111,3 +117,12 @@ class Adam(Optimizer):
             v *= b2
             v += (1 - b2) * g * g
             p.data -= (step_size * m / (np.sqrt(v) / root_correction + self.eps)).astype(p.data.dtype)
+
+
+def _number(op: str, name: str, value, expected: str, in_range) -> float:
+    """`value` as a finite float for which in_range(value) holds, or an error naming the argument:
+    TypeError when it is not a real number, ValueError when it is NaN, infinite or out of range."""
+    number = _args.real_number(op, name, value, expected)
+    if not (math.isfinite(number) and in_range(number)):
+        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
+    return number

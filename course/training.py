@@ -2,8 +2,9 @@
 
 Each step is the lecture's recipe made explicit: forward, cost, backward (dJ/dw for every layer),
 then the optimiser's update. Accuracy is reported for classification: integer labels (N,) compared
-with the argmax of the outputs, or one-hot targets (N, K) compared by argmax. Layering: imports
-`course.nn` and `course.optim`.
+with the argmax of the outputs, or one-hot targets (N, K) (0s and 1s, one 1 per row) compared by argmax;
+it is NaN for any other target (regression). Layering: imports `course.nn`, `course.optim` and the
+helpers `course._args` and `course._blas`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from course import _args
 from course._blas import single_threaded_blas
 from course.nn.module import Module
 from course.optim import Optimizer
@@ -53,13 +55,22 @@ class History:
 
 
 def accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows whose argmax matches the label (y (N,) ints) or the target's argmax (y (N, K));
-    NaN when y is neither (regression)."""
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) and outputs.ndim == 2:
+    """Fraction of rows of outputs (N, K) whose argmax is the class: y (N,) integer labels, or y (N, K)
+    one-hot (only 0s and 1s, exactly one 1 per row) compared by its argmax. NaN for any other y, such as
+    regression targets, which have no classes."""
+    _check_data("accuracy", outputs, y, names=("outputs", "y"))
+    if outputs.ndim != 2:
+        return float("nan")
+    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
         return float(np.mean(outputs.argmax(axis=1) == y))
-    if y.ndim == 2 and outputs.shape == y.shape and y.shape[1] > 1:
+    if y.shape == outputs.shape and y.shape[1] > 1 and _is_one_hot(y):
         return float(np.mean(outputs.argmax(axis=1) == y.argmax(axis=1)))
     return float("nan")
+
+
+def _is_one_hot(y: np.ndarray) -> bool:
+    """True when y (N, K) holds only 0s and 1s, with exactly one 1 in each row."""
+    return bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1))
 
 
 def fit(
@@ -79,16 +90,21 @@ def fit(
 
     x (N, ...) and y (N, ...) share their first axis. Each batch: outputs = model(x_b), J = loss_fn(outputs,
     y_b), model.backward_parameters(loss_fn.backward()) (backward without dJ/dx_b, which nothing needs),
-    optimizer.step(), optimizer.zero_grad(). The order of the examples is drawn from `rng` each epoch.
+    optimizer.step(), optimizer.zero_grad(). The order of the examples is drawn from `rng` each epoch
+    (`rng.permutation(N)`, one call per epoch; a fresh unseeded generator when rng is None).
     With `progress`, a tqdm bar per epoch shows the running loss and accuracy.
     """
     _check_data("fit", x, y)
     if x_val is not None or y_val is not None:
         _check_data("fit (validation)", x_val, y_val)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"fit: {name} must be a positive int, got {value!r}")
-    rng = np.random.default_rng() if rng is None else rng
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "fit: optimizer must be a course.optim Optimizer, e.g. optim.SGD(model.parameters(), lr=0.1), "
+            f"got {type(optimizer).__name__}"
+        )
+    epochs = _args.positive_int("fit", "epochs", epochs)
+    batch_size = _args.positive_int("fit", "batch_size", batch_size)
+    rng = _args.generator("fit", rng)
     history = History()
     optimizer.zero_grad()
     with single_threaded_blas():
@@ -128,6 +144,7 @@ def fit(
 def evaluate(model: Module, loss_fn: Module, x: np.ndarray, y: np.ndarray, batch_size: int = 256):
     """(mean loss per example, accuracy) of `model` on (x, y), in eval mode, batch by batch."""
     _check_data("evaluate", x, y)
+    batch_size = _args.positive_int("evaluate", "batch_size", batch_size)
     outputs = predict(model, x, batch_size)
     total = 0.0
     for start in range(0, len(x), batch_size):
@@ -144,10 +161,11 @@ def _batch_total(loss_fn: Module, loss: float, batch: int) -> float:
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's outputs for x (N, ...), computed batch by batch in eval mode; the mode is restored."""
-    if not isinstance(x, np.ndarray) or x.ndim < 1 or len(x) == 0:
-        raise ValueError(
-            f"predict: x must be a non-empty numpy array (N, ...), got {getattr(x, 'shape', x)!r}"
-        )
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"predict: x must be a numpy array (N, ...), got {type(x).__name__}")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(f"predict: x must hold at least one example (N, ...), got x.shape={x.shape}")
+    batch_size = _args.positive_int("predict", "batch_size", batch_size)
     was_training = model.training
     model.eval()
     try:
@@ -158,11 +176,14 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         model.train(was_training)
 
 
-def _check_data(op: str, x, y) -> None:
+def _check_data(op: str, x, y, names: tuple[str, str] = ("x", "y")) -> None:
+    """x and y must be arrays (N, ...) with the same N >= 1; `names` are the arguments' names in `op`."""
+    a, b = names
     if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise TypeError(f"{op}: x and y must be numpy arrays, got {type(x).__name__} and {type(y).__name__}")
-    if len(x) == 0 or len(x) != len(y):
+        got = f"{type(x).__name__} and {type(y).__name__}"
+        raise TypeError(f"{op}: {a} and {b} must be numpy arrays, got {got}")
+    if x.ndim == 0 or y.ndim == 0 or len(x) == 0 or len(x) != len(y):
         raise ValueError(
-            f"{op}: x and y must hold the same positive number of examples, got x.shape={x.shape}, "
-            f"y.shape={y.shape}"
+            f"{op}: {a} and {b} must hold the same positive number of examples, got {a}.shape={x.shape}, "
+            f"{b}.shape={y.shape}"
         )

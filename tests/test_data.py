@@ -52,5 +52,11 @@ def test_photo_colour_gray_and_resized():
     assert load_photo(gray=True, size=224).shape == (224, 224)
     # the centred square crop: its mean colour is close to the original's middle 512 rows
     np.testing.assert_allclose(small.mean(axis=(0, 1)), photo[44:556].mean(axis=(0, 1)), atol=0.01)
-    with pytest.raises(ValueError, match="size must be a positive int"):
+    # a numpy integer was refused as "not a positive int"
+    assert load_photo(gray=True, size=np.int64(64)).shape == (64, 64)
+    with pytest.raises(ValueError, match="load_photo: size must be a positive int, got 0"):
         load_photo(size=0)
+    with pytest.raises(TypeError, match="load_photo: size must be a positive int, got True"):
+        load_photo(size=True)
+    with pytest.raises(TypeError, match="size must be a positive int, got 64.0"):
+        load_photo(size=64.0)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import conv_cases, pool_cases
 
-from course import _jit, naive
+from course import _jit, naive, nn
 from course import functional as F
 from course._scratch import scratch
 from course.gradcheck import gradcheck
@@ -433,6 +433,40 @@ def test_pooling_matches_pytorch_ties_included(case):
         np.testing.assert_allclose(forward(case.x, case.kernel_size, case.stride), y.detach().numpy(), **tol)
         grad_x = backward(grad_out, case.x, case.kernel_size, case.stride)
         np.testing.assert_allclose(grad_x, x.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("stride", [(9, 1), (2**70, 1), (2, 2**64), (2**63, 2**70)])
+def test_a_stride_beyond_the_padded_input_matches_pytorch_and_a_huge_one_reaches_no_kernel(stride):
+    """A stride past the padded size leaves the window at 0 alone, as a stride equal to the size does:
+    the ops clamp it to that size, so 2**70 no longer reaches the kernels (where it failed with an
+    OverflowError or Numba's TypingError) and the results are PyTorch's for the same stride, or for the
+    clamped one where PyTorch cannot take it."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 2, 3)), rng.standard_normal(2)
+    padding = (1, 0)  # padded size (7, 4)
+    torch_stride = tuple(s if s < 2**31 else size for s, size in zip(stride, (7, 4), strict=True))
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    y = torch.nn.functional.conv2d(xt, wt, bt, stride=torch_stride, padding=padding)
+    grad_out = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(grad_out))
+    np.testing.assert_allclose(F.conv2d(x, w, b, stride, padding), y.detach().numpy(), rtol=1e-12)
+    grads = F.conv2d_backward(grad_out, x, w, stride, padding)
+    for ours, theirs in zip(grads, (xt.grad, wt.grad, bt.grad), strict=True):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    layer = nn.Conv2d(3, 2, (2, 3), stride=stride, padding=padding, dtype=np.float64)
+    assert layer.stride == stride and layer(x).shape == tuple(y.shape)  # the layer keeps what it was given
+    pool_stride = tuple(s if s < 2**31 else size for s, size in zip(stride, (5, 4), strict=True))
+    for ours, ours_back, reference in (
+        (F.max_pool2d, F.max_pool2d_backward, torch.nn.functional.max_pool2d),
+        (F.avg_pool2d, F.avg_pool2d_backward, torch.nn.functional.avg_pool2d),
+    ):
+        xt.grad = None
+        yp = reference(xt, (2, 3), pool_stride)
+        delta = rng.standard_normal(tuple(yp.shape))
+        yp.backward(torch.from_numpy(delta))
+        np.testing.assert_allclose(ours(x, (2, 3), stride), yp.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours_back(delta, x, (2, 3), stride), xt.grad.numpy(), rtol=1e-12)
 
 
 def test_naive_specification_matches_pytorch():

@@ -188,6 +188,13 @@ def test_bad_arguments_are_named(rng):
         gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"y": x})
     with pytest.raises(TypeError, match="dicts"):
         gradcheck(lambda x: float(np.sum(x)), x, {"x": x})
+    # a numpy integer was refused as "not a positive int"; True slipped through to a numpy error
+    result = gradcheck(lambda x: float(np.sum(x**2)), {"x": x}, {"x": 2 * x}, max_entries=np.int64(5))
+    assert result.checked == 5
+    with pytest.raises(TypeError, match="gradcheck: max_entries must be a positive int, got True"):
+        gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"x": x}, max_entries=True)
+    with pytest.raises(ValueError, match="gradcheck: max_entries must be a positive int, got 0"):
+        gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"x": x}, max_entries=0)
 
 
 def test_report_names_the_worst_entry_in_text_and_html(rng):

@@ -117,13 +117,27 @@ def test_cross_entropy_on_a_worked_example_and_huge_logits():
     assert np.all(np.isfinite(ce.backward()))
 
 
+class IntoFloat32(nn.Module):
+    """A user's module whose backward adds grad_out into a float32 buffer: numpy's casting error for a
+    complex grad_out (the library's layers refuse one before any arithmetic)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_out):
+        buffer = np.zeros(grad_out.shape, dtype=np.float32)
+        np.add(buffer, grad_out, out=buffer)
+        return buffer
+
+
 def test_sequential_names_the_layer_even_for_errors_it_cannot_rebuild_and_advises_only_float_dtypes():
     model = nn.Sequential(nn.Linear(3, 2, rng=np.random.default_rng(0)))
-    model(np.ones((1, 3), dtype=np.float32))
+    user = nn.Sequential(IntoFloat32())
+    user(np.ones((1, 2), dtype=np.float32))
     # numpy's casting errors take five arguments: rebuilding one from a message raised an unrelated
     # "missing 4 required positional arguments"
     with pytest.raises(TypeError, match=r"layer 0 of Sequential, backward: Cannot cast ufunc"):
-        model.backward(np.ones((1, 2), dtype=complex))
+        user.backward(np.ones((1, 2), dtype=complex))
     with pytest.raises(TypeError, match=r"convert with x.astype\(np.float32\)\)$"):
         model(np.ones((1, 3), dtype=np.int32))  # no advice to build a layer of int32, which is refused
     with pytest.raises(TypeError, match=r"or build the layer with dtype=np.float64\)$"):
@@ -138,10 +152,68 @@ def test_loss_inputs_are_checked():
         nn.MSELoss()(np.array([[1, 2], [3, 4]]), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
-    with pytest.raises(ValueError, match="integers of shape"):
+    with pytest.raises(TypeError, match="labels must be integers"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss("none")
+
+
+TYPE_AND_VALUE_ERRORS = {
+    # name: (call, exception, pattern): a wrong type is a TypeError, a wrong shape a ValueError, as in the
+    # rest of the library (these four type problems were ValueErrors, float_dtype('foo') numpy's own)
+    "logits integer": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3), dtype=int), np.array([0, 1])),
+        TypeError,
+        r"CrossEntropyLoss: logits must have dtype float32 or float64, got int64",
+    ),
+    "logits list": (
+        lambda: nn.CrossEntropyLoss()([[0.0, 1.0]], np.array([0])),
+        TypeError,
+        r"CrossEntropyLoss: logits must be a numpy array of shape \(N, K\), got list",
+    ),
+    "logits 1-D": (
+        lambda: nn.CrossEntropyLoss()(np.zeros(3), np.array([0])),
+        ValueError,
+        r"logits must have 2 dimensions \(N, K\), got 1",
+    ),
+    "labels float": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0])),
+        TypeError,
+        r"CrossEntropyLoss: labels must be integers \(class indices\), got float64",
+    ),
+    "labels shape": (
+        lambda: nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2])),
+        ValueError,
+        r"labels must have shape \(N,\) = \(2,\), got \(3,\)",
+    ),
+    "Flatten list": (lambda: nn.Flatten()([[1.0, 2.0]]), TypeError, r"Flatten\(\): input must be a numpy"),
+    "Flatten 1-D": (lambda: nn.Flatten()(np.zeros(3)), ValueError, r"at least 2 axes, got \(3,\)"),
+    "Linear dtype 'foo'": (
+        lambda: nn.Linear(2, 2, dtype="foo"),
+        TypeError,
+        r"Linear: dtype must be float32 or float64, got 'foo'",
+    ),
+    "Conv2d dtype int": (lambda: nn.Conv2d(1, 1, 1, dtype=int), TypeError, r"Conv2d: dtype must be .* int64"),
+}
+
+
+@pytest.mark.parametrize("name", TYPE_AND_VALUE_ERRORS)
+def test_type_problems_are_type_errors_and_shape_problems_value_errors(name):
+    call, exception, pattern = TYPE_AND_VALUE_ERRORS[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_losses_refuse_an_empty_batch_by_name(reduction):
+    # the mean divided by N = 0: ZeroDivisionError
+    with pytest.raises(ValueError, match=r"MSELoss: a must hold at least one example \(N >= 1\)"):
+        nn.MSELoss(reduction)(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: logits must hold .*\(0, 3\)"):
+        nn.CrossEntropyLoss(reduction)(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match=r"at least one example and one class .* got logits.shape=\(2, 0\)"):
+        nn.CrossEntropyLoss(reduction)(np.zeros((2, 0)), np.zeros(2, dtype=int))
 
 
 def small_network(rng, dtype=F64):
@@ -306,6 +378,54 @@ def test_dropout_scales_kept_entries_and_is_the_identity_in_eval_mode(rng):
         drop.backward(np.ones((7, 9), dtype=np.float32))
 
 
+FLOAT32_LAYERS = {  # name: (layer, input shape); every layer built in float32
+    "linear": (lambda rng: nn.Linear(4, 3, rng=rng), (2, 4)),
+    "conv": (lambda rng: nn.Conv2d(2, 3, 3, rng=rng), (2, 2, 5, 5)),
+    "max pool": (lambda rng: nn.MaxPool2d(2), (2, 2, 4, 4)),
+    "avg pool": (lambda rng: nn.AvgPool2d(2), (2, 2, 4, 4)),
+    "upsample": (lambda rng: nn.Upsample(2), (2, 2, 3, 3)),
+    "relu": (lambda rng: nn.ReLU(), (2, 5)),
+    "sigmoid": (lambda rng: nn.Sigmoid(), (2, 5)),
+    "tanh": (lambda rng: nn.Tanh(), (2, 5)),
+    "flatten": (lambda rng: nn.Flatten(), (2, 2, 3, 3)),
+    "dropout": (lambda rng: nn.Dropout(0.5, rng=rng), (2, 5)),
+}
+
+
+@pytest.mark.parametrize("case", FLOAT32_LAYERS)
+def test_every_layer_refuses_a_grad_out_that_is_not_a_float_array_and_casts_float64(case, rng):
+    """One rule for grad_out in every layer, as Conv2d and the functional ops had it: a float32 or
+    float64 array of the output's shape, used in the layer's dtype. Linear and the activations took an
+    integer or complex grad_out (complex dJ/dx from ReLU, a numpy casting error from Linear) and
+    returned float64 dJ/dx for a float64 grad_out."""
+    make, shape = FLOAT32_LAYERS[case]
+    layer = make(rng)
+    x = rng.normal(size=shape).astype(np.float32)
+    out = layer(x)
+    grad = rng.normal(size=out.shape)
+    for bad, got in (
+        (grad.astype(np.int64), "int64"),
+        (grad.astype(complex), "complex128"),
+        (grad > 0, "bool"),
+    ):
+        with pytest.raises(
+            TypeError,
+            match=rf"grad_out must have dtype float32 or float64, got {got} "
+            r"\(convert with grad_out.astype\(np.float32\)\)",
+        ):
+            layer.backward(bad)
+    with pytest.raises(TypeError, match=r"grad_out must be a numpy array of the output's shape .*got list"):
+        layer.backward(grad.tolist())
+    layer.zero_grad()
+    grad_x = layer.backward(grad)  # float64
+    grads = [p.grad.copy() for p in layer.parameters()]
+    assert grad_x.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+    layer.zero_grad()
+    np.testing.assert_array_equal(layer.backward(grad.astype(np.float32)), grad_x)  # the same as cast first
+    for p, g in zip(layer.parameters(), grads, strict=True):
+        np.testing.assert_array_equal(p.grad, g)
+
+
 def test_default_initialisation_and_dtypes_follow_pytorch(rng):
     conv = nn.Conv2d(4, 8, 3, rng=np.random.default_rng(1))
     assert conv.weight.data.dtype == np.float32 and conv.weight.shape == (8, 4, 3, 3)
@@ -320,6 +440,69 @@ def test_default_initialisation_and_dtypes_follow_pytorch(rng):
     assert nn.Linear(3, 2, dtype=np.float64).weight.data.dtype == np.float64
     with pytest.raises(TypeError, match="dtype must be float32 or float64"):
         nn.Linear(3, 2, dtype=np.int32)
+
+
+BAD_LAYER_ARGUMENTS = {
+    # name: (call, exception, pattern); int() truncated 2.5 to 2 and True to 1, and any truthy bias was True
+    "Conv2d channels float": (lambda: nn.Conv2d(1, 2.5, 3), TypeError, r"Conv2d: out_channels .* got 2.5"),
+    "Conv2d channels bool": (lambda: nn.Conv2d(True, 2, 3), TypeError, r"Conv2d: in_channels .* got True"),
+    "Conv2d channels 0": (
+        lambda: nn.Conv2d(1, 0, 3),
+        ValueError,
+        r"out_channels must be a positive int, got 0",
+    ),
+    "Conv2d bias string": (lambda: nn.Conv2d(1, 2, 3, bias="no"), TypeError, r"bias must be True or False"),
+    "Conv2d rng int": (lambda: nn.Conv2d(1, 2, 3, rng=3), TypeError, r"Conv2d: rng must be a numpy.random"),
+    "Linear features float": (lambda: nn.Linear(2.9, 1), TypeError, r"Linear: in_features .* got 2.9"),
+    "Linear features string": (lambda: nn.Linear(2, "a"), TypeError, r"out_features .* got 'a'"),
+    "Linear features None": (lambda: nn.Linear(None, 2), TypeError, r"in_features .* got None"),
+    "Linear bias 1": (
+        lambda: nn.Linear(2, 2, bias=1),
+        TypeError,
+        r"Linear: bias must be True or False, got 1",
+    ),
+    "Dropout p string": (
+        lambda: nn.Dropout("0.5"),
+        TypeError,
+        r"Dropout: p must be a real number in \[0, 1\)",
+    ),
+    "Dropout p bool": (lambda: nn.Dropout(True), TypeError, r"p must be a real number .* got True"),
+    "Dropout p 1": (lambda: nn.Dropout(1.0), ValueError, r"Dropout: p must be in \[0, 1\), got 1.0"),
+    "Dropout p NaN": (lambda: nn.Dropout(float("nan")), ValueError, r"p must be in \[0, 1\), got nan"),
+    "Dropout rng int": (lambda: nn.Dropout(0.5, rng=3), TypeError, r"Dropout: rng must be .* got int"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_LAYER_ARGUMENTS)
+def test_layer_constructors_refuse_what_they_would_coerce(name):
+    call, exception, pattern = BAD_LAYER_ARGUMENTS[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception
+
+
+def test_layer_constructors_take_numpy_integers_and_bools():
+    conv = nn.Conv2d(np.int64(2), np.int32(3), 3, bias=np.bool_(False))
+    assert (conv.in_channels, conv.out_channels, conv.bias) == (2, 3, None)
+    assert type(conv.in_channels) is int
+    linear = nn.Linear(np.int64(4), np.int16(2), bias=True)
+    assert linear.weight.shape == (2, 4) and linear.bias.shape == (2,)
+    assert nn.Dropout(np.float32(0.25)).p == 0.25 and nn.Dropout(0).p == 0.0
+
+
+def test_linear_initialisation_is_uniform_within_one_over_sqrt_fan_in():
+    """PyTorch's U(-1/sqrt(in_features), 1/sqrt(in_features)) for weight and bias; in_features = 400
+    and out_features = 7 differ, so a bound from the fan-out (1/sqrt(7) = 0.38) would show."""
+    rng = np.random.default_rng(3)
+    layers = [nn.Linear(400, 7, rng=rng) for _ in range(20)]
+    bound = 1 / np.sqrt(400)
+    weights = np.concatenate([layer.weight.data.ravel() for layer in layers])
+    biases = np.concatenate([layer.bias.data for layer in layers])  # 7 per layer: pooled for the spread
+    assert layers[0].weight.shape == (7, 400) and layers[0].bias.shape == (7,)
+    for values in (weights, biases):
+        assert np.abs(values).max() <= bound
+        assert np.abs(values).max() > 0.9 * bound and abs(values.mean()) < 0.1 * bound
+        assert np.mean(values < 0) == pytest.approx(0.5, abs=0.1)  # symmetric about 0
 
 
 def test_lenet_has_lenets_parameter_count(rng):
@@ -366,6 +549,29 @@ def test_state_dict_round_trips_through_npz(rng, tmp_path):
     state["11.bias"] = np.zeros(3)
     with pytest.raises(ValueError, match=r"11.bias has shape \(10,\) in the model, got \(3,\)"):
         other.load_state_dict(state)
+
+
+def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
+    model, source = nn.lenet(rng=rng), nn.lenet(rng=np.random.default_rng(99))
+    before = model.state_dict()
+    bad_shape = source.state_dict()
+    bad_shape["7.weight"] = np.zeros((1, 1))  # layers 0 and 3 come first: they were overwritten before
+    bad_dtype = source.state_dict()
+    bad_dtype["9.bias"] = bad_dtype["9.bias"].astype(np.complex64)  # was loaded with a ComplexWarning
+    for state, error, pattern in (
+        (bad_shape, ValueError, r"7.weight has shape \(120, 400\) in the model, got \(1, 1\)"),
+        (bad_dtype, TypeError, r"9.bias must hold real numbers \(float or integer\), got complex64"),
+        ({**source.state_dict(), "11.bias": np.array(["a"] * 10)}, TypeError, r"11.bias .* got <U1"),
+        (list(source.state_dict().items()), TypeError, r"state must be a dict of name -> array, got list"),
+    ):
+        with pytest.raises(error, match=pattern):
+            model.load_state_dict(state)
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[name], err_msg=name)
+    state = {name: value.astype(np.float64) for name, value in source.state_dict().items()}
+    model.load_state_dict(state)  # other real dtypes are converted to the parameters' float32
+    assert all(p.data.dtype == np.float32 for p in model.parameters())
+    np.testing.assert_array_equal(model[0].weight.data, source[0].weight.data)
 
 
 def test_train_and_eval_reach_every_layer(rng):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course import optim
+from course import nn, optim
 from course.nn import Parameter
 
 
@@ -79,13 +79,123 @@ def test_updates_keep_float32_parameters_float32():
     assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
 
 
-def test_bad_arguments_are_named():
-    p = Parameter(np.ones(2))
-    with pytest.raises(ValueError, match="lr must be positive"):
-        optim.SGD([p], lr=0)
-    with pytest.raises(ValueError, match="momentum"):
-        optim.SGD([p], lr=0.1, momentum=1.5)
-    with pytest.raises(ValueError, match="params is empty"):
-        optim.Adam([])
-    with pytest.raises(TypeError, match=r"params\[0\] must be a Parameter"):
-        optim.SGD([np.ones(2)], lr=0.1)
+@pytest.mark.parametrize(
+    "make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p)], ids=["SGD", "Adam"]
+)
+def test_zero_grad_sets_every_gradient_to_zero_and_nothing_else(make):
+    """The other tests write .grad by hand before each step; here a layer adds into it, as in training."""
+    rng = np.random.default_rng(4)
+    layer = nn.Linear(3, 2, rng=rng)
+    x, g = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5, 2)).astype(np.float32)
+    opt = make(layer.parameters())
+    layer(x)
+    layer.backward(g)
+    once = [p.grad.copy() for p in layer.parameters()]
+    data = [p.data.copy() for p in layer.parameters()]
+    assert all(grad.any() for grad in once)
+    opt.zero_grad()
+    for p, value in zip(layer.parameters(), data, strict=True):
+        assert not p.grad.any() and p.grad.shape == p.data.shape and p.grad.dtype == np.float32
+        np.testing.assert_array_equal(p.data, value)  # the parameters themselves are left alone
+    layer.backward(g)  # gradients accumulate from zero again: one backward's worth, not two
+    for p, grad in zip(layer.parameters(), once, strict=True):
+        np.testing.assert_array_equal(p.grad, grad)
+
+
+BAD_OPTIMISER_ARGUMENTS = {
+    # name: (call on a Parameter p, exception, pattern); each one was accepted or raised a raw error before
+    "lr 0": (lambda p: optim.SGD([p], lr=0), ValueError, r"SGD: lr must be a positive number, got 0"),
+    "lr inf": (lambda p: optim.SGD([p], lr=float("inf")), ValueError, r"SGD: lr must be .* got inf"),
+    "lr nan": (lambda p: optim.Adam([p], lr=float("nan")), ValueError, r"Adam: lr must be .* got nan"),
+    "lr string": (
+        lambda p: optim.SGD([p], lr="0.1"),
+        TypeError,
+        r"SGD: lr must be a positive number, got '0.1'",
+    ),
+    "lr bool": (lambda p: optim.SGD([p], lr=True), TypeError, r"lr must be a positive number, got True"),
+    "momentum 1.5": (
+        lambda p: optim.SGD([p], lr=0.1, momentum=1.5),
+        ValueError,
+        r"SGD: momentum .* \[0, 1\)",
+    ),
+    "momentum nan": (
+        lambda p: optim.SGD([p], 0.1, momentum=float("nan")),
+        ValueError,
+        r"momentum .* got nan",
+    ),
+    "SGD weight_decay nan": (
+        lambda p: optim.SGD([p], lr=0.1, weight_decay=float("nan")),
+        ValueError,
+        r"SGD: weight_decay must be a number >= 0, got nan",
+    ),
+    "SGD weight_decay -1": (
+        lambda p: optim.SGD([p], 0.1, weight_decay=-1),
+        ValueError,
+        r"weight_decay .* -1",
+    ),
+    "Adam weight_decay nan": (
+        lambda p: optim.Adam([p], weight_decay=float("nan")),
+        ValueError,
+        r"Adam: weight_decay must be a number >= 0, got nan",
+    ),
+    "Adam weight_decay inf": (lambda p: optim.Adam([p], weight_decay=float("inf")), ValueError, r"got inf"),
+    "Adam eps 0": (
+        lambda p: optim.Adam([p], eps=0),
+        ValueError,
+        r"Adam: eps must be a positive number, got 0$",
+    ),
+    "Adam eps string": (lambda p: optim.Adam([p], eps="1e-8"), TypeError, r"Adam: eps must be .* got '1e-8'"),
+    "Adam betas scalar": (
+        lambda p: optim.Adam([p], betas=0.9),
+        TypeError,
+        r"Adam: betas must be a pair \(beta1, beta2\) of numbers in \[0, 1\), got 0.9",
+    ),
+    "Adam betas triple": (
+        lambda p: optim.Adam([p], betas=(0.9, 0.9, 0.9)),
+        TypeError,
+        r"betas must be a pair",
+    ),
+    "Adam beta2 1": (lambda p: optim.Adam([p], betas=(0.9, 1.0)), ValueError, r"Adam: betas\[1\] .* got 1.0"),
+    "Adam beta1 string": (lambda p: optim.Adam([p], betas=("a", 0.9)), TypeError, r"betas\[0\] .* got 'a'"),
+    "params a Module": (
+        lambda p: optim.SGD(nn.Linear(2, 2), lr=0.1),
+        TypeError,
+        r"SGD: params must be an iterable of Parameters; pass model.parameters\(\), got Linear",
+    ),
+    "params a Sequential": (
+        lambda p: optim.Adam(nn.Sequential(nn.Linear(2, 2))),
+        TypeError,
+        r"pass model.parameters\(\), got Sequential",
+    ),
+    "params one Parameter": (
+        lambda p: optim.SGD(p, lr=0.1),
+        TypeError,
+        r"pass model.parameters\(\), got Param",
+    ),
+    "params empty": (
+        lambda p: optim.Adam([]),
+        ValueError,
+        r"Adam: params is empty; pass model.parameters\(\)",
+    ),
+    "params an array": (
+        lambda p: optim.SGD([np.ones(2)], lr=0.1),
+        TypeError,
+        r"params\[0\] must be a Parameter",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_OPTIMISER_ARGUMENTS)
+def test_bad_arguments_are_named(name):
+    call, exception, pattern = BAD_OPTIMISER_ARGUMENTS[name]
+    with pytest.raises(exception, match=pattern) as info:
+        call(Parameter(np.ones(2)))
+    assert type(info.value) is exception
+
+
+def test_numpy_numbers_are_accepted_and_kept_as_floats():
+    p = Parameter(np.ones(2, dtype=np.float32))
+    sgd = optim.SGD([p], lr=np.float32(0.5), momentum=np.float64(0.5), weight_decay=0)
+    adam = optim.Adam((q for q in [p]), lr=np.float64(1e-3), betas=[np.float32(0.5), 0.9], eps=np.int64(1))
+    assert type(sgd.lr) is float and sgd.momentum == 0.5 and sgd.weight_decay == 0.0
+    assert adam.betas == (0.5, 0.9) and adam.eps == 1.0

@@ -2,7 +2,8 @@
 
 `load_mnist()`: 5,000 real handwritten digits (a balanced subset of MNIST, CC BY-SA 3.0).
 `load_photo()`: a real photograph (Grace Hopper, from matplotlib's sample data).
-Layering: numpy, matplotlib and Pillow only; nothing else from the course.
+Layering: numpy, matplotlib and Pillow, and the argument checks of `course._args` (which import nothing
+of the course); nothing else from the course.
 """
 
 from course.data.mnist import load_mnist

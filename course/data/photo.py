@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course import _args
+
 __all__ = ["load_photo"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 weights of R, G, B
@@ -24,8 +26,7 @@ def load_photo(gray: bool = False, size: int | None = None) -> np.ndarray:
     with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as image:
         image = image.convert("RGB")
         if size is not None:
-            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"load_photo: size must be a positive int or None, got {size!r}")
+            size = _args.positive_int("load_photo", "size", size)
             width, height = image.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2

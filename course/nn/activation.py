@@ -13,15 +13,17 @@ __all__ = ["ReLU", "Sigmoid", "Tanh"]
 
 class _Elementwise(Module):
     def __init__(self):
-        self._saved = None
+        self._saved, self._out = None, None
 
     def _check(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self!r}: input must be a numpy array, got {type(x).__name__}")
-        return check_input(self, x, None, "(any shape)", (None,) * x.ndim)
+        check_input(self, x, None, "(any shape)", (None,) * x.ndim)
+        self._out = (x.shape, x.dtype)
+        return x
 
     def _grad(self, grad_out: np.ndarray) -> np.ndarray:
-        return check_grad(self, grad_out, None if self._saved is None else self._saved.shape)
+        return check_grad(self, grad_out, self._out)
 
 
 class ReLU(_Elementwise):

@@ -34,18 +34,19 @@ class Conv2d(Module):
         rng: np.random.Generator | None = None,
         dtype=np.float32,
     ):
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        if self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError(f"Conv2d: channels must be >= 1, got {in_channels}, {out_channels}")
+        self.in_channels = _args.positive_int("Conv2d", "in_channels", in_channels)
+        self.out_channels = _args.positive_int("Conv2d", "out_channels", out_channels)
+        bias = _args.flag("Conv2d", "bias", bias)
+        rng = _args.generator("Conv2d", rng)
         self.kernel_size = _args.as_pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = _args.as_pair("Conv2d", "stride", stride, minimum=1)
         self.padding = _args.as_pair("Conv2d", "padding", padding, minimum=0)
-        self.dtype = float_dtype(dtype)
+        self.dtype = float_dtype("Conv2d", dtype)
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(fan_in_uniform(rng, shape, fan_in, self.dtype))
         self.bias = Parameter(fan_in_uniform(rng, (self.out_channels,), fan_in, self.dtype)) if bias else None
-        self._x, self._out_shape = None, None
+        self._x, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(
@@ -53,7 +54,7 @@ class Conv2d(Module):
         )
         b = None if self.bias is None else self.bias.data
         z = functional.conv2d(x, self.weight.data, b, self.stride, self.padding)
-        self._x, self._out_shape = x, z.shape
+        self._x, self._out = x, (z.shape, z.dtype)
         return z
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
@@ -66,9 +67,9 @@ class Conv2d(Module):
         self._backward(grad_out, input_grad=False)
 
     def _backward(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None:
-        check_grad(self, grad_out, self._out_shape)
+        delta = check_grad(self, grad_out, self._out)
         grad_x, grad_w, grad_b = functional.conv2d_backward(
-            grad_out, self._x, self.weight.data, self.stride, self.padding, input_grad=input_grad
+            delta, self._x, self.weight.data, self.stride, self.padding, input_grad=input_grad
         )
         self.weight.grad += grad_w
         if self.bias is not None:

@@ -1,12 +1,13 @@
 """The fully connected layer: `Linear`, every input unit connected to every output unit.
 
-Layering: numpy only (a matrix product needs no kernel of ours).
+Layering: numpy and the argument checks of `course._args` (a matrix product needs no kernel of ours).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from course import _args
 from course.nn.module import Module, Parameter, check_grad, check_input, fan_in_uniform, float_dtype
 
 __all__ = ["Linear"]
@@ -28,10 +29,11 @@ class Linear(Module):
         rng: np.random.Generator | None = None,
         dtype=np.float32,
     ):
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        if self.in_features < 1 or self.out_features < 1:
-            raise ValueError(f"Linear: features must be >= 1, got {in_features}, {out_features}")
-        self.dtype = float_dtype(dtype)
+        self.in_features = _args.positive_int("Linear", "in_features", in_features)
+        self.out_features = _args.positive_int("Linear", "out_features", out_features)
+        bias = _args.flag("Linear", "bias", bias)
+        rng = _args.generator("Linear", rng)
+        self.dtype = float_dtype("Linear", dtype)
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(fan_in_uniform(rng, shape, self.in_features, self.dtype))
         self.bias = (
@@ -60,8 +62,8 @@ class Linear(Module):
 
     def _parameter_grads(self, grad_out: np.ndarray) -> np.ndarray:
         """Checks grad_out, adds dJ/dweight and dJ/dbias to the parameters' .grad; returns delta."""
-        shape = None if self._x is None else (self._x.shape[0], self.out_features)
-        delta = check_grad(self, grad_out, shape)
+        out = None if self._x is None else ((self._x.shape[0], self.out_features), self.dtype)
+        delta = check_grad(self, grad_out, out)
         self.weight.grad += delta.T @ self._x
         if self.bias is not None:
             self.bias.grad += delta.sum(axis=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from course import _args
 from course.nn.module import Module
 
 __all__ = ["CrossEntropyLoss", "MSELoss"]
@@ -24,7 +25,7 @@ def _reduction(name: str, reduction: str) -> str:
 class MSELoss(Module):
     """The lecture's cost J = 1/2 sum_j (a_j - y_j)^2 for one example, over the output units j.
 
-    a and y have the same shape (N, ...), the first axis being the batch. Over a batch,
+    a and y have the same shape (N, ...), the first axis being the batch (N >= 1). Over a batch,
     reduction="mean" (the default) averages the examples' costs,
 
         J = 1/N sum_n 1/2 sum_j (a_nj - y_nj)^2,   dJ/da = (a - y) / N,
@@ -49,6 +50,8 @@ class MSELoss(Module):
             raise ValueError(
                 f"MSELoss: a and y must have the same shape (N, ...), got {a.shape} and {y.shape}"
             )
+        if a.shape[0] == 0:
+            raise ValueError(f"MSELoss: a must hold at least one example (N >= 1), got a.shape={a.shape}")
         self._diff = a - y.astype(a.dtype)
         self._scale = 1.0 / a.shape[0] if self.reduction == "mean" else 1.0
         return float(0.5 * np.sum(self._diff.astype(np.float64) ** 2) * self._scale)
@@ -64,8 +67,8 @@ class MSELoss(Module):
 
 
 class CrossEntropyLoss(Module):
-    """Softmax then negative log-likelihood of the true class, from logits z (N, K) and labels y (N,)
-    (integers in [0, K)):
+    """Softmax then negative log-likelihood of the true class, from logits z (N, K), N, K >= 1, and labels
+    y (N,) (integers in [0, K)):
 
         J_n = -log softmax(z_n)[y_n] = logsumexp(z_n) - z_n[y_n],
 
@@ -79,14 +82,18 @@ class CrossEntropyLoss(Module):
         self._grad = None
 
     def forward(self, z: np.ndarray, y: np.ndarray) -> float:
-        if not isinstance(z, np.ndarray) or z.ndim != 2 or z.dtype not in (np.float32, np.float64):
-            got = f"{z.shape} {z.dtype}" if isinstance(z, np.ndarray) else type(z).__name__
-            raise ValueError(f"CrossEntropyLoss: logits must be a float array of shape (N, K), got {got}")
-        y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.integer) or y.shape != (z.shape[0],):
+        z = _args.float_array("CrossEntropyLoss", "logits", z, 2, "(N, K)")
+        if 0 in z.shape:
             raise ValueError(
-                f"CrossEntropyLoss: labels must be integers of shape (N,) = ({z.shape[0]},), "
-                f"got {y.dtype} {y.shape}"
+                f"CrossEntropyLoss: logits must hold at least one example and one class (N, K >= 1), "
+                f"got logits.shape={z.shape}"
+            )
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"CrossEntropyLoss: labels must be integers (class indices), got {y.dtype}")
+        if y.shape != (z.shape[0],):
+            raise ValueError(
+                f"CrossEntropyLoss: labels must have shape (N,) = ({z.shape[0]},), got {y.shape}"
             )
         if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
             raise ValueError(

@@ -12,9 +12,11 @@ require grad).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
+
+from course._args import FLOAT_DTYPES, matching_dtype
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
@@ -99,7 +101,13 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays from `state` into the parameters; names and shapes must match exactly."""
+        """Copy arrays from `state` into the parameters, converted to each parameter's dtype. Names and
+        shapes must match exactly and every value must hold real numbers (float or integer, not complex);
+        all of it is checked before anything is copied, so on an error the module is unchanged."""
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"load_state_dict: state must be a dict of name -> array, got {type(state).__name__}"
+            )
         own = dict(self.named_parameters())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
@@ -107,13 +115,19 @@ class Module:
                 f"load_state_dict: keys do not match this {type(self).__name__}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
+        values = {name: np.asarray(state[name]) for name in own}
         for name, p in own.items():
-            value = np.asarray(state[name])
+            value = values[name]
+            if value.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"load_state_dict: {name} must hold real numbers (float or integer), got {value.dtype}"
+                )
             if value.shape != p.data.shape:
                 raise ValueError(
                     f"load_state_dict: {name} has shape {p.data.shape} in the model, got {value.shape}"
                 )
-            p.data[...] = value
+        for name, p in own.items():
+            p.data[...] = values[name]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write `state_dict()` to a compressed .npz file."""
@@ -228,29 +242,44 @@ def check_input(layer: Module, x, dtype: np.dtype | None, layout: str, expected:
     return x
 
 
-def check_grad(layer: Module, grad_out, out_shape: tuple[int, ...] | None) -> np.ndarray:
-    """Check that backward follows a forward and that grad_out has the forward output's shape."""
-    if out_shape is None:
+def check_grad(layer: Module, grad_out, out: tuple[tuple[int, ...], np.dtype] | None) -> np.ndarray:
+    """Check that backward follows a forward, whose output had `out` = (shape, dtype), and that grad_out
+    is a float32 or float64 array of that shape. Returns grad_out in the output's dtype: one rule for
+    every layer, as the functional ops (and PyTorch's autograd) do, so a float64 grad_out to a float32
+    layer is cast and dJ/dx keeps the layer's precision; integer, bool or complex ones are refused."""
+    if out is None:
         raise RuntimeError(f"{layer!r}: backward called before forward")
-    if not isinstance(grad_out, np.ndarray) or grad_out.shape != out_shape:
-        got = grad_out.shape if isinstance(grad_out, np.ndarray) else type(grad_out).__name__
-        raise ValueError(f"{layer!r}: grad_out must have the output's shape {out_shape}, got {got}")
-    return grad_out
+    shape, dtype = out
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError(
+            f"{layer!r}: grad_out must be a numpy array of the output's shape {shape}, "
+            f"got {type(grad_out).__name__}"
+        )
+    if grad_out.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{layer!r}: grad_out must have dtype float32 or float64, got {grad_out.dtype} "
+            f"(convert with grad_out.astype(np.{dtype}))"
+        )
+    if grad_out.shape != shape:
+        raise ValueError(f"{layer!r}: grad_out must have the output's shape {shape}, got {grad_out.shape}")
+    return matching_dtype(grad_out, dtype)
 
 
-def fan_in_uniform(rng: np.random.Generator | None, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
+def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
     """PyTorch's default initialisation of conv and linear layers, weights and biases alike:
-    uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)] (what kaiming_uniform_ with a=sqrt(5) amounts to)."""
-    rng = np.random.default_rng() if rng is None else rng
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    uniform on [-1/sqrt(fan_in), 1/sqrt(fan_in)] (what kaiming_uniform_ with a=sqrt(5) amounts to).
+    The layer checks `rng` (`_args.generator`) before calling this."""
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def float_dtype(dtype) -> np.dtype:
-    """`dtype` as float32 or float64, or a TypeError naming it."""
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+def float_dtype(op: str, dtype) -> np.dtype:
+    """`dtype` as float32 or float64, or a TypeError naming `op` and its `dtype` argument (also for what
+    numpy cannot read as a dtype at all, such as 'foo')."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: dtype must be float32 or float64, got {dt}")
     return dt

@@ -20,17 +20,17 @@ class _Pool2d(Module):
         name = type(self).__name__
         self.kernel_size = _args.as_pair(name, "kernel_size", kernel_size, minimum=1)
         self.stride = self.kernel_size if stride is None else _args.as_pair(name, "stride", stride, minimum=1)
-        self._x, self._out_shape = None, None
+        self._x, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, None, "(N, C, H, W)", (None, None, None, None))
         out = type(self)._forward(x, self.kernel_size, self.stride)
-        self._x, self._out_shape = x, out.shape
+        self._x, self._out = x, (out.shape, out.dtype)
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        check_grad(self, grad_out, self._out_shape)
-        return type(self)._backward(grad_out, self._x, self.kernel_size, self.stride)
+        delta = check_grad(self, grad_out, self._out)
+        return type(self)._backward(delta, self._x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         k, s = self.kernel_size, self.stride

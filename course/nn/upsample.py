@@ -16,8 +16,6 @@ functions are its forward and backward in functional style. Layering: imports `c
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from course import _args
@@ -32,18 +30,18 @@ class Upsample(Module):
     backward sums the gradient over each s x s block."""
 
     def __init__(self, scale_factor: int = 2):
-        self.scale_factor = _scale("Upsample", scale_factor)
-        self._x, self._out_shape = None, None
+        self.scale_factor = _args.positive_int("Upsample", "scale_factor", scale_factor)
+        self._x, self._out = None, None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, None, "(N, C, H, W)", (None, None, None, None))
         y = upsample_nearest2d(x, self.scale_factor)
-        self._x, self._out_shape = x, y.shape
+        self._x, self._out = x, (y.shape, y.dtype)
         return y
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        check_grad(self, grad_out, self._out_shape)
-        return upsample_nearest2d_backward(grad_out, self._x, self.scale_factor)
+        delta = check_grad(self, grad_out, self._out)
+        return upsample_nearest2d_backward(delta, self._x, self.scale_factor)
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, mode='nearest'"
@@ -52,7 +50,7 @@ class Upsample(Module):
 def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C, H*s, W*s), each pixel repeated into an s x s block (s = scale_factor)."""
     x = _args.float_array("upsample_nearest2d", "x", x, 4, "(N, C, H, W)")
-    s = _scale("upsample_nearest2d", scale_factor)
+    s = _args.positive_int("upsample_nearest2d", "scale_factor", scale_factor)
     n, c, h, w = x.shape
     blocks = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
     return np.ascontiguousarray(blocks).reshape(n, c, h * s, w * s)
@@ -61,15 +59,7 @@ def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
 def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_factor: int) -> np.ndarray:
     """dJ/dx (N, C, H, W) from grad_out = dJ/dy (N, C, H*s, W*s): the sum over each s x s block."""
     x = _args.float_array("upsample_nearest2d_backward", "x", x, 4, "(N, C, H, W)")
-    s = _scale("upsample_nearest2d_backward", scale_factor)
+    s = _args.positive_int("upsample_nearest2d_backward", "scale_factor", scale_factor)
     n, c, h, w = x.shape
     delta = _args.grad_out_array("upsample_nearest2d_backward", grad_out, x, (n, c, h * s, w * s))
     return delta.reshape(n, c, h, s, w, s).sum(axis=(3, 5))
-
-
-def _scale(op: str, scale_factor) -> int:
-    if not isinstance(scale_factor, Integral) or isinstance(scale_factor, bool):
-        raise TypeError(f"{op}: scale_factor must be an int, got {scale_factor!r}")
-    if scale_factor < 1:
-        raise ValueError(f"{op}: scale_factor must be >= 1, got {scale_factor}")
-    return int(scale_factor)
