@@ -194,6 +194,8 @@ TYPE_AND_VALUE_ERRORS = {
         r"Linear: dtype must be float32 or float64, got 'foo'",
     ),
     "Conv2d dtype int": (lambda: nn.Conv2d(1, 1, 1, dtype=int), TypeError, r"Conv2d: dtype must be .* int64"),
+    # numpy reads None as float64, PyTorch as its default float32: refused rather than guessed
+    "Linear dtype None": (lambda: nn.Linear(2, 2, dtype=None), TypeError, r"Linear: dtype must .*, got None"),
 }
 
 

@@ -275,10 +275,13 @@ def fan_in_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int
 
 def float_dtype(op: str, dtype) -> np.dtype:
     """`dtype` as float32 or float64, or a TypeError naming `op` and its `dtype` argument (also for what
-    numpy cannot read as a dtype at all, such as 'foo')."""
+    numpy cannot read as a dtype at all, such as 'foo', and for None, which numpy reads as float64 where
+    PyTorch's None means its default, float32: a layer's dtype is said, never guessed)."""
     try:
-        dt = np.dtype(dtype)
+        dt = np.dtype(dtype) if dtype is not None else None
     except TypeError:
+        dt = None
+    if dt is None:
         raise TypeError(f"{op}: dtype must be float32 or float64, got {dtype!r}") from None
     if dt not in FLOAT_DTYPES:
         raise TypeError(f"{op}: dtype must be float32 or float64, got {dt}")
