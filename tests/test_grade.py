@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import os
 import subprocess
@@ -320,6 +321,75 @@ def test_filling_the_disk_costs_only_that_exercise():
     runs = sandbox.run_notebook(None, {FC: filler, ids[1]: honest}, cases, LIMITS, "bwrap")
     assert "OSError" in runs[FC].outcomes[0].error  # "No space left on device", not a crash
     assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], LIMITS.timeout).score == 1.0
+
+
+# Writes past the per-file size limit (16 MB) every way it can; answers [way, errno, MiB in the file]
+# for each: one file, reopened to append, at an offset (a sparse file), by truncating, from a child
+# process, and after trying to raise its own limit (then also whether that worked).
+GROWS_FILES = """
+import os, resource
+MB = 2**20
+def fill(name, mode="wb", times=17):
+    for _ in range(times if "a" in mode else 1):
+        with open(name, mode) as f:
+            for _ in range(1 if "a" in mode else times):
+                f.write(b"x" * MB)
+def at_offset(name):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY)
+    os.pwrite(fd, b"x", 64 * MB)
+def truncated(name):
+    fd = os.open(name, os.O_CREAT | os.O_WRONLY)
+    os.ftruncate(fd, 64 * MB)
+def from_a_child(name):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fill(name)
+        except OSError as error:
+            os._exit(error.errno)
+        os._exit(0)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code:
+        raise OSError(code, "in the child")
+def attempt(way, write):
+    try:
+        write(way)
+        error = 0
+    except OSError as caught:
+        error = caught.errno
+    return [way, error, os.path.getsize(way) // MB]
+def fc_param_count(h, w, c, u):
+    ways = {"one": fill, "append": lambda n: fill(n, "ab"), "offset": at_offset, "truncate": truncated}
+    answers = [attempt(way, write) for way, write in {**ways, "child": from_a_child}.items()]
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        raised = True
+    except (OSError, ValueError):
+        raised = False
+    return answers + [[raised, *attempt("lifted", fill)]]
+"""
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_no_file_grows_past_the_file_size_limit_however_it_is_written(mode):
+    """README: "files written to the working directory are limited in size (16 MB each)"; under
+    bubblewrap too (its 256 MB /tmp alone would let one file hold it all)."""
+    honest = "def conv_param_count(kh, kw, c, f):\n    return kh * kw * c * f\n"
+    ids = [FC, "conv_param_count"]
+    cases = {FC: cases_for(EXERCISES[FC], None)[:1], ids[1]: cases_for(EXERCISES[ids[1]], 1)}
+    limits = Limits(timeout=20.0)
+    assert limits.file_bytes == 16 * 2**20
+    runs = sandbox.run_notebook(None, {FC: GROWS_FILES, ids[1]: honest}, cases, limits, mode)
+    too_large = errno.EFBIG
+    assert runs[FC].status == "exited 0" and runs[FC].outcomes[0].output == [
+        ["one", too_large, 16],
+        ["append", too_large, 16],
+        ["offset", too_large, 0],
+        ["truncate", too_large, 0],
+        ["child", too_large, 16],
+        [False, "lifted", too_large, 16],
+    ], runs[FC].outcomes
+    assert verdict(EXERCISES[ids[1]], cases[ids[1]], runs[ids[1]], limits.timeout).score == 1.0
 
 
 def test_a_warm_pool_starts_its_sandboxes_before_the_first_job_and_hands_them_out():
