@@ -84,6 +84,31 @@ def fc_param_count(h, w, c, u):
 """
 
 
+# What a process running student code may do beyond its uid's file permissions: its effective and
+# permitted capabilities, those of a program it starts, and whether it can raise its own priority (as
+# it could raise any of its limits with CAP_SYS_RESOURCE, or load a kernel module, or reboot).
+CAPABILITIES = """
+import ctypes, os, subprocess, sys
+HELD = '''
+import ctypes
+header, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()
+if ctypes.CDLL(None, use_errno=True).capget(header, data) != 0:
+    raise OSError(ctypes.get_errno(), "capget")
+held = [data[0] | data[3] << 32, data[1] | data[4] << 32]
+'''
+def fc_param_count(h, w, c, u):
+    namespace = {}
+    exec(HELD, namespace)
+    started = subprocess.run([sys.executable, "-c", HELD + "print(*held)"], capture_output=True, text=True)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+        raised = True
+    except OSError:
+        raised = False
+    return [namespace["held"], [int(n) for n in started.stdout.split()], raised]
+"""
+
+
 def _run(code: str, mode: str):
     cases = {FC: cases_for(EXERCISES[FC], None)[:1]}
     runs = sandbox.run_notebook(None, {FC: code}, cases, LIMITS, mode)
@@ -119,6 +144,15 @@ def test_forks_past_the_process_limit_are_refused(mode):
 def test_student_code_cannot_lift_its_own_limits(mode):
     run, _ = _run(LIFT_LIMITS, mode)
     assert run.status == "exited 0" and run.outcomes[0].output == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_student_code_holds_no_capability_even_where_it_runs_as_root(mode):
+    """Where no unprivileged uid can run the Python, student code runs as root: bubblewrap drops every
+    capability; the fallback must too, or its rlimits and Landlock would hold only until student code
+    uses them (setrlimit with CAP_SYS_RESOURCE, init_module, reboot: Landlock rules files, not these)."""
+    run, _ = _run(CAPABILITIES, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == [[0, 0], [0, 0], False], run.outcomes
 
 
 @needs_groups
