@@ -19,11 +19,13 @@ import pytest
 from grading_corpus import REPO, write_notebook
 
 from course.cli import main
-from course.grader.attempts import attempted, candidates, helpers_elsewhere
+from course.grader.attempts import MAX_ATTEMPTS, attempted, candidates, helpers_elsewhere
 from course.grader.export import FinalGrade, canvas_csv, gradebook_csv
 from course.grader.notebook import parse_notebook
 from course.grader.overrides import Override, apply, read_overrides
 from course.grader.report import render_report
+from course.grader.sandbox.run import Limits, SandboxPool
+from course.grader.student import grade_student
 from course.grading import EXERCISES
 from course.grading.result import CaseResult, CheckResult
 
@@ -68,6 +70,51 @@ def test_distinct_attempts_are_all_tried_and_identical_copies_once():
     ]
     assert candidates(notebooks, {"conv2d": "02_components", "iou": "05_applications"}) == {"conv2d": [1, 2]}
     assert candidates([("a.ipynb", {"conv2d": STUB})], {"conv2d": "02_components"}) == {"conv2d": [0]}
+
+
+FC = "fc_param_count"
+RIGHT = f"def {FC}(h, w, c, u):\n    return h * w * c * u\n"
+ONE_THIRD = f"def {FC}(h, w, c, u):\n    return h * w * c * u if h == 224 else 0\n"  # 1 visible case of 3
+WRONG = f"def {FC}(h, w, c, u):\n    return 0\n"
+ALSO_WRONG = f"def {FC}(h, w, c, u):\n    return -1\n"
+
+
+@pytest.mark.parametrize(
+    "attempts, graded, score",
+    [
+        # the best attempt is neither the first nor the last graded
+        (
+            {
+                "01_motivation.ipynb": WRONG,
+                "01_motivation_final.ipynb": RIGHT,
+                "01_motivation_v2.ipynb": ONE_THIRD,
+            },
+            "01_motivation_final.ipynb",
+            1.0,
+        ),
+        # four distinct attempts: the first MAX_ATTEMPTS (3) are graded, so the right fourth never runs
+        (
+            {
+                "01_motivation_1.ipynb": WRONG,
+                "01_motivation_2.ipynb": ONE_THIRD,
+                "01_motivation_3.ipynb": ALSO_WRONG,
+                "01_motivation_4.ipynb": RIGHT,
+            },
+            "01_motivation_2.ipynb",
+            1 / 3,
+        ),
+    ],
+    ids=["best_of_three", "a_fourth_is_not_run"],
+)
+def test_each_distinct_attempt_is_graded_up_to_three_and_the_best_counts(tmp_path, attempts, graded, score):
+    assert MAX_ATTEMPTS == 3 and EXERCISES[FC].points == 1.0
+    for name, cell in attempts.items():
+        write_notebook(tmp_path / "ann" / name, None, {FC: cell})
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "ann", None, Limits(timeout=10.0), pool=pool, exercises=[FC])
+    assert grade.results[FC].score == pytest.approx(score, abs=1e-4)
+    others = ", ".join(name for name in attempts if name != graded)
+    assert f"{FC}: graded from {graded} (also in {others};" in "\n".join(grade.notes)
 
 
 def test_a_helper_defined_in_an_ungraded_cell_is_named_with_what_to_move():
