@@ -250,6 +250,28 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
     assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
 
 
+def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_id():
+    """README: "each folder name is looked up in its SIS Login ID, SIS User ID and ID columns"; the
+    matched row's ids are copied, and a folder the roster lacks is left out and named."""
+    rows = [
+        ("Smith, Alice", "101", "s1", "alice", "A"),
+        ("Jones, Bob", "102", "s2", "bjones", "B"),
+        ("Wu, Carol", "103", "", "", "A"),
+    ]
+    roster = [
+        dict(zip(("Student", "ID", "SIS User ID", "SIS Login ID", "Section"), r, strict=True)) for r in rows
+    ]
+    folders = {"alice": 4.0, "s2": 3.0, "103": 2.0, "zed": 1.0}  # by login, user id, Canvas ID, none
+    final = [_final(f, {"iou": _result("iou", score, 4.0)}) for f, score in folders.items()]
+    text, unknown = canvas_csv(final, "CNN", 4.0, roster)
+    assert list(csv.reader(text.splitlines()))[2:] == [
+        ["Smith, Alice", "101", "s1", "alice", "A", "4"],
+        ["Jones, Bob", "102", "s2", "bjones", "B", "3"],
+        ["Wu, Carol", "103", "", "", "A", "2"],
+    ]
+    assert unknown == ["zed"]
+
+
 def test_the_html_report_shows_each_exercise_and_case_in_points_and_escapes_what_students_control():
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     result = _result(score=2.0, message=f"your code printed:\n{hostile}")
