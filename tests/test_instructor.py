@@ -251,7 +251,7 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
 
 
 def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_id():
-    """README: "each folder name is looked up in its SIS Login ID, SIS User ID and ID columns"; the
+    """README: "each folder name is looked up in its SIS Login ID, then SIS User ID, then ID columns"; the
     matched row's ids are copied, and a folder the roster lacks is left out and named."""
     rows = [
         ("Smith, Alice", "101", "s1", "alice", "A"),
@@ -270,6 +270,20 @@ def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_i
         ["Wu, Carol", "103", "", "", "A", "2"],
     ]
     assert unknown == ["zed"]
+
+
+def test_a_folder_named_by_its_login_id_is_not_taken_for_an_earlier_student_whose_canvas_id_it_is():
+    """Where logins are student numbers, one student's login can be another's Canvas ID: the SIS Login
+    ID is looked up first in the whole roster, so each grade goes to its own student's row."""
+    roster = [
+        {"Student": "Smith, Alice", "ID": "20231234", "SIS User ID": "", "SIS Login ID": "20239999"},
+        {"Student": "Jones, Bob", "ID": "55", "SIS User ID": "", "SIS Login ID": "20231234"},
+    ]
+    final = [
+        _final(f, {"iou": _result("iou", score, 4.0)}) for f, score in {"20239999": 4, "20231234": 1}.items()
+    ]
+    rows = list(csv.reader(canvas_csv(final, "CNN", 4.0, roster)[0].splitlines()))[2:]
+    assert [(row[0], row[-1]) for row in rows] == [("Smith, Alice", "4"), ("Jones, Bob", "1")]
 
 
 def test_the_html_report_shows_each_exercise_and_case_in_points_and_escapes_what_students_control():
