@@ -437,3 +437,40 @@ def broken_files(folder: Path) -> None:
     (folder / "02_components.ipynb").write_text('{"cells": [ oops')
     (folder / "03_structure.ipynb").write_bytes(np.random.default_rng(0).bytes(4096))
     (folder / "04_learning.ipynb").write_text('["not", "a", "notebook"]')
+
+
+# Tries to raise its exercise's limits, or to leave its groups for any other, in every control-group
+# file it can find: its own groups' (from /proc/self/cgroup, without listing anything), the groups as
+# bubblewrap binds them (/run/course-cgroup) and the whole cgroup file system. `lift_limits()` gives
+# [names of the files it found, paths it wrote].
+LIFT_LIMITS = """
+def lift_limits():
+    import glob, os
+    wanted = ("memory.limit_in_bytes", "pids.max", "cgroup.procs", "tasks")
+    paths = []
+    try:
+        for line in open("/proc/self/cgroup"):
+            _, controllers, group = line.strip().split(":", 2)
+            for controller in set(controllers.split(",")) & {"memory", "pids"}:
+                last = group.rstrip("/").rsplit("/", 1)[-1]
+                paths += [f"/sys/fs/cgroup/{controller}{group}/{name}" for name in wanted]
+                paths += [f"/run/course-cgroup/{controller}/{last}/{name}" for name in wanted]
+    except OSError:
+        pass
+    for root in ("/run/course-cgroup", "/sys/fs/cgroup"):
+        paths += glob.glob(root + "/**", recursive=True)
+    tried, lifted = set(), []
+    for path in dict.fromkeys(paths):
+        name = os.path.basename(path)
+        if name not in wanted or not os.path.isfile(path):
+            continue
+        tried.add(name)
+        value = "max" if name == "pids.max" else "-1" if "limit" in name else str(os.getpid())
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+            lifted.append(path)
+        except OSError:
+            pass
+    return [sorted(tried), lifted]
+"""

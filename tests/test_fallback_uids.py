@@ -26,8 +26,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from grading_corpus import REPO, write_student
+from grading_corpus import LIFT_LIMITS, REPO, write_student
 
+from course.grader.sandbox import cgroup
 from course.grading import EXERCISES
 
 FC = "fc_param_count"
@@ -269,6 +270,29 @@ def test_the_next_student_of_a_worker_finds_nothing_left_and_no_gradebook_file_i
     assert seen["finder.found"] == ""
     assert seen["finder.read"] == ""
     assert _scores(out) == {"c_leaver": EXERCISES[FC].points, "d_finder": EXERCISES[FC].points}
+
+
+LIFTER = """
+tried, lifted = lift_limits()
+note("lifter.uid", os.getuid())
+note("lifter.tried", ",".join(tried))
+note("lifter.lifted", ",".join(lifted))
+"""
+
+
+@pytest.mark.skipif(cgroup._bases() is None, reason="no writable cgroup v1 memory and pids hierarchies")
+def test_without_landlock_the_groups_files_are_in_reach_and_still_not_writable(classroom):
+    """With Landlock hidden, student code (its worker's uid) sees /sys/fs/cgroup and finds its own
+    groups' files: only their owner and mode (root's, 0644) keep it from raising its memory and process
+    limits or leaving its groups."""
+    drop = _drop_box(classroom, "groups")
+    cell = LIFT_LIMITS + _cell(f"{INSIDE}/groups/drop", LIFTER)
+    out = _grade(classroom, "groups", {"lifter": cell}, workers=1)
+    seen = {p.name: p.read_text() for p in drop.iterdir() if not p.name.startswith(".")}
+    assert seen["lifter.uid"] != "0"
+    assert seen["lifter.tried"] == "cgroup.procs,memory.limit_in_bytes,pids.max,tasks"  # the attack is real
+    assert seen["lifter.lifted"] == ""
+    assert _scores(out) == {"lifter": EXERCISES[FC].points}
 
 
 NEED_ANOTHER_UID = (  # outside the wrapper they skip, or assert less (without a uid pool), in fallback mode

@@ -19,6 +19,7 @@ from grading_corpus import write_student
 
 from course.grader import class_run, collect, grade, secret
 from course.grader.export import final_grades, gradebook_csv
+from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
 from course.grader.results import result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, _exercise_run
@@ -197,6 +198,28 @@ def test_links_are_not_followed(tmp_path):
     assert files.notebooks == ()
     assert sum("symbolic link: not read" in n for n in files.notes) == 2
     assert read_student(found["linked_folder"]).notes == ("this folder is a symbolic link: not graded",)
+
+
+def test_hidden_files_and_folders_are_ignored_without_a_note(tmp_path):
+    """README: "Hidden files and folders (`.ipynb_checkpoints/`) are ignored": a stale checkpoint is not
+    one more attempt, a `.git` folder beside the students is no student, a `.DS_Store` no loose file."""
+    subs = tmp_path / "subs"
+    write_student(subs / "ann", only=FC)
+    (name,) = [p.name for p in (subs / "ann").iterdir()]
+    stale = (subs / "ann" / name).read_bytes().replace(b"return", b"return -1 +")
+    for hidden in (".ipynb_checkpoints/" + name.replace(".ipynb", "-checkpoint.ipynb"), ".hidden.ipynb"):
+        (subs / "ann" / hidden).parent.mkdir(exist_ok=True)
+        (subs / "ann" / hidden).write_bytes(stale)
+    (subs / "ann" / "part" / ".old").mkdir(parents=True)  # a hidden folder deeper down
+    (subs / "ann" / "part" / ".old" / name).write_bytes(stale)
+    (subs / ".git" / "objects").mkdir(parents=True)
+    (subs / ".git" / name).write_bytes(stale)
+    (subs / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    found = collect.students(subs)
+    assert [s.name for s in found] == ["ann"]
+    files = read_student(found[0])
+    assert [n.path for n in files.notebooks] == [name] and files.notes == ()
+    assert loose_files(subs) == []
 
 
 def test_file_count_and_size_limits_hold_with_a_message(tmp_path, monkeypatch):

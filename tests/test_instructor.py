@@ -19,11 +19,13 @@ import pytest
 from grading_corpus import REPO, write_notebook
 
 from course.cli import main
-from course.grader.attempts import attempted, candidates, helpers_elsewhere
+from course.grader.attempts import MAX_ATTEMPTS, attempted, candidates, helpers_elsewhere
 from course.grader.export import FinalGrade, canvas_csv, gradebook_csv
 from course.grader.notebook import parse_notebook
 from course.grader.overrides import Override, apply, read_overrides
 from course.grader.report import render_report
+from course.grader.sandbox.run import Limits, SandboxPool
+from course.grader.student import grade_student
 from course.grading import EXERCISES
 from course.grading.result import CaseResult, CheckResult
 
@@ -68,6 +70,51 @@ def test_distinct_attempts_are_all_tried_and_identical_copies_once():
     ]
     assert candidates(notebooks, {"conv2d": "02_components", "iou": "05_applications"}) == {"conv2d": [1, 2]}
     assert candidates([("a.ipynb", {"conv2d": STUB})], {"conv2d": "02_components"}) == {"conv2d": [0]}
+
+
+FC = "fc_param_count"
+RIGHT = f"def {FC}(h, w, c, u):\n    return h * w * c * u\n"
+ONE_THIRD = f"def {FC}(h, w, c, u):\n    return h * w * c * u if h == 224 else 0\n"  # 1 visible case of 3
+WRONG = f"def {FC}(h, w, c, u):\n    return 0\n"
+ALSO_WRONG = f"def {FC}(h, w, c, u):\n    return -1\n"
+
+
+@pytest.mark.parametrize(
+    "attempts, graded, score",
+    [
+        # the best attempt is neither the first nor the last graded
+        (
+            {
+                "01_motivation.ipynb": WRONG,
+                "01_motivation_final.ipynb": RIGHT,
+                "01_motivation_v2.ipynb": ONE_THIRD,
+            },
+            "01_motivation_final.ipynb",
+            1.0,
+        ),
+        # four distinct attempts: the first MAX_ATTEMPTS (3) are graded, so the right fourth never runs
+        (
+            {
+                "01_motivation_1.ipynb": WRONG,
+                "01_motivation_2.ipynb": ONE_THIRD,
+                "01_motivation_3.ipynb": ALSO_WRONG,
+                "01_motivation_4.ipynb": RIGHT,
+            },
+            "01_motivation_2.ipynb",
+            1 / 3,
+        ),
+    ],
+    ids=["best_of_three", "a_fourth_is_not_run"],
+)
+def test_each_distinct_attempt_is_graded_up_to_three_and_the_best_counts(tmp_path, attempts, graded, score):
+    assert MAX_ATTEMPTS == 3 and EXERCISES[FC].points == 1.0
+    for name, cell in attempts.items():
+        write_notebook(tmp_path / "ann" / name, None, {FC: cell})
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "ann", None, Limits(timeout=10.0), pool=pool, exercises=[FC])
+    assert grade.results[FC].score == pytest.approx(score, abs=1e-4)
+    others = ", ".join(name for name in attempts if name != graded)
+    assert f"{FC}: graded from {graded} (also in {others};" in "\n".join(grade.notes)
 
 
 def test_a_helper_defined_in_an_ungraded_cell_is_named_with_what_to_move():
@@ -203,6 +250,42 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
     assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
 
 
+def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_id():
+    """README: "each folder name is looked up in its SIS Login ID, then SIS User ID, then ID columns"; the
+    matched row's ids are copied, and a folder the roster lacks is left out and named."""
+    rows = [
+        ("Smith, Alice", "101", "s1", "alice", "A"),
+        ("Jones, Bob", "102", "s2", "bjones", "B"),
+        ("Wu, Carol", "103", "", "", "A"),
+    ]
+    roster = [
+        dict(zip(("Student", "ID", "SIS User ID", "SIS Login ID", "Section"), r, strict=True)) for r in rows
+    ]
+    folders = {"alice": 4.0, "s2": 3.0, "103": 2.0, "zed": 1.0}  # by login, user id, Canvas ID, none
+    final = [_final(f, {"iou": _result("iou", score, 4.0)}) for f, score in folders.items()]
+    text, unknown = canvas_csv(final, "CNN", 4.0, roster)
+    assert list(csv.reader(text.splitlines()))[2:] == [
+        ["Smith, Alice", "101", "s1", "alice", "A", "4"],
+        ["Jones, Bob", "102", "s2", "bjones", "B", "3"],
+        ["Wu, Carol", "103", "", "", "A", "2"],
+    ]
+    assert unknown == ["zed"]
+
+
+def test_a_folder_named_by_its_login_id_is_not_taken_for_an_earlier_student_whose_canvas_id_it_is():
+    """Where logins are student numbers, one student's login can be another's Canvas ID: the SIS Login
+    ID is looked up first in the whole roster, so each grade goes to its own student's row."""
+    roster = [
+        {"Student": "Smith, Alice", "ID": "20231234", "SIS User ID": "", "SIS Login ID": "20239999"},
+        {"Student": "Jones, Bob", "ID": "55", "SIS User ID": "", "SIS Login ID": "20231234"},
+    ]
+    final = [
+        _final(f, {"iou": _result("iou", score, 4.0)}) for f, score in {"20239999": 4, "20231234": 1}.items()
+    ]
+    rows = list(csv.reader(canvas_csv(final, "CNN", 4.0, roster)[0].splitlines()))[2:]
+    assert [(row[0], row[-1]) for row in rows] == [("Smith, Alice", "4"), ("Jones, Bob", "1")]
+
+
 def test_the_html_report_shows_each_exercise_and_case_in_points_and_escapes_what_students_control():
     hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     result = _result(score=2.0, message=f"your code printed:\n{hostile}")
@@ -300,6 +383,30 @@ def test_the_summary_tells_the_instructor_what_went_wrong_and_is_kept_in_a_file(
     overrides = "Overrides applied (2):\n  alice: receptive_field: 1.5/2 set by your instructor (was 2/2)"
     assert overrides + ": regrade: a unit slip\n  bob: fc_param_count: excused" in summary
     assert "sandbox" not in summary and "bubblewrap" not in summary
+
+
+def test_the_summary_numbers_are_those_of_the_gradebook(term):
+    """README: the summary gives "the class mean, each exercise's mean and how many students earned
+    points on it", here recomputed from grades.csv (bob is excused from fc_param_count only, an
+    exercise left out below: grades.csv has no number for him there)."""
+    _, out, _, _ = term
+    rows = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
+    excused = {(row["student"], e) for row in rows for e in EXERCISES if row[e] == "EX"}
+    assert excused == {("bob", "fc_param_count")}
+    summary = (out / "summary.txt").read_text().splitlines()
+    head = re.fullmatch(r"Graded 3 students: mean ([\d.]+)/([\d.]+) points\.", summary[0])
+    assert head, summary[0]
+    totals = [float(row["total"]) for row in rows]
+    assert float(head[1]) == pytest.approx(sum(totals) / len(totals), abs=0.005)
+    assert float(head[2]) == sum(x.points for x in EXERCISES.values())
+    lines = {m[1]: m for m in (re.fullmatch(r"  (\w+) +([\d.]+)/([\d.]+) +(\d+)/3", s) for s in summary) if m}
+    assert set(lines) == set(EXERCISES)
+    for exercise in set(EXERCISES) - {"fc_param_count"}:
+        scores = [float(row[exercise]) for row in rows]
+        line = lines[exercise]
+        assert float(line[2]) == pytest.approx(sum(scores) / len(scores), abs=0.005), exercise
+        assert (float(line[3]), int(line[4])) == (EXERCISES[exercise].points, sum(s > 0 for s in scores))
+    assert [float(lines["receptive_field"][2]), int(lines["receptive_field"][4])] == [1.17, 2]  # (1.5+2+0)/3
 
 
 def test_each_student_gets_an_html_report_and_canvas_gets_its_csv(term):

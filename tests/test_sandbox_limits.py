@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from grading_corpus import LIFT_LIMITS
 
-from course.grader.sandbox import cgroup
+from course.grader.sandbox import cgroup, confine
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
@@ -63,24 +64,31 @@ def fc_param_count(h, w, c, u):
     return started
 """
 
-# Tries to raise its own limits, or to leave its groups for any other, in the groups' files as the
-# sandbox sees them and in the whole cgroup file system.
-LIFT_LIMITS = """
-import glob, os
+LIFT = LIFT_LIMITS + "def fc_param_count(h, w, c, u):\n    return lift_limits()\n"
+
+
+# What a process running student code may do beyond its uid's file permissions: its effective and
+# permitted capabilities, those of a program it starts, and whether it can raise its own priority (as
+# it could raise any of its limits with CAP_SYS_RESOURCE, or load a kernel module, or reboot).
+CAPABILITIES = """
+import ctypes, os, subprocess, sys
+HELD = '''
+import ctypes
+header, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()
+if ctypes.CDLL(None, use_errno=True).capget(header, data) != 0:
+    raise OSError(ctypes.get_errno(), "capget")
+held = [data[0] | data[3] << 32, data[1] | data[4] << 32]
+'''
 def fc_param_count(h, w, c, u):
-    lifted = 0
-    for root in ("/run/course-cgroup", "/sys/fs/cgroup"):
-        for path in glob.glob(root + "/**", recursive=True):
-            name = os.path.basename(path)
-            if name in ("memory.limit_in_bytes", "pids.max", "cgroup.procs", "tasks"):
-                value = "max" if name == "pids.max" else "-1" if "limit" in name else str(os.getpid())
-                try:
-                    with open(path, "w") as f:
-                        f.write(value)
-                    lifted += 1
-                except OSError:
-                    pass
-    return lifted
+    namespace = {}
+    exec(HELD, namespace)
+    started = subprocess.run([sys.executable, "-c", HELD + "print(*held)"], capture_output=True, text=True)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+        raised = True
+    except OSError:
+        raised = False
+    return [namespace["held"], [int(n) for n in started.stdout.split()], raised]
 """
 
 
@@ -115,10 +123,22 @@ def test_forks_past_the_process_limit_are_refused(mode):
 
 
 @needs_groups
+@pytest.mark.skipif(confine.abi() == 0, reason="no Landlock: see test_fallback_uids.py, where it is hidden")
 @pytest.mark.parametrize("mode", MODES)
 def test_student_code_cannot_lift_its_own_limits(mode):
-    run, _ = _run(LIFT_LIMITS, mode)
-    assert run.status == "exited 0" and run.outcomes[0].output == 0
+    """Landlock keeps student code away from the groups' files (in the fallback it may run as root):
+    it finds none to write. (Without Landlock, file permissions must hold them: test_fallback_uids.py.)"""
+    run, _ = _run(LIFT, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == [[], []]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_student_code_holds_no_capability_even_where_it_runs_as_root(mode):
+    """Where no unprivileged uid can run the Python, student code runs as root: bubblewrap drops every
+    capability; the fallback must too, or its rlimits and Landlock would hold only until student code
+    uses them (setrlimit with CAP_SYS_RESOURCE, init_module, reboot: Landlock rules files, not these)."""
+    run, _ = _run(CAPABILITIES, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == [[0, 0], [0, 0], False], run.outcomes
 
 
 @needs_groups

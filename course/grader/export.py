@@ -6,7 +6,8 @@ per student, all with the instructor's overrides applied (the results in OUT/<st
   `Section`, then one assignment column, and a `Points Possible` row. Canvas matches rows to students
   by ID, SIS User ID or SIS Login ID; without a roster the student folder name goes in `SIS Login ID`.
   With `roster` (the CSV that Canvas's "Export" of the gradebook gives), each folder name is looked
-  up in that roster's SIS Login ID, SIS User ID and ID columns and the student's row is copied. An
+  up in that roster's SIS Login ID, then SIS User ID, then ID columns (a whole column before the next:
+  one student's login may be another's Canvas ID) and the student's row is copied. An
   excused exercise leaves the student's points possible: the Canvas score is scaled to the full points.
 - reports/<student>.html: `course.grader.report`.
 """
@@ -103,8 +104,8 @@ def canvas_csv(
 ) -> tuple[str, list[str]]:
     """canvas.csv's text, and the students the roster does not know (their rows are left out)."""
     by_id: dict[str, dict[str, str]] = {}
-    for row in roster or []:
-        for column in ("SIS Login ID", "SIS User ID", "ID"):
+    for column in ("SIS Login ID", "SIS User ID", "ID"):  # a login first, even another row's Canvas ID
+        for row in roster or []:
             if row.get(column, "").strip():
                 by_id.setdefault(row[column].strip(), row)
     buffer = io.StringIO()

@@ -3,18 +3,20 @@
 This is the only module that executes student code. The process it runs in was forked for this one
 exercise by `course.grader.sandbox.relay`, which holds the result channel; this process never returns,
 it ends with `os._exit`. Steps: limits (memory, processes, file size), references poisoned, privileges
-dropped when running as root, the process confined with Landlock (`confine`: it reads no course
-source, no submission, no gradebook; writes only its working directory; signals nobody outside),
-`os._exit` and friends made to raise, print capped; then the setup cell, the top-level definitions of
-the other exercise cells (only inert statements, see `inert`), this exercise's own cell in full; then
-"ready" (or "fatal"), one reply per case the relay asks for, and "done", each as an 8-byte length and a
-frame. Student code runs in this same process and can write to the replies pipe itself: the relay
-takes one reply per request and judges nothing; everything is judged outside, by the grader.
+dropped (another uid when run as root and one can run the Python; no capabilities in any case), the
+process confined with Landlock (`confine`: it reads no course source, no submission, no gradebook;
+writes only its working directory; signals nobody outside), `os._exit` and friends made to raise,
+print capped; then the setup cell, the top-level definitions of the other exercise cells (only inert
+statements, see `inert`), this exercise's own cell in full; then "ready" (or "fatal"), one reply per
+case the relay asks for, and "done", each as an 8-byte length and a frame. Student code runs in this
+same process and can write to the replies pipe itself: the relay takes one reply per request and
+judges nothing; everything is judged outside, by the grader.
 """
 
 from __future__ import annotations
 
 import ast
+import ctypes
 import io
 import os
 import resource
@@ -43,6 +45,8 @@ REQUEST = struct.Struct(">i")  # a case number from the relay; a negative one: n
 _real_exit = os._exit
 _runner_pid = -1
 _planned: list | None = None  # where the references are (`prepare`), inherited by each exercise's fork
+_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
+_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def prepare() -> None:
@@ -120,6 +124,7 @@ def _isolate(job: dict, pipes: tuple[int, int], workdir: str, confinement: Confi
         os.setgroups([])
         os.setgid(job["drop_to"])
         os.setuid(job["drop_to"])
+    _drop_capabilities()
     # a backstop one above the exercise's budget, so that where its control group bounds the processes
     # (`cgroup`), the group refuses the first fork too many and the grader can say so
     _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + job["processes"] + 1)
@@ -244,6 +249,22 @@ def _limit(kind: int, value: int) -> None:
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(kind, (value, value))
+
+
+def _drop_capabilities() -> None:
+    """Give up every capability, for this process and any program it runs. Where no unprivileged uid
+    can run the Python, the fallback runs student code as root, which would otherwise hold all of the
+    grader's capabilities: raise its own limits (CAP_SYS_RESOURCE), change the machine's priorities,
+    network, clock, kernel modules, reboot it; Landlock rules files, not these. (Bubblewrap gives the
+    same case a root without capabilities.) No new privileges: a program it runs regains none."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    for capability in range(64):  # the bounding set, where this process may (CAP_SETPCAP); else no-op
+        libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)  # this process
+    if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:  # effective, permitted, inheritable: none
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def _mapped_bytes() -> int:
