@@ -387,8 +387,8 @@ def test_the_summary_tells_the_instructor_what_went_wrong_and_is_kept_in_a_file(
 
 def test_the_summary_numbers_are_those_of_the_gradebook(term):
     """README: the summary gives "the class mean, each exercise's mean and how many students earned
-    points on it", here recomputed from grades.csv (bob is excused from fc_param_count only, an
-    exercise left out below: grades.csv has no number for him there)."""
+    points on it", here recomputed from grades.csv; bob is excused from fc_param_count (grades.csv has
+    no number for him there), so that exercise's mean and count are over the two others."""
     _, out, _, _ = term
     rows = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
     excused = {(row["student"], e) for row in rows for e in EXERCISES if row[e] == "EX"}
@@ -399,14 +399,17 @@ def test_the_summary_numbers_are_those_of_the_gradebook(term):
     totals = [float(row["total"]) for row in rows]
     assert float(head[1]) == pytest.approx(sum(totals) / len(totals), abs=0.005)
     assert float(head[2]) == sum(x.points for x in EXERCISES.values())
-    lines = {m[1]: m for m in (re.fullmatch(r"  (\w+) +([\d.]+)/([\d.]+) +(\d+)/3", s) for s in summary) if m}
+    pattern = r"  (\w+) +([\d.]+)/([\d.]+) +(\d+)/(\d+)"
+    lines = {m[1]: m for m in (re.fullmatch(pattern, s) for s in summary) if m}
     assert set(lines) == set(EXERCISES)
-    for exercise in set(EXERCISES) - {"fc_param_count"}:
-        scores = [float(row[exercise]) for row in rows]
+    for exercise in EXERCISES:
+        scores = [float(row[exercise]) for row in rows if row[exercise] != "EX"]
         line = lines[exercise]
         assert float(line[2]) == pytest.approx(sum(scores) / len(scores), abs=0.005), exercise
-        assert (float(line[3]), int(line[4])) == (EXERCISES[exercise].points, sum(s > 0 for s in scores))
+        expected = (EXERCISES[exercise].points, sum(s > 0 for s in scores), len(scores))
+        assert (float(line[3]), int(line[4]), int(line[5])) == expected, exercise
     assert [float(lines["receptive_field"][2]), int(lines["receptive_field"][4])] == [1.17, 2]  # (1.5+2+0)/3
+    assert lines["fc_param_count"][5] == "2"  # bob excused
 
 
 def test_each_student_gets_an_html_report_and_canvas_gets_its_csv(term):

@@ -34,17 +34,18 @@ class ClassSummary:
     students: int
     mean: float
     possible: float
-    exercises: dict[str, tuple[float, float, int]]  # id -> (mean score, points, students with points > 0)
+    # id -> (mean score, points, students with points > 0, students graded on it: all but the excused)
+    exercises: dict[str, tuple[float, float, int, int]]
     notes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     overrides: list[tuple[str, str]] = field(default_factory=list)
     loose_files: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         lines = [f"Graded {self.students} students: mean {self.mean:.2f}/{self.possible:g} points."]
-        lines.append("\nPer exercise (mean points; students who earned any):")
+        lines.append("\nPer exercise (mean points; students who earned any, of those not excused from it):")
         width = max(map(len, self.exercises), default=0)
-        for exercise, (mean, points, scored) in self.exercises.items():
-            lines.append(f"  {exercise:{width}}  {mean:5.2f}/{points:g}  {scored}/{self.students}")
+        for exercise, (mean, points, scored, graded) in self.exercises.items():
+            lines.append(f"  {exercise:{width}}  {mean:5.2f}/{points:g}  {scored}/{graded}")
         if self.loose_files:
             count = len(self.loose_files)
             lines.append(f"\nNot graded: files outside any student folder ({count}):")
@@ -83,9 +84,10 @@ def summarize_class(
         notes.setdefault("other", []).append((student, "not in the Canvas roster: left out of canvas.csv"))
     exercises = {}
     for exercise in final[0].results if final else ():
-        scores = [g.results[exercise].score for g in final]
+        scores = [g.results[exercise].score for g in final if exercise not in g.excused]
         points = max(g.results[exercise].max_score for g in final)
-        exercises[exercise] = (sum(scores) / len(scores), points, sum(s > 0 for s in scores))
+        mean = sum(scores) / len(scores) if scores else 0.0
+        exercises[exercise] = (mean, points, sum(s > 0 for s in scores), len(scores))
     mean = sum(g.total for g in final) / len(final) if final else 0.0
     possible = max((g.possible for g in final), default=0.0)
     return ClassSummary(len(final), mean, possible, exercises, notes, changed, sorted(loose_files))
