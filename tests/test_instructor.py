@@ -238,13 +238,13 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
     assert rows[1] == ["Points Possible", "", "", "", "", "5"]
     assert rows[2] == ["alice", "", "", "alice", "", "4"]
     assert rows[3] == ["bob", "", "", "bob", "", "2.5"]  # 2 of the 4 points bob could earn, out of 5
-    assert unknown == []
+    assert unknown == {}
     roster = [
         {"Student": "Smith, Alice", "ID": "101", "SIS User ID": "s1", "SIS Login ID": "alice", "Section": "A"}
     ]
     text, unknown = canvas_csv([alice, bob], "CNN notebooks", 5.0, roster)
     assert list(csv.reader(text.splitlines()))[2] == ["Smith, Alice", "101", "s1", "alice", "A", "4"]
-    assert unknown == ["bob"]
+    assert unknown == {"bob": "not in the Canvas roster"}
     formula = _final("=HYPERLINK(1)", {"iou": _result("iou", 1.0, 1.0)})
     assert gradebook_csv([formula], ["iou"]).splitlines()[1].startswith("'=HYPERLINK(1)")
     assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
@@ -269,7 +269,23 @@ def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_i
         ["Jones, Bob", "102", "s2", "bjones", "B", "3"],
         ["Wu, Carol", "103", "", "", "A", "2"],
     ]
-    assert unknown == ["zed"]
+    assert unknown == {"zed": "not in the Canvas roster"}
+
+
+def test_two_folders_that_name_one_roster_row_are_both_left_out_and_named():
+    """A student's folder under their login and another under their SIS User ID (a resubmission, say):
+    which grade Canvas should get is the instructor's call, so neither row is written, and both are
+    named with the row they share."""
+    roster = [
+        {"Student": "Smith, Alice", "ID": "101", "SIS User ID": "s1", "SIS Login ID": "alice"},
+        {"Student": "Jones, Bob", "ID": "102", "SIS User ID": "s2", "SIS Login ID": "bob"},
+    ]
+    folders = {"alice": 4.0, "bob": 3.0, "s1": 1.0}
+    final = [_final(f, {"iou": _result("iou", score, 4.0)}) for f, score in folders.items()]
+    text, left_out = canvas_csv(final, "CNN", 4.0, roster)
+    assert [row[0] for row in list(csv.reader(text.splitlines()))[2:]] == ["Jones, Bob"]
+    reason = "the folders alice, s1 all name the roster row of Smith, Alice"
+    assert left_out == {"alice": reason, "s1": reason}
 
 
 def test_a_folder_named_by_its_login_id_is_not_taken_for_an_earlier_student_whose_canvas_id_it_is():

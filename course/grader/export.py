@@ -101,29 +101,39 @@ def canvas_csv(
     assignment: str,
     full_points: float,
     roster: list[dict[str, str]] | None = None,
-) -> tuple[str, list[str]]:
-    """canvas.csv's text, and the students the roster does not know (their rows are left out)."""
+) -> tuple[str, dict[str, str]]:
+    """canvas.csv's text, and the students left out of it, each with the reason: not in the roster, or
+    a roster row that another student folder names too (which grade Canvas should get is for the
+    instructor to decide)."""
     by_id: dict[str, dict[str, str]] = {}
     for column in ("SIS Login ID", "SIS User ID", "ID"):  # a login first, even another row's Canvas ID
         for row in roster or []:
             if row.get(column, "").strip():
                 by_id.setdefault(row[column].strip(), row)
+    folders_of_row: dict[int, list[str]] = {}
+    for grade in final:
+        if grade.student in by_id:
+            folders_of_row.setdefault(id(by_id[grade.student]), []).append(grade.student)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*CANVAS_IDS, assignment])
     writer.writerow(["Points Possible", "", "", "", "", f"{full_points:g}"])
-    unknown = []
+    left_out = {}
     for grade in final:
         score = grade.total * full_points / grade.possible if grade.possible else 0.0
         if roster is None:
             ids = [grade.student, "", "", grade.student, ""]
-        elif grade.student in by_id:
-            ids = [by_id[grade.student].get(c, "") for c in CANVAS_IDS]
-        else:
-            unknown.append(grade.student)
+        elif grade.student not in by_id:
+            left_out[grade.student] = "not in the Canvas roster"
             continue
+        elif len(folders := folders_of_row[id(by_id[grade.student])]) > 1:
+            row = by_id[grade.student].get("Student", "")
+            left_out[grade.student] = f"the folders {', '.join(folders)} all name the roster row of {row}"
+            continue
+        else:
+            ids = [by_id[grade.student].get(c, "") for c in CANVAS_IDS]
         writer.writerow([*map(_cell, ids), f"{round(score, 2):g}"])
-    return buffer.getvalue(), unknown
+    return buffer.getvalue(), left_out
 
 
 def write_reports(folder: Path, final: list[FinalGrade], title: str) -> None:

@@ -45,9 +45,9 @@ def write_gradebook(
     """Write canvas.csv, reports/ and summary.txt into `out` for the graded class; returns the summary."""
     final = final_grades(grades, overrides)
     full_points = sum(r.max_score for r in grades[0].results.values()) if grades else 0.0
-    canvas, unknown = canvas_csv(final, canvas_column, full_points, roster)
+    canvas, left_out = canvas_csv(final, canvas_column, full_points, roster)
     write_private(out / "canvas.csv", canvas)
     write_reports(out / "reports", final, title)
-    summary = summarize_class(final, grades, overrides, loose_files(submissions), unknown)
+    summary = summarize_class(final, grades, overrides, loose_files(submissions), left_out)
     write_private(out / "summary.txt", summary.text())
     return summary

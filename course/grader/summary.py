@@ -9,7 +9,7 @@ the loose files of the submissions folder that belong to no student, and how eac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from course.grader.export import FinalGrade
@@ -66,11 +66,11 @@ def summarize_class(
     graded: Iterable = (),
     overrides: Iterable[Override] = (),
     loose_files: Iterable[str] = (),
-    not_in_roster: Iterable[str] = (),
+    left_out_of_canvas: Mapping[str, str] | None = None,
 ) -> ClassSummary:
     """The summary of a graded class: `final` (with overrides applied), `graded` (the StudentGrades
     before them, to say what each override changed), the `overrides`, `loose_files` (names in the
-    submissions folder that are not student folders) and students the Canvas roster lacks."""
+    submissions folder that are not student folders) and the students left out of canvas.csv, with why."""
     before = {g.student: g.results for g in graded}
     changed = [
         (o.student, o.describe(before[o.student][o.exercise])) for o in overrides if o.student in before
@@ -80,8 +80,8 @@ def summarize_class(
         for note in grade.notes:
             kind = next((k for k, (_, phrase) in KINDS.items() if phrase in note), "other")
             notes.setdefault(kind, []).append((grade.student, note))
-    for student in not_in_roster:
-        notes.setdefault("other", []).append((student, "not in the Canvas roster: left out of canvas.csv"))
+    for student, reason in (left_out_of_canvas or {}).items():
+        notes.setdefault("other", []).append((student, f"{reason}: left out of canvas.csv"))
     exercises = {}
     for exercise in final[0].results if final else ():
         scores = [g.results[exercise].score for g in final if exercise not in g.excused]
