@@ -15,16 +15,16 @@ import time
 import nbformat
 import numpy as np
 import pytest
-from grading_corpus import write_student
+from grading_corpus import write_notebook, write_student
 
 from course.grader import class_run, collect, grade, secret
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
 from course.grader.results import result_name, signed_json
-from course.grader.sandbox.run import ExerciseRun, Limits, _exercise_run
+from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run
 from course.grader.sandbox.wire import decode_frames, encode_frame
-from course.grader.student import StudentGrade, read_student
+from course.grader.student import StudentGrade, grade_student, read_student
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
 from course.grading.compare import compare_number
@@ -248,6 +248,23 @@ def test_a_notebook_with_too_many_cells_is_refused_with_a_reason():
     cells = [{"cell_type": "code", "metadata": {}, "source": "x = 1"}] * (MAX_CELLS + 1)
     with pytest.raises(UnreadableNotebook, match=f"more than {MAX_CELLS}"):
         parse_notebook(json.dumps({"cells": cells}).encode(), list(EXERCISES))
+
+
+def test_a_question_answered_differently_in_several_notebooks_is_graded_once(tmp_path):
+    """Each option of a 3-option question in a notebook of its own: were each graded and the best kept
+    (as for code exercises), guessing every option would be sure to earn the point."""
+    question = "q_dense_layer_after_a_shift"
+    options = EXERCISES[question].options
+    assert len(options) == 3
+    for index, option in enumerate(options):
+        cell = f"def {question}():\n    return {option!r}\n"
+        write_notebook(tmp_path / "eve" / f"01_motivation_{index}.ipynb", None, {question: cell})
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "eve", None, LIMITS, pool=pool, exercises=[question])
+    first = options[0]  # the first notebook by name: not the right answer
+    assert first != EXERCISES[question].answer
+    assert grade.results[question].score == 0.0 and repr(first) in str(grade.results[question])
+    assert any(f"{question}: graded from 01_motivation_0.ipynb" in n for n in grade.notes)
 
 
 # --- decoding what comes back --------------------------------------------------------------------------

@@ -6,7 +6,9 @@ Everything here reads source text or JSON only; nothing runs student code.
 - `candidates`: for each exercise, the notebooks to grade it from, best first: notebooks where the
   student attempted it (its function is more than the released stub) before untouched copies, distinct
   attempts once each, the notebook named after the exercise's own before others. The grader grades
-  the first and, when the student attempted it in several notebooks, the others too, and keeps the best.
+  the first and, when the student attempted it in several notebooks, the others too, and keeps the best;
+  a question (`once`) is graded from the first only: its answers are few, and the best of several
+  notebooks would let a student try each one.
 - `helpers_elsewhere`: names an exercise cell uses that only an ungraded cell defines (only the setup
   cell and the exercise cells run when grading), as notes that say what to move where.
 - `upgrade`: a notebook in an old format (nbformat 3, with worksheets and `input`) converted to
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 __all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
 
@@ -45,11 +47,14 @@ def attempted(source: str, exercise_id: str) -> bool:
 
 
 def candidates(
-    cells_by_notebook: list[tuple[str, Mapping[str, str]]], notebook_of: Mapping[str, str]
+    cells_by_notebook: list[tuple[str, Mapping[str, str]]],
+    notebook_of: Mapping[str, str],
+    once: Collection[str] = (),
 ) -> dict[str, list[int]]:
     """For each exercise id of `notebook_of` (id -> its notebook's name, e.g. "02_components"), the
     indexes into `cells_by_notebook` ((file name, {id: cell source}) per notebook) to grade it from,
-    best first (see the module's note); exercises no notebook holds are left out."""
+    best first (see the module's note); exercises no notebook holds are left out; the ids in `once`
+    (the questions) get one notebook only."""
     chosen: dict[str, list[int]] = {}
     for exercise_id, home in notebook_of.items():
         holders = [i for i, (_, cells) in enumerate(cells_by_notebook) if exercise_id in cells]
@@ -63,7 +68,7 @@ def candidates(
             if source not in seen:
                 seen.add(source)
                 distinct.append(index)
-        chosen[exercise_id] = distinct[:MAX_ATTEMPTS] or holders[:1]
+        chosen[exercise_id] = distinct[: 1 if exercise_id in once else MAX_ATTEMPTS] or holders[:1]
     return chosen
 
 

@@ -24,6 +24,7 @@ from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, SandboxPool, descr
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for, not_attempted
 from course.grading.exercise import Case
+from course.grading.questions.question import Question
 from course.grading.result import CheckResult
 
 __all__ = ["StudentFiles", "StudentGrade", "grade_student", "read_student"]
@@ -113,8 +114,9 @@ def grade_student(
     cases = cases if cases is not None else {e: cases_for(x, seed) for e, x in chosen.items()}
     mode = pool.mode if pool else isolation(mode)
     notes = [describe(mode), *files.notes]
+    questions = {e for e, x in chosen.items() if isinstance(x, Question)}  # one answer, not the best guess
     options = candidates(
-        [(n.path, n.cells) for n in files.notebooks], {e: x.notebook for e, x in chosen.items()}
+        [(n.path, n.cells) for n in files.notebooks], {e: x.notebook for e, x in chosen.items()}, questions
     )
     notebooks = [(n.setup, n.cells) for n in files.notebooks]
     results: dict[str, CheckResult] = {}
@@ -128,7 +130,7 @@ def grade_student(
                 results[e], used[e] = result, index
     for index in sorted(set(used.values())):
         notes += files.notebooks[index].notes
-    notes += _choices(files.notebooks, used)
+    notes += _choices(files.notebooks, used, questions)
     missing = "not submitted: no notebook has a cell for `{}`"
     ordered = {
         e: results.get(e) or not_attempted(x, missing.format(e), points=points.get(e))
@@ -137,14 +139,18 @@ def grade_student(
     return StudentGrade(files.student, ordered, notes)
 
 
-def _choices(notebooks: tuple[Submission, ...], used: dict[str, int]) -> list[str]:
+def _choices(notebooks: tuple[Submission, ...], used: dict[str, int], questions: set[str]) -> list[str]:
     """A note for each exercise that more than one notebook holds: which file it was graded from."""
     notes = []
     for exercise_id, index in used.items():
         others = [n.path for i, n in enumerate(notebooks) if i != index and exercise_id in n.cells]
         if others:
+            why = (
+                "a question's answer is graded from one notebook: the first where it was answered"
+                if exercise_id in questions
+                else "the notebook where it was attempted, the best attempt if several"
+            )
             notes.append(
-                f"{exercise_id}: graded from {notebooks[index].path} (also in {', '.join(others)}; "
-                "the notebook where it was attempted, the best attempt if several)"
+                f"{exercise_id}: graded from {notebooks[index].path} (also in {', '.join(others)}; {why})"
             )
     return notes
