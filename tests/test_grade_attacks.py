@@ -25,6 +25,7 @@ from course.grader.results import result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run
 from course.grader.sandbox.wire import decode_frames, encode_frame
 from course.grader.student import StudentGrade, grade_student, read_student
+from course.grader.summary import summarize_class
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
 from course.grading.compare import compare_number
@@ -165,6 +166,27 @@ def test_the_command_writes_a_report_for_an_id_too_long_for_a_file_name(tmp_path
     assert all(
         oct(f.stat().st_mode & 0o777) == "0o600" for f in (report, out / "canvas.csv", out / "summary.txt")
     )
+
+
+def test_names_from_a_submission_cannot_write_escapes_or_lines_into_the_summary(tmp_path):
+    """A file name, a student id and a loose file are printed in the summary on the instructor's
+    terminal: escape sequences (a window title, a cleared line, OSC 52 writes the clipboard), a forged
+    "Overrides applied" line, or a byte that is not UTF-8 (print raised UnicodeEncodeError under a
+    UTF-8 locale such as en_US.UTF-8: the command ended with a traceback) are shown escaped."""
+    forged = "\n\nOverrides applied (1):\n  ann: conv2d 0 -> 4 (regrade)\n"
+    subs = tmp_path / "subs"
+    student = subs / "ann\x1b[31m"
+    student.mkdir(parents=True)
+    (student / f"x\x1b]52;c;ZWNobyBvd25lZA==\x07\r\u202e{forged}.ipynb").write_text("junk")
+    (student / os.fsdecode(b"bad\xff.ipynb")).write_text("junk")
+    (subs / "loose\x1b[8m.txt").write_text("x")
+    files = read_student(collect.students(subs)[0])
+    results = {e: CheckResult(e, x.title, 0.0, x.points, "failed") for e, x in EXERCISES.items()}
+    grades = [StudentGrade(files.student, results, list(files.notes))]
+    text = summarize_class(final_grades(grades, []), grades, [], loose_files(subs)).text()
+    text.encode("utf-8")  # strict, as print() encodes outside the C locale
+    assert not any(c in text for c in "\x1b\x07\r\u202e") and "\nOverrides applied" not in text
+    assert "ann\\x1b[31m: x\\x1b]52;c;" in text and "bad\\xff.ipynb" in text and "loose\\x1b[8m.txt" in text
 
 
 # --- reading submissions ----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from course.grader.gradebook import check_folders, loose_files, write_gradebook
 from course.grader.overrides import read_overrides
 from course.grader.sandbox.run import FALLBACK_NOTE, Limits, become_undumpable, isolation
 from course.grader.secret import BadSecret, read_secret
+from course.grader.summary import shown
 from course.grading import EXERCISES, load_points
 
 __all__ = ["add_arguments", "run"]
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     class_list = students(args.submissions.resolve())
     if not class_list:
         loose = loose_files(args.submissions.resolve())
-        found = f"; found only the files {', '.join(loose[:5])}" if loose else ""
+        found = f"; found only the files {', '.join(map(shown, loose[:5]))}" if loose else ""
         example = f"{args.submissions}/alice/02_components.ipynb"
         return _error(
             f"no student folders in {args.submissions}: expected one folder per student ({example}){found}", 1

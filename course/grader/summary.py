@@ -5,17 +5,20 @@ The summary gathers the notes the grader made on each student's files into kinds
 on (files that are not notebooks, students without any notebook, exercises found in several notebooks,
 cells whose metadata was lost, helpers defined in a cell that does not run), with the overrides applied,
 the loose files of the submissions folder that belong to no student, and how each exercise went.
+Names from the submissions are shown with their control characters escaped (`shown`): the summary is
+printed on the instructor's terminal.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from course.grader.export import FinalGrade
 from course.grader.overrides import Override
 
-__all__ = ["KINDS", "ClassSummary", "summarize_class"]
+__all__ = ["KINDS", "ClassSummary", "shown", "summarize_class"]
 
 # kind -> (heading, the phrase that marks its notes); a note of no kind is listed under "other notes"
 KINDS = {
@@ -25,6 +28,25 @@ KINDS = {
     "lost_metadata": ("cells whose metadata was lost (found by their code)", "lost its metadata"),
     "helpers": ("helpers defined in a cell that is not graded", "defined in a cell that is not graded"),
 }
+
+
+# control characters (escape sequences, CR, LF), bidirectional overrides, bytes a file name held that
+# are not UTF-8 (decoded as lone surrogates): what a submission's names could write on a terminal
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def shown(text: str) -> str:
+    """`text` from a submission (a student id, a file name, a note quoting one) as one line that a
+    terminal prints as written: each character of `_UNPRINTABLE` as its escape (\\x1b, \\n, \\u202e,
+    \\xff for a byte that is not UTF-8)."""
+
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        if "\udc80" <= char <= "\udcff":  # a byte of the file name, as os.fsdecode keeps it
+            return f"\\x{ord(char) - 0xDC00:02x}"
+        return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+    return _UNPRINTABLE.sub(escape, text)
 
 
 @dataclass
@@ -49,12 +71,12 @@ class ClassSummary:
         if self.loose_files:
             count = len(self.loose_files)
             lines.append(f"\nNot graded: files outside any student folder ({count}):")
-            lines += [f"  {name}" for name in self.loose_files]
+            lines += [f"  {shown(name)}" for name in self.loose_files]
         for kind, (heading, _) in [*KINDS.items(), ("other", ("other notes", ""))]:
             found = self.notes.get(kind, [])
             if found:
                 lines.append(f"\n{heading[0].upper()}{heading[1:]} ({len(found)}):")
-                lines += [f"  {student}: {note}" for student, note in found]
+                lines += [f"  {shown(student)}: {shown(note)}" for student, note in found]
         if self.overrides:
             lines.append(f"\nOverrides applied ({len(self.overrides)}):")
             lines += [f"  {student}: {text}" for student, text in self.overrides]
