@@ -9,8 +9,9 @@ notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that 
 ungraded cell defines gets a note (`course.grader.attempts`).
 
 Reading is linear in the file's size (no pattern here can backtrack across lines) and bounded: at most
-MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook; past a limit the
-notebook is refused with a message naming it.
+MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook (an old notebook's
+cells, and its worksheets, are counted before nbformat upgrades it: that takes 150 us a cell); past a
+limit the notebook is refused with a message naming it.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
         notebook = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as error:
         raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
+    if isinstance(notebook, dict) and _old_cells(notebook) > MAX_CELLS:  # before nbformat converts them
+        raise UnreadableNotebook(f"{name}: {_old_cells(notebook)} cells, more than {MAX_CELLS}: not graded")
     try:
         notebook = upgrade(notebook) if isinstance(notebook, dict) else notebook
     except ValueError as error:
@@ -125,6 +128,16 @@ def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str
         if setup is not None and cells:
             notes.append(f"{name}: the setup cell had lost its metadata; used the first cell with imports")
     return Submission(name, setup, cells, tuple(notes))
+
+
+def _old_cells(notebook: dict) -> int:
+    """The cells of an nbformat 3 notebook, in all its worksheets (each counted as one too); 0 for
+    another format."""
+    sheets = notebook.get("worksheets") if notebook.get("nbformat") == 3 else None
+    if not isinstance(sheets, list):
+        return 0
+    cells = [s.get("cells") if isinstance(s, dict) else None for s in sheets]
+    return len(sheets) + sum(len(c) for c in cells if isinstance(c, list))
 
 
 def _is_code(cell: object) -> bool:
