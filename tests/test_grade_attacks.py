@@ -20,7 +20,7 @@ from grading_corpus import write_notebook, write_student
 from course.grader import class_run, collect, grade, notebook, secret
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.gradebook import loose_files
-from course.grader.notebook import MAX_CELLS, UnreadableNotebook, parse_notebook
+from course.grader.notebook import MAX_CELLS, MAX_CODE_BYTES, UnreadableNotebook, parse_notebook
 from course.grader.results import result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run
 from course.grader.sandbox.wire import decode_frames, encode_frame
@@ -298,6 +298,19 @@ def test_an_old_notebook_with_too_many_cells_is_refused_before_it_is_upgraded(mo
     monkeypatch.setattr(notebook, "upgrade", lambda nb: pytest.fail("nbformat upgraded it"))
     with pytest.raises(UnreadableNotebook, match=f"{MAX_CELLS + 4} cells, more than {MAX_CELLS}"):
         parse_notebook(data, list(EXERCISES))
+
+
+def test_a_students_code_is_bounded_across_all_their_notebooks(tmp_path):
+    """40 notebooks of 1 MB of code each (the per-notebook limit): the grader parses each notebook's
+    cells in its own process before any grading (1 MB of `x` lines took 5 s per ast.parse, and a cell
+    is parsed several times), about ten minutes for one student; the student's code counts as a whole."""
+    cell = "s = '" + "x" * (MAX_CODE_BYTES // 2) + "'\n"  # large but quick to parse: the test stays fast
+    for index in range(4):
+        write_notebook(tmp_path / "mal" / f"{index}.ipynb", cell, {})
+    files = read_student(tmp_path / "mal")
+    assert len(files.notebooks) == 1
+    left = notebook.MAX_STUDENT_CODE_BYTES - len(cell)
+    assert sum(f"more than the {left} characters of code left" in n for n in files.notes) == 3
 
 
 # --- decoding what comes back --------------------------------------------------------------------------

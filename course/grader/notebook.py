@@ -9,7 +9,8 @@ notebook (nbformat 3) is upgraded first, as Jupyter does; an exercise cell that 
 ungraded cell defines gets a note (`course.grader.attempts`).
 
 Reading is linear in the file's size (no pattern here can backtrack across lines) and bounded: at most
-MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook (an old notebook's
+MAX_NOTEBOOK_BYTES per file, MAX_CELLS cells and MAX_CODE_BYTES of code per notebook, and
+MAX_STUDENT_CODE_BYTES of code in all of a student's notebooks together (an old notebook's
 cells, and its worksheets, are counted before nbformat upgrades it: that takes 150 us a cell); past a
 limit the notebook is refused with a message naming it.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_CELLS",
     "MAX_CODE_BYTES",
     "MAX_NOTEBOOK_BYTES",
+    "MAX_STUDENT_CODE_BYTES",
     "Submission",
     "UnreadableNotebook",
     "parse_notebook",
@@ -38,6 +40,9 @@ __all__ = [
 MAX_NOTEBOOK_BYTES = MAX_FILE_BYTES
 MAX_CELLS = 5000  # the course's notebooks have about a hundred
 MAX_CODE_BYTES = 2**20  # of code, in all the code cells of one notebook
+# of code in all of one student's notebooks (the grader parses it in its own process: 1 MB of one-line
+# statements takes seconds); the five solution notebooks hold about 95,000 characters of code together
+MAX_STUDENT_CODE_BYTES = 2**20
 _MAGIC = re.compile(r"^([ \t]*)[%!].*$", re.MULTILINE)  # [ \t], not \s: a run of newlines is not rescanned
 _IMPORT = re.compile(r"^[ \t]*(import|from)[ \t]", re.MULTILINE)
 
@@ -54,6 +59,7 @@ class Submission:
     setup: str | None
     cells: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    code_size: int = 0  # characters of code in all its code cells
 
 
 def read_notebook(path: str | Path, exercise_ids: Iterable[str]) -> Submission:
@@ -73,8 +79,11 @@ def read_notebook(path: str | Path, exercise_ids: Iterable[str]) -> Submission:
     return parse_notebook(data, exercise_ids, name=path.name)
 
 
-def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebook") -> Submission:
-    """Like read_notebook, from the file's bytes."""
+def parse_notebook(
+    data: bytes, exercise_ids: Iterable[str], name: str = "notebook", code_left: int = MAX_CODE_BYTES
+) -> Submission:
+    """Like read_notebook, from the file's bytes; `code_left`: the characters of code the student's
+    other notebooks left of MAX_STUDENT_CODE_BYTES (a notebook with more is refused)."""
     if not data.strip():
         raise UnreadableNotebook(f"{name}: the file is empty")
     try:
@@ -99,10 +108,15 @@ def parse_notebook(data: bytes, exercise_ids: Iterable[str], name: str = "notebo
     size = sum(len(source) for _, source in code)
     if size > MAX_CODE_BYTES:
         raise UnreadableNotebook(f"{name}: {size} characters of code, more than {MAX_CODE_BYTES}: not graded")
+    if size > code_left:  # before any of it is parsed
+        raise UnreadableNotebook(
+            f"{name}: {size} characters of code, more than the {code_left} characters of code left of the "
+            f"{MAX_STUDENT_CODE_BYTES} a student's notebooks may hold together: not graded"
+        )
     found = _find_cells(code, list(exercise_ids), name)
     ungraded = [source for _, source in code if source != found.setup and source not in found.cells.values()]
     helpers = helpers_elsewhere(found.cells, found.setup, ungraded, name)
-    return replace(found, notes=found.notes + tuple(helpers))
+    return replace(found, notes=found.notes + tuple(helpers), code_size=size)
 
 
 def _find_cells(code: list[tuple[dict, str]], exercise_ids: list[str], name: str) -> Submission:

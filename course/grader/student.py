@@ -19,7 +19,13 @@ from pathlib import Path
 
 from course.grader.attempts import candidates
 from course.grader.collect import Student, read_files
-from course.grader.notebook import Submission, UnreadableNotebook, parse_notebook
+from course.grader.notebook import (
+    MAX_CODE_BYTES,
+    MAX_STUDENT_CODE_BYTES,
+    Submission,
+    UnreadableNotebook,
+    parse_notebook,
+)
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, SandboxPool, describe, isolation, run_submission
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for, not_attempted
@@ -82,9 +88,11 @@ def read_student(folder: Path | Student) -> StudentFiles:
     notebooks, notes = [], []
     files, skipped = read_files(student.path)
     notes += skipped
+    code_left = MAX_STUDENT_CODE_BYTES  # of code in all the student's notebooks, in file name order
     for relative, data in files:
         try:
-            notebooks.append(parse_notebook(data, EXERCISES, name=relative))
+            notebooks.append(parse_notebook(data, EXERCISES, relative, min(code_left, MAX_CODE_BYTES)))
+            code_left -= notebooks[-1].code_size
         except UnreadableNotebook as reason:
             notes.append(f"{reason}: 0 points for it")
     if not notebooks:
