@@ -374,6 +374,19 @@ def test_any_returned_value_gets_a_verdict_never_an_exception(exercise_id, value
     assert result.score == 0.0 and len(result.cases) == len(cases)
 
 
+def test_a_returned_value_cannot_blow_up_the_feedback():
+    """non_max_suppression quoted the whole kept list when an index was out of range: 16 MB of int64
+    (what one exercise may send back) became 44 MB of message in the student's JSON, report and in the
+    grader's memory; every case message is now cut to MAX_MESSAGE characters."""
+    exercise = EXERCISES["non_max_suppression"]
+    cases = cases_for(exercise, 1)
+    huge = np.full(200_000, -(2**62), dtype=np.int64)
+    run = ExerciseRun(exercise.id, "exited 0", [Outcome(output=huge) for _ in cases])
+    result = verdict(exercise, cases, run, timeout=3.0)
+    assert result.score == 0.0 and "should be distinct indices" in result.cases[0].message
+    assert all(len(case.message) <= 5_000 for case in result.cases)
+
+
 class Fragile(Exercise):
     """A test exercise whose judge raises on anything but an int."""
 

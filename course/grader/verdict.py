@@ -3,7 +3,8 @@
 The exercise's own `score_case` and `summarize` judge every outcome; this module only decides what a
 missing outcome means (the run timed out, crashed, exited, ...) and adds what a student needs to know.
 It is total: a value the judge cannot handle (inf where an integer is expected, an int of 400 digits,
-a tuple of strings, ...) costs that case, with a message naming the value, never the grader. Hidden
+a tuple of strings, ...) costs that case, with a message naming the value, never the grader; a case's
+message is at most MAX_MESSAGE characters, whatever a judge quoted of the value. Hidden
 cases are shown as "hidden case 1", "hidden case 2", ...: their names describe the draws.
 """
 
@@ -23,6 +24,7 @@ _SHORT = reprlib.Repr()  # bounded reprs of what a student's function returned
 _SHORT.maxlevel, _SHORT.maxtuple, _SHORT.maxlist, _SHORT.maxdict = 3, 4, 4, 4
 _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 40, 40, 60
 PRINTED = 300  # characters of what the student's code printed, shown when the exercise was not passed
+MAX_MESSAGE = 4000  # characters of a case's message: a judge may quote what was returned (16 MB of it)
 
 
 def verdict(
@@ -54,7 +56,7 @@ def verdict(
         except Exception as error:  # noqa: BLE001 - a judge that fails even then: 0, and why
             message = f"0 points: the check could not judge what your {exercise.id} returned ({error!r:.200})"
             return CheckResult(exercise.id, exercise.title, 0.0, points, "error", [], message)
-    result = _hide_names(result)
+    result = _bounded(_hide_names(result))
     if result.status != "not attempted" and len(result.cases) == len(cases):
         unrun = "no result: the run ended before this case (see above)"
         pairs = zip(result.cases, run.outcomes, strict=True)
@@ -90,6 +92,16 @@ def _describe(value: object) -> str:
     except Exception:  # noqa: BLE001 - a repr that fails is described by its type alone
         text = "?"
     return f"{text} (a {type(value).__name__})"
+
+
+def _bounded(result: CheckResult) -> CheckResult:
+    """The result with each case's message cut to MAX_MESSAGE characters."""
+    cut = " ... (cut short)"
+    cases = [
+        replace(c, message=c.message[: MAX_MESSAGE - len(cut)] + cut) if len(c.message) > MAX_MESSAGE else c
+        for c in result.cases
+    ]
+    return replace(result, cases=cases)
 
 
 def _hide_names(result: CheckResult) -> CheckResult:

@@ -179,7 +179,10 @@ class NonMaxSuppression(Exercise):
             )
         kept = output.tolist()
         if any(not 0 <= k < len(boxes) for k in kept) or len(set(kept)) != len(kept):
-            return 0.0, f"the kept indices {kept} should be distinct indices of boxes (0..{len(boxes) - 1})"
+            return (
+                0.0,
+                f"the kept indices {_listed(kept)} should be distinct indices of boxes (0..{len(boxes) - 1})",
+            )
         expected = self.reference(boxes, scores, threshold).tolist()
         if kept == expected:
             return 1.0, ""
@@ -193,6 +196,13 @@ class NonMaxSuppression(Exercise):
         if len(matches) == 1 and all(why in matches for why, wrong in variants if wrong == kept):
             message += "\n" + matches.pop()
         return 0.0, message
+
+
+def _listed(kept: list[int], shown: int = 12) -> str:
+    """The kept list as a student wrote it, its first `shown` entries only when it is longer."""
+    if len(kept) <= shown:
+        return str(kept)
+    return f"{str(kept[:shown])[:-1]}, ... ({len(kept)} in all)]"
 
 
 def _ranked_before(scores, first: int, second: int) -> bool:
