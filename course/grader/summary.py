@@ -79,7 +79,7 @@ class ClassSummary:
                 lines += [f"  {shown(student)}: {shown(note)}" for student, note in found]
         if self.overrides:
             lines.append(f"\nOverrides applied ({len(self.overrides)}):")
-            lines += [f"  {student}: {text}" for student, text in self.overrides]
+            lines += [f"  {shown(student)}: {shown(text)}" for student, text in self.overrides]
         return "\n".join(lines) + "\n"
 
 
