@@ -134,3 +134,19 @@ def test_the_test_run_expects_passed_in_solutions_and_not_attempted_in_the_relea
         REPO / "notebooks": "not attempted",
     }
     assert "course_root_conftest" not in sys.modules
+
+
+@pytest.mark.parametrize("suffixes, compiles", [((".py", ".ipynb"), True), ((".py",), False)])
+def test_a_run_with_notebooks_compiles_every_kernel_before_the_first_one(monkeypatch, suffixes, compiles):
+    """With an empty Numba cache, a notebook's first compile prints a line on stderr, which fails a cell
+    whose output is compared (# NBVAL_CHECK_OUTPUT): the run compiles first, and only when it has
+    notebooks to run."""
+    from types import SimpleNamespace
+
+    from course import kernels
+
+    called = []
+    monkeypatch.setattr(kernels, "precompile", lambda: called.append(True))
+    items = [SimpleNamespace(path=REPO / f"x{suffix}") for suffix in suffixes]
+    _conftest().pytest_collection_finish(SimpleNamespace(items=items))
+    assert called == ([True] if compiles else [])
