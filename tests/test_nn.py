@@ -201,7 +201,11 @@ TYPE_AND_VALUE_ERRORS = {
 
 @pytest.mark.parametrize("name", TYPE_AND_VALUE_ERRORS)
 def test_type_problems_are_type_errors_and_shape_problems_value_errors(name):
-    call, exception, pattern = TYPE_AND_VALUE_ERRORS[name]
+    _raises_exactly(*TYPE_AND_VALUE_ERRORS[name])
+
+
+def _raises_exactly(call, exception: type, pattern: str) -> None:
+    """call() raises `exception` itself (not a subclass) with a message matching `pattern`."""
     with pytest.raises(exception, match=pattern) as info:
         call()
     assert type(info.value) is exception
@@ -477,10 +481,7 @@ BAD_LAYER_ARGUMENTS = {
 
 @pytest.mark.parametrize("name", BAD_LAYER_ARGUMENTS)
 def test_layer_constructors_refuse_what_they_would_coerce(name):
-    call, exception, pattern = BAD_LAYER_ARGUMENTS[name]
-    with pytest.raises(exception, match=pattern) as info:
-        call()
-    assert type(info.value) is exception
+    _raises_exactly(*BAD_LAYER_ARGUMENTS[name])
 
 
 def test_layer_constructors_take_numpy_integers_and_bools():
