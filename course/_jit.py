@@ -65,7 +65,13 @@ def _refusing(*names: str) -> Iterator[None]:
 with _refusing("coverage"):
     import numba
     from numba.core import event
+    from numba.core.caching import IndexDataCacheFile
     from numba.core.registry import cpu_target
+
+try:
+    import fcntl
+except ImportError:  # Windows: Numba's disk cache as Numba keeps it
+    fcntl = None
 
 __all__ = [
     "PARALLEL_WORK",
@@ -101,8 +107,36 @@ _helpers_lock = threading.Lock()
 
 
 def jit(fn: Callable) -> Callable:
-    """Compile `fn` lazily in nopython mode, serial, without the GIL, cached on disk."""
-    return numba.njit(fn, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+    """Compile `fn` lazily in nopython mode, serial, without the GIL, cached on disk; saving to the
+    cache holds a lock (`_LockedCacheFile`)."""
+    kernel = numba.njit(fn, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+    cache_file = getattr(getattr(kernel, "_cache", None), "_cache_file", None)  # None without the JIT
+    if fcntl is not None and type(cache_file) is IndexDataCacheFile:
+        cache_file.__class__ = _LockedCacheFile
+    return kernel
+
+
+class _LockedCacheFile(IndexDataCacheFile):
+    """Numba's disk cache of one kernel, whose saves take turns between processes.
+
+    A save reads the kernel's index (one file for all its specialisations), adds its own entry with the
+    first data file name the index does not use, and writes both back, without a lock: two processes
+    saving two specialisations at the same moment (a student's two notebooks compiling one kernel in
+    float32 and float64) can both take the same name, and the index can end up naming the other one's
+    file, after which every call of the kernel in that dtype fails with "can't unbox array" until the
+    cache is cleared (numba/numba#10128 is the same race). Here each save holds an exclusive `flock` on a
+    file beside the index; where that file cannot be opened (a read-only cache), Numba saves as it would.
+    """
+
+    def save(self, key, data) -> None:
+        try:
+            lock = open(self._index_path + ".lock", "ab")  # noqa: SIM115 - closed below, which unlocks
+        except OSError:
+            super().save(key, data)
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            super().save(key, data)
 
 
 def load_numba_target() -> None:

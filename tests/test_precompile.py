@@ -128,8 +128,9 @@ def test_a_group_is_compiled_in_both_dtypes_by_the_one_process_that_claims_it_fi
 
 def test_no_kernel_belongs_to_two_groups_and_every_kernel_to_one(monkeypatch):
     """Processes compile different groups at the same time. Numba's cache index of a kernel is read,
-    extended and written back without a lock, so two processes compiling one kernel in two dtypes at
-    once could leave it naming the wrong file: each kernel must be called by one group only."""
+    extended and written back, so two processes compiling one kernel in two dtypes at once could leave
+    it naming the wrong file where saves cannot take turns by a file lock (`course._jit`; not on
+    Windows): each kernel must be called by one group only."""
     callers, kernel_names = {}, set()
     for module in (conv, pool):
         for name in module.__all__:

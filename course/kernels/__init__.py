@@ -85,11 +85,12 @@ def _compile(claims: str | None) -> None:
     has claimed it first: a group is claimed by creating the file named by its index in the directory
     `claims`, which fails for every process but one. `claims=None` calls every group.
 
-    A group is claimed with both its dtypes because Numba's disk cache keeps one index per kernel, which
-    a process saving a new specialisation reads, extends and writes back without a lock: two processes
-    saving the float32 and float64 specialisations of one kernel at the same moment can leave the index
-    naming the other's file, and every later call of that kernel in that dtype then fails with "can't
-    unbox array" until the cache is cleared (numba/numba#10128 is the same race).
+    A group is claimed with both its dtypes so that no two processes compile one kernel at once: Numba's
+    disk cache keeps one index per kernel, which a save reads, extends and writes back, and two processes
+    saving its float32 and float64 specialisations at the same moment can leave it naming the other's
+    file (every later call in that dtype then fails with "can't unbox array"). `course._jit` makes those
+    saves take turns with a file lock where the system has one (not on Windows); the groups keep
+    `precompile` safe without it.
     """
     from course._jit import load_numba_target
 
