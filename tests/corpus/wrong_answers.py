@@ -308,6 +308,7 @@ def receptive_field_own_stride(layers):
 # separable_factors -------------------------------------------------------------------------------
 
 
+@np.errstate(all="ignore")  # overflows and divisions by zero are part of this mistake: no warnings
 def separable_factors_top_left_pivot(kernel):
     column, row = kernel[:, 0].copy(), kernel[0, :] / kernel[0, 0]
     return (column, row) if np.allclose(np.outer(column, row), kernel) else None
@@ -454,6 +455,7 @@ def numerical_gradient_default_eps(f, x, eps=1e-6):
 # 05_applications ---------------------------------------------------------------------------------
 
 
+@np.errstate(all="ignore")  # overflows and divisions by zero are part of this mistake: no warnings
 def iou_min_max_swapped(box_a, box_b):
     w = max(0.0, max(box_a[2], box_b[2]) - min(box_a[0], box_b[0]))
     h = max(0.0, max(box_a[3], box_b[3]) - min(box_a[1], box_b[1]))
