@@ -11,7 +11,8 @@ what both tasks need, derived from the same pasted digits so that they agree:
 Digits in one still scene never overlap, so every mask pixel belongs to exactly one box. Scenes are a
 pure function of the digits given and the seed; train and test scenes come from the digits' own train
 and test splits (`load_scenes`). `make_video` moves digits across a fixed background, frame by frame.
-Layering: scenes imports numpy and (lazily) `course.data`, nothing else.
+Layering: scenes imports numpy, the argument checks of `course._args` and (lazily) `course.data`, nothing
+else.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from course import _args
 
 __all__ = ["NUM_CLASSES", "CLASS_NAMES", "Scenes", "make_scenes", "make_video", "load_scenes"]
 
@@ -171,10 +174,7 @@ def _check_digits(digits, labels) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_positive(op: str, **values: int) -> None:
     for name, value in values.items():
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-            raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+        _args.positive_int(op, name, value)
 
 
 def _resize(image: np.ndarray, side: int) -> np.ndarray:
