@@ -80,7 +80,7 @@ def read_notebook(path: str | Path, exercise_ids: Iterable[str]) -> Submission:
 
 
 def parse_notebook(
-    data: bytes, exercise_ids: Iterable[str], name: str = "notebook", code_left: int = MAX_CODE_BYTES
+    data: bytes, exercise_ids: Iterable[str], name: str = "notebook", code_left: int = MAX_STUDENT_CODE_BYTES
 ) -> Submission:
     """Like read_notebook, from the file's bytes; `code_left`: the characters of code the student's
     other notebooks left of MAX_STUDENT_CODE_BYTES (a notebook with more is refused)."""

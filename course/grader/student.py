@@ -20,7 +20,6 @@ from pathlib import Path
 from course.grader.attempts import candidates
 from course.grader.collect import Student, read_files
 from course.grader.notebook import (
-    MAX_CODE_BYTES,
     MAX_STUDENT_CODE_BYTES,
     Submission,
     UnreadableNotebook,
@@ -91,7 +90,7 @@ def read_student(folder: Path | Student) -> StudentFiles:
     code_left = MAX_STUDENT_CODE_BYTES  # of code in all the student's notebooks, in file name order
     for relative, data in files:
         try:
-            notebooks.append(parse_notebook(data, EXERCISES, relative, min(code_left, MAX_CODE_BYTES)))
+            notebooks.append(parse_notebook(data, EXERCISES, relative, code_left))
             code_left -= notebooks[-1].code_size
         except UnreadableNotebook as reason:
             notes.append(f"{reason}: 0 points for it")
