@@ -6,6 +6,7 @@ Imports nothing from the rest of the package.
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -89,6 +90,16 @@ def matching_dtype(value: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return value if value.dtype == dtype else value.astype(dtype)
 
 
+def array_fits(op: str, name: str, value, what: str, shape, dtype) -> None:
+    """A ValueError naming `name` when `name`=value makes `what`, an array of `shape` and `dtype`, larger
+    than any numpy array can be (more bytes than np.intp holds): numpy's own error for it ("Maximum
+    allowed dimension exceeded", or "array is too big") names no argument."""
+    if math.prod(shape) * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{op}: {name}={value!r} makes {what} of shape {tuple(shape)}, larger than any numpy array can be"
+        )
+
+
 def pooled_size(op: str, size: int, kernel: int, stride: int, padding: int, axis: str) -> int:
     """Output length along one axis: (size + 2*padding - kernel) // stride + 1, which must be >= 1."""
     padded = size + 2 * padding
@@ -108,7 +119,7 @@ def clamped_stride(stride: tuple[int, int], padded: tuple[int, int]) -> tuple[in
 
 def conv_args(op: str, x, w, b, stride, padding):
     """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw) (clamped to the padded size),
-    (ph, pw)."""
+    (ph, pw) and the output's shape (N, F, Ho, Wo)."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
     for name, array, layout in (("x", x, "(N, C, H, W)"), ("w", w, "(F, C, KH, KW)")):
@@ -128,12 +139,16 @@ def conv_args(op: str, x, w, b, stride, padding):
                 f"{op}: b must have one entry per output channel, F={w.shape[0]}, got b.shape={b.shape}"
             )
     stride = as_pair(op, "stride", stride, minimum=1)
-    padding = as_pair(op, "padding", padding, minimum=0)
+    padding_value, padding = padding, as_pair(op, "padding", padding, minimum=0)
     kh, kw = w.shape[2:]
     pooled_size(op, x.shape[2], kh, stride[0], padding[0], "height")
     pooled_size(op, x.shape[3], kw, stride[1], padding[1], "width")
-    stride = clamped_stride(stride, (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]))
-    return x, w, b, stride, padding
+    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+    array_fits(op, "padding", padding_value, "a padded input", (*x.shape[:2], *padded), x.dtype)
+    stride = clamped_stride(stride, padded)
+    output = conv_output_shape(x.shape, w.shape, stride, padding)
+    array_fits(op, "padding", padding_value, "an output", output, x.dtype)
+    return x, w, b, stride, padding, output
 
 
 def conv_output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int, int]:

@@ -53,8 +53,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     stride and padding take an int or an (h, w) pair; padding adds that many zeros on both sides (any
     padding >= 0, as in PyTorch: outputs that see only zeros are the bias). Returns z (N, F, Ho, Wo).
     """
-    x, w, b, stride, padding = _args.conv_args("conv2d", x, w, b, stride, padding)
-    shape = _args.conv_output_shape(x.shape, w.shape, stride, padding)
+    x, w, b, stride, padding, shape = _args.conv_args("conv2d", x, w, b, stride, padding)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     w = np.ascontiguousarray(w)
     work = _conv_work(shape, w.shape)
@@ -80,9 +79,8 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
     With input_grad=False, grad_x is None and not computed, as PyTorch skips the gradient of an input
     that needs none (a network's first layer, whose input is the data): about half the work.
     """
-    x, w, _, stride, padding = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
+    x, w, _, stride, padding, expected = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     input_grad = _args.flag("conv2d_backward", "input_grad", input_grad)
-    expected = _args.conv_output_shape(x.shape, w.shape, stride, padding)
     delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)

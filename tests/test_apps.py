@@ -195,6 +195,9 @@ def test_upsample_checks_its_arguments():
         upsample_nearest2d(x, 1.5)
     with pytest.raises(ValueError, match="grad_out"):
         upsample_nearest2d_backward(np.zeros((1, 1, 3, 3)), x, 2)
+    # numpy's own error for an output past any array named no argument
+    with pytest.raises(ValueError, match=r"upsample_nearest2d: scale_factor=4294967296 makes an output"):
+        upsample_nearest2d(x, 2**32)
 
 
 def test_upsample_layer_backward_passes_the_finite_difference_check():

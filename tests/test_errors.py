@@ -61,6 +61,27 @@ CONV_CASES = {
     "stride bool": (lambda: conv(stride=True), TypeError, r"stride must be an int or a pair.*got True"),
     "padding triple": (lambda: conv(padding=(1, 1, 1)), TypeError, r"padding must be an int or a pair"),
     "padding string": (lambda: conv(padding="same"), TypeError, r"padding must be an int or a pair.*'same'"),
+    "padding past any array": (  # numpy's own error for it named no argument
+        lambda: conv(padding=2**62),
+        ValueError,
+        r"conv2d: padding=4611686018427387904 makes a padded input of shape \(2, 3, 9223372036854775814, "
+        r"9223372036854775813\), larger than any numpy array can be",
+    ),
+    "padding past any array, one axis": (
+        lambda: conv(padding=(0, 2**70)),
+        ValueError,
+        r"conv2d: padding=\(0, 1180591620717411303424\) makes a padded input of shape",
+    ),
+    "padding past any output": (  # the padded input fits, the output (4 kernels of 3 channels) does not
+        lambda: conv(padding=200_000_000),
+        ValueError,
+        r"conv2d: padding=200000000 makes an output of shape \(2, 4, 400000004, 400000004\), larger than",
+    ),
+    "backward padding past any array": (
+        lambda: conv_back(padding=2**62),
+        ValueError,
+        r"conv2d_backward: padding=4611686018427387904 makes a padded input",
+    ),
     "backward grad_out shape": (
         lambda: conv_back(grad_out=GRAD[:, :, :3]),
         ValueError,

@@ -52,8 +52,10 @@ def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
     x = _args.float_array("upsample_nearest2d", "x", x, 4, "(N, C, H, W)")
     s = _args.positive_int("upsample_nearest2d", "scale_factor", scale_factor)
     n, c, h, w = x.shape
+    shape = (n, c, h * s, w * s)
+    _args.array_fits("upsample_nearest2d", "scale_factor", scale_factor, "an output", shape, x.dtype)
     blocks = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
-    return np.ascontiguousarray(blocks).reshape(n, c, h * s, w * s)
+    return np.ascontiguousarray(blocks).reshape(shape)
 
 
 def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_factor: int) -> np.ndarray:
