@@ -5,6 +5,7 @@ under attack, in both sandbox modes, is in test_grade.py."""
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import io
 import json
@@ -18,11 +19,12 @@ import pytest
 from grading_corpus import write_notebook, write_student
 
 from course.grader import class_run, collect, grade, notebook, secret
+from course.grader.attempts import candidates
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, MAX_CODE_BYTES, UnreadableNotebook, parse_notebook
 from course.grader.results import result_name, signed_json
-from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run
+from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run, _job
 from course.grader.sandbox.wire import decode_frames, encode_frame
 from course.grader.student import StudentGrade, grade_student, read_student
 from course.grader.summary import summarize_class
@@ -311,6 +313,30 @@ def test_a_students_code_is_bounded_across_all_their_notebooks(tmp_path):
     assert len(files.notebooks) == 1
     left = notebook.MAX_STUDENT_CODE_BYTES - len(cell)
     assert sum(f"more than the {left} characters of code left" in n for n in files.notes) == 3
+
+
+def test_one_cell_defining_every_exercise_is_parsed_once_not_once_per_exercise(tmp_path, monkeypatch):
+    """A cell without metadata is graded for every exercise whose `def <id>(` it holds: one cell of
+    1 MB that defines all of them was parsed by the grader's own process for each exercise it stood
+    for, several times (is it attempted, which helpers, which imports, again after each restart):
+    about 300 parses of 4 s each, twenty minutes for one student before and while any grading."""
+    cell = "import numpy\n" + "".join(f"def {e}(*args):\n    return 0\n" for e in EXERCISES)
+    write_notebook(tmp_path / "mal" / "all.ipynb", None, {"q_x": cell}, metadata=False)
+    parses = []
+    real_parse = ast.parse
+    monkeypatch.setattr(
+        ast, "parse", lambda source, *a, **k: parses.append(source) or real_parse(source, *a, **k)
+    )
+    files = read_student(tmp_path / "mal")
+    (found,) = files.notebooks
+    assert set(found.cells) == set(EXERCISES)
+    notebook_of = {e: x.notebook for e, x in EXERCISES.items()}
+    options = candidates([(found.path, found.cells)], notebook_of)
+    assert all(o == [0] for o in options.values())
+    plan = {e: (0, []) for e in EXERCISES}
+    for _restart in range(3):  # the sandbox ended under an exercise: the job is sent again
+        _job([(found.setup, found.cells)], plan, LIMITS, None)
+    assert parses.count(cell) <= 4  # once for each thing the grader learns from it
 
 
 # --- decoding what comes back --------------------------------------------------------------------------

@@ -19,31 +19,23 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Collection, Iterable, Mapping
 
 __all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
 
 MAX_ATTEMPTS = 3  # distinct attempts of one exercise graded per student, at most
+# sources whose facts (stubs, names defined, names used) are remembered: a cell without metadata stands
+# for every exercise whose `def` it holds, and is asked about once per exercise (1 MB of code takes
+# seconds to parse); the sources are a student's cells, which the class run keeps in memory anyway
+_REMEMBERED_SOURCES = 128
 
 
 def attempted(source: str, exercise_id: str) -> bool:
     """Whether a cell holds an attempt at `exercise_id`: False when its function's body is only the
     released stub (a docstring and `raise NotImplementedError(...)`), True otherwise (also when the
     cell does not parse: a broken attempt is still an attempt)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
-    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == exercise_id]
-    if not functions:
-        return True
-    body = functions[-1].body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]  # the docstring
-    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
-        return True
-    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
-    return not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError")
+    return exercise_id not in _stubs(source)
 
 
 def candidates(
@@ -107,12 +99,35 @@ def upgrade(notebook: dict) -> dict:
         raise ValueError(f"an nbformat 3 notebook that nbformat cannot upgrade ({error})"[:300]) from None
 
 
-def _defined(source: str) -> set[str]:
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _stubs(source: str) -> frozenset[str]:
+    """Top-level functions of a cell whose last definition is only the released stub (see
+    `attempted`); none when the cell does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    last = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return frozenset(name for name, function in last.items() if _is_stub(function.body))
+
+
+def _is_stub(body: list[ast.stmt]) -> bool:
+    """Whether a function's body is a docstring (or none) and `raise NotImplementedError(...)`."""
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _defined(source: str) -> frozenset[str]:
     """Top-level names a cell defines: functions, classes, assignments, imports."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
+        return frozenset()
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -122,16 +137,17 @@ def _defined(source: str) -> set[str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return names
+    return frozenset(names)
 
 
-def _used(source: str) -> list[str]:
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _used(source: str) -> tuple[str, ...]:
     """Names a cell reads and neither defines nor gets from Python's builtins, in order of first use."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    bound = _defined(source) | set(dir(builtins))
+        return ()
+    bound = {*_defined(source), *dir(builtins)}
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             bound.add(node.arg)
@@ -141,4 +157,4 @@ def _used(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
             used.setdefault(node.id)
-    return list(used)
+    return tuple(used)
