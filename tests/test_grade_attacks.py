@@ -339,6 +339,20 @@ def test_one_cell_defining_every_exercise_is_parsed_once_not_once_per_exercise(t
     assert parses.count(cell) <= 4  # once for each thing the grader learns from it
 
 
+def test_a_cell_too_deeply_nested_to_parse_costs_its_own_exercise_only(tmp_path):
+    """A sum of 5,000 terms is nested too deeply for Python's parser (RecursionError, not a
+    SyntaxError): it cost the student every exercise (the grader failed listing the imports of the
+    job) and, once past that, every other exercise of its notebook (each reads the other cells for
+    their definitions)."""
+    deep = "def conv_param_count(*args):\n    return " + "+".join(["1"] * 5000) + "\n"
+    write_student(tmp_path / "ann", {"conv_param_count": deep}, only=FC)
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "ann", None, LIMITS, pool=pool, exercises=[FC, "conv_param_count"])
+    assert grade.results[FC].score == grade.results[FC].max_score, str(grade.results[FC])
+    assert grade.results["conv_param_count"].score == 0.0
+    assert "your cell is nested too deeply" in str(grade.results["conv_param_count"])
+
+
 # --- decoding what comes back --------------------------------------------------------------------------
 
 

@@ -180,7 +180,7 @@ def _imports(code: str | None) -> tuple[str, ...]:
     metadata, may stand for every exercise it defines; 1 MB of code takes seconds to parse."""
     try:
         tree = ast.parse(code or "")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deeply nested to parse
         return ()
     names = []
     for node in ast.walk(tree):
