@@ -191,6 +191,23 @@ def test_names_from_a_submission_cannot_write_escapes_or_lines_into_the_summary(
     assert "ann\\x1b[31m: x\\x1b]52;c;" in text and "bad\\xff.ipynb" in text and "loose\\x1b[8m.txt" in text
 
 
+def test_a_file_named_like_the_sandbox_note_keeps_its_notes_in_the_summary_and_report(tmp_path):
+    """The gradebook leaves out the grader's own note on the sandbox ("sandbox: ..."); a note on a
+    student's file starts with the file's name, which the student chose: "sandbox: 01.ipynb" hid every
+    note on that notebook (its lost metadata, its helpers, that it is not a notebook) from the summary
+    and the report."""
+    write_student(tmp_path / "eve", only=FC, metadata=False)
+    (notebook,) = (tmp_path / "eve").iterdir()
+    notebook.rename(tmp_path / "eve" / "sandbox: 01.ipynb")
+    (tmp_path / "eve" / "sandbox: notes.txt").write_text("not a notebook")
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "eve", None, LIMITS, pool=pool, exercises=[FC])
+    (final,) = final_grades([grade], [])
+    assert not any(n.startswith("sandbox: bubblewrap") or "process limits" in n for n in final.notes)
+    assert any(n.startswith("sandbox: 01.ipynb: the cell of fc_param_count had lost") for n in final.notes)
+    assert any(n.startswith("sandbox: notes.txt: not a notebook") for n in final.notes)
+
+
 # --- reading submissions ----------------------------------------------------------------------------------
 
 
