@@ -5,6 +5,7 @@ under attack, in both sandbox modes, is in test_grade.py."""
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import io
 import json
@@ -18,11 +19,12 @@ import pytest
 from grading_corpus import write_notebook, write_student
 
 from course.grader import class_run, collect, grade, notebook, secret
+from course.grader.attempts import candidates
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, MAX_CODE_BYTES, UnreadableNotebook, parse_notebook
 from course.grader.results import result_name, signed_json
-from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run
+from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run, _job
 from course.grader.sandbox.wire import decode_frames, encode_frame
 from course.grader.student import StudentGrade, grade_student, read_student
 from course.grader.summary import summarize_class
@@ -189,6 +191,23 @@ def test_names_from_a_submission_cannot_write_escapes_or_lines_into_the_summary(
     assert "ann\\x1b[31m: x\\x1b]52;c;" in text and "bad\\xff.ipynb" in text and "loose\\x1b[8m.txt" in text
 
 
+def test_a_file_named_like_the_sandbox_note_keeps_its_notes_in_the_summary_and_report(tmp_path):
+    """The gradebook leaves out the grader's own note on the sandbox ("sandbox: ..."); a note on a
+    student's file starts with the file's name, which the student chose: "sandbox: 01.ipynb" hid every
+    note on that notebook (its lost metadata, its helpers, that it is not a notebook) from the summary
+    and the report."""
+    write_student(tmp_path / "eve", only=FC, metadata=False)
+    (notebook,) = (tmp_path / "eve").iterdir()
+    notebook.rename(tmp_path / "eve" / "sandbox: 01.ipynb")
+    (tmp_path / "eve" / "sandbox: notes.txt").write_text("not a notebook")
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "eve", None, LIMITS, pool=pool, exercises=[FC])
+    (final,) = final_grades([grade], [])
+    assert not any(n.startswith("sandbox: bubblewrap") or "process limits" in n for n in final.notes)
+    assert any(n.startswith("sandbox: 01.ipynb: the cell of fc_param_count had lost") for n in final.notes)
+    assert any(n.startswith("sandbox: notes.txt: not a notebook") for n in final.notes)
+
+
 # --- reading submissions ----------------------------------------------------------------------------------
 
 
@@ -300,6 +319,21 @@ def test_an_old_notebook_with_too_many_cells_is_refused_before_it_is_upgraded(mo
         parse_notebook(data, list(EXERCISES))
 
 
+def test_an_old_notebook_is_upgraded_without_what_the_grader_does_not_read():
+    """nbformat validates and converts every node of an nbformat 3 notebook it upgrades: 19 MB of
+    metadata (5 million empty objects) took 27 s and 2.7 GB of the grader's own process (nbformat 4:
+    0.7 s), 20 MB of outputs 30 s; a student has 40 MB, and the class is read before any grading."""
+    output = {"output_type": "stream", "stream": "stdout", "text": ["x"]}
+    cell = {"cell_type": "code", "input": ["x = 1"], "language": "python", "outputs": [output] * 30_000}
+    cell["metadata"] = {"course": {"setup": True, "bulk": [{}] * 500_000}, "bulk": [{}] * 500_000}
+    sheet = {"cells": [cell], "metadata": {"bulk": [{}] * 500_000}}
+    data = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [sheet]}).encode()
+    started = time.process_time()
+    found = parse_notebook(data, list(EXERCISES))
+    assert time.process_time() - started < 2.0
+    assert found.setup == "x = 1"
+
+
 def test_a_students_code_is_bounded_across_all_their_notebooks(tmp_path):
     """40 notebooks of 1 MB of code each (the per-notebook limit): the grader parses each notebook's
     cells in its own process before any grading (1 MB of `x` lines took 5 s per ast.parse, and a cell
@@ -311,6 +345,44 @@ def test_a_students_code_is_bounded_across_all_their_notebooks(tmp_path):
     assert len(files.notebooks) == 1
     left = notebook.MAX_STUDENT_CODE_BYTES - len(cell)
     assert sum(f"more than the {left} characters of code left" in n for n in files.notes) == 3
+
+
+def test_one_cell_defining_every_exercise_is_parsed_once_not_once_per_exercise(tmp_path, monkeypatch):
+    """A cell without metadata is graded for every exercise whose `def <id>(` it holds: one cell of
+    1 MB that defines all of them was parsed by the grader's own process for each exercise it stood
+    for, several times (is it attempted, which helpers, which imports, again after each restart):
+    about 300 parses of 4 s each, twenty minutes for one student before and while any grading."""
+    cell = "import numpy\n" + "".join(f"def {e}(*args):\n    return 0\n" for e in EXERCISES)
+    write_notebook(tmp_path / "mal" / "all.ipynb", None, {"q_x": cell}, metadata=False)
+    parses = []
+    real_parse = ast.parse
+    monkeypatch.setattr(
+        ast, "parse", lambda source, *a, **k: parses.append(source) or real_parse(source, *a, **k)
+    )
+    files = read_student(tmp_path / "mal")
+    (found,) = files.notebooks
+    assert set(found.cells) == set(EXERCISES)
+    notebook_of = {e: x.notebook for e, x in EXERCISES.items()}
+    options = candidates([(found.path, found.cells)], notebook_of)
+    assert all(o == [0] for o in options.values())
+    plan = {e: (0, []) for e in EXERCISES}
+    for _restart in range(3):  # the sandbox ended under an exercise: the job is sent again
+        _job([(found.setup, found.cells)], plan, LIMITS, None)
+    assert parses.count(cell) <= 4  # once for each thing the grader learns from it
+
+
+def test_a_cell_too_deeply_nested_to_parse_costs_its_own_exercise_only(tmp_path):
+    """A sum of 5,000 terms is nested too deeply for Python's parser (RecursionError, not a
+    SyntaxError): it cost the student every exercise (the grader failed listing the imports of the
+    job) and, once past that, every other exercise of its notebook (each reads the other cells for
+    their definitions)."""
+    deep = "def conv_param_count(*args):\n    return " + "+".join(["1"] * 5000) + "\n"
+    write_student(tmp_path / "ann", {"conv_param_count": deep}, only=FC)
+    with SandboxPool() as pool:
+        grade = grade_student(tmp_path / "ann", None, LIMITS, pool=pool, exercises=[FC, "conv_param_count"])
+    assert grade.results[FC].score == grade.results[FC].max_score, str(grade.results[FC])
+    assert grade.results["conv_param_count"].score == 0.0
+    assert "your cell is nested too deeply" in str(grade.results["conv_param_count"])
 
 
 # --- decoding what comes back --------------------------------------------------------------------------

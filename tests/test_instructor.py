@@ -146,6 +146,30 @@ def test_an_nbformat_3_notebook_is_upgraded_and_its_cells_found():
     assert found.cells == {"iou": "def iou(a, b):\n    return 1.0"}
 
 
+def test_an_nbformat_3_notebook_with_a_heading_cell_is_read_as_jupyter_reads_it():
+    """nbformat writes an nbformat 3 notebook's text as lists of lines, and its reader joins them before
+    upgrading: a heading cell's list of lines stopped the upgrade, and the whole notebook was refused
+    (0 points), where Jupyter opens it."""
+    old = nbformat.v3.new_notebook(
+        worksheets=[
+            nbformat.v3.new_worksheet(
+                cells=[
+                    nbformat.v3.new_heading_cell("Exercise iou", level=2),
+                    nbformat.v3.new_code_cell("import numpy as np", metadata={"course": {"setup": True}}),
+                    nbformat.v3.new_code_cell(
+                        "def iou(a, b):\n    return 1.0", metadata={"course": {"exercise": "iou"}}
+                    ),
+                ]
+            )
+        ]
+    )
+    text = nbformat.writes(old, version=3)
+    assert json.loads(text)["worksheets"][0]["cells"][0]["source"] == ["Exercise iou"]
+    found = parse_notebook(text.encode(), ["iou"])
+    assert found.setup == "import numpy as np"
+    assert found.cells == {"iou": "def iou(a, b):\n    return 1.0"}
+
+
 def test_reading_notebook_4_leaves_nbformat_unimported():
     """nbformat (with jsonschema, which builds its grammars on import) costs seconds at the start of
     every run, a Gradescope container's included: it is imported only for an nbformat 3 notebook."""

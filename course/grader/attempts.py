@@ -12,38 +12,31 @@ Everything here reads source text or JSON only; nothing runs student code.
 - `helpers_elsewhere`: names an exercise cell uses that only an ungraded cell defines (only the setup
   cell and the exercise cells run when grading), as notes that say what to move where.
 - `upgrade`: a notebook in an old format (nbformat 3, with worksheets and `input`) converted to
-  nbformat 4 by `nbformat`, as Jupyter does when it opens one.
+  nbformat 4 by `nbformat`, as Jupyter does when it opens one (only what the grader reads of it).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Collection, Iterable, Mapping
 
 __all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
 
 MAX_ATTEMPTS = 3  # distinct attempts of one exercise graded per student, at most
+# sources whose facts (stubs, names defined, names used) are remembered: a cell without metadata stands
+# for every exercise whose `def` it holds, and is asked about once per exercise (1 MB of code takes
+# seconds to parse); the sources are a student's cells, which the class run keeps in memory anyway
+_REMEMBERED_SOURCES = 128
+_MARKS = ("setup", "exercise")  # what the grader reads of a cell's {"course": {...}} metadata
 
 
 def attempted(source: str, exercise_id: str) -> bool:
     """Whether a cell holds an attempt at `exercise_id`: False when its function's body is only the
     released stub (a docstring and `raise NotImplementedError(...)`), True otherwise (also when the
     cell does not parse: a broken attempt is still an attempt)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
-    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == exercise_id]
-    if not functions:
-        return True
-    body = functions[-1].body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]  # the docstring
-    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
-        return True
-    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
-    return not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError")
+    return exercise_id not in _stubs(source)
 
 
 def candidates(
@@ -96,23 +89,87 @@ def helpers_elsewhere(
 
 def upgrade(notebook: dict) -> dict:
     """`notebook` (parsed JSON) in nbformat 4: an nbformat 3 notebook is converted as Jupyter does,
-    others are returned as they are. Raises ValueError when nbformat cannot convert it."""
+    others are returned as they are. Only what the grader reads is converted (`_read_parts`). Raises
+    ValueError when nbformat cannot convert it."""
     if notebook.get("nbformat") != 3:
         return notebook
     import nbformat  # here, not at the top: importing it takes seconds (jsonschema builds its grammars)
 
     try:
-        return nbformat.convert(nbformat.from_dict(notebook), 4)
+        return nbformat.convert(nbformat.from_dict(_read_parts(notebook)), 4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds on malformed input
         raise ValueError(f"an nbformat 3 notebook that nbformat cannot upgrade ({error})"[:300]) from None
 
 
-def _defined(source: str) -> set[str]:
+def _read_parts(notebook: dict) -> dict:
+    """An nbformat 3 notebook with only what the grader reads of it: its cells (not the entries that
+    are not cells), each with its type, its text (a code cell's `input`) with its lines joined, as
+    nbformat's reader joins them when Jupyter opens the file (a heading cell's list of lines stopped
+    the upgrade), and the `setup` and `exercise` marks of its metadata. nbformat validates and
+    converts every node it is given: 19 MB of metadata took 27 s and 2.7 GB, 20 MB of outputs 30 s."""
+    cells = []
+    for sheet in notebook.get("worksheets") or []:
+        for cell in (sheet.get("cells") if isinstance(sheet, dict) else None) or []:
+            if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+                continue  # not a cell, and surely not a code cell
+            meta = cell.get("metadata")
+            course = meta.get("course") if isinstance(meta, dict) else None
+            marks = {k: v for k, v in (course or {}).items() if k in _MARKS and isinstance(v, (bool, str))}
+            kept = {"cell_type": cell["cell_type"], "metadata": {"course": marks} if marks else {}}
+            for key in ("input", "source"):
+                if key in cell:
+                    kept[key] = _joined(cell[key])
+            if kept["cell_type"] == "code":
+                kept.update(language="python", outputs=[])
+            if isinstance(cell.get("level"), int):
+                kept["level"] = cell["level"]
+            cells.append(kept)
+    minor = notebook.get("nbformat_minor")
+    return {
+        "nbformat": 3,
+        "nbformat_minor": minor if isinstance(minor, int) else 0,
+        "metadata": {},
+        "worksheets": [{"cells": cells, "metadata": {}}],
+    }
+
+
+def _joined(text: object) -> str:
+    """A cell's text as one string, its parts joined when nbformat stored it as a list of lines; ""
+    for anything else (`course.grader.notebook` reads the same)."""
+    if isinstance(text, list):
+        return "".join(part for part in text if isinstance(part, str))
+    return text if isinstance(text, str) else ""
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _stubs(source: str) -> frozenset[str]:
+    """Top-level functions of a cell whose last definition is only the released stub (see
+    `attempted`); none when the cell does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    last = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return frozenset(name for name, function in last.items() if _is_stub(function.body))
+
+
+def _is_stub(body: list[ast.stmt]) -> bool:
+    """Whether a function's body is a docstring (or none) and `raise NotImplementedError(...)`."""
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _defined(source: str) -> frozenset[str]:
     """Top-level names a cell defines: functions, classes, assignments, imports."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
+        return frozenset()
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -122,16 +179,17 @@ def _defined(source: str) -> set[str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return names
+    return frozenset(names)
 
 
-def _used(source: str) -> list[str]:
+@functools.lru_cache(maxsize=_REMEMBERED_SOURCES)
+def _used(source: str) -> tuple[str, ...]:
     """Names a cell reads and neither defines nor gets from Python's builtins, in order of first use."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    bound = _defined(source) | set(dir(builtins))
+        return ()
+    bound = {*_defined(source), *dir(builtins)}
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             bound.add(node.arg)
@@ -141,4 +199,4 @@ def _used(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
             used.setdefault(node.id)
-    return list(used)
+    return tuple(used)

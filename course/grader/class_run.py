@@ -29,7 +29,7 @@ from course.grader.export import final_grades, gradebook_csv
 from course.grader.files import write_private
 from course.grader.overrides import Override
 from course.grader.results import finished, result_name, signed_json
-from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, SandboxPool, become_subreaper
+from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, SandboxPool, become_subreaper, describe
 from course.grader.secret import BadSecret, fingerprint, new_secret, read_secret, student_seed
 from course.grader.student import StudentFiles, StudentGrade, grade_student, read_student
 from course.grading import EXERCISES, not_attempted
@@ -109,7 +109,8 @@ def _grade_safely(
     points: dict[str, float],
 ) -> StudentGrade:
     """grade_student with the student's own hidden cases, total: if the grader itself fails on this
-    student, the student gets zeros and the reason, and the class goes on."""
+    student, the student gets zeros and the reason, and the class goes on (its notes, as
+    grade_student's, start with the one on the sandbox)."""
     seed = student_seed(secret, files.student)
     try:
         return grade_student(files, seed, limits, mode, hide, None, pool, points)
@@ -117,7 +118,7 @@ def _grade_safely(
         reason = f"the grader failed on this submission ({error!r:.300}); tell your instructor"
         message = f"0 points: {reason}"
         results = {e: not_attempted(x, message, points=points.get(e)) for e, x in EXERCISES.items()}
-        return StudentGrade(files.student, results, [*files.notes, reason])
+        return StudentGrade(files.student, results, [describe(pool.mode), *files.notes, reason])
 
 
 _SECRET_FILE, _RUN_FILE = ".course-grade-secret", ".course-grade-run.json"  # hidden: never a student's

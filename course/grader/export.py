@@ -57,11 +57,15 @@ class FinalGrade:
 
 
 def final_grades(grades: Iterable, overrides: list[Override]) -> list[FinalGrade]:
-    """Each StudentGrade with its overrides applied (notes on the sandbox left out: they are ours)."""
+    """Each StudentGrade with its overrides applied, without the grader's note on the sandbox (its
+    first note, "sandbox: ..."; the others may start so too: a note on a file starts with the file's
+    name, which the student chose)."""
     final = []
     for grade in grades:
         mine = [o for o in overrides if o.student == grade.student]
-        notes = tuple(n for n in grade.notes if not n.startswith("sandbox:"))
+        notes = tuple(
+            grade.notes[1:] if grade.notes[:1] and grade.notes[0].startswith("sandbox:") else grade.notes
+        )
         excused = frozenset(o.exercise for o in mine if o.points is None)
         final.append(FinalGrade(grade.student, apply(grade.results, mine), notes, excused))
     return final

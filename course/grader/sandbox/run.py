@@ -9,6 +9,7 @@ only: the sandbox is started again for the exercises after it.
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -172,19 +173,22 @@ def _job(notebooks, exercises, limits: Limits, drop_to: int | None) -> dict:
     }
 
 
-def _imports(code: str | None) -> list[str]:
-    """The modules a cell imports (the sandbox imports the allowed ones once, before forking)."""
+@functools.lru_cache(maxsize=128)
+def _imports(code: str | None) -> tuple[str, ...]:
+    """The modules a cell imports (the sandbox imports the allowed ones once, before forking).
+    Remembered: a cell is in every job of its student (each attempt, each restart) and, without its
+    metadata, may stand for every exercise it defines; 1 MB of code takes seconds to parse."""
     try:
         tree = ast.parse(code or "")
-    except (SyntaxError, ValueError):
-        return []
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # too deeply nested to parse
+        return ()
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.append(node.module)
-    return names
+    return tuple(names)
 
 
 def _decode(frames: list[bytes], job: dict) -> dict[str, ExerciseRun]:

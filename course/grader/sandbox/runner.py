@@ -154,6 +154,8 @@ def _execute(source: str, where: str, namespace: dict, only_inert: bool = False)
         tree = ast.parse(source)
     except SyntaxError as error:
         return [f"{where} has a syntax error (line {error.lineno}: {error.msg})"]
+    except (RecursionError, MemoryError):  # a sum of thousands of terms: its own cell's loss only
+        return [f"{where} is nested too deeply for Python to compile"]
     body = [node for node in tree.body if inert(node)] if only_inert else tree.body
     notes = []
     for node in body if only_inert else [tree]:
