@@ -23,13 +23,13 @@ from course.grader.attempts import candidates
 from course.grader.export import final_grades, gradebook_csv
 from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, MAX_CODE_BYTES, UnreadableNotebook, parse_notebook
-from course.grader.results import result_name, signed_json
+from course.grader.results import finished, result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run, _job
 from course.grader.sandbox.wire import decode_frames, encode_frame
 from course.grader.student import StudentGrade, grade_student, read_student
 from course.grader.summary import summarize_class
 from course.grader.verdict import verdict
-from course.grading import EXERCISES, cases_for
+from course.grading import EXERCISES, cases_for, not_attempted
 from course.grading.compare import compare_number
 from course.grading.exercise import Case, Exercise, Outcome
 from course.grading.result import CheckResult
@@ -117,6 +117,19 @@ def test_the_resume_regrades_a_results_file_it_did_not_sign(tmp_path, monkeypatc
     grades = class_run.grade_class(subs, out, workers=2, secret=key, limits=LIMITS, progress=False)
     assert sorted(graded) == ["ann", "ben"]
     assert [g.results[FC].score for g in grades] == [0.0, 0.0, 0.0]
+
+
+def test_a_resumed_grade_keeps_its_notes_as_they_were_written(tmp_path):
+    """A note may hold a line break: nbformat's errors span lines, and a file's name may hold a newline
+    or a Unicode line separator. A resumed run read the notes back from results.json's `output`, one
+    per line, and its summary and reports then differed from the first run's."""
+    notes = ["sandbox: bubblewrap", "odd\nname.ipynb: not a notebook", "x\u2028y.ipynb: unreadable", ""]
+    results = {e: not_attempted(x, "not attempted") for e, x in EXERCISES.items()}
+    path = tmp_path / "ann.json"
+    path.write_text(signed_json(StudentGrade("ann", results, notes), b"s" * 32))
+    points = {e: r.max_score for e, r in results.items()}
+    resumed = finished(path, "ann", b"s" * 32, points)
+    assert resumed is not None and resumed.notes == notes
 
 
 # --- the gradebook's files ------------------------------------------------------------------------------
@@ -328,8 +341,6 @@ def test_an_old_notebook_is_upgraded_without_what_the_grader_does_not_read(monke
     cell["metadata"] = {"course": {"setup": True, "bulk": [{}] * 500_000}, "bulk": [{}] * 500_000}
     sheet = {"cells": [cell], "metadata": {"bulk": [{}] * 500_000}}
     data = json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [sheet]}).encode()
-    import nbformat
-
     given = []
     real_from_dict = nbformat.from_dict
     monkeypatch.setattr(nbformat, "from_dict", lambda d: given.append(d) or real_from_dict(d))

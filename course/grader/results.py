@@ -52,8 +52,10 @@ def finished(path: Path, student: str, secret: bytes, points: dict[str, float]) 
         results = {e: _check_result(r) for e, r in extra["results"].items()}
         if any(results[e].max_score != points[e] for e in results):
             return None
-        notes = data.get("output", "")
-        return StudentGrade(student, results, notes.splitlines() if notes else [])
+        notes = extra["notes"]
+        if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+            return None
+        return StudentGrade(student, results, list(notes))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

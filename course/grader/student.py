@@ -64,6 +64,7 @@ class StudentGrade:
             "complete": True,
             "exercises": {e: r.score for e, r in self.results.items()},
             "results": {e: r.to_dict() for e, r in self.results.items()},
+            "notes": list(self.notes),  # as they are: a note may hold a line break, which `output` joins on
         }
         return {"score": self.total, "output": "\n".join(self.notes), "tests": tests, "extra_data": extra}
 
