@@ -189,6 +189,19 @@ def test_upsample_matches_torch_forward_and_backward():
     np.testing.assert_allclose(upsample_nearest2d_backward(grad, x, 2), xt.grad.numpy())
 
 
+def test_upsample_by_one_returns_a_new_array_as_torch():
+    from course import nn
+
+    torch = pytest.importorskip("torch")
+    x = np.arange(6.0).reshape(1, 1, 2, 3)
+    expected = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1, mode="nearest").numpy()
+    for y in (upsample_nearest2d(x, 1), nn.Upsample(scale_factor=1)(x)):
+        np.testing.assert_array_equal(y, expected)
+        assert not np.shares_memory(y, x)  # was a read-only view of x
+        y += 1.0  # an output is the caller's to change
+        np.testing.assert_array_equal(x, np.arange(6.0).reshape(1, 1, 2, 3))
+
+
 def test_upsample_checks_its_arguments():
     x = np.zeros((1, 1, 2, 2))
     with pytest.raises(TypeError, match="scale_factor"):

@@ -55,7 +55,7 @@ def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
     shape = (n, c, h * s, w * s)
     _args.array_fits("upsample_nearest2d", "scale_factor", scale_factor, "an output", shape, x.dtype)
     blocks = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
-    return np.ascontiguousarray(blocks).reshape(shape)
+    return blocks.copy().reshape(shape)  # a copy even for s = 1, where blocks is a read-only view of x
 
 
 def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_factor: int) -> np.ndarray:
