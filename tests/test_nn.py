@@ -635,6 +635,16 @@ def test_layers_match_torch_outputs_and_gradients(case, rng):
         np.testing.assert_allclose(p.grad, getattr(twin, name).grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_flatten_takes_an_empty_batch_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((0, 3, 2, 2))
+    theirs = torch.nn.Flatten()(torch.from_numpy(x))
+    layer = nn.Flatten()
+    ours = layer(x)  # numpy's reshape(0, -1) raised "cannot reshape array of size 0"
+    assert ours.shape == tuple(theirs.shape) == (0, 12)
+    assert layer.backward(np.zeros((0, 12))).shape == x.shape
+
+
 def test_lenet_matches_torch_in_float32_and_shares_its_state_dict_names(rng):
     torch = pytest.importorskip("torch")
     model = nn.lenet(rng=rng)
