@@ -565,6 +565,8 @@ def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
         (bad_shape, ValueError, r"7.weight has shape \(120, 400\) in the model, got \(1, 1\)"),
         (bad_dtype, TypeError, r"9.bias must hold real numbers \(float or integer\), got complex64"),
         ({**source.state_dict(), "11.bias": np.array(["a"] * 10)}, TypeError, r"11.bias .* got <U1"),
+        # a ragged list: numpy's own "inhomogeneous shape" error named no parameter
+        ({**source.state_dict(), "11.bias": [[0.0] * 9, [0.0]]}, ValueError, r"load_state_dict: 11.bias .*"),
         (list(source.state_dict().items()), TypeError, r"state must be a dict of name -> array, got list"),
     ):
         with pytest.raises(error, match=pattern):

@@ -115,9 +115,15 @@ class Module:
                 f"load_state_dict: keys do not match this {type(self).__name__}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        values = {name: np.asarray(state[name]) for name in own}
+        values = {}
         for name, p in own.items():
-            value = values[name]
+            try:
+                value = values[name] = np.asarray(state[name])
+            except ValueError as error:  # a ragged list: numpy's message names no parameter
+                raise ValueError(
+                    f"load_state_dict: {name} must be an array of shape {p.data.shape}, got a value numpy "
+                    f"cannot make an array of ({error})"
+                ) from None
             if value.dtype.kind not in "fiu":
                 raise TypeError(
                     f"load_state_dict: {name} must hold real numbers (float or integer), got {value.dtype}"
