@@ -43,6 +43,15 @@ def real_number(op: str, name: str, value, expected: str) -> float:
     return float(value)
 
 
+def finite_number(op: str, name: str, value, expected: str, in_range) -> float:
+    """`value` as a finite float for which in_range(value) holds, or an error naming it: a TypeError
+    when it is not a real number (`real_number`), a ValueError when it is NaN, infinite or out of range."""
+    number = real_number(op, name, value, expected)
+    if not (math.isfinite(number) and in_range(number)):
+        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
+    return number
+
+
 def generator(op: str, rng) -> np.random.Generator:
     """`rng` itself, a fresh unseeded generator for None, or a TypeError naming `rng`."""
     if rng is None:
