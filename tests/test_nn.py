@@ -150,6 +150,11 @@ def test_loss_inputs_are_checked():
     # an integer output's gradient (a - y) / N was cast back to int: silently all zeros
     with pytest.raises(TypeError, match="MSELoss: a must have dtype float32 or float64, got int64"):
         nn.MSELoss()(np.array([[1, 2], [3, 4]]), np.zeros((2, 2)))
+    # numpy's "could not convert string to float" named nothing; a complex y lost its imaginary part
+    with pytest.raises(TypeError, match="MSELoss: y must hold real numbers, got <U1"):
+        nn.MSELoss()(np.zeros((2, 2)), np.full((2, 2), "a"))
+    with pytest.raises(TypeError, match="MSELoss: y must hold real numbers, got complex128"):
+        nn.MSELoss()(np.zeros((2, 2)), np.full((2, 2), 1j))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(TypeError, match="labels must be integers"):
