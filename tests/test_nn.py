@@ -592,6 +592,18 @@ def test_train_and_eval_reach_every_layer(rng):
     assert model[1][0].training
 
 
+def test_train_refuses_a_mode_that_is_not_a_bool(rng):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+        torch.nn.Dropout().train("no")
+    model = nn.Sequential(nn.Dropout(0.5, rng=rng))
+    with pytest.raises(TypeError, match=r"^train: mode must be True or False, got 'no'$"):
+        model.train("no")  # was read as bool("no"): training mode, the opposite of what was meant
+    assert model.training and model[0].training
+    model.train(np.False_)
+    assert not model.training and not model[0].training
+
+
 # --- the same layers in PyTorch, same weights and inputs ---------------------------------------------
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from course._args import FLOAT_DTYPES, matching_dtype
+from course._args import FLOAT_DTYPES, flag, matching_dtype
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
@@ -87,9 +87,9 @@ class Module:
 
         Only `Dropout` behaves differently in the two modes; the others accept the call for PyTorch's habits.
         """
-        self.training = bool(mode)
+        self.training = flag("train", "mode", mode)
         for _, child in self.children():
-            child.train(mode)
+            child.train(self.training)
         return self
 
     def eval(self) -> Module:
