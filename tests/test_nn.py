@@ -592,6 +592,16 @@ def test_train_and_eval_reach_every_layer(rng):
     assert model[1][0].training
 
 
+def test_a_slice_of_a_sequential_is_a_sequential_as_torch(rng):
+    torch = pytest.importorskip("torch")
+    assert isinstance(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh())[:1], torch.nn.Sequential)
+    model = nn.lenet(rng=rng)
+    x = rng.random((2, 1, 28, 28), dtype=np.float32)
+    features = model[:6]  # was a list: features(x) raised "'list' object is not callable"
+    assert isinstance(features, nn.Sequential) and features[0] is model[0]
+    np.testing.assert_array_equal(model[6:](features(x)), model(x))
+
+
 def test_train_refuses_a_mode_that_is_not_a_bool(rng):
     torch = pytest.importorskip("torch")
     with pytest.raises(ValueError, match="training mode is expected to be boolean"):

@@ -176,8 +176,9 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
+    def __getitem__(self, i: int | slice) -> Module:
+        """Layer i; for a slice, a Sequential of those layers (the same objects), as in PyTorch."""
+        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
