@@ -167,9 +167,10 @@ def conv_output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int,
     return (n, f, (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1)
 
 
-def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    """Check grad_out has the forward output's shape; return it in x's dtype."""
-    grad_out = float_array(op, "grad_out", grad_out, 4, "(N, F, Ho, Wo)")
+def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...], layout: str) -> np.ndarray:
+    """Check grad_out has the forward output's shape `expected`, whose axes `layout` names (e.g.
+    "(N, C, Ho, Wo)" for a pooling); return it in x's dtype."""
+    grad_out = float_array(op, "grad_out", grad_out, 4, layout)
     if grad_out.shape != tuple(expected):
         raise ValueError(
             f"{op}: grad_out must have the forward output's shape {tuple(expected)}, "
