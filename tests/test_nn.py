@@ -201,6 +201,17 @@ TYPE_AND_VALUE_ERRORS = {
     "Conv2d dtype int": (lambda: nn.Conv2d(1, 1, 1, dtype=int), TypeError, r"Conv2d: dtype must be .* int64"),
     # numpy reads None as float64, PyTorch as its default float32: refused rather than guessed
     "Linear dtype None": (lambda: nn.Linear(2, 2, dtype=None), TypeError, r"Linear: dtype must .*, got None"),
+    # named as the last Linear's out_features, an argument the caller never passed
+    "lenet num_classes 0": (
+        lambda: nn.lenet(0),
+        ValueError,
+        r"^lenet: num_classes must be a positive int, got 0$",
+    ),
+    "lenet num_classes 2.5": (
+        lambda: nn.lenet(2.5),
+        TypeError,
+        r"^lenet: num_classes must be a positive int",
+    ),
 }
 
 
