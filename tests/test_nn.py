@@ -603,6 +603,20 @@ def test_train_and_eval_reach_every_layer(rng):
     assert model[1][0].training
 
 
+def test_a_layer_used_twice_in_a_sequential_is_refused(rng):
+    # torch's autograd keeps each use's inputs apart; here a layer keeps only its last forward's, so
+    # the first use's backward read the second use's mask: dJ/dx off by 0.3 next to torch's, silently
+    relu = nn.ReLU()
+    with pytest.raises(ValueError, match=r"^Sequential: layer 3, ReLU\(\), is the same object as layer 1"):
+        nn.Sequential(nn.Linear(3, 3, rng=rng), relu, nn.Linear(3, 3, rng=rng), relu)
+    block = nn.Sequential(nn.Linear(3, 3, rng=rng), nn.Tanh())
+    with pytest.raises(
+        ValueError, match=r"layer 1, Linear\(in_features=3, out_features=3\), is the same .* layer 0"
+    ):
+        nn.Sequential(block, nn.Sequential(block[0]))
+    nn.Sequential(block, nn.ReLU(), nn.Sequential(nn.ReLU()))  # distinct objects of one kind are fine
+
+
 def test_a_slice_of_a_sequential_is_a_sequential_as_torch(rng):
     torch = pytest.importorskip("torch")
     assert isinstance(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh())[:1], torch.nn.Sequential)

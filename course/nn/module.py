@@ -160,13 +160,24 @@ class Sequential(Module):
 
     An error inside a layer is re-raised naming the layer's position and the layer, e.g.
     `layer 7 of Sequential, Linear(in_features=400, out_features=120): expected input of shape (N, 400),
-    got (2, 576)` (LeNet given 32 x 32 images).
+    got (2, 576)` (LeNet given 32 x 32 images). A layer keeps what its backward needs from its last
+    forward, so one layer object cannot be used twice in a network (a ReLU reused would send the first
+    use's gradient through the second use's mask): each place needs a layer of its own.
     """
 
     def __init__(self, *layers: Module):
+        first_use: dict[int, int] = {}  # id of every module in the layers, sub-modules too -> its layer
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} must be a Module, got {type(layer).__name__}")
+            for module in _modules(layer):
+                if id(module) in first_use:
+                    raise ValueError(
+                        f"Sequential: layer {i}, {module!r}, is the same object as layer "
+                        f"{first_use[id(module)]}: a layer keeps what its backward needs from its last "
+                        "forward, so each place in a network needs a layer of its own"
+                    )
+                first_use[id(module)] = i
         self.layers = list(layers)
 
     def children(self) -> Iterator[tuple[str, Module]]:
@@ -216,6 +227,13 @@ class Sequential(Module):
             return backward(grad_out)
         except (TypeError, ValueError) as error:
             raise _naming(error, f"layer {i} of Sequential, backward: ") from error
+
+
+def _modules(module: Module) -> Iterator[Module]:
+    """`module` and all its sub-modules, depth first."""
+    yield module
+    for _, child in module.children():
+        yield from _modules(child)
 
 
 def _naming(error: TypeError | ValueError, where: str) -> TypeError | ValueError:
