@@ -170,12 +170,12 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} must be a Module, got {type(layer).__name__}")
-            for module in _modules(layer):
+            for module in {id(m): m for m in _modules(layer)}.values():  # a layer's own sharing is its own
                 if id(module) in first_use:
                     raise ValueError(
-                        f"Sequential: layer {i}, {module!r}, is the same object as layer "
-                        f"{first_use[id(module)]}: a layer keeps what its backward needs from its last "
-                        "forward, so each place in a network needs a layer of its own"
+                        f"Sequential: {module!r} is in layer {first_use[id(module)]} and again in layer "
+                        f"{i} (one object): a layer keeps what its backward needs from its last forward, so "
+                        "each place in a network needs a layer of its own"
                     )
                 first_use[id(module)] = i
         self.layers = list(layers)
