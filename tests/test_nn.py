@@ -570,6 +570,17 @@ def test_state_dict_round_trips_through_npz(rng, tmp_path):
         other.load_state_dict(state)
 
 
+def test_save_and_load_round_trip_through_any_path_as_torch(rng, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(1)}, tmp_path / "torch_weights")
+    assert torch.load(tmp_path / "torch_weights")["w"].item() == 1.0  # the path as given, no suffix added
+    model, other = nn.Linear(2, 3, rng=rng), nn.Linear(2, 3, rng=np.random.default_rng(99))
+    model.save(tmp_path / "weights")  # numpy wrote weights.npz, which load("weights") did not find
+    assert (tmp_path / "weights").exists()
+    other.load(tmp_path / "weights")
+    np.testing.assert_array_equal(other.weight.data, model.weight.data)
+
+
 def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
     model, source = nn.lenet(rng=rng), nn.lenet(rng=np.random.default_rng(99))
     before = model.state_dict()

@@ -136,8 +136,10 @@ class Module:
             p.data[...] = values[name]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `state_dict()` to a compressed .npz file."""
-        np.savez_compressed(path, **self.state_dict())
+        """Write `state_dict()` to a compressed .npz file at `path` exactly (numpy, given a name, would
+        add .npz to one without it, which `load(path)` would then not find)."""
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **self.state_dict())
 
     def load(self, path: str | os.PathLike) -> None:
         """Read a .npz file written by `save` into this module's parameters."""
