@@ -99,6 +99,16 @@ def test_a_numerical_gradient_in_the_inputs_dtype_is_not_told_float64_is_the_inp
         assert "expected float64" in message and "the input's dtype" not in message
 
 
+def test_a_returned_value_that_cannot_be_judged_is_not_said_to_be_raised():
+    """A set was reported as "your function raised an unusable return value: a set": it raised nothing."""
+    result = check("q_kernels_blind_to_flat_regions", lambda: {"w_laplace", "w_sobel_x", "w_sobel_y"})
+    (case,) = result.cases
+    assert case.message.startswith("your function returned an unusable value: a set;"), case.message
+    assert "raised" not in case.message
+    crashed = check("conv_output_size", lambda *args: 1 // 0)
+    assert crashed.cases[0].message.startswith("your function raised ZeroDivisionError: ")
+
+
 def test_a_hint_whose_mistake_gives_the_right_answer_on_the_case_is_not_given():
     """On size 28, kernel 5, padding 0, counting the padding once changes nothing: that hint can't be
     what explains a missing + 1."""
