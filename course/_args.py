@@ -43,6 +43,15 @@ def real_number(op: str, name: str, value, expected: str) -> float:
     return float(value)
 
 
+def finite_number(op: str, name: str, value, expected: str, in_range) -> float:
+    """`value` as a finite float for which in_range(value) holds, or an error naming it: a TypeError
+    when it is not a real number (`real_number`), a ValueError when it is NaN, infinite or out of range."""
+    number = real_number(op, name, value, expected)
+    if not (math.isfinite(number) and in_range(number)):
+        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
+    return number
+
+
 def generator(op: str, rng) -> np.random.Generator:
     """`rng` itself, a fresh unseeded generator for None, or a TypeError naming `rng`."""
     if rng is None:
@@ -158,9 +167,10 @@ def conv_output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int,
     return (n, f, (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1)
 
 
-def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    """Check grad_out has the forward output's shape; return it in x's dtype."""
-    grad_out = float_array(op, "grad_out", grad_out, 4, "(N, F, Ho, Wo)")
+def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...], layout: str) -> np.ndarray:
+    """Check grad_out has the forward output's shape `expected`, whose axes `layout` names (e.g.
+    "(N, C, Ho, Wo)" for a pooling); return it in x's dtype."""
+    grad_out = float_array(op, "grad_out", grad_out, 4, layout)
     if grad_out.shape != tuple(expected):
         raise ValueError(
             f"{op}: grad_out must have the forward output's shape {tuple(expected)}, "

@@ -81,7 +81,9 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
     """
     x, w, _, stride, padding, expected = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     input_grad = _args.flag("conv2d_backward", "input_grad", input_grad)
-    delta = np.ascontiguousarray(_args.grad_out_array("conv2d_backward", grad_out, x, expected))
+    delta = np.ascontiguousarray(
+        _args.grad_out_array("conv2d_backward", grad_out, x, expected, "(N, F, Ho, Wo)")
+    )
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
     if _uses_gemm(w):
@@ -115,7 +117,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     so windows that overlap accumulate. Returns (N, C, H, W)."""
     x, kernel, stride = _args.pool_args("max_pool2d_backward", x, kernel_size, stride)
     expected = _args.pool_output_shape(x.shape, kernel, stride)
-    delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected)
+    delta = _args.grad_out_array("max_pool2d_backward", grad_out, x, expected, "(N, C, Ho, Wo)")
     x, delta = np.ascontiguousarray(x), np.ascontiguousarray(delta)
     work = _pool_work(expected, kernel)
     if kernel == stride == (2, 2):
@@ -145,7 +147,9 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     inputs. Returns (N, C, H, W)."""
     x, kernel, stride = _args.pool_args("avg_pool2d_backward", x, kernel_size, stride)
     expected = _args.pool_output_shape(x.shape, kernel, stride)
-    delta = np.ascontiguousarray(_args.grad_out_array("avg_pool2d_backward", grad_out, x, expected))
+    delta = np.ascontiguousarray(
+        _args.grad_out_array("avg_pool2d_backward", grad_out, x, expected, "(N, C, Ho, Wo)")
+    )
     grad_x = np.zeros(x.shape, dtype=x.dtype)
     work = _pool_work(expected, kernel)
     parallel_for(_pool.avg_pool2d_backward, _planes(x), work, delta, *kernel, *stride, grad_x)

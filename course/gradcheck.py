@@ -40,8 +40,7 @@ def numerical_gradient(
     is given, only there, with NaN elsewhere. x itself is never modified.
     """
     point = _float64_copy("numerical_gradient", "x", x)
-    if not eps > 0:
-        raise ValueError(f"numerical_gradient: eps must be positive, got {eps!r}")
+    eps = _positive("numerical_gradient", "eps", eps)
     if indices is None:
         flat_indices = np.arange(point.size)
     else:
@@ -159,8 +158,9 @@ def gradcheck(
         raise ValueError(
             f"gradcheck: analytic has gradients for {missing}, which are not in inputs {list(inputs)}"
         )
-    if not (rtol > 0 and atol > 0):
-        raise ValueError(f"gradcheck: rtol and atol must be positive, got rtol={rtol!r}, atol={atol!r}")
+    eps = _positive("gradcheck", "eps", eps)
+    rtol = _positive("gradcheck", "rtol", rtol)
+    atol = _positive("gradcheck", "atol", atol)
     max_entries = _args.positive_int("gradcheck", "max_entries", max_entries)
     point = {name: _float64_copy("gradcheck", f"inputs[{name!r}]", value) for name, value in inputs.items()}
     rng = np.random.default_rng(seed)
@@ -228,6 +228,11 @@ def _hint(name: str, given: np.ndarray, numeric: np.ndarray, wrong: np.ndarray, 
         count = np.count_nonzero(wrong)
         return f"only {count} of {wrong.size} checked entries of {name} are wrong: an edge case?"
     return ""
+
+
+def _positive(op: str, name: str, value) -> float:
+    """`value` as a positive finite float, or an error naming it (`_args.finite_number`)."""
+    return _args.finite_number(op, name, value, "a positive number", lambda v: v > 0)
 
 
 def _float64_copy(op: str, name: str, value) -> np.ndarray:

@@ -11,7 +11,6 @@ TypeError for what is not a number, a ValueError naming the argument for a value
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -38,7 +37,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name}: params[{i}] must be a Parameter, got {type(p).__name__}")
-        self.lr = _number(name, "lr", lr, "a positive number", lambda v: v > 0)
+        self.lr = _args.finite_number(name, "lr", lr, "a positive number", lambda v: v > 0)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -60,8 +59,12 @@ class SGD(Optimizer):
         self, params: Iterable[Parameter], lr: float, momentum: float = 0.0, weight_decay: float = 0.0
     ):
         super().__init__(params, lr)
-        self.momentum = _number("SGD", "momentum", momentum, "a number in [0, 1)", lambda v: 0 <= v < 1)
-        self.weight_decay = _number("SGD", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0)
+        self.momentum = _args.finite_number(
+            "SGD", "momentum", momentum, "a number in [0, 1)", lambda v: 0 <= v < 1
+        )
+        self.weight_decay = _args.finite_number(
+            "SGD", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0
+        )
         self.velocity = [None] * len(self.params)
 
     def step(self) -> None:
@@ -96,11 +99,13 @@ class Adam(Optimizer):
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"Adam: betas must be a pair (beta1, beta2) of numbers in [0, 1), got {betas!r}")
         self.betas = tuple(
-            _number("Adam", f"betas[{i}]", b, "a number in [0, 1)", lambda v: 0 <= v < 1)
+            _args.finite_number("Adam", f"betas[{i}]", b, "a number in [0, 1)", lambda v: 0 <= v < 1)
             for i, b in enumerate(betas)
         )
-        self.eps = _number("Adam", "eps", eps, "a positive number", lambda v: v > 0)
-        self.weight_decay = _number("Adam", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0)
+        self.eps = _args.finite_number("Adam", "eps", eps, "a positive number", lambda v: v > 0)
+        self.weight_decay = _args.finite_number(
+            "Adam", "weight_decay", weight_decay, "a number >= 0", lambda v: v >= 0
+        )
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
         self.t = 0
@@ -117,12 +122,3 @@ class Adam(Optimizer):
             v *= b2
             v += (1 - b2) * g * g
             p.data -= (step_size * m / (np.sqrt(v) / root_correction + self.eps)).astype(p.data.dtype)
-
-
-def _number(op: str, name: str, value, expected: str, in_range) -> float:
-    """`value` as a finite float for which in_range(value) holds, or an error naming the argument:
-    TypeError when it is not a real number, ValueError when it is NaN, infinite or out of range."""
-    number = _args.real_number(op, name, value, expected)
-    if not (math.isfinite(number) and in_range(number)):
-        raise ValueError(f"{op}: {name} must be {expected}, got {value!r}")
-    return number

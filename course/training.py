@@ -96,7 +96,7 @@ def fit(
     """
     _check_data("fit", x, y)
     if x_val is not None or y_val is not None:
-        _check_data("fit (validation)", x_val, y_val)
+        _check_data("fit", x_val, y_val, names=("x_val", "y_val"))
     if not isinstance(optimizer, Optimizer):
         raise TypeError(
             "fit: optimizer must be a course.optim Optimizer, e.g. optim.SGD(model.parameters(), lr=0.1), "

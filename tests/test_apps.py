@@ -189,6 +189,19 @@ def test_upsample_matches_torch_forward_and_backward():
     np.testing.assert_allclose(upsample_nearest2d_backward(grad, x, 2), xt.grad.numpy())
 
 
+def test_upsample_by_one_returns_a_new_array_as_torch():
+    from course import nn
+
+    torch = pytest.importorskip("torch")
+    x = np.arange(6.0).reshape(1, 1, 2, 3)
+    expected = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1, mode="nearest").numpy()
+    for y in (upsample_nearest2d(x, 1), nn.Upsample(scale_factor=1)(x)):
+        np.testing.assert_array_equal(y, expected)
+        assert not np.shares_memory(y, x)  # was a read-only view of x
+        y += 1.0  # an output is the caller's to change
+        np.testing.assert_array_equal(x, np.arange(6.0).reshape(1, 1, 2, 3))
+
+
 def test_upsample_checks_its_arguments():
     x = np.zeros((1, 1, 2, 2))
     with pytest.raises(TypeError, match="scale_factor"):
@@ -353,3 +366,28 @@ def test_thread_counts_take_turns_frame_by_frame_each_first_as_often_and_each_ge
     assert seen == [before, 1, 2, 2, 1, 1, 2, 2, 1]  # the warm-up as set, then the counts in turn
     assert [(t.threads, t.frames) for t in rows] == [(1, 4), (2, 4)] and all(t.seconds > 0 for t in rows)
     assert _jit.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "pattern"),
+    [
+        ({"epochs": 1, "batch_size": 0}, ValueError, r"^train: batch_size must be a positive int, got 0$"),
+        ({"epochs": 2.5}, TypeError, r"^train: epochs must be a positive int, got 2.5$"),
+        ({"epochs": 0}, ValueError, r"^train: epochs must be a positive int, got 0$"),
+    ],
+)
+def test_the_applications_training_loop_names_a_bad_count(arguments, error, pattern):
+    # batch_size 0 raised range()'s "arg 3 must not be zero", epochs 2.5 "'float' object cannot be
+    # interpreted as an integer", and epochs 0 returned no losses: course.training.fit refuses all three
+    from course import nn
+    from course.apps.training import train
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2, rng=np.random.default_rng(0)))
+    before = model[1].weight.data.copy()
+
+    def loss_fn(out, targets):
+        return float(np.sum(out**2)), 2 * out
+
+    with pytest.raises(error, match=pattern):
+        train(model, loss_fn, np.ones((3, 1, 2, 2), np.float32), np.zeros(3), log=None, **arguments)
+    np.testing.assert_array_equal(model[1].weight.data, before)

@@ -79,6 +79,36 @@ def test_a_dtype_only_error_gets_the_dtype_message_and_no_value_hint():
     assert "one side only" not in text and "padding" not in text
 
 
+def test_a_numerical_gradient_in_the_inputs_dtype_is_not_told_float64_is_the_inputs_dtype():
+    """The gradient is float64 whatever x's dtype: on the float32 and int64 cases, "expected float64
+    (the input's dtype)" stated a rule that is false there."""
+
+    def in_own_dtype(f, x, eps=1e-6):
+        grad, point = np.zeros_like(x), x.astype(np.float64)
+        for index in np.ndindex(x.shape):
+            up, down = point.copy(), point.copy()
+            up[index] += eps
+            down[index] -= eps
+            grad[index] = (f(up) - f(down)) / (2 * eps)
+        return grad
+
+    result = check("numerical_gradient", in_own_dtype)
+    wrong = {case.name: case.message for case in result.cases if not case.passed}
+    assert len(wrong) == 2 and all("float32" in name or "integer" in name for name in wrong)
+    for message in wrong.values():
+        assert "expected float64" in message and "the input's dtype" not in message
+
+
+def test_a_returned_value_that_cannot_be_judged_is_not_said_to_be_raised():
+    """A set was reported as "your function raised an unusable return value: a set": it raised nothing."""
+    result = check("q_kernels_blind_to_flat_regions", lambda: {"w_laplace", "w_sobel_x", "w_sobel_y"})
+    (case,) = result.cases
+    assert case.message.startswith("your function returned an unusable value: a set;"), case.message
+    assert "raised" not in case.message
+    crashed = check("conv_output_size", lambda *args: 1 // 0)
+    assert crashed.cases[0].message.startswith("your function raised ZeroDivisionError: ")
+
+
 def test_a_hint_whose_mistake_gives_the_right_answer_on_the_case_is_not_given():
     """On size 28, kernel 5, padding 0, counting the padding once changes nothing: that hint can't be
     what explains a missing + 1."""

@@ -244,6 +244,11 @@ def test_points_are_configurable_and_partial_credit_is_proportional(tmp_path):
         load_points({"conv3d": 1})
     with pytest.raises(ValueError, match="must be a number >= 0"):
         load_points({"conv2d": -1})
+    # JSON's NaN and Infinity passed the check and made the exercise's score nan or inf
+    for value in ("NaN", "Infinity"):
+        table_file.write_text(f'{{"conv2d": {value}}}')
+        with pytest.raises(ValueError, match=r"points for 'conv2d' must be a number >= 0 and finite, got"):
+            load_points(table_file)
 
 
 def test_fallback_keeps_a_passing_function_and_stands_in_for_an_unfinished_one(capsys):

@@ -60,3 +60,6 @@ def test_photo_colour_gray_and_resized():
         load_photo(size=True)
     with pytest.raises(TypeError, match="size must be a positive int, got 64.0"):
         load_photo(size=64.0)
+    # was read as bool("no"): the gray photo, the opposite of what was asked
+    with pytest.raises(TypeError, match=r"^load_photo: gray must be True or False, got 'no'$"):
+        load_photo(gray="no")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course import functional as F
+from course.nn.upsample import upsample_nearest2d_backward
 
 X = np.zeros((2, 3, 6, 5))
 W = np.zeros((4, 3, 3, 2))
@@ -151,3 +152,19 @@ def test_pool_backward_grad_out_of_the_wrong_shape(op):
         op(POOL_GRAD[:, :, :2], X, 2)
     with pytest.raises(TypeError, match=r"grad_out must have dtype .* got bool"):
         op(POOL_GRAD.astype(bool), X, 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "layout"),
+    [
+        (lambda g: F.max_pool2d_backward(g, X, 2), r"\(N, C, Ho, Wo\)"),
+        (lambda g: F.avg_pool2d_backward(g, X, 2), r"\(N, C, Ho, Wo\)"),
+        (lambda g: upsample_nearest2d_backward(g, X, 2), r"\(N, C, H\*s, W\*s\)"),
+        (lambda g: F.conv2d_backward(g, X, W), r"\(N, F, Ho, Wo\)"),
+    ],
+)
+def test_grad_out_of_the_wrong_ndim_is_told_the_layout_of_the_ops_output(call, layout):
+    # pooling and upsampling keep the C channels of x: their grad_out was told "(N, F, Ho, Wo)", F being
+    # the number of kernels, which they do not have
+    with pytest.raises(ValueError, match=rf"grad_out must have 4 dimensions {layout}, got 3"):
+        call(np.zeros((2, 3, 3)))

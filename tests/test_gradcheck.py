@@ -197,6 +197,27 @@ def test_bad_arguments_are_named(rng):
         gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"x": x}, max_entries=0)
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("eps", 0.0, ValueError),  # was named as numerical_gradient's
+        ("eps", np.inf, ValueError),  # made every numeric entry NaN: a failed check, not an error
+        ("eps", "1e-6", TypeError),  # and these raised the comparison's own TypeError
+        ("rtol", "1e-5", TypeError),
+        ("atol", None, TypeError),
+    ],
+)
+def test_gradcheck_names_a_bad_tolerance_or_step(name, value, error):
+    x = np.ones(3)
+    with pytest.raises(error, match=rf"^gradcheck: {name} must be a positive number, got {value!r}$"):
+        gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"x": x}, **{name: value})
+    if name == "eps":
+        with pytest.raises(
+            error, match=rf"^numerical_gradient: eps must be a positive number, got {value!r}$"
+        ):
+            numerical_gradient(lambda x: float(np.sum(x)), x, eps=value)
+
+
 def test_report_names_the_worst_entry_in_text_and_html(rng):
     x = rng.normal(size=(2, 3))
     grad = 2 * x

@@ -150,6 +150,11 @@ def test_loss_inputs_are_checked():
     # an integer output's gradient (a - y) / N was cast back to int: silently all zeros
     with pytest.raises(TypeError, match="MSELoss: a must have dtype float32 or float64, got int64"):
         nn.MSELoss()(np.array([[1, 2], [3, 4]]), np.zeros((2, 2)))
+    # numpy's "could not convert string to float" named nothing; a complex y lost its imaginary part
+    with pytest.raises(TypeError, match="MSELoss: y must hold real numbers, got <U1"):
+        nn.MSELoss()(np.zeros((2, 2)), np.full((2, 2), "a"))
+    with pytest.raises(TypeError, match="MSELoss: y must hold real numbers, got complex128"):
+        nn.MSELoss()(np.zeros((2, 2)), np.full((2, 2), 1j))
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(TypeError, match="labels must be integers"):
@@ -196,6 +201,17 @@ TYPE_AND_VALUE_ERRORS = {
     "Conv2d dtype int": (lambda: nn.Conv2d(1, 1, 1, dtype=int), TypeError, r"Conv2d: dtype must be .* int64"),
     # numpy reads None as float64, PyTorch as its default float32: refused rather than guessed
     "Linear dtype None": (lambda: nn.Linear(2, 2, dtype=None), TypeError, r"Linear: dtype must .*, got None"),
+    # named as the last Linear's out_features, an argument the caller never passed
+    "lenet num_classes 0": (
+        lambda: nn.lenet(0),
+        ValueError,
+        r"^lenet: num_classes must be a positive int, got 0$",
+    ),
+    "lenet num_classes 2.5": (
+        lambda: nn.lenet(2.5),
+        TypeError,
+        r"^lenet: num_classes must be a positive int",
+    ),
 }
 
 
@@ -554,6 +570,17 @@ def test_state_dict_round_trips_through_npz(rng, tmp_path):
         other.load_state_dict(state)
 
 
+def test_save_and_load_round_trip_through_any_path_as_torch(rng, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(1)}, tmp_path / "torch_weights")
+    assert torch.load(tmp_path / "torch_weights")["w"].item() == 1.0  # the path as given, no suffix added
+    model, other = nn.Linear(2, 3, rng=rng), nn.Linear(2, 3, rng=np.random.default_rng(99))
+    model.save(tmp_path / "weights")  # numpy wrote weights.npz, which load("weights") did not find
+    assert (tmp_path / "weights").exists()
+    other.load(tmp_path / "weights")
+    np.testing.assert_array_equal(other.weight.data, model.weight.data)
+
+
 def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
     model, source = nn.lenet(rng=rng), nn.lenet(rng=np.random.default_rng(99))
     before = model.state_dict()
@@ -565,6 +592,8 @@ def test_load_state_dict_checks_everything_before_it_copies_anything(rng):
         (bad_shape, ValueError, r"7.weight has shape \(120, 400\) in the model, got \(1, 1\)"),
         (bad_dtype, TypeError, r"9.bias must hold real numbers \(float or integer\), got complex64"),
         ({**source.state_dict(), "11.bias": np.array(["a"] * 10)}, TypeError, r"11.bias .* got <U1"),
+        # a ragged list: numpy's own "inhomogeneous shape" error named no parameter
+        ({**source.state_dict(), "11.bias": [[0.0] * 9, [0.0]]}, ValueError, r"load_state_dict: 11.bias .*"),
         (list(source.state_dict().items()), TypeError, r"state must be a dict of name -> array, got list"),
     ):
         with pytest.raises(error, match=pattern):
@@ -583,6 +612,46 @@ def test_train_and_eval_reach_every_layer(rng):
     assert not model.training and not model[1][0].training
     model.train()
     assert model[1][0].training
+
+
+def test_a_layer_used_twice_in_a_sequential_is_refused(rng):
+    # torch's autograd keeps each use's inputs apart; here a layer keeps only its last forward's, so
+    # the first use's backward read the second use's mask: dJ/dx off by 0.3 next to torch's, silently
+    relu = nn.ReLU()
+    with pytest.raises(ValueError, match=r"^Sequential: ReLU\(\) is in layer 1 and again in layer 3 "):
+        nn.Sequential(nn.Linear(3, 3, rng=rng), relu, nn.Linear(3, 3, rng=rng), relu)
+    block = nn.Sequential(nn.Linear(3, 3, rng=rng), nn.Tanh())
+    with pytest.raises(ValueError, match=r"Linear\(in_features=3, out_features=3\) is in layer 0 and again"):
+        nn.Sequential(block, nn.Sequential(block[0]))
+    nn.Sequential(block, nn.ReLU(), nn.Sequential(nn.ReLU()))  # distinct objects of one kind are fine
+
+    class Tied(nn.Module):  # a layer may share its own parts: that is its own backward's business
+        def __init__(self):
+            self.encode = self.decode = nn.Linear(3, 3, rng=rng)
+
+    nn.Sequential(Tied())
+
+
+def test_a_slice_of_a_sequential_is_a_sequential_as_torch(rng):
+    torch = pytest.importorskip("torch")
+    assert isinstance(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh())[:1], torch.nn.Sequential)
+    model = nn.lenet(rng=rng)
+    x = rng.random((2, 1, 28, 28), dtype=np.float32)
+    features = model[:6]  # was a list: features(x) raised "'list' object is not callable"
+    assert isinstance(features, nn.Sequential) and features[0] is model[0]
+    np.testing.assert_array_equal(model[6:](features(x)), model(x))
+
+
+def test_train_refuses_a_mode_that_is_not_a_bool(rng):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+        torch.nn.Dropout().train("no")
+    model = nn.Sequential(nn.Dropout(0.5, rng=rng))
+    with pytest.raises(TypeError, match=r"^train: mode must be True or False, got 'no'$"):
+        model.train("no")  # was read as bool("no"): training mode, the opposite of what was meant
+    assert model.training and model[0].training
+    model.train(np.False_)
+    assert not model.training and not model[0].training
 
 
 # --- the same layers in PyTorch, same weights and inputs ---------------------------------------------
@@ -633,6 +702,16 @@ def test_layers_match_torch_outputs_and_gradients(case, rng):
     np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
     for name, p in layer.named_parameters():
         np.testing.assert_allclose(p.grad, getattr(twin, name).grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_flatten_takes_an_empty_batch_as_torch():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((0, 3, 2, 2))
+    theirs = torch.nn.Flatten()(torch.from_numpy(x))
+    layer = nn.Flatten()
+    ours = layer(x)  # numpy's reshape(0, -1) raised "cannot reshape array of size 0"
+    assert ours.shape == tuple(theirs.shape) == (0, 12)
+    assert layer.backward(np.zeros((0, 12))).shape == x.shape
 
 
 def test_lenet_matches_torch_in_float32_and_shares_its_state_dict_names(rng):

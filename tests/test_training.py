@@ -256,6 +256,16 @@ BAD_TRAINING_ARGUMENTS = {
         TypeError,
         r"fit: optimizer must be a course.optim Optimizer, .*got NoneType",
     ),
+    "fit x_val without y_val": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2, x_val=x, progress=False),
+        TypeError,
+        r"fit: x_val and y_val must be numpy arrays, got ndarray and NoneType",
+    ),
+    "fit y_val shorter than x_val": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2, x_val=x, y_val=y[:3], progress=False),
+        ValueError,
+        r"fit: x_val and y_val must hold .* got x_val.shape=\(4, 2\), y_val.shape=\(3,\)",
+    ),
     "fit optimizer a list of parameters": (
         lambda m, lf, o, x, y: fit(m, lf, m.parameters(), x, y, 1, 2, progress=False),
         TypeError,

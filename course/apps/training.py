@@ -2,7 +2,8 @@
 
 The segmentation and detection losses are not layers: each is a plain function
 `loss_fn(out, targets) -> (J, dJ/dout)`, so the loop is the lecture's recipe written out once:
-forward, loss and its gradient, backward, step. Layering: imports course.nn, course.optim, course.training.
+forward, loss and its gradient, backward, step. Layering: imports course.nn, course.optim,
+course.training and course._args.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from course import _args
 from course.nn import Module
 from course.optim import Adam
 from course.training import single_threaded_blas
@@ -36,6 +38,8 @@ def train(
     out = model(x_b); J, dJ/dout = loss_fn(out, targets_b); model.backward_parameters(dJ/dout); step.
     Returns the mean loss of each epoch; `log` (or None) hears one line per epoch.
     """
+    epochs = _args.positive_int("train", "epochs", epochs)
+    batch_size = _args.positive_int("train", "batch_size", batch_size)
     if len(images) != len(targets):
         raise ValueError(
             f"train: images and targets must have one entry each, got {len(images)}, {len(targets)}"

@@ -20,13 +20,15 @@ def load_photo(gray: bool = False, size: int | None = None) -> np.ndarray:
     lecture's 224 x 224 x 3 input. For a convolution, move the channels first:
     `photo.transpose(2, 0, 1)[None]` is (1, 3, H, W).
     """
+    gray = _args.flag("load_photo", "gray", gray)
+    if size is not None:
+        size = _args.positive_int("load_photo", "size", size)
     from matplotlib import cbook
     from PIL import Image
 
     with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as image:
         image = image.convert("RGB")
         if size is not None:
-            size = _args.positive_int("load_photo", "size", size)
             width, height = image.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2

@@ -45,7 +45,7 @@ def verdict(
     if run.fatal and all(outcome is None for outcome in run.outcomes):
         message = f"0 points: {run.fatal}" + _ending(run, timeout, prefix="; ")
         return CheckResult(exercise.id, exercise.title, 0.0, points, "error", [], message)
-    missing = Outcome(error=_ending(run, timeout) or "no result came back for this case")
+    missing = Outcome(error="gave no result" + (_ending(run, timeout, prefix=": ") or " for this case"))
     outcomes = [(case, outcome or missing) for case, outcome in zip(cases, run.outcomes, strict=True)]
     try:
         result = summarize(exercise, outcomes, points=points)
@@ -80,7 +80,7 @@ def _judgeable(exercise: Exercise, case: Case, outcome: Outcome) -> Outcome:
         return outcome
     except Exception as error:  # noqa: BLE001 - the judge's exception is the finding
         return Outcome(
-            error=f"your {exercise.id} returned {_describe(outcome.output)}, which cannot be the answer "
+            error=f"returned {_describe(outcome.output)}, which cannot be the answer "
             f"(the check could not compare it: {type(error).__name__})"
         )
 

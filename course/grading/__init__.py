@@ -6,6 +6,7 @@ notebooks; the sandboxed grader (`course grade`, `course.grader`) runs on top of
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -104,8 +105,10 @@ def load_points(source: str | Path | Mapping[str, float]) -> dict[str, float]:
         )
     for exercise_id, value in table.items():
         get(exercise_id)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"load_points: points for {exercise_id!r} must be a number >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise ValueError(
+                f"load_points: points for {exercise_id!r} must be a number >= 0 and finite, got {value!r}"
+            )
     return {exercise_id: float(value) for exercise_id, value in table.items()}
 
 

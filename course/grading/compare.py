@@ -12,10 +12,15 @@ TOLERANCE = {np.dtype(np.float32): (1e-4, 1e-5), np.dtype(np.float64): (1e-7, 1e
 
 
 def compare_array(
-    expected: np.ndarray, got: Any, name: str = "output", tolerance: tuple[float, float] | None = None
+    expected: np.ndarray,
+    got: Any,
+    name: str = "output",
+    tolerance: tuple[float, float] | None = None,
+    dtype_rule: str = "the input's dtype",
 ) -> tuple[float, str]:
     """1.0 and "" when `got` is an array of expected's shape and dtype, finite, and close to it;
-    otherwise 0.0 and a message naming the first problem (for values, the worst entry).
+    otherwise 0.0 and a message naming the first problem (for values, the worst entry). A wrong dtype
+    is told `dtype_rule`, what decides the expected one.
 
     Close means |got - expected| <= atol * max(max|expected|, 1) + rtol * |expected| entry by entry,
     with (rtol, atol) = `tolerance`, by default TOLERANCE[expected.dtype]."""
@@ -27,7 +32,7 @@ def compare_array(
     if got.shape != expected.shape:
         return 0.0, f"{name} has shape {got.shape}, expected {expected.shape}"
     if got.dtype != expected.dtype:
-        return 0.0, f"{name} has dtype {got.dtype}, expected {expected.dtype} (the input's dtype)"
+        return 0.0, f"{name} has dtype {got.dtype}, expected {expected.dtype} ({dtype_rule})"
     if not np.all(np.isfinite(got)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
         return 0.0, f"{name} has a non-finite value {got[bad]} at index {bad}"

@@ -50,8 +50,9 @@ class Case:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What running one case produced: the plain output, or the error the function raised, and the
-    names of the arguments it modified in place. For a case with a second call: that call's Outcome in
+    """What running one case produced: the plain output, or what went wrong instead, in the words that
+    follow "your function" ("raised ValueError: ...", "returned an unusable value: ..."), and the names
+    of the arguments it modified in place. For a case with a second call: that call's Outcome in
     `again`, and `changed` when the first call's returned value changed during the second call (a
     buffer kept between calls and returned again)."""
 
@@ -137,7 +138,7 @@ class Exercise:
         if outcome.not_attempted:
             return 0.0, "raised NotImplementedError"
         if outcome.error is not None:
-            message = f"your function raised {outcome.error}"
+            message = f"your function {outcome.error}"
             hint = self.error_hint(case, outcome.error)
             return 0.0, f"{message}\n{hint}" if hint else message
         try:
@@ -178,7 +179,7 @@ def _call(fn: Callable, case_args: tuple, case_kwargs: dict) -> tuple[Outcome, A
     except NotImplementedError:
         return Outcome(not_attempted=True), None
     except Exception as error:  # noqa: BLE001 - any failure of student code is a verdict, not a crash
-        return Outcome(error=describe_error(error)), None
+        return Outcome(error=f"raised {describe_error(error)}"), None
     modified = tuple(
         name
         for name, before, after in _named_arrays(case_args, case_kwargs, args, kwargs)
@@ -187,7 +188,7 @@ def _call(fn: Callable, case_args: tuple, case_kwargs: dict) -> tuple[Outcome, A
     try:
         return Outcome(output=plain(output), modified=modified), output
     except TypeError as error:
-        return Outcome(error=f"an unusable return value: {error}"), None
+        return Outcome(error=f"returned an unusable value: {error}"), None
 
 
 def describe_error(error: BaseException) -> str:

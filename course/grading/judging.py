@@ -85,6 +85,7 @@ def judge_array(
     variants: Iterable[Variant] = (),
     tolerance: tuple[float, float] | None = None,
     size_hint: str = "",
+    dtype_rule: str = "the input's dtype",
 ) -> tuple[float, str]:
     """(1.0, "") when got matches expected (shape, dtype, finite, values); else (0.0, why).
 
@@ -93,8 +94,9 @@ def judge_array(
     shape; wrong values get the one known mistake that explains them (`matching_variant`).
     `tolerance` (rtol, atol) overrides the dtype's (see `compare_array`). `size_hint` is what a 4-D
     array one row or column off is told: the exercise's own size rule (`OUTPUT_SIZE_HINT` for a
-    forward output, `GRAD_X_SIZE_HINT` for an input gradient...); without one, nothing."""
-    fraction, message = compare_array(expected, got, name, tolerance)
+    forward output, `GRAD_X_SIZE_HINT` for an input gradient...); without one, nothing. `dtype_rule`
+    says what decides the expected dtype (see `compare_array`)."""
+    fraction, message = compare_array(expected, got, name, tolerance, dtype_rule)
     if fraction == 1.0 or not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
         return fraction, message
     if got.shape == expected.shape and got.dtype != expected.dtype:

@@ -46,6 +46,8 @@ class MSELoss(Module):
             )
         if a.dtype not in (np.float32, np.float64):
             raise TypeError(f"MSELoss: a must have dtype float32 or float64, got {a.dtype}")
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"MSELoss: y must hold real numbers, got {y.dtype}")
         if a.shape != y.shape or a.ndim < 1:
             raise ValueError(
                 f"MSELoss: a and y must have the same shape (N, ...), got {a.shape} and {y.shape}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from course import _args
 from course.nn.activation import ReLU
 from course.nn.conv import Conv2d
 from course.nn.linear import Linear
@@ -22,6 +23,7 @@ def lenet(num_classes: int = 10, *, rng: np.random.Generator | None = None, dtyp
         -conv 5x5-> (N, 16, 10, 10) -pool 2-> (N, 16, 5, 5) -flatten-> (N, 400)
         -linear-> (N, 120) -linear-> (N, 84) -linear-> (N, num_classes)
     """
+    num_classes = _args.positive_int("lenet", "num_classes", num_classes)
     return Sequential(
         Conv2d(1, 6, 5, padding=2, rng=rng, dtype=dtype),
         ReLU(),

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from course._args import FLOAT_DTYPES, matching_dtype
+from course._args import FLOAT_DTYPES, flag, matching_dtype
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
@@ -87,9 +87,9 @@ class Module:
 
         Only `Dropout` behaves differently in the two modes; the others accept the call for PyTorch's habits.
         """
-        self.training = bool(mode)
+        self.training = flag("train", "mode", mode)
         for _, child in self.children():
-            child.train(mode)
+            child.train(self.training)
         return self
 
     def eval(self) -> Module:
@@ -115,9 +115,15 @@ class Module:
                 f"load_state_dict: keys do not match this {type(self).__name__}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        values = {name: np.asarray(state[name]) for name in own}
+        values = {}
         for name, p in own.items():
-            value = values[name]
+            try:
+                value = values[name] = np.asarray(state[name])
+            except ValueError as error:  # a ragged list: numpy's message names no parameter
+                raise ValueError(
+                    f"load_state_dict: {name} must be an array of shape {p.data.shape}, got a value numpy "
+                    f"cannot make an array of ({error})"
+                ) from None
             if value.dtype.kind not in "fiu":
                 raise TypeError(
                     f"load_state_dict: {name} must hold real numbers (float or integer), got {value.dtype}"
@@ -130,8 +136,10 @@ class Module:
             p.data[...] = values[name]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `state_dict()` to a compressed .npz file."""
-        np.savez_compressed(path, **self.state_dict())
+        """Write `state_dict()` to a compressed .npz file at `path` exactly (numpy, given a name, would
+        add .npz to one without it, which `load(path)` would then not find)."""
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **self.state_dict())
 
     def load(self, path: str | os.PathLike) -> None:
         """Read a .npz file written by `save` into this module's parameters."""
@@ -154,13 +162,24 @@ class Sequential(Module):
 
     An error inside a layer is re-raised naming the layer's position and the layer, e.g.
     `layer 7 of Sequential, Linear(in_features=400, out_features=120): expected input of shape (N, 400),
-    got (2, 576)` (LeNet given 32 x 32 images).
+    got (2, 576)` (LeNet given 32 x 32 images). A layer keeps what its backward needs from its last
+    forward, so one layer object cannot be used twice in a network (a ReLU reused would send the first
+    use's gradient through the second use's mask): each place needs a layer of its own.
     """
 
     def __init__(self, *layers: Module):
+        first_use: dict[int, int] = {}  # id of every module in the layers, sub-modules too -> its layer
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: layer {i} must be a Module, got {type(layer).__name__}")
+            for module in {id(m): m for m in _modules(layer)}.values():  # a layer's own sharing is its own
+                if id(module) in first_use:
+                    raise ValueError(
+                        f"Sequential: {module!r} is in layer {first_use[id(module)]} and again in layer "
+                        f"{i} (one object): a layer keeps what its backward needs from its last forward, so "
+                        "each place in a network needs a layer of its own"
+                    )
+                first_use[id(module)] = i
         self.layers = list(layers)
 
     def children(self) -> Iterator[tuple[str, Module]]:
@@ -170,8 +189,9 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
+    def __getitem__(self, i: int | slice) -> Module:
+        """Layer i; for a slice, a Sequential of those layers (the same objects), as in PyTorch."""
+        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
@@ -209,6 +229,13 @@ class Sequential(Module):
             return backward(grad_out)
         except (TypeError, ValueError) as error:
             raise _naming(error, f"layer {i} of Sequential, backward: ") from error
+
+
+def _modules(module: Module) -> Iterator[Module]:
+    """`module` and all its sub-modules, depth first."""
+    yield module
+    for _, child in module.children():
+        yield from _modules(child)
 
 
 def _naming(error: TypeError | ValueError, where: str) -> TypeError | ValueError:

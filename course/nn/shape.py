@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from course import _args
@@ -24,7 +26,7 @@ class Flatten(Module):
             raise ValueError(
                 f"{self!r}: expected input of shape (N, ...) with at least 2 axes, got {x.shape}"
             )
-        out = x.reshape(x.shape[0], -1)
+        out = x.reshape(x.shape[0], math.prod(x.shape[1:]))  # not -1, which numpy cannot infer for N = 0
         self._in_shape, self._out = x.shape, (out.shape, out.dtype)
         return out
 

@@ -55,7 +55,7 @@ def upsample_nearest2d(x: np.ndarray, scale_factor: int) -> np.ndarray:
     shape = (n, c, h * s, w * s)
     _args.array_fits("upsample_nearest2d", "scale_factor", scale_factor, "an output", shape, x.dtype)
     blocks = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, s, w, s))
-    return np.ascontiguousarray(blocks).reshape(shape)
+    return blocks.copy().reshape(shape)  # a copy even for s = 1, where blocks is a read-only view of x
 
 
 def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_factor: int) -> np.ndarray:
@@ -63,5 +63,6 @@ def upsample_nearest2d_backward(grad_out: np.ndarray, x: np.ndarray, scale_facto
     x = _args.float_array("upsample_nearest2d_backward", "x", x, 4, "(N, C, H, W)")
     s = _args.positive_int("upsample_nearest2d_backward", "scale_factor", scale_factor)
     n, c, h, w = x.shape
-    delta = _args.grad_out_array("upsample_nearest2d_backward", grad_out, x, (n, c, h * s, w * s))
+    expected, layout = (n, c, h * s, w * s), "(N, C, H*s, W*s)"
+    delta = _args.grad_out_array("upsample_nearest2d_backward", grad_out, x, expected, layout)
     return delta.reshape(n, c, h, s, w, s).sum(axis=(3, 5))

@@ -221,7 +221,7 @@ def _exercise_run(exercise: str, header: dict, data: bytes, n_cases: int) -> Exe
                 if run.outcomes[inner["case"]] is None:
                     run.outcomes[inner["case"]] = decode_outcome(inner, arrays)
             except ValueError as error:
-                run.outcomes[inner["case"]] = Outcome(error=f"an unreadable result ({error})")
+                run.outcomes[inner["case"]] = Outcome(error=f"sent back an unreadable result ({error})")
     if problem:
         run.notes.append(problem)
     return run

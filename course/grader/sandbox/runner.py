@@ -217,7 +217,7 @@ def _run_one(fn, case: Case) -> Outcome:
     try:
         return run_case(fn, case)
     except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, ... end this case only
-        return Outcome(error=_describe(error))
+        return Outcome(error=f"raised {_describe(error)}")
 
 
 def _missing(notebook: dict, exercise_id: str, notes: list[str]) -> str:

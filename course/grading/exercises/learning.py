@@ -381,7 +381,14 @@ class NumericalGradient(Exercise):
             ),
         ]
         tolerance = (1e-6, 1e-9 + 1e-14 / eps)  # rounding in f(x + eps) - f(x - eps) grows like 1 / eps
-        return judge_array(self.reference(f, x, eps), output, "the gradient", variants, tolerance)
+        return judge_array(
+            self.reference(f, x, eps),
+            output,
+            "the gradient",
+            variants,
+            tolerance,
+            dtype_rule=f"whatever x's dtype, here {x.dtype}: the differences are taken in float64",
+        )
 
 
 def _draw_x(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
