@@ -161,13 +161,22 @@ def _sweep(x: np.ndarray, w: np.ndarray, bias: np.ndarray, padding, out_size, wo
     (n, c), (ho, wo), n_kernels = x.shape[:2], out_size, w.shape[0]
     flat = _channels_first(x, padding)
     hp, wp = flat.shape[2:]
-    span = (n - 1) * hp * wp + (ho - 1) * wp + wo
-    grid = scratch("grid", (n_kernels, n * hp * wp), x.dtype)  # written up to span, read below it
-    n_tasks = n_kernels * -(-span // _conv.BLOCK)
-    parallel_for(_conv.sweep_forward, n_tasks, work, flat.reshape(c, -1), w, bias, wp, span, grid)
-    z = np.empty((n, n_kernels, ho, wo), dtype=x.dtype)  # out of scratch
-    parallel_for(_conv.grid_to_images, n * n_kernels, z.size, grid, hp, wp, 0, 0, z)
+    z = np.empty((n, n_kernels, ho, wo), dtype=x.dtype)
+    _sweep_into(flat.reshape(c, -1), w, bias, hp, wp, 0, 0, z, work)
     return z
+
+
+def _sweep_into(flat, w, bias, hp: int, wp: int, r0: int, c0: int, out: np.ndarray, work: int) -> None:
+    """`sweep_forward` of flat (C, L) by w (F, C, KH, KW) on the Hp x Wp grid of each image, its H x W
+    window at (r0, c0) written into out (N, F, H, W). The windows are cut into units whose grid points
+    fill about BLOCK: whole images together when an image's grid holds at most BLOCK points, else a few
+    rows of one image; one task per kernel and unit."""
+    n, _, h, _ = out.shape
+    images_per_unit = max(1, _conv.BLOCK // (hp * wp))
+    rows_per_unit = h if images_per_unit > 1 else max(1, min(h, _conv.BLOCK // wp))
+    n_units = -(-n // images_per_unit) * -(-h // rows_per_unit)
+    tiling = (images_per_unit, rows_per_unit)
+    parallel_for(_conv.sweep_forward, w.shape[0] * n_units, work, flat, w, bias, hp, wp, r0, c0, *tiling, out)
 
 
 def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, work: int, input_grad: bool):
@@ -214,12 +223,7 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
 
     def inputs() -> None:
-        span = n * hp * wp
-        grid = scratch("grid", (c, span), x.dtype)  # the scratch of the thread that runs this
-        n_tasks = c * -(-span // _conv.BLOCK)
-        zero_bias = np.zeros(c, dtype=x.dtype)
-        parallel_for(_conv.sweep_forward, n_tasks, work, spread, flipped, zero_bias, wp, span, grid)
-        parallel_for(_conv.grid_to_images, n * c, grad_x.size, grid, hp, wp, ph, pw, grad_x)
+        _sweep_into(spread, flipped, np.zeros(c, dtype=x.dtype), hp, wp, ph, pw, grad_x, work)
 
     run_pair(weights, inputs, 2 * work)
     return grad_x, grad_w, grad_b[0]

@@ -194,15 +194,27 @@ def test_results_stay_intact_when_the_next_call_reuses_the_scratch_arrays(gemm):
     assert_unchanged(kept, (z, grad_x))
 
 
-def test_an_image_larger_than_one_kernel_block_matches_the_naive_specification():
-    """Stride-1 kernels sweep big images in blocks of BLOCK grid points; the block edges must not show."""
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding",
+    [
+        ((1, 2, 50, 47), (2, 2, 3, 4), 1),  # a 52 x 49 grid, more than BLOCK points: rows of one image
+        ((3, 2, 40, 30), (3, 2, 5, 3), 2),  # 44 x 34 = 1,496 points: one image at a time
+        ((23, 1, 8, 8), (2, 1, 3, 3), 1),  # 10 x 10 = 100 points: 20 images at a time, then 3
+    ],
+)
+def test_the_sweeps_units_of_images_and_rows_match_the_naive_specification(x_shape, w_shape, padding):
+    """The forward sweep and dJ/dx (the forward sweep of delta, its padding cut away) work on about
+    BLOCK grid points at a time: whole images together, or a few rows of a large one. The edges between
+    units, and the last unit's fewer images or rows, must not show."""
     rng = np.random.default_rng(9)
-    x, w, b = rng.standard_normal((1, 2, 50, 47)), rng.standard_normal((2, 2, 3, 4)), rng.standard_normal(2)
-    assert (50 - 1) * 49 + 46 > BLOCK  # span = (Ho - 1) * Wp + Wo grid points: more than one block
-    np.testing.assert_allclose(F.conv2d(x, w, b, 1, 1), naive.conv2d(x, w, b, (1, 1), (1, 1)), rtol=1e-10)
-    grad_out = rng.standard_normal((1, 2, 50, 46))
-    got = F.conv2d_backward(grad_out, x, w, 1, 1)
-    for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, (1, 1), (1, 1)), strict=True):
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    grid = (x_shape[2] + 2 * padding) * (x_shape[3] + 2 * padding)
+    assert (grid > BLOCK) == (x_shape[0] == 1) and (BLOCK // grid > 1) == (x_shape[0] == 23)
+    z = F.conv2d(x, w, b, 1, padding)
+    np.testing.assert_allclose(z, naive.conv2d(x, w, b, (1, 1), (padding, padding)), rtol=1e-10)
+    grad_out = rng.standard_normal(z.shape)
+    got = F.conv2d_backward(grad_out, x, w, 1, padding)
+    for g, e in zip(got, naive.conv2d_backward(grad_out, x, w, (1, 1), (padding, padding)), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
 
 

@@ -110,9 +110,8 @@ def _sweeps(dtype) -> None:
 
     flat = np.ones((2, 50), dtype=dtype)  # 2 channels of 2 padded 5 x 5 images, (C, N*Hp*Wp)
     w = np.ones((3, 2, 3, 3), dtype=dtype)  # kernels (F, C, KH, KW)
-    grid = np.zeros((3, 50), dtype=dtype)
-    conv.sweep_forward(flat, w, np.zeros(3, dtype=dtype), 5, 13, grid, 0, 3)
-    conv.grid_to_images(grid, 5, 5, 0, 0, np.zeros((2, 3, 3, 3), dtype=dtype), 0, 6)
+    z = np.zeros((2, 3, 3, 3), dtype=dtype)  # (N, F, Ho, Wo)
+    conv.sweep_forward(flat, w, np.zeros(3, dtype=dtype), 5, 5, 0, 0, 2, 3, z, 0, 3)
 
 
 def _sweep_gradients(dtype) -> None:

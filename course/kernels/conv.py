@@ -14,9 +14,10 @@ flat (C, N*Hp*Wp). Pixel (r, c) of image n sits at q = (n*Hp + r)*Wp + c, and th
 (n, r, c) reads q + j*Wp + i. An output computed on this Wp-wide grid is then, for every tap, one long
 contiguous multiply-add of the whole channel shifted by j*Wp + i: the inner loop is unit-stride and
 vectorises, and stays long even for 8 x 8 images. Grid points with c >= Wo or r >= Ho mix neighbouring
-rows or images; they are thrown away (forward: `grid_to_images` copies the outputs out) or given a zero
-delta (backward). Grid points run over 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo, in blocks
-of BLOCK so that every sweep stays in cache.
+rows or images; they are computed and thrown away (`sweep_forward` copies only the outputs out of its
+buffer) or given a zero delta (backward). The sweeps run over about BLOCK grid points at a time, so that
+every sweep stays in cache: the forward over whole images, or a few rows of a large one, the weights'
+gradient over blocks of grid points 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 1)*Wp + Wo.
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
 `im2col` lays the taps of a few images, laid out image-last (C, Hp, Wp, n), out as the rows of cols
@@ -34,6 +35,8 @@ Other strides, with fewer taps, use the direct loops (`direct_*`), which read li
 
 from __future__ import annotations
 
+import numpy as np
+
 from course._jit import jit
 
 __all__ = [
@@ -46,7 +49,6 @@ __all__ = [
     "direct_forward",
     "direct_grad_a",
     "direct_grad_w",
-    "grid_to_images",
     "im2col",
     "images_first",
     "images_last",
@@ -69,26 +71,42 @@ SHORT_ROW = 16  # grid points per row below which `spread_on_grid` zeroes an ima
 
 
 @jit
-def sweep_forward(flat, w, b, wp, span, grid, t0, t1):
-    """grid[f, q] = b[f] + sum_{ch, j, i} flat[ch, q + j*Wp + i] * w[f, ch, j, i] for q < span.
+def sweep_forward(flat, w, b, hp, wp, r0, c0, images_per_unit, rows_per_unit, out, t0, t1):
+    """The sweep of flat by w on the Wp-wide grid, and the H x W window at (r0, c0) of each image's
+    Hp x Wp grid written out:
+    out[n, f, r, c] = g[f, (n*Hp + r0 + r)*Wp + c0 + c], where
+    g[f, q] = b[f] + sum_{ch, j, i} flat[ch, q + j*Wp + i] * w[f, ch, j, i].
 
-    flat (C, N*Hp*Wp), w (F, C, KH, KW), b (F,), grid (F, N*Hp*Wp). Task f * n_blocks + k is kernel f
-    on the grid points of block k. The taps of a kernel row share passes over the block's outputs,
-    five at a time, then three, then one: each pass loads and stores the outputs once for all its
-    taps (five per pass instead of three: LeNet's 5 x 5 layers 25-35% faster); the taps of a pass read
-    one view of the channel at offsets 0..4. Inner loops run from 0 over views, so that LLVM sees
-    non-negative indices and vectorises them (indexing from `start` instead measured 30x slower).
+    flat (C, L), read up to (KH - 1)*Wp + KW - 1 points past the window's last grid point; w (F, C, KH,
+    KW), b (F,), out (N, F, H, W). The forward's outputs take r0 = c0 = 0; the backward's dJ/dx cuts the
+    padding away (r0, c0 = ph, pw). The caller cuts the windows into units: rows 0 .. H - 1 of
+    `images_per_unit` images, or `rows_per_unit` rows of one image; task f * n_units + u is kernel f on
+    unit u. A task sweeps the unit's grid points from its first window row's start to its last window
+    row's end (the rows between two images' windows too, thrown away) into a buffer that stays in cache,
+    then copies the window's rows out of it (no grid of every point written to memory and read back).
+
+    The taps of a kernel row share passes over the buffer, five at a time, then three, then one: each
+    pass loads and stores the outputs once for all its taps (five per pass instead of three: LeNet's
+    5 x 5 layers 25-35% faster); the taps of a pass read one view of the channel at offsets 0..4. Inner
+    loops run from 0 over views, so that LLVM sees non-negative indices and vectorises them (indexing
+    from `start` instead measured 30x slower).
     """
     n_kernels, n_channels, kh, kw = w.shape
-    n_blocks = (span + BLOCK - 1) // BLOCK
+    n_images, _, h, wd = out.shape
+    row_chunks = (h + rows_per_unit - 1) // rows_per_unit
+    n_units = (n_images + images_per_unit - 1) // images_per_unit * row_chunks
     fives = kw - kw % 5
     threes = fives + (kw - fives) // 3 * 3
+    buffer = np.empty(max(images_per_unit * hp, rows_per_unit) * wp, dtype=flat.dtype)
     for task in range(t0, t1):
-        f, start = task // n_blocks, (task % n_blocks) * BLOCK
-        length = min(span - start, BLOCK)
-        out = grid[f, start : start + length]
+        f, unit = task // n_units, task % n_units
+        n0, r_first = unit // row_chunks * images_per_unit, unit % row_chunks * rows_per_unit
+        n_end, r_end = min(n_images, n0 + images_per_unit), min(h, r_first + rows_per_unit)
+        start = (n0 * hp + r0 + r_first) * wp  # the unit's first grid point
+        length = ((n_end - 1 - n0) * hp + r_end - 1 - r_first) * wp + c0 + wd
+        sums = buffer[:length]
         for q in range(length):
-            out[q] = b[f]
+            sums[q] = b[f]
         for ch in range(n_channels):
             for j in range(kh):
                 taps, line = w[f, ch, j], start + j * wp
@@ -97,16 +115,22 @@ def sweep_forward(flat, w, b, wp, span, grid, t0, t1):
                     src = flat[ch, line + i : line + i + length + 4]
                     for q in range(length):
                         five = src[q] * w0 + src[q + 1] * w1 + src[q + 2] * w2 + src[q + 3] * w3
-                        out[q] += five + src[q + 4] * w4
+                        sums[q] += five + src[q + 4] * w4
                 for i in range(fives, threes, 3):
                     w0, w1, w2 = taps[i], taps[i + 1], taps[i + 2]
                     src = flat[ch, line + i : line + i + length + 2]
                     for q in range(length):
-                        out[q] += src[q] * w0 + src[q + 1] * w1 + src[q + 2] * w2
+                        sums[q] += src[q] * w0 + src[q + 1] * w1 + src[q + 2] * w2
                 for i in range(threes, kw):
                     weight, source = taps[i], flat[ch, line + i : line + i + length]
                     for q in range(length):
-                        out[q] += source[q] * weight
+                        sums[q] += source[q] * weight
+        for n in range(n0, n_end):
+            for r in range(r_first, r_end):
+                first = ((n - n0) * hp + r - r_first) * wp + c0
+                target, source = out[n, f, r], sums[first : first + wd]
+                for c in range(wd):
+                    target[c] = source[c]
 
 
 @jit
@@ -203,23 +227,6 @@ def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
                     else:
                         for c in range(wp):
                             row[c] = zero
-
-
-@jit
-def grid_to_images(grid, hp, wp, r0, c0, out, t0, t1):
-    """out[n, f, r, c] = grid[f, (n*Hp + r0 + r)*Wp + c0 + c]: the H x W window at (r0, c0) of each
-    image's Hp x Wp grid, taken out of a sweep's grid (F, N*Hp*Wp) into out (N, F, H, W); task n*F + f.
-    The forward's outputs (r0 = c0 = 0) and the backward's dJ/dx (the padding cut away). Faster than
-    numpy's copy of the transposed view (one run, taking turns, float32): 256 images of 8 kernels of
-    8 x 8, 168 -> 119 us; 16 kernels of 224 x 224, 141 -> 117 us."""
-    _, n_planes, h, w = out.shape
-    for task in range(t0, t1):
-        n, f = task // n_planes, task % n_planes
-        for r in range(h):
-            start = (n * hp + r0 + r) * wp + c0
-            source, target = grid[f, start : start + w], out[n, f, r]
-            for c in range(w):
-                target[c] = source[c]
 
 
 @jit
