@@ -105,6 +105,7 @@ def fit(
     epochs = _args.positive_int("fit", "epochs", epochs)
     batch_size = _args.positive_int("fit", "batch_size", batch_size)
     rng = _args.generator("fit", rng)
+    progress = _args.flag("fit", "progress", progress)
     history = History()
     optimizer.zero_grad()
     with single_threaded_blas():

@@ -251,6 +251,11 @@ BAD_TRAINING_ARGUMENTS = {
         TypeError,
         r"rng must be a numpy.random.Generator .* got RandomState",
     ),
+    "fit progress string": (
+        lambda m, lf, o, x, y: fit(m, lf, o, x, y, 1, 2, progress="no"),
+        TypeError,
+        r"fit: progress must be True or False, got 'no'",
+    ),
     "fit optimizer None": (
         lambda m, lf, o, x, y: fit(m, lf, None, x, y, 1, 2, progress=False),
         TypeError,
