@@ -97,7 +97,7 @@ def sweep_forward(flat, w, b, hp, wp, r0, c0, images_per_unit, rows_per_unit, ou
     n_units = (n_images + images_per_unit - 1) // images_per_unit * row_chunks
     fives = kw - kw % 5
     threes = fives + (kw - fives) // 3 * 3
-    buffer = np.empty(max(images_per_unit * hp, rows_per_unit) * wp, dtype=flat.dtype)
+    buffer = np.empty(((images_per_unit - 1) * hp + rows_per_unit) * wp, dtype=flat.dtype)  # a unit's points
     for task in range(t0, t1):
         f, unit = task // n_units, task % n_units
         n0, r_first = unit // row_chunks * images_per_unit, unit % row_chunks * rows_per_unit
