@@ -146,6 +146,20 @@ def test_an_nbformat_3_notebook_is_upgraded_and_its_cells_found():
     assert found.cells == {"iou": "def iou(a, b):\n    return 1.0"}
 
 
+@pytest.mark.parametrize("course", ["setup", ["setup"], None])
+def test_an_nbformat_3_notebook_with_odd_course_metadata_is_read_as_its_nbformat_4_twin(course):
+    """A cell's "course" metadata that is not a dict means no marks, in both formats: the old format's
+    own reader of it failed on a string or a list, and the whole notebook was refused."""
+    notebook = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell("import numpy as np")
+    setup.metadata["course"] = course
+    notebook.cells += [setup, nbformat.v4.new_code_cell("def iou(a, b):\n    return 1.0")]
+    new = parse_notebook(nbformat.writes(notebook).encode(), ["iou"])
+    old = parse_notebook(nbformat.writes(nbformat.convert(notebook, 3)).encode(), ["iou"])
+    assert new.setup == "import numpy as np" and list(new.cells) == ["iou"]
+    assert (old.setup, old.cells) == (new.setup, new.cells)
+
+
 def test_an_nbformat_3_notebook_with_a_heading_cell_is_read_as_jupyter_reads_it():
     """nbformat writes an nbformat 3 notebook's text as lists of lines, and its reader joins them before
     upgrading: a heading cell's list of lines stopped the upgrade, and the whole notebook was refused

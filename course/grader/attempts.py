@@ -13,6 +13,8 @@ Everything here reads source text or JSON only; nothing runs student code.
   cell and the exercise cells run when grading), as notes that say what to move where.
 - `upgrade`: a notebook in an old format (nbformat 3, with worksheets and `input`) converted to
   nbformat 4 by `nbformat`, as Jupyter does when it opens one (only what the grader reads of it).
+- `course_metadata` and `cell_text`: what the grader reads of a cell, the same in both formats
+  (`course.grader.notebook` reads its cells with them too).
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import builtins
 import functools
 from collections.abc import Collection, Iterable, Mapping
 
-__all__ = ["MAX_ATTEMPTS", "attempted", "candidates", "helpers_elsewhere", "upgrade"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "attempted",
+    "candidates",
+    "cell_text",
+    "course_metadata",
+    "helpers_elsewhere",
+    "upgrade",
+]
 
 MAX_ATTEMPTS = 3  # distinct attempts of one exercise graded per student, at most
 # sources whose facts (stubs, names defined, names used) are remembered: a cell without metadata stands
@@ -112,13 +122,13 @@ def _read_parts(notebook: dict) -> dict:
         for cell in (sheet.get("cells") if isinstance(sheet, dict) else None) or []:
             if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
                 continue  # not a cell, and surely not a code cell
-            meta = cell.get("metadata")
-            course = meta.get("course") if isinstance(meta, dict) else None
-            marks = {k: v for k, v in (course or {}).items() if k in _MARKS and isinstance(v, (bool, str))}
+            marks = {
+                k: v for k, v in course_metadata(cell).items() if k in _MARKS and isinstance(v, (bool, str))
+            }
             kept = {"cell_type": cell["cell_type"], "metadata": {"course": marks} if marks else {}}
             for key in ("input", "source"):
                 if key in cell:
-                    kept[key] = _joined(cell[key])
+                    kept[key] = cell_text(cell[key])
             if kept["cell_type"] == "code":
                 kept.update(language="python", outputs=[])
             if isinstance(cell.get("level"), int):
@@ -133,9 +143,16 @@ def _read_parts(notebook: dict) -> dict:
     }
 
 
-def _joined(text: object) -> str:
-    """A cell's text as one string, its parts joined when nbformat stored it as a list of lines; ""
-    for anything else (`course.grader.notebook` reads the same)."""
+def course_metadata(cell: dict) -> dict:
+    """A cell's own metadata, {"course": {...}}'s dict: {} when it is missing or not a dict."""
+    meta = cell.get("metadata")
+    course = meta.get("course") if isinstance(meta, dict) else None
+    return course if isinstance(course, dict) else {}
+
+
+def cell_text(text: object) -> str:
+    """A cell's text as one string, its parts joined when nbformat stored it as a list of lines, as
+    nbformat's reader joins them; "" for anything else."""
     if isinstance(text, list):
         return "".join(part for part in text if isinstance(part, str))
     return text if isinstance(text, str) else ""

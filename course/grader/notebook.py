@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from course.grader.attempts import helpers_elsewhere, upgrade
+from course.grader.attempts import cell_text, course_metadata, helpers_elsewhere, upgrade
 from course.grader.collect import MAX_FILE_BYTES
 
 __all__ = [
@@ -94,8 +94,9 @@ def parse_notebook(
         notebook = json.loads(text)
     except (json.JSONDecodeError, RecursionError, ValueError) as error:
         raise UnreadableNotebook(f"{name}: not a notebook (invalid JSON: {error})"[:300]) from None
-    if isinstance(notebook, dict) and _old_cells(notebook) > MAX_CELLS:  # before nbformat converts them
-        raise UnreadableNotebook(f"{name}: {_old_cells(notebook)} cells, more than {MAX_CELLS}: not graded")
+    old_cells = _old_cells(notebook) if isinstance(notebook, dict) else 0
+    if old_cells > MAX_CELLS:  # before nbformat converts them
+        raise UnreadableNotebook(f"{name}: {old_cells} cells, more than {MAX_CELLS}: not graded")
     try:
         notebook = upgrade(notebook) if isinstance(notebook, dict) else notebook
     except ValueError as error:
@@ -104,7 +105,7 @@ def parse_notebook(
         raise UnreadableNotebook(f"{name}: JSON but not a Jupyter notebook (no list of cells)")
     if len(notebook["cells"]) > MAX_CELLS:
         raise UnreadableNotebook(f"{name}: {len(notebook['cells'])} cells, more than {MAX_CELLS}: not graded")
-    code = [(_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
+    code = [(course_metadata(cell), _source(cell)) for cell in notebook["cells"] if _is_code(cell)]
     size = sum(len(source) for _, source in code)
     if size > MAX_CODE_BYTES:
         raise UnreadableNotebook(f"{name}: {size} characters of code, more than {MAX_CODE_BYTES}: not graded")
@@ -158,16 +159,5 @@ def _is_code(cell: object) -> bool:
     return isinstance(cell, dict) and cell.get("cell_type") == "code"
 
 
-def _metadata(cell: dict) -> dict:
-    meta = cell.get("metadata")
-    course = meta.get("course") if isinstance(meta, dict) else None
-    return course if isinstance(course, dict) else {}
-
-
 def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    if isinstance(source, list):
-        source = "".join(part for part in source if isinstance(part, str))
-    if not isinstance(source, str):
-        return ""
-    return _MAGIC.sub(lambda m: m.group(1) + "pass", source)
+    return _MAGIC.sub(lambda m: m.group(1) + "pass", cell_text(cell.get("source", "")))
