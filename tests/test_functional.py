@@ -3,6 +3,7 @@ finite differences and examples worked by hand from the lecture."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import numpy as np
@@ -192,6 +193,20 @@ def test_results_stay_intact_when_the_next_call_reuses_the_scratch_arrays(gemm):
     kept = snapshot(z, grad_x)
     F.conv2d_backward(rng.standard_normal((1, 3, 4, 4)), rng.standard_normal(x.shape), w)
     assert_unchanged(kept, (z, grad_x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scratch_arrays_start_on_a_64_byte_boundary(dtype):
+    """OpenBLAS's AVX-512 kernels read a matrix that is not 64-byte aligned more slowly (numpy's own
+    allocations are 16-byte aligned): every scratch array starts on a cache line, small or large (the
+    large ones come from mmap), first asked for or grown, in the caller's thread or a helper's."""
+    sizes = [(1,), (3, 5), (100, 1001), (7, 300, 301), (2, 3)]  # grows, then reuses the grown buffer
+    starts = [scratch("alignment test", shape, dtype).ctypes.data for shape in sizes]
+    with ThreadPoolExecutor(1) as helper:
+        starts.append(helper.submit(lambda: scratch("alignment test", (999, 37), dtype).ctypes.data).result())
+    assert [start % 64 for start in starts] == [0] * len(starts)
+    array = scratch("alignment test", (4, 6), dtype)
+    assert array.flags.c_contiguous and array.dtype == dtype and array.shape == (4, 6)
 
 
 @pytest.mark.parametrize(
