@@ -120,7 +120,7 @@ def _sweep_gradients(dtype) -> None:
     flat = np.ones((2, 50), dtype=dtype)
     delta = np.zeros((2, 3, 3, 3), dtype=dtype)
     spread = np.zeros((3, 12 + 50), dtype=dtype)
-    conv.spread_on_grid(delta, 5, 5, 12, spread, 0, 3)
+    conv.spread_on_grid(delta, 5, 5, 12, spread, np.zeros(3, dtype=dtype), 0, 3)
     conv.sweep_grad_w(flat, spread, 12, 3, 3, 5, 38, np.ones((3, 2, 3, 3), dtype=dtype), 0, 6)
 
 

@@ -21,8 +21,8 @@ gradient over blocks of grid points 0 .. span - 1, span = (N - 1)*Hp*Wp + (Ho - 
 
 Layers with many taps per output (C * KH * KW >= GEMM_DEPTH, any stride) are matrix products instead:
 `im2col` lays the taps of a few images, laid out image-last (C, Hp, Wp, n), out as the rows of cols
-(C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w = delta (F, Ho*Wo*n) @ cols.T and grad_cols =
-w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
+(C*KH*KW, Ho*Wo*n), so z = w (F, C*KH*KW) @ cols, grad_w.T = cols @ delta.T (delta (F, Ho*Wo*n)) and
+grad_cols = w.T @ delta, added back into the input's places by `col2im_add`. BLAS keeps its partial sums in
 registers, which the sweeps cannot; with few taps the copy into cols costs more than that saves.
 `columns` (layout and im2col) and `images_first` (z back image-first, plus the bias) each do a
 chunk's copies in one call: a thread that comes back from a kernel must take the GIL again, and when
@@ -188,22 +188,24 @@ def sweep_grad_w(flat, spread, offset, kh, kw, wp, span, grad_w, t0, t1):
 
 
 @jit
-def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
+def spread_on_grid(delta, hp, wp, offset, spread, grad_b, t0, t1):
     """spread[f, offset + (n*Hp + r)*Wp + c] = delta[n, f, r, c] on the Hp x Wp grid of each image,
     zero at the grid points that are not outputs (r >= Ho or c >= Wo) and in the first `offset`
-    places; task f. delta (N, F, Ho, Wo), spread (F, offset + N*Hp*Wp).
+    places, and grad_b[f] = sum_{n, r, c} delta[n, f, r, c], summed in float64 on the way; task f.
+    delta (N, F, Ho, Wo), spread (F, offset + N*Hp*Wp), grad_b (F,).
 
     A grid of rows shorter than SHORT_ROW points is zeroed whole, in one loop, before delta's rows are
     copied in: there, a loop per row for its last KW - 1 zeros costs more than the copy (one run,
     taking turns, 256 images of 8 kernels of 8 x 8: 222 -> 134 us float32, 142 -> 107 us float64).
     Longer rows are written row by row, each point once: zeroing LeNet 1->6's grids (32 x 32) first
     made that kernel faster alone but the whole float64 backward 5% slower, and zeroing first made 16
-    kernels of 226 x 226 25-100% slower.
+    kernels of 226 x 226 25-100% slower. The bias gradient costs little here, where delta is read
+    anyway: numpy's sums over delta took 20% of that 8 x 8 layer's backward, float32, one thread.
     """
     n_images, _, ho, wo = delta.shape
     zero = spread.dtype.type(0)
     for f in range(t0, t1):
-        line = spread[f]
+        line, total = spread[f], 0.0
         for q in range(offset):
             line[q] = zero
         for n in range(n_images):
@@ -215,6 +217,7 @@ def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
                     d, row = delta[n, f, r], grid[r * wp : r * wp + wo]
                     for c in range(wo):
                         row[c] = d[c]
+                        total += d[c]
             else:
                 for r in range(hp):
                     row = grid[r * wp : (r + 1) * wp]
@@ -222,11 +225,13 @@ def spread_on_grid(delta, hp, wp, offset, spread, t0, t1):
                         d = delta[n, f, r]
                         for c in range(wo):
                             row[c] = d[c]
+                            total += d[c]
                         for c in range(wo, wp):
                             row[c] = zero
                     else:
                         for c in range(wp):
                             row[c] = zero
+        grad_b[f] = total
 
 
 @jit
