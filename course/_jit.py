@@ -90,7 +90,12 @@ __all__ = [
 
 _FASTMATH = {"reassoc", "contract"}
 PARALLEL_WORK = 1 << 23  # multiply-adds (about 1 ms on one core) before a kernel uses more threads
-PAIR_WORK = 1 << 19  # multiply-adds from which `run_pair` runs two independent computations at once
+# Multiply-adds from which `run_pair` runs two independent computations at once. A hand-off to a helper
+# on this KVM guest's other core costs tens of microseconds: at 2**19 the sweep backward of 256 8 x 8
+# images, 1 -> 8 kernels (2.4 million for its two halves), took 0.37-0.42 ms paired against 0.30-0.32
+# ms on the calling thread alone (float32, three processes, medians of 1,000 taking turns), while
+# LeNet 1->6 at batch 64 (11 million) still gains from the pair.
+PAIR_WORK = 1 << 22
 RANGES_PER_THREAD = 4  # tasks are handed out in about this many ranges per thread
 COMPILE_MESSAGE = (
     "course: compiling the course's kernels for this machine (once; about 1 s per kernel, kept on disk)..."
