@@ -123,8 +123,7 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     work = _pool_work(expected, kernel)
     if kernel == stride == (2, 2):
         grad_x = np.empty_like(x)  # every element written
-        delta_bits, grad_bits = _pool.as_bits(delta), _pool.as_bits(grad_x)
-        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta_bits, x, grad_bits)
+        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta, x, grad_x)
     else:
         grad_x = np.zeros_like(x)
         parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)

@@ -137,7 +137,6 @@ def test_no_kernel_belongs_to_two_groups_and_every_kernel_to_one(monkeypatch):
             if hasattr(getattr(module, name), "py_func"):  # a Numba kernel, not a constant or helper
                 kernel_names.add(name)
                 monkeypatch.setattr(module, name, _recorder(name, callers))
-    monkeypatch.setattr(pool, "as_bits", lambda a: a)
     for group in kernels._GROUPS:
         for dtype in (np.float32, np.float64):
             callers.setdefault("group", group.__name__)
