@@ -7,9 +7,12 @@ exclude the forward pass. The naive loops are far too slow for full batches: the
 one image (and, for the largest problems, on a few of the F kernels) and scaled linearly to the full
 problem, which the output says.
 
-Also measured: a fresh process with an empty Numba cache (cold: compiling) and with a warm one doing
-`import course.functional` and one conv2d forward and backward, then `course.kernels.precompile()`
-(every kernel the notebooks use), and how our conv2d fares right after an OpenBLAS matrix product.
+Our backward / forward ratio is also measured in one process per dtype, as the medians of `--rounds`
+rounds of one forward and one backward call: one fresh process's best of a few runs can meet a slow
+moment of the machine for one direction only. Also measured: a fresh process with an empty Numba cache
+(cold: compiling) and with a warm one doing `import course.functional` and one conv2d forward and
+backward, then `course.kernels.precompile()` (every kernel the notebooks use), and how our conv2d fares
+right after an OpenBLAS matrix product.
 `--load N` runs N CPU-bound processes beside all of it (`course._load.busy_processes`), as a browser or
 a video call would; the load average is printed before and after. Layering: imports functional and
 naive lazily, inside the worker processes.
@@ -79,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load", type=int, default=0, help="CPU-bound processes to run beside the benchmark (default 0)"
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the cold and warm start-up timings")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=100,
+        help="forward and backward rounds for our backward / forward ratio in one process (default 100)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
                     ]
                     results[lib] += _spawn(worker, **env)
             _print_table(dtype, results)
+            ratios = ["--worker", "ratios", "--dtype", dtype, "--repeat", str(args.rounds)]
+            _print_ratios(dtype, args.rounds, _spawn(ratios, **env))
         print()
         if not args.no_startup:
             _print_startup()
@@ -201,6 +212,15 @@ def _print_table(dtype: str, results: dict) -> None:
     print("\n".join(notes))
 
 
+def _print_ratios(dtype: str, rounds: int, rows: list[dict]) -> None:
+    print(f"our backward / forward in one process, {dtype}, medians of {rounds} rounds (times in ms):")
+    for row in rows:
+        times = f"{row['fwd'] * 1e3:12.2f}{row['bwd'] * 1e3:12.2f}"
+        print(f"  {row['shape']:32}{times}{row['bwd'] / row['fwd']:8.2f}")
+    largest = max(rows, key=lambda row: row["bwd"] / row["fwd"])
+    print(f"  largest: {largest['bwd'] / largest['fwd']:.2f} ({largest['shape']})")
+
+
 def _total(entry: dict) -> float:
     return entry["fwd"] + entry["bwd"]
 
@@ -251,8 +271,8 @@ def _print_startup() -> None:
 # --- worker side: runs in its own process -------------------------------------------------------------
 
 
-def _best_in_turns(forward, backward, repeat: int) -> tuple[float, float]:
-    """The best forward and backward times of `repeat` rounds, each round one forward call then one
+def _times_in_turns(forward, backward, repeat: int) -> tuple[list[float], list[float]]:
+    """The forward and backward times of `repeat` rounds, each round one forward call then one
     backward call, after a warm-up round (which compiles or loads the Numba cache); `repeat=0` times a
     single round, for the naive loops. Taking turns, both directions see the same moments of a shared
     machine, whose speed can change by half from one second to the next: timed one after the other,
@@ -265,6 +285,12 @@ def _best_in_turns(forward, backward, repeat: int) -> tuple[float, float]:
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
+    return forward_times, backward_times
+
+
+def _best_in_turns(forward, backward, repeat: int) -> tuple[float, float]:
+    """The best forward and backward times of `_times_in_turns`."""
+    forward_times, backward_times = _times_in_turns(forward, backward, repeat)
     return min(forward_times), min(backward_times)
 
 
@@ -284,6 +310,11 @@ def _problem(shape: Shape, dtype, batch: int | None = None, filters: int | None 
 
 def _time_ours(module, shape: Shape, x, w, b, repeat: int, naive: bool):
     """Forward and backward times of course.functional or course.naive on one problem."""
+    return _best_in_turns(*_calls(module, shape, x, w, b, naive), repeat)
+
+
+def _calls(module, shape: Shape, x, w, b, naive: bool):
+    """The forward and the backward call of course.functional or course.naive on one problem."""
     k, p = shape.kernel, shape.padding
     if shape.pool:
         size = (k, k) if naive else k
@@ -295,7 +326,7 @@ def _time_ours(module, shape: Shape, x, w, b, repeat: int, naive: bool):
         forward = lambda: module.conv2d(x, w, b, stride, padding)  # noqa: E731
         grad = np.ones_like(forward())
         backward = lambda: module.conv2d_backward(grad, x, w, stride, padding)  # noqa: E731
-    return _best_in_turns(forward, backward, repeat)
+    return forward, backward
 
 
 def _time_torch(shape: Shape, x, w, b, repeat: int):
@@ -347,6 +378,21 @@ def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) 
     return entries
 
 
+def _worker_ratios(dtype: str, rounds: int) -> list[dict]:
+    """Median forward and backward times of course.functional on each convolution of SHAPES, `rounds`
+    rounds taking turns in this one process."""
+    import course.functional as module
+
+    rows = []
+    for shape in SHAPES:
+        if not shape.pool:
+            calls = _calls(module, shape, *_problem(shape, dtype), naive=False)
+            forward, backward = _times_in_turns(*calls, rounds)
+            medians = {"fwd": float(np.median(forward)), "bwd": float(np.median(backward))}
+            rows.append({"shape": shape.describe(), **medians})
+    return rows
+
+
 def _worker_blas(repeat: int) -> dict:
     """Median time of our conv2d (LeNet's second layer: matrix products; on every thread whatever its
     size) alone, and right after a matrix product of the user's own with numpy's default BLAS threads
@@ -382,13 +428,15 @@ def _worker_blas(repeat: int) -> dict:
 
 def _worker_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.bench")
-    parser.add_argument("--worker", choices=["naive", "fast", "torch", "blas"], required=True)
+    parser.add_argument("--worker", choices=["naive", "fast", "torch", "blas", "ratios"], required=True)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--shape", type=int, help="index into SHAPES (default: every shape)")
     args = parser.parse_args(argv)
     if args.worker == "blas":
         out = _worker_blas(args.repeat)
+    elif args.worker == "ratios":
+        out = _worker_ratios(args.dtype, args.repeat)
     else:
         shapes = SHAPES if args.shape is None else (SHAPES[args.shape],)
         out = _worker_times(args.worker, args.dtype, args.repeat, shapes)

@@ -40,3 +40,32 @@ def test_repeat_zero_times_one_round_without_warm_up(monkeypatch):
     monkeypatch.setattr(bench.time, "perf_counter", clock)
     assert bench._best_in_turns(forward, backward, 0) == (8.0, 20.0)
     assert calls == ["fwd", "bwd"]
+
+
+def test_the_ratio_worker_gives_medians_of_rounds_taking_turns_for_every_convolution(monkeypatch):
+    """`course bench`'s backward / forward in one process: the median of the rounds (not the best, not
+    the mean), after a warm-up round, for each convolution of SHAPES and no pooling."""
+    clock, calls = Clock(), []
+
+    def fake_calls(module, shape, x, w, b, naive):
+        assert not shape.pool and not naive
+        forward = timed(clock, calls, "fwd", iter([50.0, 1.0, 9.0, 2.0]))  # the warm-up first
+        backward = timed(clock, calls, "bwd", iter([50.0, 4.0, 3.0, 30.0]))
+        return forward, backward
+
+    monkeypatch.setattr(bench, "_calls", fake_calls)
+    monkeypatch.setattr(bench, "_problem", lambda shape, dtype: (None, None, None))
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    rows = bench._worker_ratios("float32", 3)
+    convolutions = [shape.describe() for shape in bench.SHAPES if not shape.pool]
+    assert [row["shape"] for row in rows] == convolutions
+    assert all((row["fwd"], row["bwd"]) == (2.0, 4.0) for row in rows)
+    assert calls == ["fwd", "bwd"] * 4 * len(convolutions)
+
+
+def test_the_ratio_table_names_the_largest_ratio(capsys):
+    rows = [{"shape": "a", "fwd": 2.0, "bwd": 3.0}, {"shape": "b", "fwd": 1.0, "bwd": 2.5}]
+    bench._print_ratios("float64", 7, rows)
+    out = capsys.readouterr().out
+    assert "float64, medians of 7 rounds" in out
+    assert out.rstrip().endswith("largest: 2.50 (b)")
