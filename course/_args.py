@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_ARRAY_BYTES = np.iinfo(np.intp).max  # no numpy array holds more bytes than np.intp counts
 
 
 def is_int(value) -> bool:
@@ -103,7 +104,7 @@ def array_fits(op: str, name: str, value, what: str, shape, dtype) -> None:
     """A ValueError naming `name` when `name`=value makes `what`, an array of `shape` and `dtype`, larger
     than any numpy array can be (more bytes than np.intp holds): numpy's own error for it ("Maximum
     allowed dimension exceeded", or "array is too big") names no argument."""
-    if math.prod(shape) * np.dtype(dtype).itemsize > np.iinfo(np.intp).max:
+    if math.prod(shape) * np.dtype(dtype).itemsize > MAX_ARRAY_BYTES:
         raise ValueError(
             f"{op}: {name}={value!r} makes {what} of shape {tuple(shape)}, larger than any numpy array can be"
         )
