@@ -123,7 +123,8 @@ def max_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     work = _pool_work(expected, kernel)
     if kernel == stride == (2, 2):
         grad_x = np.empty_like(x)  # every element written
-        parallel_for(_pool.max_pool2x2_backward, _planes(x), work, delta, x, grad_x)
+        backward = _pool.max_pool2x2_backward_kernel(x.dtype)  # by dtype: the faster one here
+        parallel_for(backward, _planes(x), work, delta, x, grad_x)
     else:
         grad_x = np.zeros_like(x)
         parallel_for(_pool.max_pool2d_backward, _planes(x), work, delta, x, *kernel, *stride, grad_x)

@@ -31,7 +31,7 @@ CONVS = [  # (x shape, w shape, stride, padding)
     ((3, 2, 11, 10), (3, 2, 3, 2), (2, 3), (1, 2)),  # direct loops
 ]
 assert (3 * 2 * 5 * 3 < conv.GEMM_DEPTH) and (6 * 5 * 5 >= conv.GEMM_DEPTH)
-POOLS = [((2, 3, 9, 8), 2, 2), ((2, 3, 9, 8), 3, 2), ((1, 2, 7, 7), (2, 3), (1, 2))]
+POOLS = [((2, 3, 9, 8), 2, 2), ((2, 3, 9, 8), 3, 2), ((1, 2, 7, 7), (2, 3), (1, 2)), ((1, 2, 5, 41), 2, 2)]
 
 
 def pair(value):

@@ -160,7 +160,7 @@ def _max_pool2x2(dtype) -> None:
 
     a, y = np.ones((2, 2, 5, 5), dtype=dtype), np.zeros((2, 2, 2, 2), dtype=dtype)
     pool.max_pool2x2_forward(a, y, 0, 4)
-    pool.max_pool2x2_backward(y, a, np.zeros_like(a), 0, 4)
+    pool.max_pool2x2_backward_kernel(dtype)(y, a, np.zeros_like(a), 0, 4)
 
 
 def _avg_pool(dtype) -> None:
