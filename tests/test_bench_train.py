@@ -1,5 +1,5 @@
-"""`course bench-train`: the frameworks take turns, each run in its own process, and the best time of
-each is the one reported (with that run's accuracy)."""
+"""`course bench-train`: the frameworks take turns, each run in its own process with a seed of its own;
+the best time of each is reported, and the accuracies seed by seed and on their mean."""
 
 from __future__ import annotations
 
@@ -16,26 +16,38 @@ def _args(**overrides) -> argparse.Namespace:
     return parser.parse_args([f"--{k}={v}" for k, v in overrides.items()])
 
 
-def test_runs_take_turns_and_the_best_time_of_each_framework_is_reported(monkeypatch, capsys):
+def test_runs_take_turns_one_seed_each_best_time_and_mean_accuracy_reported(monkeypatch, capsys):
     times = {"course": [5.0, 3.0, 4.0], "torch": [2.0, 9.0, 6.0]}
-    accuracy = {("course", 3.0): 0.93, ("torch", 2.0): 0.95}
-    order = []
+    accuracy = {"course": [0.93, 0.96, 0.96], "torch": [0.95, 0.95, 0.94]}
+    calls = []
 
     def fake_run(framework, settings):
-        order.append(framework)
-        seconds = times[framework][order.count(framework) - 1]
-        return {"seconds": seconds, "accuracy": accuracy.get((framework, seconds), 0.10)}
+        calls.append((framework, settings["seed"]))
+        turn = sum(1 for name, _ in calls if name == framework) - 1
+        return {"seconds": times[framework][turn], "accuracy": accuracy[framework][turn]}
 
     monkeypatch.setattr(bench_train, "_in_subprocess", fake_run)
-    assert bench_train.run(_args(repeat=3)) == 0
+    assert bench_train.run(_args(repeat=3, seed=4)) == 0
     out = capsys.readouterr().out
-    assert order == ["course", "torch"] * 3
-    assert "best of 3 runs each" in out
+    assert calls == [("course", 4), ("torch", 4), ("course", 5), ("torch", 5), ("course", 6), ("torch", 6)]
+    assert "one run per seed (seeds 4-6)" in out
     course_line = next(line for line in out.splitlines() if line.startswith("course "))
     torch_line = next(line for line in out.splitlines() if line.startswith("torch "))
-    assert course_line.split()[1:3] == ["3.00", "93.0%"], course_line
-    assert torch_line.split()[1:3] == ["2.00", "95.0%"], torch_line
-    assert "course / torch time: 1.50x; accuracy gap: +2.0 points" in out
+    # best time 3.00 (not the first or the last); mean accuracy (93 + 96 + 96) / 3 = 95.0
+    assert course_line.split()[1:3] == ["3.00", "95.0%"], course_line
+    assert course_line.endswith("5.00, 3.00, 4.00; 93.0, 96.0, 96.0"), course_line
+    assert torch_line.split()[1:3] == ["2.00", "94.7%"], torch_line
+    # gaps by seed: 95 - 93 = +2.0, 95 - 96 = -1.0, 94 - 96 = -2.0; their mean -1/3
+    assert "course / torch time: 1.50x (best of each)" in out
+    assert "accuracy gap (torch - course): -0.3 points on the mean, +2.0, -1.0, -2.0 by seed" in out
+
+
+def test_one_run_names_its_seed(monkeypatch, capsys):
+    monkeypatch.setattr(
+        bench_train, "_in_subprocess", lambda framework, settings: {"seconds": 1.0, "accuracy": 0.5}
+    )
+    assert bench_train.run(_args(repeat=1, seed=7)) == 0
+    assert "one run per seed (seed 7)" in capsys.readouterr().out
 
 
 def test_repeat_must_be_positive():
