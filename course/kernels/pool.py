@@ -175,7 +175,7 @@ def _second_wins(a, b):
 @jit
 def _first_max(a, b):
     """The larger of a and b, a on ties; a NaN wins, the first one if both are NaN."""
-    return a if (a >= b) | (a != a) else b
+    return b if _second_wins(a, b) else a
 
 
 @jit
