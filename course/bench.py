@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from course._load import busy_processes
 
+    for flag, value in (("--repeat", args.repeat), ("--rounds", args.rounds)):
+        if value < 1:  # else the tables would say "best of 0 runs", "medians of -1 rounds"
+            raise SystemExit(f"bench: {flag} must be at least 1, got {value}")
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     libraries = ["fast"]
     if not args.no_naive:

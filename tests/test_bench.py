@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+
 from course import bench
 
 
@@ -69,3 +73,12 @@ def test_the_ratio_table_names_the_largest_ratio(capsys):
     out = capsys.readouterr().out
     assert "float64, medians of 7 rounds" in out
     assert out.rstrip().endswith("largest: 2.50 (b)")
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--repeat", "0"), ("--rounds", "0"), ("--rounds", "-3")])
+def test_a_count_below_one_is_refused_before_anything_runs(flag, value, monkeypatch):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    monkeypatch.setattr(bench, "_spawn", lambda *a, **k: pytest.fail("a worker was started"))
+    with pytest.raises(SystemExit, match=rf"^bench: {flag} must be at least 1, got {value}$"):
+        bench.run(parser.parse_args([flag, value]))
