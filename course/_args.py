@@ -78,8 +78,9 @@ def as_pair(op: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     return pair
 
 
-def float_array(op: str, name: str, value, ndim: int, layout: str) -> np.ndarray:
-    """Check that `value` is a float32/float64 ndarray with `ndim` dimensions (named by `layout`)."""
+def float_array(op: str, name: str, value, ndim: int | None, layout: str) -> np.ndarray:
+    """Check that `value` is a float32/float64 ndarray with `ndim` dimensions (named by `layout`), or
+    any number of them when ndim is None."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{op}: {name} must be a numpy array of shape {layout}, got {type(value).__name__}")
     if value.dtype not in FLOAT_DTYPES:
@@ -87,9 +88,9 @@ def float_array(op: str, name: str, value, ndim: int, layout: str) -> np.ndarray
             f"{op}: {name} must have dtype float32 or float64, got {value.dtype} "
             f"(convert with {name}.astype(np.float32))"
         )
-    if value.ndim != ndim:
+    if ndim is not None and value.ndim != ndim:
         raise ValueError(
-            f"{op}: {name} must have {ndim} dimensions {layout}, "
+            f"{op}: {name} must have {ndim} dimension{'s' * (ndim != 1)} {layout}, "
             f"got {value.ndim} ({name}.shape={value.shape})"
         )
     return value
@@ -171,7 +172,7 @@ def conv_output_shape(x_shape, w_shape, stride, padding) -> tuple[int, int, int,
 def grad_out_array(op: str, grad_out, x: np.ndarray, expected: tuple[int, ...], layout: str) -> np.ndarray:
     """Check grad_out has the forward output's shape `expected`, whose axes `layout` names (e.g.
     "(N, C, Ho, Wo)" for a pooling); return it in x's dtype."""
-    grad_out = float_array(op, "grad_out", grad_out, 4, layout)
+    grad_out = float_array(op, "grad_out", grad_out, len(expected), layout)
     if grad_out.shape != tuple(expected):
         raise ValueError(
             f"{op}: grad_out must have the forward output's shape {tuple(expected)}, "

@@ -1,4 +1,4 @@
-"""Convolution and pooling, forward and backward: the course's public ops, in PyTorch's conventions.
+"""Convolution, pooling and ReLU, forward and backward: the course's public ops, in PyTorch's conventions.
 
 Shapes (one glossary everywhere): N batch, C input channels, H, W height and width, F output channels
 (kernels), KH, KW kernel size. Activations are NCHW, weights (F, C, KH, KW). For a kernel of size
@@ -35,6 +35,7 @@ from course import _args
 from course._blas import single_threaded_blas
 from course._jit import parallel_for, run_pair, threads_for
 from course._scratch import scratch
+from course.kernels import activation as _activation
 from course.kernels import conv as _conv
 from course.kernels import pool as _pool
 
@@ -45,6 +46,8 @@ __all__ = [
     "max_pool2d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "relu",
+    "relu_backward",
 ]
 
 
@@ -154,6 +157,27 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
     grad_x = np.zeros(x.shape, dtype=x.dtype)
     work = _pool_work(expected, kernel)
     parallel_for(_pool.avg_pool2d_backward, _planes(x), work, delta, *kernel, *stride, grad_x)
+    return grad_x
+
+
+def relu(x) -> np.ndarray:
+    """max(x, 0) element by element, for x of any shape; a NaN stays NaN, as in numpy's maximum and
+    torch.relu. Returns an array of x's shape and dtype."""
+    x = _args.float_array("relu", "x", x, None, "(any shape)")
+    y = np.empty(x.shape, dtype=x.dtype)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    parallel_for(_activation.relu_forward, flat.size, flat.size, flat, y.reshape(-1))
+    return y
+
+
+def relu_backward(grad_out, x) -> np.ndarray:
+    """dJ/dx through `relu(x)`, given grad_out = dJ/dy of x's shape: 0 where x <= 0, else grad_out
+    (also where x is NaN, which relu passes on: as PyTorch). Returns an array of x's shape and dtype."""
+    x = _args.float_array("relu_backward", "x", x, None, "(any shape)")
+    delta = _args.grad_out_array("relu_backward", grad_out, x, x.shape, "(the shape of x)")
+    flat, delta = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(delta).reshape(-1)
+    grad_x = np.empty(x.shape, dtype=x.dtype)
+    parallel_for(_activation.relu_backward, flat.size, flat.size, delta, flat, grad_x.reshape(-1))
     return grad_x
 
 

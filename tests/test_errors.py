@@ -32,7 +32,7 @@ CONV_CASES = {
     "b integer": (lambda: conv(b=np.zeros(4, int)), TypeError, r"b must have dtype .* got int"),
     "x 3-D": (lambda: conv(x=X[0]), ValueError, r"x must have 4 dimensions \(N, C, H, W\), got 3"),
     "w 2-D": (lambda: conv(w=W[0, 0]), ValueError, r"w must have 4 dimensions \(F, C, KH, KW\), got 2"),
-    "b 2-D": (lambda: conv(b=np.zeros((4, 1))), ValueError, r"b must have 1 dimensions \(F,\), got 2"),
+    "b 2-D": (lambda: conv(b=np.zeros((4, 1))), ValueError, r"b must have 1 dimension \(F,\), got 2"),
     "channels differ": (lambda: conv(w=W[:, :2]), ValueError, r"w has 2 input channels but x has 3"),
     "bias length": (lambda: conv(b=np.zeros(3)), ValueError, r"b must have one entry .*F=4.*\(3,\)"),
     "kernel too tall": (lambda: conv(x=X[:, :, :2]), ValueError, r"kernel height 3 is larger than the input"),
@@ -168,3 +168,36 @@ def test_grad_out_of_the_wrong_ndim_is_told_the_layout_of_the_ops_output(call, l
     # the number of kernels, which they do not have
     with pytest.raises(ValueError, match=rf"grad_out must have 4 dimensions {layout}, got 3"):
         call(np.zeros((2, 3, 3)))
+
+
+@pytest.mark.parametrize(
+    ("call", "exception", "pattern"),
+    [
+        (lambda: F.relu([1.0]), TypeError, r"^relu: x must be a numpy array of shape \(any shape\), got li"),
+        (lambda: F.relu(np.arange(3)), TypeError, r"^relu: x must have dtype float32 or float64, got int64"),
+        (
+            lambda: F.relu_backward(np.ones(3), np.ones(3, dtype=np.complex128)),
+            TypeError,
+            r"^relu_backward: x must have dtype float32 or float64, got complex128",
+        ),
+        (
+            lambda: F.relu_backward(np.ones(3, dtype=bool), np.ones(3)),
+            TypeError,
+            r"^relu_backward: grad_out must have dtype float32 or float64, got bool",
+        ),
+        (
+            lambda: F.relu_backward(np.ones((3, 1)), np.ones(3)),
+            ValueError,
+            r"^relu_backward: grad_out must have 1 dimension \(the shape of x\), got 2",
+        ),
+        (
+            lambda: F.relu_backward(np.ones(4), np.ones(3)),
+            ValueError,
+            r"^relu_backward: grad_out must have the forward output's shape \(3,\), got grad_out.shape=\(4,",
+        ),
+    ],
+)
+def test_relu_bad_input_raises_a_clear_error_naming_the_argument(call, exception, pattern):
+    with pytest.raises(exception, match=pattern) as info:
+        call()
+    assert type(info.value) is exception

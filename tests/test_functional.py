@@ -462,6 +462,66 @@ def test_pooling_matches_pytorch_ties_included(case):
         np.testing.assert_allclose(grad_x, x.grad.numpy(), **tol)
 
 
+SPECIAL = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-30, -1e-30]  # the values where a ReLU can go wrong
+
+
+def relu_case(dtype, shape, seed):
+    """x and grad_out of `shape` and dtype, x holding every SPECIAL value when there is room."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)  # a view: x is fresh and contiguous
+    flat[: len(SPECIAL)] = np.array(SPECIAL, dtype=dtype)[: flat.size]
+    rng.shuffle(flat)
+    return x, rng.standard_normal(shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 0, 2), (2, 3, 5, 4), (4, 3, 9, 7, 2)])
+def test_relu_matches_numpy_bit_for_bit_nan_and_signed_zero_included(shape, dtype):
+    """y = x where x is not below 0 (NaN and -0.0 kept), else +0; dJ/dx = 0 where x <= 0, else grad_out."""
+    x, grad_out = relu_case(dtype, shape, 11)
+    y, grad_x = F.relu(x), F.relu_backward(grad_out, x)
+    expected_y = np.where(x < 0, dtype(0), x)
+    np.testing.assert_array_equal(y, expected_y)
+    assert (np.signbit(y) == np.signbit(expected_y)).all()
+    np.testing.assert_array_equal(grad_x, np.where(x <= 0, dtype(0), grad_out))
+    assert y.shape == grad_x.shape == x.shape
+    assert_fresh([y, grad_x], [x, grad_out], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_matches_pytorch_nan_and_signed_zero_included(dtype):
+    torch = pytest.importorskip("torch")
+    x, grad_out = relu_case(dtype, (3, 4, 5, 6), 12)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.relu(xt)
+    yt.backward(torch.from_numpy(grad_out))
+    y = F.relu(x)
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    assert (np.signbit(y) == np.signbit(yt.detach().numpy())).all()
+    np.testing.assert_array_equal(F.relu_backward(grad_out, x), xt.grad.numpy())
+
+
+def test_relu_reads_strided_inputs_and_leaves_them_alone():
+    x, grad_out = relu_case(np.float64, (4, 6, 8), 13)
+    strided_x, strided_grad = x[:, ::2, ::-3], grad_out[:, ::2, ::-3]
+    before = snapshot(x, grad_out)
+    y, grad_x = F.relu(strided_x), F.relu_backward(strided_grad, strided_x)
+    assert_unchanged(before, [x, grad_out])
+    contiguous_x = np.ascontiguousarray(strided_x)
+    np.testing.assert_array_equal(y, F.relu(contiguous_x))
+    np.testing.assert_array_equal(grad_x, F.relu_backward(np.ascontiguousarray(strided_grad), contiguous_x))
+
+
+def test_threaded_relu_matches_numpy():
+    """The elements shared among threads in ranges: every range starts at its own place."""
+    x, grad_out = relu_case(np.float32, (5, 3, 41, 43), 14)
+    expected = np.where(x < 0, np.float32(0), x), np.where(x <= 0, np.float32(0), grad_out)
+    with threaded():
+        np.testing.assert_array_equal(F.relu(x), expected[0])
+        np.testing.assert_array_equal(F.relu_backward(grad_out, x), expected[1])
+
+
 @pytest.mark.parametrize("stride", [(9, 1), (2**70, 1), (2, 2**64), (2**63, 2**70)])
 def test_a_stride_beyond_the_padded_input_matches_pytorch_and_a_huge_one_reaches_no_kernel(stride):
     """A stride past the padded size leaves the window at 0 alone, as a stride equal to the size does:

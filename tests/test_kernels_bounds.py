@@ -60,6 +60,9 @@ for dtype, tolerance in ((np.float32, 1e-4), (np.float64, 1e-10)):
             grad = rng.standard_normal(y.shape).astype(dtype)
             got, expected = back(grad, x, kernel, stride), twin_back(grad, x, pair(kernel), pair(stride))
             np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+    x, grad = rng.standard_normal((2, 3, 5, 7)).astype(dtype), rng.standard_normal((2, 3, 5, 7)).astype(dtype)
+    np.testing.assert_array_equal(F.relu(x), np.where(x < 0, 0, x))
+    np.testing.assert_array_equal(F.relu_backward(grad, x), np.where(x <= 0, 0, grad))
 print("inside")
 """
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from course import functional, kernels
-from course.kernels import conv, pool
+from course.kernels import activation, conv, pool
 
 PRECOMPILE = """
 import json
-from course.kernels import conv, pool, precompile
+from course.kernels import activation, conv, pool, precompile
 precompile(processes=2)
-kernels = [getattr(conv, name) for name in conv.__all__ if hasattr(getattr(conv, name), "stats")]
-kernels += [getattr(pool, name) for name in pool.__all__ if hasattr(getattr(pool, name), "stats")]
+modules = (activation, conv, pool)
+kernels = [getattr(m, name) for m in modules for name in m.__all__ if hasattr(getattr(m, name), "stats")]
 counts = {k.py_func.__name__: (sum(k.stats.cache_misses.values()), len(k.signatures)) for k in kernels}
 print(json.dumps(counts))
 """
@@ -53,6 +53,7 @@ for dtype in (np.float32, np.float64):
         for forward, backward in pools:
             y = forward(x, kernel, stride)
             backward(np.ones_like(y), x, kernel, stride)
+    F.relu_backward(x, F.relu(x))
 print(compiled)
 """
 
@@ -134,13 +135,14 @@ def test_no_kernel_belongs_to_two_groups_and_every_kernel_to_one(monkeypatch):
     callers = {}
     source = Path(functional.__file__).read_text()
     called_by_functional = set()
-    for module_name, name in re.findall(r"(_conv|_pool)\.(\w+)", source):
-        called = getattr(conv if module_name == "_conv" else pool, name)
+    modules = {"_activation": activation, "_conv": conv, "_pool": pool}
+    for module_name, name in re.findall(r"(_activation|_conv|_pool)\.(\w+)", source):
+        called = getattr(modules[module_name], name)
         if name.endswith("_kernel"):  # picks a kernel by dtype: functional calls every one it picks
             called_by_functional |= {called(dtype).py_func.__name__ for dtype in (np.float32, np.float64)}
         elif hasattr(called, "py_func"):
             called_by_functional.add(name)
-    for module in (conv, pool):
+    for module in modules.values():
         for name in module.__all__:
             if hasattr(getattr(module, name), "py_func"):  # a Numba kernel, not a constant or helper
                 monkeypatch.setattr(module, name, _recorder(name, callers))

@@ -20,8 +20,8 @@ __all__ = ["precompile"]
 
 def precompile(processes: int | None = None) -> None:
     """Compile, and cache on disk, every kernel specialisation that `course.functional` calls: the
-    convolution's sweeps, direct loops and matrix products' columns (forward and backward) and both
-    poolings (forward and backward), each in float32 and float64. Arrays are tiny: the time is all
+    convolution's sweeps, direct loops and matrix products' columns (forward and backward), both
+    poolings and ReLU (forward and backward), each in float32 and float64. Arrays are tiny: the time is all
     compilation, or a few milliseconds per kernel when the cache is already warm.
 
     Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
@@ -171,6 +171,14 @@ def _avg_pool(dtype) -> None:
     pool.avg_pool2d_backward(y, 2, 2, 2, 2, np.zeros_like(a), 0, 4)
 
 
+def _relu(dtype) -> None:
+    from course.kernels import activation
+
+    x = np.ones(4, dtype=dtype)
+    activation.relu_forward(x, np.zeros_like(x), 0, 4)
+    activation.relu_backward(x, x, np.zeros_like(x), 0, 4)
+
+
 # Groups of kernels, longest first (compile time of both dtypes on one core of an AMD EPYC, empty cache):
 # the processes that claim them in this order finish within about the last group's time of each other.
 # No kernel is called by two groups, so no two processes ever compile the same kernel at once (see
@@ -183,4 +191,5 @@ _GROUPS = (
     _max_pool,  # 3.3 s
     _sweeps,  # 3.2 s
     _avg_pool,  # 2.6 s
+    _relu,  # 0.4 s
 )

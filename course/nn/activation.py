@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from course import functional
 from course.nn.module import Module, check_grad, check_input
 
 __all__ = ["ReLU", "Sigmoid", "Tanh"]
@@ -27,14 +28,14 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """a = max(z, 0); f'(z) = 1 where z > 0, else 0."""
+    """a = max(z, 0); f'(z) = 1 where z > 0, else 0 (`functional.relu` and `relu_backward`)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._saved = self._check(x) > 0
-        return np.maximum(x, 0)
+        self._saved = self._check(x)
+        return functional.relu(x)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return self._grad(grad_out) * self._saved
+        return functional.relu_backward(self._grad(grad_out), self._saved)
 
 
 class Sigmoid(_Elementwise):
