@@ -217,10 +217,13 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     left of column 0 (q - i < 0) or above row 0 lands, on the flat grid, in the previous row's columns
     >= Wo or the previous image's rows >= Ho (Wp - Wo = KW - 1, Hp - Ho = KH - 1), which hold zeros.
     The two sweeps share no output and run at once (`run_pair`); `work` counts one of them. Before
-    them the layout of spread, which sums grad_b on the way, runs as two halves of the kernels at
-    once: numpy's own sums over delta, beside it, had cost the bench's 1->8 layer on 8 x 8 images 12%
-    of its backward (0.313 -> 0.275 ms, float32, one thread; 0.381 -> 0.361 ms on two; medians, taking
-    turns).
+    them the layout of spread sums grad_b on the way: numpy's own sums over delta, beside it, had cost
+    the bench's 1->8 layer on 8 x 8 images 12% of its backward (0.313 -> 0.275 ms, float32, one
+    thread). The layout runs as two halves of the kernels at once only when both sweeps follow: the
+    weights' sweep alone runs on this thread, and reads the half of spread left in the other core's
+    cache more slowly (LeNet 1->6 at batch 32, float32, two threads: 0.24 -> 0.19 ms laid out here
+    alone; with both sweeps, the two halves and one differ by less than 5% either way; medians,
+    taking turns).
     """
     (n, c, h, wd), (n_kernels, _, kh, kw), (ph, pw) = x.shape, w.shape, padding
     ho, wo = delta.shape[2:]
@@ -232,7 +235,10 @@ def _backward_sweep(delta: np.ndarray, x: np.ndarray, w: np.ndarray, padding, wo
     def lay_out(f0: int, f1: int) -> Callable[[], None]:
         return lambda: _conv.spread_on_grid(delta, hp, wp, offset, spread, grad_b, f0, f1)
 
-    run_pair(lay_out(0, n_kernels // 2), lay_out(n_kernels // 2, n_kernels), 2 * work)
+    if input_grad:
+        run_pair(lay_out(0, n_kernels // 2), lay_out(n_kernels // 2, n_kernels), 2 * work)
+    else:
+        lay_out(0, n_kernels)()
     flat = _channels_first(x, padding).reshape(c, -1)
     grad_w = np.empty_like(w)
 
