@@ -9,7 +9,7 @@ import time
 from numba.core.caching import IndexDataCacheFile
 
 from course import _jit
-from course.kernels import conv, pool
+from course.kernels import activation, conv, pool
 
 
 def _save_both_at_once(cache_class, folder, monkeypatch) -> IndexDataCacheFile:
@@ -51,7 +51,7 @@ def test_without_the_lock_the_same_saves_lose_an_entry(tmp_path, monkeypatch):
 
 
 def test_every_kernel_saves_through_the_lock():
-    kernels = [getattr(module, name) for module in (conv, pool) for name in module.__all__]
+    kernels = [getattr(module, name) for module in (activation, conv, pool) for name in module.__all__]
     kernels = [kernel for kernel in kernels if hasattr(kernel, "py_func")]
     assert kernels
     assert all(type(kernel._cache._cache_file) is _jit._LockedCacheFile for kernel in kernels)
