@@ -13,6 +13,11 @@ bench` reports the best of its runs): on a shared machine one run of either can 
 than the next. Accuracy is compared seed by seed and on the mean over the seeds: the two frameworks
 sum in different orders, and four epochs carry that rounding into different weights, which moves one
 seed's test accuracy by up to about a point either way.
+
+Fresh processes on a shared machine can each meet a slow stretch of it, so the two frameworks then also
+train side by side in one process (`steps_in_turns`), from seed `--seed`'s weights over the same batches,
+taking turns every `--turn` steps; the medians of their step times are compared, which a slow stretch
+shifts for both alike.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 __all__ = ["add_arguments", "run", "train_course", "train_torch"]
 
 FRAMEWORKS = ("course", "torch")
+WORKERS = (*FRAMEWORKS, "turns")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3,
         help="training runs per framework, one per seed, taking turns (best time, mean accuracy reported)",
     )
-    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--turn",
+        type=int,
+        default=50,
+        help="steps each framework takes in turn when both train in one process (0 skips that comparison)",
+    )
+    parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,12 +75,19 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "threads": args.threads,
     }
+    if args.worker == "turns":
+        print(json.dumps(steps_in_turns(**settings, turn=args.turn)))
+        return 0
     if args.worker:
         train = train_course if args.worker == "course" else train_torch
         print(json.dumps(train(**settings)))
         return 0
     if args.repeat < 1:
         raise SystemExit(f"bench-train: --repeat must be at least 1, got {args.repeat}")
+    if args.turn < 0:
+        raise SystemExit(
+            f"bench-train: --turn must be 0 (no comparison in one process) or more, got {args.turn}"
+        )
     seeds = range(args.seed, args.seed + args.repeat)
     runs = {name: [] for name in FRAMEWORKS}
     for seed in seeds:
@@ -93,6 +112,13 @@ def run(args: argparse.Namespace) -> int:
         f"course / torch time: {best['course'] / best['torch']:.2f}x (best of each); "
         f"accuracy gap (torch - course): {gaps.mean():+.1f} points on the mean, {per_seed} by seed"
     )
+    if args.turn:
+        steps = _in_subprocess("turns", {**settings, "turn": args.turn})
+        print(
+            f"in one process, taking turns every {args.turn} steps over the same {steps['steps']} batches "
+            f"(seed {args.seed}): median step course {steps['course']:.3f} ms, "
+            f"torch {steps['torch']:.3f} ms: {steps['course'] / steps['torch']:.2f}x"
+        )
     return 0
 
 
@@ -158,6 +184,77 @@ def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed:
     with torch.no_grad():
         predicted = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
     return {"seconds": seconds, "accuracy": float(np.mean(predicted == y_test))}
+
+
+def steps_in_turns(
+    epochs: int, batch_size: int, lr: float, decay_after: int, seed: int, threads: int, turn: int
+) -> dict:
+    """Train `course.nn.lenet()` and its PyTorch twin in this one process, from seed's initial weights
+    over the same batches in the same order as `train_course` and `train_torch`, `turn` steps of one then
+    `turn` of the other. A step is forward, loss, backward, update and zeroed gradients; a throwaway
+    model of each takes one untimed step first (compiling). Returns the median step times in ms
+    {"course": ..., "torch": ...} and the "steps" each took."""
+    import torch
+
+    from course import _jit, nn, optim
+    from course._blas import single_threaded_blas
+    from course.data import load_mnist
+
+    _jit.set_num_threads(min(threads, _jit.max_threads()))
+    torch.set_num_threads(threads)
+    (x, y), _ = load_mnist()
+    x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def course_trainer(model):
+        opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+        def step(idx: np.ndarray, rate: float) -> None:
+            opt.lr = rate
+            loss_fn(model(x[idx]), y[idx])
+            model.backward_parameters(loss_fn.backward())
+            opt.step()
+            opt.zero_grad()
+
+        return step
+
+    def torch_trainer(model):
+        initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
+        model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+        def step(idx: np.ndarray, rate: float) -> None:
+            for group in opt.param_groups:
+                group["lr"] = rate
+            index = torch.from_numpy(idx)
+            torch.nn.functional.cross_entropy(model(x_all[index]), y_all[index]).backward()
+            opt.step()
+            opt.zero_grad()
+
+        return step
+
+    rng = _order_rng(seed)
+    batches = []  # (rate, indices) of every step, in order
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        rate = lr if epoch < decay_after else lr / 5
+        batches += [(rate, order[first : first + batch_size]) for first in range(0, len(x), batch_size)]
+    steps = {
+        "course": course_trainer(nn.lenet(rng=np.random.default_rng(seed))),
+        "torch": torch_trainer(torch_lenet()),
+    }
+    times = {name: [] for name in steps}
+    with single_threaded_blas():  # as `fit`, around the whole loop
+        course_trainer(nn.lenet(rng=np.random.default_rng(seed)))(batches[0][1], lr)  # warm-ups
+        torch_trainer(torch_lenet())(batches[0][1], lr)
+        for first in range(0, len(batches), turn):
+            for name, step in steps.items():
+                for rate, idx in batches[first : first + turn]:
+                    start = time.perf_counter()
+                    step(idx, rate)
+                    times[name].append(time.perf_counter() - start)
+    medians = {name: 1000 * float(np.median(spent)) for name, spent in times.items()}
+    return medians | {"steps": len(batches)}
 
 
 def torch_lenet():
