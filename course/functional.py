@@ -272,7 +272,7 @@ def _forward_gemm(x, w, bias, stride, padding, shape, work: int) -> np.ndarray:
     def run(t0: int, t1: int) -> None:
         for n0, n1 in chunks[t0:t1]:
             _, cols = _chunk_columns(x, n0, n1, w.shape, stride, padding, ho * wo)
-            zt = np.matmul(w2, cols, out=scratch("z", (n_kernels, cols.shape[1]), x.dtype))
+            zt = _product(w2, cols, scratch("z", (n_kernels, cols.shape[1]), x.dtype))
             _conv.images_first(zt, bias, n0, z)
 
     with single_threaded_blas():
@@ -314,7 +314,7 @@ def _backward_gemm(delta, x, w, stride, padding, work: int, input_grad: bool):
             partial[k] = cols @ d.T
             if not input_grad:
                 continue
-            grad_cols = np.matmul(w2.T, d, out=cols)  # cols, read, lends its buffer, still in cache
+            grad_cols = _product(w2.T, d, cols)  # cols, read, lends its buffer, still in cache
             at.fill(0)  # the chunk's padded layout again, now for grad_at
             _conv.col2im_add(grad_cols, kh, kw, *stride, at)
             grad_x[n0:n1] = at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
@@ -355,6 +355,19 @@ def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int):
     cols = scratch("cols", (c * kh * kw, outputs * (n1 - n0)), x.dtype)
     _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols)
     return at, cols
+
+
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b, a (M, K), b (K, P), out (M, P); in blocks of columns of at most SMALL_PRODUCT
+    multiply-adds when M * K <= SMALL_DEPTH, which OpenBLAS's small-matrix kernels take faster than one
+    product (see `course.kernels.conv`). Returns out."""
+    rows, depth = a.shape
+    if rows * depth > _conv.SMALL_DEPTH:
+        return np.matmul(a, b, out=out)
+    step = _conv.SMALL_PRODUCT // (rows * depth)
+    for c0 in range(0, b.shape[1], step):
+        np.matmul(a, b[:, c0 : c0 + step], out=out[:, c0 : c0 + step])
+    return out
 
 
 def _chunks(n_images: int, taps: int, outputs: int, work: int) -> list[tuple[int, int]]:

@@ -85,6 +85,25 @@ def threaded(threads: int = 3):
     return mock.patch.multiple(_jit, PARALLEL_WORK=0, PAIR_WORK=0, _threads=threads, _max_threads=threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_products_in_blocks_of_columns_match_the_naive_specification(stride, dtype):
+    """Products with few rows and a shallow depth go in blocks of columns (`functional._product`): here
+    blocks of 8 columns, the last one shorter, in the forward's w @ cols and the backward's w.T @ d."""
+    rng = np.random.default_rng(15)
+    x, w = rng.standard_normal((3, 6, 9, 11)).astype(dtype), rng.standard_normal((4, 6, 5, 5)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    depth = 4 * 6 * 5 * 5  # rows * depth of both products
+    with mock.patch.multiple(conv_kernels, SMALL_PRODUCT=8 * depth, SMALL_DEPTH=depth):
+        z = F.conv2d(x, w, b, stride, 1)
+        grad_out = rng.standard_normal(z.shape).astype(dtype)
+        grads = F.conv2d_backward(grad_out, x, w, stride, 1)
+    assert z.shape[2] * z.shape[3] * 3 % 8  # one chunk of 3 images; the last block is shorter
+    np.testing.assert_allclose(z, naive.conv2d(x, w, b, (stride, stride), (1, 1)), **tolerance(dtype))
+    for got, want in zip(grads, naive.conv2d_backward(grad_out, x, w, (stride, stride), (1, 1)), strict=True):
+        np.testing.assert_allclose(got, want, **tolerance(dtype))
+
+
 @settings(max_examples=15, deadline=None)
 @given(conv_cases(), st.booleans())
 def test_threaded_kernels_match_the_naive_specification(case, gemm):

@@ -44,6 +44,8 @@ __all__ = [
     "COLS_SIZE",
     "GEMM_DEPTH",
     "SHORT_ROW",
+    "SMALL_DEPTH",
+    "SMALL_PRODUCT",
     "col2im_add",
     "columns",
     "direct_forward",
@@ -68,6 +70,14 @@ GEMM_DEPTH = 100
 # copies of delta and z (one image every 4 KB) slow down.
 COLS_SIZE = 1 << 18
 SHORT_ROW = 16  # grid points per row below which `spread_on_grid` zeroes an image's whole grid first
+# Multiply-adds up to which OpenBLAS (0.3.31, AVX-512 kernels) runs a product with its small-matrix kernels,
+# which for few rows and a shallow depth (rows * depth <= SMALL_DEPTH) are faster than its blocked ones:
+# products with such operands go in blocks of columns of at most SMALL_PRODUCT multiply-adds. One thread,
+# LeNet 6->16's (16, 150) @ (150, 1408), 22 images: 91 -> 69-73 us in float32 and 168 -> 132-135 us in
+# float64; its backward's (150, 16) @ (16, 1408) 83 -> 76 us and 159 -> 145 us; (32, 144) @ (144, 1024),
+# rows * depth 4,608, 128 -> 137 us (medians, taking turns).
+SMALL_PRODUCT = 10**6
+SMALL_DEPTH = 4096
 
 
 @jit
