@@ -161,7 +161,7 @@ def avg_pool2d_backward(grad_out, x, kernel_size, stride=None) -> np.ndarray:
 
 
 def relu(x) -> np.ndarray:
-    """max(x, 0) element by element, for x of any shape; a NaN stays NaN, as in numpy's maximum and
+    """max(x, 0) element by element, for x of any shape; a NaN stays NaN and -0.0 stays -0.0, as in
     torch.relu. Returns an array of x's shape and dtype."""
     x = _args.float_array("relu", "x", x, None, "(any shape)")
     y = np.empty(x.shape, dtype=x.dtype)
@@ -360,11 +360,12 @@ def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int):
 def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b, a (M, K), b (K, P), out (M, P); in blocks of columns of at most SMALL_PRODUCT
     multiply-adds when M * K <= SMALL_DEPTH, which OpenBLAS's small-matrix kernels take faster than one
-    product (see `course.kernels.conv`). Returns out."""
+    product (see `course.kernels.conv`). A block holds a multiple of 16 columns, so that every block of
+    a 64-byte aligned scratch array starts on a 64-byte boundary too (`course._scratch`). Returns out."""
     rows, depth = a.shape
     if rows * depth > _conv.SMALL_DEPTH:
         return np.matmul(a, b, out=out)
-    step = _conv.SMALL_PRODUCT // (rows * depth)
+    step = max(16, _conv.SMALL_PRODUCT // (rows * depth) // 16 * 16)
     for c0 in range(0, b.shape[1], step):
         np.matmul(a, b[:, c0 : c0 + step], out=out[:, c0 : c0 + step])
     return out

@@ -89,19 +89,39 @@ def threaded(threads: int = 3):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_products_in_blocks_of_columns_match_the_naive_specification(stride, dtype):
     """Products with few rows and a shallow depth go in blocks of columns (`functional._product`): here
-    blocks of 8 columns, the last one shorter, in the forward's w @ cols and the backward's w.T @ d."""
+    blocks of 16 columns, the last one shorter, in the forward's w @ cols and the backward's w.T @ d."""
     rng = np.random.default_rng(15)
     x, w = rng.standard_normal((3, 6, 9, 11)).astype(dtype), rng.standard_normal((4, 6, 5, 5)).astype(dtype)
     b = rng.standard_normal(4).astype(dtype)
     depth = 4 * 6 * 5 * 5  # rows * depth of both products
-    with mock.patch.multiple(conv_kernels, SMALL_PRODUCT=8 * depth, SMALL_DEPTH=depth):
+    with mock.patch.multiple(conv_kernels, SMALL_PRODUCT=16 * depth, SMALL_DEPTH=depth):
         z = F.conv2d(x, w, b, stride, 1)
         grad_out = rng.standard_normal(z.shape).astype(dtype)
         grads = F.conv2d_backward(grad_out, x, w, stride, 1)
-    assert z.shape[2] * z.shape[3] * 3 % 8  # one chunk of 3 images; the last block is shorter
+    assert z.shape[2] * z.shape[3] * 3 % 16  # one chunk of 3 images; the last block is shorter
     np.testing.assert_allclose(z, naive.conv2d(x, w, b, (stride, stride), (1, 1)), **tolerance(dtype))
     for got, want in zip(grads, naive.conv2d_backward(grad_out, x, w, (stride, stride), (1, 1)), strict=True):
         np.testing.assert_allclose(got, want, **tolerance(dtype))
+
+
+def test_blocks_of_columns_hold_multiples_of_16_and_start_on_64_byte_boundaries(monkeypatch):
+    a = np.ones((4, 6), dtype=np.float32)
+    b = scratch("blocks_test", (6, 100), np.float32)
+    b[:] = np.arange(600, dtype=np.float32).reshape(6, 100)
+    out = np.empty((4, 100), dtype=np.float32)
+    starts, matmul = [], np.matmul
+
+    def spy(left, right, out):
+        starts.append((right.ctypes.data - b.ctypes.data) // 4)
+        assert right.ctypes.data % 64 == 0
+        return matmul(left, right, out=out)
+
+    monkeypatch.setattr(conv_kernels, "SMALL_PRODUCT", 24 * 37)  # 37 columns: blocks of 32
+    monkeypatch.setattr(F.np, "matmul", spy)
+    F._product(a, b, out)
+    monkeypatch.undo()
+    assert starts == [0, 32, 64, 96]
+    np.testing.assert_array_equal(out, a @ b)
 
 
 @settings(max_examples=15, deadline=None)
