@@ -3,8 +3,9 @@
 Serial kernels over a range [t0, t1) of tasks, one task per element k of the flattened arrays, shared
 among threads by `course._jit.parallel_for`; outputs are allocated by the caller. Each is one pass
 that LLVM vectorises: numpy's ReLU took two (np.maximum, which keeps NaN, then the mask x > 0 for the
-backward). One thread, float32, 32 x 6 x 24 x 24 (LeNet's first ReLU at batch 32): forward 49 -> 12 us
-against np.maximum and the mask, backward 27 -> 12 us against grad_out * mask.
+backward). One thread, float32, 32 x 6 x 28 x 28 (LeNet's first ReLU at batch 32), through
+`course.functional`: forward 68 -> 17 us against np.maximum and the mask (a copy of x takes 14 us),
+backward 35 -> 24 us against grad_out * mask.
 """
 
 from __future__ import annotations
