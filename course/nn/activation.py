@@ -28,7 +28,9 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """a = max(z, 0); f'(z) = 1 where z > 0, else 0 (`functional.relu` and `relu_backward`)."""
+    """a = max(z, 0); f'(z) = 0 where z <= 0, else 1, and a NaN passes its gradient on, as in PyTorch
+    (`functional.relu` and `relu_backward`). Keeps z, not a copy, for the backward, as the other layers
+    keep their inputs."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._saved = self._check(x)
