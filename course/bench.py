@@ -9,7 +9,10 @@ problem, which the output says.
 
 Our backward / forward ratio is also measured in one process per dtype, as the medians of `--rounds`
 rounds of one forward and one backward call: one fresh process's best of a few runs can meet a slow
-moment of the machine for one direction only. Also measured: a fresh process with an empty Numba cache
+moment of the machine for one direction only. When PyTorch is benchmarked, that process times it too on
+the same problems, the two libraries taking turns every TURN rounds, and fast/torch is given again from
+those medians: fresh processes a few seconds apart can meet a slow stretch of the machine for one
+library only. Also measured: a fresh process with an empty Numba cache
 (cold: compiling) and with a warm one doing `import course.functional` and one conv2d forward and
 backward, then `course.kernels.precompile()` (every kernel the notebooks use), and how our conv2d fares
 right after an OpenBLAS matrix product.
@@ -65,6 +68,7 @@ SHAPES = (
     Shape("pool", (64, 16, 24, 24), 2, pool=True),
 )
 CORE = 4  # the target is the geometric mean over the first four shapes
+TURN = 5  # rounds of one library before the other's, when both are timed in one process
 NAIVE_BUDGET = 1_000_000  # inner-loop iterations per naive forward before kernels are subsampled
 
 
@@ -86,7 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rounds",
         type=int,
         default=100,
-        help="forward and backward rounds for our backward / forward ratio in one process (default 100)",
+        help="forward and backward rounds of the one-process timings: our backward / forward, and "
+        "fast/torch (default 100)",
     )
 
 
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                     results[lib] += _spawn(worker, **env)
             _print_table(dtype, results)
             ratios = ["--worker", "ratios", "--dtype", dtype, "--repeat", str(args.rounds)]
+            ratios += ["--with-torch"] if "torch" in libraries else []
             _print_ratios(dtype, args.rounds, _spawn(ratios, **env))
         print()
         if not args.no_startup:
@@ -216,12 +222,35 @@ def _print_table(dtype: str, results: dict) -> None:
 
 
 def _print_ratios(dtype: str, rounds: int, rows: list[dict]) -> None:
-    print(f"our backward / forward in one process, {dtype}, medians of {rounds} rounds (times in ms):")
+    """Our backward / forward per convolution, and where PyTorch was timed beside us, fast/torch."""
+    torch = "torch_fwd" in rows[0]
+    against = f", and fast/torch, the two taking turns every {TURN} rounds" if torch else ""
+    print(
+        f"our backward / forward in one process{against}, {dtype}, medians of {rounds} rounds (times in ms):"
+    )
+    columns = ["fast fwd", "fast bwd", "bwd/fwd"]
+    columns += ["torch fwd", "torch bwd", "fast/torch"] if torch else []
+    print(f"  {'':32}" + "".join(f"{name:>12}" for name in columns))
     for row in rows:
         times = f"{row['fwd'] * 1e3:12.2f}{row['bwd'] * 1e3:12.2f}"
-        print(f"  {row['shape']:32}{times}{row['bwd'] / row['fwd']:8.2f}")
+        line = f"  {row['shape']:32}{times}{row['bwd'] / row['fwd']:12.2f}"
+        if torch:
+            line += f"{row['torch_fwd'] * 1e3:12.2f}{row['torch_bwd'] * 1e3:12.2f}{_against(row):12.2f}"
+        print(line)
     largest = max(rows, key=lambda row: row["bwd"] / row["fwd"])
     print(f"  largest: {largest['bwd'] / largest['fwd']:.2f} ({largest['shape']})")
+    if torch:
+        core = [_against(row) for row in rows[:CORE]]
+        worst = max(range(CORE), key=lambda k: core[k])
+        print(
+            f"  fast/torch (forward + backward), geometric mean over the first {CORE} shapes: "
+            f"{math.exp(sum(map(math.log, core)) / CORE):.2f}; worst {rows[worst]['shape']} {core[worst]:.2f}"
+        )
+
+
+def _against(row: dict) -> float:
+    """fast/torch of a ratio row: our forward + backward over PyTorch's."""
+    return (row["fwd"] + row["bwd"]) / (row["torch_fwd"] + row["torch_bwd"])
 
 
 def _total(entry: dict) -> float:
@@ -333,6 +362,11 @@ def _calls(module, shape: Shape, x, w, b, naive: bool):
 
 
 def _time_torch(shape: Shape, x, w, b, repeat: int):
+    return _best_in_turns(*_torch_calls(shape, x, w, b), repeat)
+
+
+def _torch_calls(shape: Shape, x, w, b):
+    """The forward (without autograd) and the backward call of PyTorch on one problem."""
     import torch
 
     xt = torch.from_numpy(x).requires_grad_()
@@ -351,7 +385,7 @@ def _time_torch(shape: Shape, x, w, b, repeat: int):
     y = op()
     grad = torch.ones_like(y)
     backward = lambda: torch.autograd.grad(y, inputs, grad, retain_graph=True)  # noqa: E731
-    return _best_in_turns(forward, backward, repeat)
+    return forward, backward
 
 
 def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) -> list[dict]:
@@ -381,19 +415,42 @@ def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) 
     return entries
 
 
-def _worker_ratios(dtype: str, rounds: int) -> list[dict]:
+def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
     """Median forward and backward times of course.functional on each convolution of SHAPES, `rounds`
-    rounds taking turns in this one process."""
+    rounds in this one process, and with `torch` PyTorch's on the same problems ("torch_fwd",
+    "torch_bwd"), the two libraries taking turns every TURN rounds (`_medians_in_turns`)."""
     import course.functional as module
 
     rows = []
     for shape in SHAPES:
         if not shape.pool:
-            calls = _calls(module, shape, *_problem(shape, dtype), naive=False)
-            forward, backward = _times_in_turns(*calls, rounds)
-            medians = {"fwd": float(np.median(forward)), "bwd": float(np.median(backward))}
-            rows.append({"shape": shape.describe(), **medians})
+            problem = _problem(shape, dtype)
+            libraries = {"fast": _calls(module, shape, *problem, naive=False)}
+            if torch:
+                libraries["torch"] = _torch_calls(shape, *problem)
+            medians = _medians_in_turns(libraries, rounds)
+            row = {"shape": shape.describe(), **medians["fast"]}
+            if torch:
+                row |= {f"torch_{direction}": time for direction, time in medians["torch"].items()}
+            rows.append(row)
     return rows
+
+
+def _medians_in_turns(libraries: dict, rounds: int) -> dict:
+    """{name: (forward, backward)} -> {name: {"fwd": median, "bwd": median}}: `rounds` rounds of
+    each library (`_times_in_turns`), in blocks of TURN rounds, the libraries taking turns block by
+    block, each block after a warm-up round of its own (the other library's threads may be spinning
+    still: PyTorch's wait for more work a while after each call)."""
+    times = {name: ([], []) for name in libraries}
+    for first in range(0, rounds, TURN):
+        for name, calls in libraries.items():
+            forward, backward = _times_in_turns(*calls, min(TURN, rounds - first))
+            times[name][0].extend(forward)
+            times[name][1].extend(backward)
+    return {
+        name: {"fwd": float(np.median(forward)), "bwd": float(np.median(backward))}
+        for name, (forward, backward) in times.items()
+    }
 
 
 def _worker_blas(repeat: int) -> dict:
@@ -435,11 +492,12 @@ def _worker_main(argv: list[str]) -> int:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--shape", type=int, help="index into SHAPES (default: every shape)")
+    parser.add_argument("--with-torch", action="store_true", help="the ratios worker times PyTorch too")
     args = parser.parse_args(argv)
     if args.worker == "blas":
         out = _worker_blas(args.repeat)
     elif args.worker == "ratios":
-        out = _worker_ratios(args.dtype, args.repeat)
+        out = _worker_ratios(args.dtype, args.repeat, torch=args.with_torch)
     else:
         shapes = SHAPES if args.shape is None else (SHAPES[args.shape],)
         out = _worker_times(args.worker, args.dtype, args.repeat, shapes)

@@ -82,3 +82,62 @@ def test_a_count_below_one_is_refused_before_anything_runs(flag, value, monkeypa
     monkeypatch.setattr(bench, "_spawn", lambda *a, **k: pytest.fail("a worker was started"))
     with pytest.raises(SystemExit, match=rf"^bench: {flag} must be at least 1, got {value}$"):
         bench.run(parser.parse_args([flag, value]))
+
+
+def test_two_libraries_in_one_process_take_turns_in_blocks_each_after_a_warm_up(monkeypatch):
+    """7 rounds in blocks of TURN = 5: ours (warm-up + 5), theirs (warm-up + 5), ours (warm-up + 2),
+    theirs (warm-up + 2); each library's medians over its own 7 timed rounds, warm-ups left out."""
+    monkeypatch.setattr(bench, "TURN", 5)
+    clock, calls = Clock(), []
+    ours = [100.0, 1, 2, 3, 4, 5, 100.0, 6, 7]  # the warm-ups take 100
+    theirs = [100.0, 10, 20, 30, 40, 50, 100.0, 60, 70]
+    libraries = {
+        "fast": (timed(clock, calls, "f", iter(ours)), timed(clock, calls, "F", iter(ours))),
+        "torch": (timed(clock, calls, "t", iter(theirs)), timed(clock, calls, "T", iter(theirs))),
+    }
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    medians = bench._medians_in_turns(libraries, 7)
+    assert "".join(calls) == "fF" * 6 + "tT" * 6 + "fF" * 3 + "tT" * 3
+    assert medians == {"fast": {"fwd": 4.0, "bwd": 4.0}, "torch": {"fwd": 40.0, "bwd": 40.0}}
+
+
+def test_the_ratio_table_with_pytorch_gives_fast_over_torch_its_geometric_mean_and_worst(capsys):
+    rows = [
+        {"shape": f"s{k}", "fwd": 1.0, "bwd": 2.0, "torch_fwd": 1.0, "torch_bwd": total - 1.0}
+        for k, total in enumerate([3.0, 1.5, 6.0, 12.0, 0.1])  # fast/torch 1, 2, 0.5, 0.25; the fifth: 30
+    ]
+    bench._print_ratios("float32", 9, rows)
+    out = capsys.readouterr().out.splitlines()
+    assert "and fast/torch, the two taking turns every" in out[0]
+    header = ["fast", "fwd", "fast", "bwd", "bwd/fwd", "torch", "fwd", "torch", "bwd", "fast/torch"]
+    assert out[1].split() == header
+    assert out[3].split()[-1] == "2.00"  # s1's fast/torch
+    # the first four: (1 * 2 * 0.5 * 0.25) ** (1/4) = 0.71; the fifth (30) is not one of them
+    assert (
+        out[-1]
+        == "  fast/torch (forward + backward), geometric mean over the first 4 shapes: 0.71; worst s1 2.00"
+    )
+
+
+@pytest.mark.parametrize("no_torch", [False, True])
+def test_the_ratio_worker_times_pytorch_beside_ours_when_pytorch_is_benchmarked(no_torch, monkeypatch):
+    pytest.importorskip("torch")
+    spawned = []
+
+    def fake_spawn(worker_args, **env):
+        spawned.append(worker_args)
+        kind = worker_args[1]
+        if kind == "ratios":
+            row = {"shape": "s", "fwd": 1.0, "bwd": 2.0}
+            return [row | ({} if no_torch else {"torch_fwd": 1.0, "torch_bwd": 1.0})] * 5
+        if kind == "blas":
+            return {"text": "blas"}
+        return [{"fwd": 1.0, "bwd": 2.0}]
+
+    monkeypatch.setattr(bench, "_spawn", fake_spawn)
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    flags = ["--no-naive", "--no-startup", "--dtype", "float32"] + (["--no-torch"] if no_torch else [])
+    assert bench.run(parser.parse_args(flags)) == 0
+    ratios = [args for args in spawned if args[1] == "ratios"]
+    assert len(ratios) == 1 and ("--with-torch" in ratios[0]) is not no_torch
