@@ -146,7 +146,7 @@ def train_course(epochs: int, batch_size: int, lr: float, decay_after: int, seed
     rng = _order_rng(seed)
     start = time.perf_counter()
     for epoch in range(epochs):
-        opt.lr = lr if epoch < decay_after else lr / 5
+        opt.lr = _rate(epoch, lr, decay_after)
         fit(model, loss_fn, opt, x, y, 1, batch_size, rng=rng, progress=False)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "accuracy": evaluate(model, loss_fn, x_test, y_test)[1]}
@@ -156,14 +156,11 @@ def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed:
     """Train the same LeNet in PyTorch from the same initial weights; returns {"seconds", "accuracy"}."""
     import torch
 
-    from course import nn
     from course.data import load_mnist
 
     torch.set_num_threads(threads)
     (x, y), (x_test, y_test) = load_mnist()
-    model = torch_lenet()
-    initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
-    model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
+    model = _torch_twin(seed)
     x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
     torch.nn.functional.cross_entropy(model(x_all[:4]), y_all[:4]).backward()  # warm-up
     model.zero_grad()
@@ -172,14 +169,10 @@ def train_torch(epochs: int, batch_size: int, lr: float, decay_after: int, seed:
     start = time.perf_counter()
     for epoch in range(epochs):
         for group in opt.param_groups:
-            group["lr"] = lr if epoch < decay_after else lr / 5
+            group["lr"] = _rate(epoch, lr, decay_after)
         order = rng.permutation(len(x))
         for first in range(0, len(x), batch_size):
-            idx = torch.from_numpy(order[first : first + batch_size])
-            loss = torch.nn.functional.cross_entropy(model(x_all[idx]), y_all[idx])
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
+            _torch_step(model, opt, x_all, y_all, order[first : first + batch_size])
     seconds = time.perf_counter() - start
     with torch.no_grad():
         predicted = model(torch.from_numpy(x_test)).argmax(dim=1).numpy()
@@ -219,17 +212,12 @@ def steps_in_turns(
         return step
 
     def torch_trainer(model):
-        initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
-        model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
 
         def step(idx: np.ndarray, rate: float) -> None:
             for group in opt.param_groups:
                 group["lr"] = rate
-            index = torch.from_numpy(idx)
-            torch.nn.functional.cross_entropy(model(x_all[index]), y_all[index]).backward()
-            opt.step()
-            opt.zero_grad()
+            _torch_step(model, opt, x_all, y_all, idx)
 
         return step
 
@@ -237,16 +225,16 @@ def steps_in_turns(
     batches = []  # (rate, indices) of every step, in order
     for epoch in range(epochs):
         order = rng.permutation(len(x))
-        rate = lr if epoch < decay_after else lr / 5
+        rate = _rate(epoch, lr, decay_after)
         batches += [(rate, order[first : first + batch_size]) for first in range(0, len(x), batch_size)]
     steps = {
         "course": course_trainer(nn.lenet(rng=np.random.default_rng(seed))),
-        "torch": torch_trainer(torch_lenet()),
+        "torch": torch_trainer(_torch_twin(seed)),
     }
     times = {name: [] for name in steps}
     with single_threaded_blas():  # as `fit`, around the whole loop
         course_trainer(nn.lenet(rng=np.random.default_rng(seed)))(batches[0][1], lr)  # warm-ups
-        torch_trainer(torch_lenet())(batches[0][1], lr)
+        torch_trainer(_torch_twin(seed))(batches[0][1], lr)
         for first in range(0, len(batches), turn):
             for name, step in steps.items():
                 for rate, idx in batches[first : first + turn]:
@@ -255,6 +243,34 @@ def steps_in_turns(
                     times[name].append(time.perf_counter() - start)
     medians = {name: 1000 * float(np.median(spent)) for name, spent in times.items()}
     return medians | {"steps": len(batches)}
+
+
+def _torch_twin(seed: int):
+    """`torch_lenet()` with the initial weights of `course.nn.lenet(rng=np.random.default_rng(seed))`."""
+    import torch
+
+    from course import nn
+
+    model = torch_lenet()
+    initial = nn.lenet(rng=np.random.default_rng(seed)).state_dict()
+    model.load_state_dict({name: torch.from_numpy(value) for name, value in initial.items()})
+    return model
+
+
+def _torch_step(model, opt, x_all, y_all, idx: np.ndarray) -> None:
+    """One PyTorch training step on the digits x_all[idx]: forward, cross-entropy, backward, update,
+    zeroed gradients."""
+    import torch
+
+    index = torch.from_numpy(idx)
+    torch.nn.functional.cross_entropy(model(x_all[index]), y_all[index]).backward()
+    opt.step()
+    opt.zero_grad()
+
+
+def _rate(epoch: int, lr: float, decay_after: int) -> float:
+    """The learning rate of `epoch`: lr, divided by 5 from epoch `decay_after` on."""
+    return lr if epoch < decay_after else lr / 5
 
 
 def torch_lenet():
