@@ -12,6 +12,7 @@ import threading
 import time
 from unittest import mock
 
+import numpy as np
 import pytest
 
 from course import _jit
@@ -129,3 +130,41 @@ def test_a_forked_child_starts_helpers_of_its_own():
     os.close(read)
     os.waitpid(pid, 0)
     assert report.startswith("course-kernels"), report
+
+
+spins = pytest.mark.skipif(not _jit._SPINS, reason="no sched_yield here, or NUMBA_DISABLE_JIT: no spinning")
+
+
+@spins
+def test_a_spin_sees_a_change_that_another_thread_makes_meanwhile():
+    counter = np.zeros(1, dtype=np.int64)
+
+    def change() -> None:  # Python code: it runs only while the spin holds no GIL
+        time.sleep(0.02)
+        counter[0] = 1
+
+    changer = threading.Thread(target=change)
+    changer.start()
+    changed = _jit._spin_until_changed(counter, 0, 10**7)  # a few seconds of looks at most
+    changer.join()
+    assert changed, "the spin held the GIL, or kept counter[0] from its first look"
+
+
+@spins
+def test_a_spin_gives_up_after_its_rounds_and_returns_at_once_on_a_change_already_made():
+    counter = np.zeros(1, dtype=np.int64)
+    assert not _jit._spin_until_changed(counter, 0, 100)
+    counter[0] = 3
+    assert _jit._spin_until_changed(counter, 0, 1)
+    assert not _jit._spin_until_changed(counter, 3, 1)
+
+
+def test_a_job_handed_off_is_counted_and_marked_finished_by_its_helper():
+    started = threading.Event()
+    with two_threads():
+        before = int(_jit._queued[0])
+        job = _jit._hand_off(lambda: (started.set(), time.sleep(0.02)))
+        assert _jit._queued[0] == before + 1
+        assert started.wait(timeout=10), "no helper took the job"
+        _jit._finish(job)  # the helper's: the caller waits for it
+    assert job.finished[0] == 1

@@ -21,8 +21,9 @@ __all__ = ["precompile"]
 def precompile(processes: int | None = None) -> None:
     """Compile, and cache on disk, every kernel specialisation that `course.functional` calls: the
     convolution's sweeps, direct loops and matrix products' columns (forward and backward), both
-    poolings and ReLU (forward and backward), each in float32 and float64. Arrays are tiny: the time is all
-    compilation, or a few milliseconds per kernel when the cache is already warm.
+    poolings and ReLU (forward and backward), each in float32 and float64, and the wait of the threads
+    that share them out (`course._jit.spin`). Arrays are tiny: the time is all compilation, or a few
+    milliseconds per kernel when the cache is already warm.
 
     Numba compiles on one thread, so when the first kernel is not in the cache, `processes` processes
     (default: one per core) compile into the disk cache at the same time: each in turn claims the next
@@ -179,6 +180,12 @@ def _relu(dtype) -> None:
     activation.relu_backward(x, x, np.zeros_like(x), 0, 4)
 
 
+def _spin(dtype) -> None:
+    from course import _jit
+
+    _jit.spin(np.ones(1, dtype=np.int64), 0)  # int64 counters whatever the dtype: compiled once
+
+
 # Groups of kernels, longest first (compile time of both dtypes on one core of an AMD EPYC, empty cache):
 # the processes that claim them in this order finish within about the last group's time of each other.
 # No kernel is called by two groups, so no two processes ever compile the same kernel at once (see
@@ -192,4 +199,5 @@ _GROUPS = (
     _sweeps,  # 3.2 s
     _avg_pool,  # 2.6 s
     _relu,  # 0.4 s
+    _spin,  # 0.1 s: the threads' waits (`course._jit.spin`)
 )
