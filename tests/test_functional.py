@@ -60,7 +60,7 @@ def test_conv2d_forward_and_backward_match_the_naive_specification(case):
 def test_the_matrix_product_path_matches_the_naive_specification_too(case):
     """Every generated geometry again, through im2col + BLAS one image per product (the shapes here
     have too few taps, C * KH * KW, to take that path by themselves)."""
-    with mock.patch.object(conv_kernels, "GEMM_DEPTH", 1), mock.patch.object(conv_kernels, "COLS_SIZE", 1):
+    with mock.patch.object(conv_kernels, "GEMM_DEPTH", 1), mock.patch.object(conv_kernels, "COLS_BYTES", 1):
         assert_conv2d_matches_naive(case)
 
 
@@ -70,7 +70,8 @@ def test_a_layer_with_many_taps_matches_the_naive_specification_in_chunks_of_ima
     x, w, b = rng.standard_normal((5, 12, 9, 8)), rng.standard_normal((3, 12, 3, 3)), rng.standard_normal(3)
     assert 12 * 3 * 3 >= conv_kernels.GEMM_DEPTH
     stride, padding = (2, 1), (1, 0)
-    with mock.patch.object(conv_kernels, "COLS_SIZE", 2 * 12 * 3 * 3 * 5 * 6):  # 2 images of 5 x 6 outputs
+    two_images = 2 * 12 * 3 * 3 * 5 * 6 * 8  # bytes of 2 images' cols: 5 x 6 outputs, float64
+    with mock.patch.object(conv_kernels, "COLS_BYTES", two_images):
         y = F.conv2d(x, w, b, stride, padding)
         np.testing.assert_allclose(y, naive.conv2d(x, w, b, stride, padding), rtol=1e-10, atol=1e-10)
         grad_out = rng.standard_normal(y.shape)
@@ -129,8 +130,8 @@ def test_blocks_of_columns_hold_multiples_of_16_and_start_on_64_byte_boundaries(
 def test_threaded_kernels_match_the_naive_specification(case, gemm):
     """The same answers when the tasks are shared among threads (sweeps, direct loops, or matrix
     products with one image per chunk, so that chunks and their partial grad_w go to different threads)."""
-    depth, cols = (1, 1) if gemm else (conv_kernels.GEMM_DEPTH, conv_kernels.COLS_SIZE)
-    with threaded(), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_SIZE=cols):
+    depth, cols = (1, 1) if gemm else (conv_kernels.GEMM_DEPTH, conv_kernels.COLS_BYTES)
+    with threaded(), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_BYTES=cols):
         assert_conv2d_matches_naive(case)
 
 
@@ -214,8 +215,8 @@ def test_results_stay_intact_when_the_next_call_reuses_the_scratch_arrays(gemm):
     x, w = rng.standard_normal((3, 2, 7, 6)), rng.standard_normal((4, 2, 3, 3))
     grad_out = rng.standard_normal((3, 4, 7, 6))
     depth = 1 if gemm else conv_kernels.GEMM_DEPTH
-    cols = 2 * 3 * 3 * 7 * 6  # two images' columns per chunk
-    with threaded(2), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_SIZE=cols):
+    cols = 2 * 3 * 3 * 7 * 6 * 8  # two images' columns per chunk, in float64
+    with threaded(2), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_BYTES=cols):
         first = (F.conv2d(x, w, None, 1, 1), *F.conv2d_backward(grad_out, x, w, 1, 1))
         kept = snapshot(*first)
         F.conv2d_backward(rng.standard_normal((3, 4, 7, 6)), rng.standard_normal(x.shape), w, 1, 1)
@@ -619,3 +620,21 @@ def test_naive_specification_matches_pytorch():
         yp.backward(torch.from_numpy(delta))
         np.testing.assert_allclose(slow(xp, (3, 2), (1, 2)), yp.detach().numpy(), rtol=1e-12)
         np.testing.assert_allclose(slow_back(delta, xp, (3, 2), (1, 2)), xpt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("itemsize", [4, 8])
+@pytest.mark.parametrize("n_images", [1, 5, 32, 64])
+def test_chunks_cover_the_images_once_within_cols_bytes_in_rounds_of_threads(n_images, itemsize, threads):
+    taps, outputs, budget = 150, 64, 150 * 64 * 4 * 10  # cols of 10 float32 images (5 float64) per chunk
+    with mock.patch.object(conv_kernels, "COLS_BYTES", budget), mock.patch.object(_jit, "_threads", threads):
+        chunks = F._chunks(n_images, taps, outputs, itemsize, _jit.PARALLEL_WORK)
+    covered = [n for n0, n1 in chunks for n in range(n0, n1)]
+    assert covered == list(range(n_images))
+    sizes = [n1 - n0 for n0, n1 in chunks]
+    assert set(sizes[:-1]) <= {sizes[0]} and sizes[-1] <= sizes[0]  # equal; the last may be shorter
+    assert sizes[0] * taps * outputs * itemsize <= budget or sizes[0] == 1
+    fewest = -(-n_images * taps * outputs * itemsize // budget)
+    assert len(chunks) >= min(n_images, max(fewest, threads))
+    if sizes[0] > 1:
+        assert len(chunks) % threads == 0, chunks

@@ -41,7 +41,7 @@ from course._jit import jit
 
 __all__ = [
     "BLOCK",
-    "COLS_SIZE",
+    "COLS_BYTES",
     "GEMM_DEPTH",
     "SHORT_ROW",
     "SMALL_DEPTH",
@@ -64,11 +64,14 @@ BLOCK = 2048  # grid points per inner sweep: a block of outputs and the inputs i
 # backward, sweeps -> products: C*KH*KW = 150 (LeNet 6->16 k5) 7.5 -> 3.7 ms and 288 (32->64 k3)
 # 274 -> 113 ms, but 25 (LeNet 1->6 k5) 3.0 -> 4.0 ms and 27 (3 -> 16, 224 x 224) 7.8 -> 15.4 ms.
 GEMM_DEPTH = 100
-# Elements of cols per matrix product, at most (one image at least): images go in chunks of about this,
-# as many chunks as threads at least. LeNet 6->16 (64 images), float32, 2 threads, forward + backward:
-# 1.7 ms at 2**16 (11 chunks), 1.3 ms at 2**18 (4 chunks of 16 images); at 32 images and more, the layout
-# copies of delta and z (one image every 4 KB) slow down.
-COLS_SIZE = 1 << 18
+# Bytes of cols per matrix product, at most (one image at least): images go in chunks of about this, as
+# many chunks as threads at least. Fewer chunks hand off fewer times. Two threads, forward / backward,
+# medians taking turns in one process: LeNet 6->16 (64 images) in float32, 4 chunks of 16 images (1 MiB)
+# 347 / 654 us and 358 / 638 us in two runs, 2 chunks of 32 (2 MiB) 274 / 533 and 285 / 548 us; 32->64 (32
+# images of 32 x 32) in float32, chunks of 1 image 9.3 / 17.9 ms, of 2 images 8.6 / 17.2 ms. In float64,
+# 2 MiB keeps the chunks of before (1 image of 32->64, 16 of LeNet 6->16); 4 MiB took 32->64 15.0 / 31.7
+# and 15.8 / 32.8 ms against 15.2 / 31.4 and 14.8 / 31.5 ms. One thread gains 0-5% from 2 MiB in float32.
+COLS_BYTES = 1 << 21
 SHORT_ROW = 16  # grid points per row below which `spread_on_grid` zeroes an image's whole grid first
 # Multiply-adds up to which OpenBLAS (0.3.31, AVX-512 kernels) runs a product with its small-matrix kernels,
 # which for few rows and a shallow depth (rows * depth <= SMALL_DEPTH) are faster than its blocked ones:
