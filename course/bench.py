@@ -439,11 +439,14 @@ def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
 def _medians_in_turns(libraries: dict, rounds: int) -> dict:
     """{name: (forward, backward)} -> {name: {"fwd": median, "bwd": median}}: `rounds` rounds of
     each library (`_times_in_turns`), in blocks of TURN rounds, the libraries taking turns block by
-    block, each block after a warm-up round of its own (the other library's threads may be spinning
-    still: PyTorch's wait for more work a while after each call)."""
+    block, each block after `settle()` (the other library's threads stop spinning: PyTorch's wait
+    for more work for milliseconds after each call) and a warm-up round of its own."""
+    from course._load import settle
+
     times = {name: ([], []) for name in libraries}
     for first in range(0, rounds, TURN):
         for name, calls in libraries.items():
+            settle()
             forward, backward = _times_in_turns(*calls, min(TURN, rounds - first))
             times[name][0].extend(forward)
             times[name][1].extend(backward)
