@@ -34,7 +34,7 @@ with two busy processes beside it (float32, two threads, medians of runs taking 
 The layers gained beside two busy processes too (6->16's forward 417 -> 394 us, 1->6's backward 695 ->
 648 us), but a spinning thread competes with other spinning threads: right after PyTorch's OpenMP
 threads ran in the same process (they spin for about 9 ms after a call), 6->16's backward took 0.86 ms
-against 0.68 ms without spinning (the benchmarks' turns wait for them: `course._load.settle`). The
+against 0.68 ms without spinning (`course bench` warms each library up before its turn). The
 counters are hints only: the locks and the queue still hand the jobs over, and order the memory.
 """
 

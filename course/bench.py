@@ -10,12 +10,12 @@ problem, which the output says.
 Our backward / forward ratio is also measured in one process per dtype, as the medians of `--rounds`
 rounds of one forward and one backward call: one fresh process's best of a few runs can meet a slow
 moment of the machine for one direction only. When PyTorch is benchmarked, that process times it too on
-the same problems, the two libraries taking turns every TURN rounds, and fast/torch is given again from
-those medians: fresh processes a few seconds apart can meet a slow stretch of the machine for one
-library only. Also measured: a fresh process with an empty Numba cache
-(cold: compiling) and with a warm one doing `import course.functional` and one conv2d forward and
-backward, then `course.kernels.precompile()` (every kernel the notebooks use), and how our conv2d fares
-right after an OpenBLAS matrix product.
+the same problems, the two libraries taking turns every TURN rounds, each turn after WARM_UP seconds of
+untimed rounds, and fast/torch is given again from those medians: fresh processes a few seconds apart
+can meet a slow stretch of the machine for one library only. Also measured: a fresh process with an
+empty Numba cache (cold: compiling) and with a warm one doing `import course.functional` and one conv2d
+forward and backward, then `course.kernels.precompile()` (every kernel the notebooks use), and how our
+conv2d fares right after an OpenBLAS matrix product.
 `--load N` runs N CPU-bound processes beside all of it (`course._load.busy_processes`), as a browser or
 a video call would; the load average is printed before and after. Layering: imports functional and
 naive lazily, inside the worker processes.
@@ -69,6 +69,12 @@ SHAPES = (
 )
 CORE = 4  # the target is the geometric mean over the first four shapes
 TURN = 5  # rounds of one library before the other's, when both are timed in one process
+# Seconds of untimed rounds before each library's turn in one process. After a turn of the other library,
+# its threads may still spin (PyTorch's OpenMP threads spin for about 9 ms of CPU after a conv2d forward
+# and backward), and a core that was idle runs slowly for several milliseconds: LeNet 6->16's forward in
+# float32 took 0.25 ms round after round, but 0.82, then 0.40-0.46 ms for the next five rounds, after 20 ms
+# of sleep (two threads, medians of 60 such blocks).
+WARM_UP = 0.02
 NAIVE_BUDGET = 1_000_000  # inner-loop iterations per naive forward before kernels are subsampled
 
 
@@ -303,14 +309,18 @@ def _print_startup() -> None:
 # --- worker side: runs in its own process -------------------------------------------------------------
 
 
-def _times_in_turns(forward, backward, repeat: int) -> tuple[list[float], list[float]]:
+def _times_in_turns(forward, backward, repeat: int, warm_up: float = 0.0) -> tuple[list[float], list[float]]:
     """The forward and backward times of `repeat` rounds, each round one forward call then one
-    backward call, after a warm-up round (which compiles or loads the Numba cache); `repeat=0` times a
-    single round, for the naive loops. Taking turns, both directions see the same moments of a shared
-    machine, whose speed can change by half from one second to the next: timed one after the other,
-    the backward / forward ratio of one layer moved between 1.4 and 2.6 from process to process."""
+    backward call, after warm-up rounds for `warm_up` seconds, one at least (which compiles or loads
+    the Numba cache); `repeat=0` times a single round, for the naive loops. Taking turns, both
+    directions see the same moments of a shared machine, whose speed can change by half from one second
+    to the next: timed one after the other, the backward / forward ratio of one layer moved between 1.4
+    and 2.6 from process to process."""
     if repeat:
+        end = time.perf_counter() + warm_up
         forward(), backward()
+        while time.perf_counter() < end:
+            forward(), backward()
     forward_times, backward_times = [], []
     for _ in range(max(repeat, 1)):
         for fn, times in ((forward, forward_times), (backward, backward_times)):
@@ -439,15 +449,11 @@ def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
 def _medians_in_turns(libraries: dict, rounds: int) -> dict:
     """{name: (forward, backward)} -> {name: {"fwd": median, "bwd": median}}: `rounds` rounds of
     each library (`_times_in_turns`), in blocks of TURN rounds, the libraries taking turns block by
-    block, each block after `settle()` (the other library's threads stop spinning: PyTorch's wait
-    for more work for milliseconds after each call) and a warm-up round of its own."""
-    from course._load import settle
-
+    block, each block after WARM_UP seconds of rounds of its own."""
     times = {name: ([], []) for name in libraries}
     for first in range(0, rounds, TURN):
         for name, calls in libraries.items():
-            settle()
-            forward, backward = _times_in_turns(*calls, min(TURN, rounds - first))
+            forward, backward = _times_in_turns(*calls, min(TURN, rounds - first), WARM_UP)
             times[name][0].extend(forward)
             times[name][1].extend(backward)
     return {

@@ -184,14 +184,13 @@ def steps_in_turns(
 ) -> dict:
     """Train `course.nn.lenet()` and its PyTorch twin in this one process, from seed's initial weights
     over the same batches in the same order as `train_course` and `train_torch`, `turn` steps of one then
-    `turn` of the other, each turn after `course._load.settle()`. A step is forward, loss, backward,
-    update and zeroed gradients; a throwaway model of each takes one untimed step first (compiling).
-    Returns the median step times in ms {"course": ..., "torch": ...} and the "steps" each took."""
+    `turn` of the other. A step is forward, loss, backward, update and zeroed gradients; a throwaway
+    model of each takes one untimed step first (compiling). Returns the median step times in ms
+    {"course": ..., "torch": ...} and the "steps" each took."""
     import torch
 
     from course import _jit, nn, optim
     from course._blas import single_threaded_blas
-    from course._load import settle
     from course.data import load_mnist
 
     _jit.set_num_threads(min(threads, _jit.max_threads()))
@@ -238,7 +237,6 @@ def steps_in_turns(
         torch_trainer(_torch_twin(seed))(batches[0][1], lr)
         for first in range(0, len(batches), turn):
             for name, step in steps.items():
-                settle()  # the other framework's threads stop spinning
                 for rate, idx in batches[first : first + turn]:
                     start = time.perf_counter()
                     step(idx, rate)

@@ -46,6 +46,18 @@ def test_repeat_zero_times_one_round_without_warm_up(monkeypatch):
     assert calls == ["fwd", "bwd"]
 
 
+def test_warm_up_rounds_last_the_time_asked_for_and_one_round_at_least(monkeypatch):
+    clock, calls = Clock(), []
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    steps = iter([0.25] * 100)  # seconds per call, exact in binary
+    forward, backward = timed(clock, calls, "f", steps), timed(clock, calls, "b", steps)
+    assert bench._times_in_turns(forward, backward, 2, warm_up=1.2) == ([0.25] * 2, [0.25] * 2)
+    assert "".join(calls) == "fb" * 3 + "fb" * 2  # warm-up rounds end at 0.5, 1.0 and 1.5 s
+    calls.clear()
+    bench._times_in_turns(forward, backward, 1, warm_up=0.0)
+    assert "".join(calls) == "fb" + "fb"
+
+
 def test_the_ratio_worker_gives_medians_of_rounds_taking_turns_for_every_convolution(monkeypatch):
     """`course bench`'s backward / forward in one process: the median of the rounds (not the best, not
     the mean), after a warm-up round, for each convolution of SHAPES and no pooling."""
@@ -84,15 +96,11 @@ def test_a_count_below_one_is_refused_before_anything_runs(flag, value, monkeypa
         bench.run(parser.parse_args([flag, value]))
 
 
-def test_two_libraries_in_one_process_take_turns_in_blocks_each_after_settling_and_a_warm_up(monkeypatch):
+def test_two_libraries_in_one_process_take_turns_in_blocks_each_after_a_warm_up(monkeypatch):
     """7 rounds in blocks of TURN = 5: ours (warm-up + 5), theirs (warm-up + 5), ours (warm-up + 2),
-    theirs (warm-up + 2), each block after `settle()` ("s"); each library's medians over its own 7
-    timed rounds, warm-ups left out."""
-    from course import _load
-
+    theirs (warm-up + 2); each library's medians over its own 7 timed rounds, warm-ups left out."""
     monkeypatch.setattr(bench, "TURN", 5)
     clock, calls = Clock(), []
-    monkeypatch.setattr(_load, "settle", lambda: calls.append("s"))
     ours = [100.0, 1, 2, 3, 4, 5, 100.0, 6, 7]  # the warm-ups take 100
     theirs = [100.0, 10, 20, 30, 40, 50, 100.0, 60, 70]
     libraries = {
@@ -101,7 +109,7 @@ def test_two_libraries_in_one_process_take_turns_in_blocks_each_after_settling_a
     }
     monkeypatch.setattr(bench.time, "perf_counter", clock)
     medians = bench._medians_in_turns(libraries, 7)
-    assert "".join(calls) == "s" + "fF" * 6 + "s" + "tT" * 6 + "s" + "fF" * 3 + "s" + "tT" * 3
+    assert "".join(calls) == "fF" * 6 + "tT" * 6 + "fF" * 3 + "tT" * 3
     assert medians == {"fast": {"fwd": 4.0, "bwd": 4.0}, "torch": {"fwd": 40.0, "bwd": 40.0}}
 
 

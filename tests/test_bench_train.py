@@ -83,15 +83,10 @@ def test_turn_must_not_be_negative():
         bench_train.run(_args(turn=-1))
 
 
-def test_steps_in_turns_times_every_batch_of_every_epoch_for_both_each_turn_after_settling(monkeypatch):
+def test_steps_in_turns_times_every_batch_of_every_epoch_for_both():
     pytest.importorskip("torch")
-    from course import _load
-
-    settled = []
-    monkeypatch.setattr(_load, "settle", lambda: settled.append(1))
     done = bench_train.steps_in_turns(
         epochs=2, batch_size=1000, lr=0.05, decay_after=1, seed=0, threads=1, turn=3
     )
     assert done["steps"] == 2 * 4  # 4,000 digits in batches of 1,000, twice
     assert 0 < done["course"] < 1000 and 0 < done["torch"] < 1000  # milliseconds per step
-    assert len(settled) == 3 * 2  # turns of 3, 3 and 2 steps, for each framework
