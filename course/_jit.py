@@ -30,7 +30,8 @@ the queue. On this KVM guest a sleeping thread took 15-30 us to wake, once for t
 the caller at every `parallel_for`: four ranges of 51 us on two threads took 168 us, and 140 us with
 both waits spinning; LeNet 6->16 at batch 64 forward 439 -> 393 us and backward 759 -> 711 us, LeNet
 1->6's backward 453 -> 402 us, a LeNet training step (batch 32) 2.69 -> 2.55 ms, and 2.84 -> 2.63 ms
-with two busy processes beside it (float32, two threads, medians of runs taking turns in one process).
+(one run) or 2.90 ms both ways (another) with two busy processes beside it (float32, two threads, medians
+of runs taking turns in one process).
 The layers gained beside two busy processes too (6->16's forward 417 -> 394 us, 1->6's backward 695 ->
 648 us), but a spinning thread competes with other spinning threads: right after PyTorch's OpenMP
 threads ran in the same process (they spin for about 9 ms after a call), 6->16's backward took 0.86 ms
