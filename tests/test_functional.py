@@ -210,12 +210,12 @@ def test_non_contiguous_inputs_give_the_same_answer_as_contiguous_ones():
 @pytest.mark.parametrize("gemm", [False, True], ids=["sweeps", "matrix products"])
 def test_results_stay_intact_when_the_next_call_reuses_the_scratch_arrays(gemm):
     """The kernels' layouts and columns are per-thread scratch arrays reused from call to call (a
-    different x, then a different shape, in 1, 2 and 3 chunks of images); no result may live in them."""
+    different x, then a different shape, in chunks of two images and of one); no result may live in them."""
     rng = np.random.default_rng(12)
     x, w = rng.standard_normal((3, 2, 7, 6)), rng.standard_normal((4, 2, 3, 3))
     grad_out = rng.standard_normal((3, 4, 7, 6))
     depth = 1 if gemm else conv_kernels.GEMM_DEPTH
-    cols = 2 * 3 * 3 * 7 * 6 * 8  # two images' columns per chunk, in float64
+    cols = 2 * (2 * 3 * 3) * (7 * 6) * 8  # bytes of two images' columns: 18 taps, 7 x 6 outputs, float64
     with threaded(2), mock.patch.multiple(conv_kernels, GEMM_DEPTH=depth, COLS_BYTES=cols):
         first = (F.conv2d(x, w, None, 1, 1), *F.conv2d_backward(grad_out, x, w, 1, 1))
         kept = snapshot(*first)
