@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                     ]
                     results[lib] += _spawn(worker, **env)
             _print_table(dtype, results)
-            ratios = ["--worker", "ratios", "--dtype", dtype, "--repeat", str(args.rounds)]
+            ratios = ["--worker", "ratios", "--dtype", dtype, "--rounds", str(args.rounds)]
             ratios += ["--with-torch"] if "torch" in libraries else []
             _print_ratios(dtype, args.rounds, _spawn(ratios, **env))
         print()
@@ -499,14 +499,15 @@ def _worker_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.bench")
     parser.add_argument("--worker", choices=["naive", "fast", "torch", "blas", "ratios"], required=True)
     parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=10, help="runs per best time; calls per median (blas)")
+    parser.add_argument("--rounds", type=int, default=100, help="rounds per median (ratios)")
     parser.add_argument("--shape", type=int, help="index into SHAPES (default: every shape)")
     parser.add_argument("--with-torch", action="store_true", help="the ratios worker times PyTorch too")
     args = parser.parse_args(argv)
     if args.worker == "blas":
         out = _worker_blas(args.repeat)
     elif args.worker == "ratios":
-        out = _worker_ratios(args.dtype, args.repeat, torch=args.with_torch)
+        out = _worker_ratios(args.dtype, args.rounds, torch=args.with_torch)
     else:
         shapes = SHAPES if args.shape is None else (SHAPES[args.shape],)
         out = _worker_times(args.worker, args.dtype, args.repeat, shapes)

@@ -153,3 +153,12 @@ def test_the_ratio_worker_times_pytorch_beside_ours_when_pytorch_is_benchmarked(
     assert bench.run(parser.parse_args(flags)) == 0
     ratios = [args for args in spawned if args[1] == "ratios"]
     assert len(ratios) == 1 and ("--with-torch" in ratios[0]) is not no_torch
+    assert ratios[0][ratios[0].index("--rounds") + 1] == "100"  # `--rounds`' default, not `--repeat`'s 10
+
+
+def test_the_ratios_worker_takes_its_rounds_from_rounds(monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(bench, "_worker_ratios", lambda dtype, rounds, torch: asked.append(rounds) or [])
+    assert bench._worker_main(["--worker", "ratios", "--rounds", "7", "--repeat", "3"]) == 0
+    assert asked == [7]
+    assert capsys.readouterr().out.strip() == "[]"
