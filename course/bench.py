@@ -211,12 +211,7 @@ def _print_table(dtype: str, results: dict) -> None:
         print(line)
     if "torch" in results:
         core = [_total(results["fast"][k]) / _total(results["torch"][k]) for k in range(CORE)]
-        geo = math.exp(sum(map(math.log, core)) / CORE)
-        worst = max(range(CORE), key=lambda k: core[k])
-        print(
-            f"fast/torch (forward + backward), geometric mean over the first {CORE} shapes: {geo:.2f}; "
-            f"worst {SHAPES[worst].describe()} {core[worst]:.2f}"
-        )
+        print(_core_summary(core, [shape.describe() for shape in SHAPES]))
     conv = [k for k, shape in enumerate(SHAPES) if not shape.pool]
     backward = max(conv, key=lambda k: results["fast"][k]["bwd"] / results["fast"][k]["fwd"])
     entry = results["fast"][backward]
@@ -246,12 +241,18 @@ def _print_ratios(dtype: str, rounds: int, rows: list[dict]) -> None:
     largest = max(rows, key=lambda row: row["bwd"] / row["fwd"])
     print(f"  largest: {largest['bwd'] / largest['fwd']:.2f} ({largest['shape']})")
     if torch:
-        core = [_against(row) for row in rows[:CORE]]
-        worst = max(range(CORE), key=lambda k: core[k])
-        print(
-            f"  fast/torch (forward + backward), geometric mean over the first {CORE} shapes: "
-            f"{math.exp(sum(map(math.log, core)) / CORE):.2f}; worst {rows[worst]['shape']} {core[worst]:.2f}"
-        )
+        print("  " + _core_summary([_against(row) for row in rows[:CORE]], [row["shape"] for row in rows]))
+
+
+def _core_summary(core: list[float], names: list[str]) -> str:
+    """The line that judges the target: the geometric mean of fast/torch over the first CORE shapes
+    (`core`, in order), and the worst of them, named from `names`."""
+    geo = math.exp(sum(map(math.log, core)) / CORE)
+    worst = max(range(CORE), key=lambda k: core[k])
+    return (
+        f"fast/torch (forward + backward), geometric mean over the first {CORE} shapes: {geo:.2f}; "
+        f"worst {names[worst]} {core[worst]:.2f}"
+    )
 
 
 def _against(row: dict) -> float:
