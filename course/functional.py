@@ -288,18 +288,20 @@ def _backward_gemm(delta, x, w, stride, padding, work: int, input_grad: bool):
         OpenBLAS takes the transposed product, (C*KH*KW, F), in 0.11 ms where d @ cols.T takes 0.20 ms
         on LeNet's 6->16 layer, float32, 22 images, one thread);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
-    read, `col2im_add`), with the padding cut away; only when input_grad. Each chunk's grad_w is kept
-    apart and the sum taken in chunk order, so results do not depend on which thread ran which chunk.
-    `work` counts the forward's multiply-adds, those of each product. Returns (grad_x or None, grad_w)
-    shaped like x and w.
+        read, `col2im_add`), with the padding cut away; only when input_grad. w.T is laid out once,
+        C-contiguous: OpenBLAS took (288, 64) @ (64, 1,024) 2-6% faster from it than from the view.
+    Each chunk's grad_w is kept apart and the sum taken in chunk order, so results do not depend on
+    which thread ran which chunk. `work` counts the forward's multiply-adds, those of each product.
+    Returns (grad_x or None, grad_w) shaped like x and w.
     """
     _, n_kernels, ho, wo = delta.shape
     (kh, kw), (ph, pw), (h, wd) = w.shape[2:], padding, x.shape[2:]
     x, w2 = np.ascontiguousarray(x), w.reshape(n_kernels, -1)
+    w2t = np.ascontiguousarray(w2.T) if input_grad else None
     grad_x = np.empty_like(x) if input_grad else None
     work *= 2 if input_grad else 1  # the products the threads share
     chunks = _chunks(x.shape[0], w2.shape[1], ho * wo, x.itemsize, work)
-    partial = [None] * len(chunks)
+    grad_w_chunks = np.empty((len(chunks), w2.shape[1], n_kernels), dtype=x.dtype)
 
     def run(t0: int, t1: int) -> None:
         for k in range(t0, t1):
@@ -311,17 +313,17 @@ def _backward_gemm(delta, x, w, stride, padding, work: int, input_grad: bool):
                 d = scratch("delta", (n_kernels, ho, wo, n1 - n0), x.dtype)
                 _conv.images_last(delta, n0, 0, 0, d)
                 d = d.reshape(n_kernels, -1)  # (F, Ho*Wo*n)
-            partial[k] = cols @ d.T
+            np.matmul(cols, d.T, out=grad_w_chunks[k])
             if not input_grad:
                 continue
-            grad_cols = _product(w2.T, d, cols)  # cols, read, lends its buffer, still in cache
+            grad_cols = _product(w2t, d, cols)  # cols, read, lends its buffer, still in cache
             at.fill(0)  # the chunk's padded layout again, now for grad_at
             _conv.col2im_add(grad_cols, kh, kw, *stride, at)
             grad_x[n0:n1] = at[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
 
     with single_threaded_blas():
         parallel_for(run, len(chunks), work)
-    return grad_x, np.sum(partial, axis=0).T.reshape(w.shape)
+    return grad_x, grad_w_chunks.sum(axis=0).T.reshape(w.shape)
 
 
 def _backward_direct(delta, x, w, stride, padding, work: int, input_grad: bool):
