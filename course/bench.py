@@ -10,12 +10,12 @@ problem, which the output says.
 Our backward / forward ratio is also measured in one process per dtype, as the medians of `--rounds`
 rounds of one forward and one backward call: one fresh process's best of a few runs can meet a slow
 moment of the machine for one direction only. When PyTorch is benchmarked, that process times it too on
-the same problems, the two libraries taking turns every TURN rounds, each turn after WARM_UP seconds of
-untimed rounds, and fast/torch is given again from those medians: fresh processes a few seconds apart
-can meet a slow stretch of the machine for one library only. Also measured: a fresh process with an
-empty Numba cache (cold: compiling) and with a warm one doing `import course.functional` and one conv2d
-forward and backward, then `course.kernels.precompile()` (every kernel the notebooks use), and how our
-conv2d fares right after an OpenBLAS matrix product.
+the same problems, and fast/torch is given again from those medians: fresh processes a few seconds
+apart can meet a slow stretch of the machine for one library only. The shapes, and on each shape the
+two libraries, take turns every TURN rounds, each turn after WARM_UP seconds of untimed rounds.
+Also measured: a fresh process with an empty Numba cache (cold: compiling) and with a warm one doing
+`import course.functional` and one conv2d forward and backward, then `course.kernels.precompile()`
+(every kernel the notebooks use), and how our conv2d fares right after an OpenBLAS matrix product.
 `--load N` runs N CPU-bound processes beside all of it (`course._load.busy_processes`), as a browser or
 a video call would; the load average is printed before and after. Layering: imports functional and
 naive lazily, inside the worker processes.
@@ -68,7 +68,7 @@ SHAPES = (
     Shape("pool", (64, 16, 24, 24), 2, pool=True),
 )
 CORE = 4  # the target is the geometric mean over the first four shapes
-TURN = 5  # rounds of one library before the other's, when both are timed in one process
+TURN = 5  # rounds of one shape and library before the next one's, when timed in one process
 # Seconds of untimed rounds before each library's turn in one process. After a turn of the other library,
 # its threads may still spin (PyTorch's OpenMP threads spin for about 9 ms of CPU after a conv2d forward
 # and backward), and a core that was idle runs slowly for several milliseconds: LeNet 6->16's forward in
@@ -225,9 +225,10 @@ def _print_table(dtype: str, results: dict) -> None:
 def _print_ratios(dtype: str, rounds: int, rows: list[dict]) -> None:
     """Our backward / forward per convolution, and where PyTorch was timed beside us, fast/torch."""
     torch = "torch_fwd" in rows[0]
-    against = f", and fast/torch, the two taking turns every {TURN} rounds" if torch else ""
+    against = ", and fast/torch, the two libraries and" if torch else ", the"
     print(
-        f"our backward / forward in one process{against}, {dtype}, medians of {rounds} rounds (times in ms):"
+        f"our backward / forward in one process{against} the shapes taking turns every {TURN} rounds, "
+        f"{dtype}, medians of {rounds} rounds (times in ms):"
     )
     columns = ["fast fwd", "fast bwd", "bwd/fwd"]
     columns += ["torch fwd", "torch bwd", "fast/torch"] if torch else []
@@ -429,28 +430,34 @@ def _worker_times(lib: str, dtype: str, repeat: int, shapes: tuple[Shape, ...]) 
 def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
     """Median forward and backward times of course.functional on each convolution of SHAPES, `rounds`
     rounds in this one process, and with `torch` PyTorch's on the same problems ("torch_fwd",
-    "torch_bwd"), the two libraries taking turns every TURN rounds (`_medians_in_turns`)."""
+    "torch_bwd"). All of them take turns every TURN rounds (`_medians_in_turns`): the shapes, and on
+    each shape the two libraries. A slow stretch of the machine (tens of seconds on the README's KVM
+    guest) then meets a share of every shape's rounds, which the medians leave out, instead of all the
+    rounds of the one or two small shapes timed while it lasted."""
     import course.functional as module
 
+    convolutions = [shape for shape in SHAPES if not shape.pool]
+    candidates = {}
+    for shape in convolutions:
+        problem = _problem(shape, dtype)
+        candidates[shape, "fast"] = _calls(module, shape, *problem, naive=False)
+        if torch:
+            candidates[shape, "torch"] = _torch_calls(shape, *problem)
+    medians = _medians_in_turns(candidates, rounds)
     rows = []
-    for shape in SHAPES:
-        if not shape.pool:
-            problem = _problem(shape, dtype)
-            libraries = {"fast": _calls(module, shape, *problem, naive=False)}
-            if torch:
-                libraries["torch"] = _torch_calls(shape, *problem)
-            medians = _medians_in_turns(libraries, rounds)
-            row = {"shape": shape.describe(), **medians["fast"]}
-            if torch:
-                row |= {f"torch_{direction}": time for direction, time in medians["torch"].items()}
-            rows.append(row)
+    for shape in convolutions:
+        row = {"shape": shape.describe(), **medians[shape, "fast"]}
+        if torch:
+            row |= {f"torch_{direction}": time for direction, time in medians[shape, "torch"].items()}
+        rows.append(row)
     return rows
 
 
 def _medians_in_turns(libraries: dict, rounds: int) -> dict:
     """{name: (forward, backward)} -> {name: {"fwd": median, "bwd": median}}: `rounds` rounds of
-    each library (`_times_in_turns`), in blocks of TURN rounds, the libraries taking turns block by
-    block, each block after WARM_UP seconds of rounds of its own."""
+    each library (or each shape and library: any calls) (`_times_in_turns`), in blocks of TURN rounds,
+    taking turns block by block in the dict's order, each block after WARM_UP seconds of its own
+    untimed rounds."""
     times = {name: ([], []) for name in libraries}
     for first in range(0, rounds, TURN):
         for name, calls in libraries.items():

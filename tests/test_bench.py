@@ -79,6 +79,49 @@ def test_the_ratio_worker_gives_medians_of_rounds_taking_turns_for_every_convolu
     assert calls == ["fwd", "bwd"] * 4 * len(convolutions)
 
 
+def test_the_ratio_worker_times_the_shapes_in_turns_so_a_slow_stretch_meets_every_shape(monkeypatch):
+    """12 rounds in blocks of TURN = 5: every convolution's first block, then every one's second, then
+    every one's last two rounds, each block after its own warm-up round; each shape's medians pool its
+    three blocks (its first block's 5 rounds, 100 times slower, are left out)."""
+    monkeypatch.setattr(bench, "TURN", 5)
+    clock, calls = Clock(), []
+    convolutions = [shape for shape in bench.SHAPES if not shape.pool]
+    block_of = {shape.name: 0 for shape in convolutions}
+
+    def fake_calls(module, shape, x, w, b, naive):
+        def call(direction):
+            def run():
+                if clock.warming:
+                    block_of[shape.name] += 1
+                    clock.warming = False
+                calls.append((shape.name, block_of[shape.name]))
+                clock.now += (100.0 if block_of[shape.name] == 1 else 1.0) * (2 if direction == "b" else 1)
+
+            return run
+
+        return call("f"), call("b")
+
+    real_times_in_turns = bench._times_in_turns
+
+    def marked(forward, backward, repeat, warm_up=0.0):
+        clock.warming = True  # the block's warm-up round comes first
+        return real_times_in_turns(forward, backward, repeat, warm_up)
+
+    monkeypatch.setattr(bench, "_calls", fake_calls)
+    monkeypatch.setattr(bench, "_times_in_turns", marked)
+    monkeypatch.setattr(bench, "_problem", lambda shape, dtype: (None, None, None))
+    monkeypatch.setattr(bench, "WARM_UP", 0.0)
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    rows = bench._worker_ratios("float32", 12)
+    blocks = []
+    for call in calls:
+        if not blocks or blocks[-1] != call:
+            blocks.append(call)
+    names = [shape.name for shape in convolutions]
+    assert blocks == [(name, block) for block in (1, 2, 3) for name in names]
+    assert all((row["fwd"], row["bwd"]) == (1.0, 2.0) for row in rows)  # 5 slow rounds of 12: left out
+
+
 def test_the_ratio_table_names_the_largest_ratio(capsys):
     rows = [{"shape": "a", "fwd": 2.0, "bwd": 3.0}, {"shape": "b", "fwd": 1.0, "bwd": 2.5}]
     bench._print_ratios("float64", 7, rows)
@@ -120,7 +163,7 @@ def test_the_ratio_table_with_pytorch_gives_fast_over_torch_its_geometric_mean_a
     ]
     bench._print_ratios("float32", 9, rows)
     out = capsys.readouterr().out.splitlines()
-    assert "and fast/torch, the two taking turns every" in out[0]
+    assert "and fast/torch, the two libraries and the shapes taking turns every 5 rounds" in out[0]
     header = ["fast", "fwd", "fast", "bwd", "bwd/fwd", "torch", "fwd", "torch", "bwd", "fast/torch"]
     assert out[1].split() == header
     assert out[3].split()[-1] == "2.00"  # s1's fast/torch
