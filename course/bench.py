@@ -69,7 +69,7 @@ SHAPES = (
 )
 CORE = 4  # the target is the geometric mean over the first four shapes
 TURN = 5  # rounds of one shape and library before the next one's, when timed in one process
-# Seconds of untimed rounds before each library's turn in one process. After a turn of the other library,
+# Seconds of untimed rounds before each turn in one process. After a turn of the other library,
 # its threads may still spin (PyTorch's OpenMP threads spin for about 9 ms of CPU after a conv2d forward
 # and backward), and a core that was idle runs slowly for several milliseconds: LeNet 6->16's forward in
 # float32 took 0.25 ms round after round, but 0.82, then 0.40-0.46 ms for the next five rounds, after 20 ms
@@ -454,8 +454,8 @@ def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
 
 
 def _medians_in_turns(libraries: dict, rounds: int) -> dict:
-    """{name: (forward, backward)} -> {name: {"fwd": median, "bwd": median}}: `rounds` rounds of
-    each library (or each shape and library: any calls) (`_times_in_turns`), in blocks of TURN rounds,
+    """{key: (forward, backward)} -> {key: {"fwd": median, "bwd": median}}: `rounds` rounds of each
+    pair of calls (one library's on one shape) (`_times_in_turns`), in blocks of TURN rounds, the pairs
     taking turns block by block in the dict's order, each block after WARM_UP seconds of its own
     untimed rounds."""
     times = {name: ([], []) for name in libraries}

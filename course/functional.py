@@ -287,9 +287,9 @@ def _backward_gemm(delta, x, w, stride, padding, work: int, input_grad: bool):
         with delta, then transposed to (F, C, KH, KW); OpenBLAS takes this orientation in 0.11 ms where
         d @ cols.T takes 0.20 ms on LeNet's 6->16 layer, float32, 22 images, one thread). The row of
         ones under the columns sums delta over each chunk's outputs within the same product: backwards
-        2-4% faster on two threads than with numpy's sums over delta afterwards, which ran on one
-        (LeNet 6->16 and 32->64, float32 and float64; medians, taking turns; even on one thread), and
-        as accurate as grad_w (relative errors 1.4e-7 to 2e-7 in float32, 3.2e-7 to 4e-7 for grad_w);
+        2-4% faster on two threads, 0-3% on one, than with numpy's sums over delta after the threads
+        (LeNet 6->16 and 32->64, float32 and float64; medians, taking turns), and as accurate as grad_w
+        (relative errors 1.4e-7 to 2e-7 in float32, 3.2e-7 to 4e-7 for grad_w);
     grad_x = col2im(w.T @ d)   (each output's delta spread back through the kernel to the pixels it
         read, `col2im_add`), with the padding cut away; only when input_grad. w.T is laid out once,
         C-contiguous: OpenBLAS took (288, 64) @ (64, 1,024) 2-6% faster from it than from the view.
