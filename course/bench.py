@@ -437,13 +437,13 @@ def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
     import course.functional as module
 
     convolutions = [shape for shape in SHAPES if not shape.pool]
-    candidates = {}
+    pairs = {}  # (shape, library): its (forward, backward) calls
     for shape in convolutions:
         problem = _problem(shape, dtype)
-        candidates[shape, "fast"] = _calls(module, shape, *problem, naive=False)
+        pairs[shape, "fast"] = _calls(module, shape, *problem, naive=False)
         if torch:
-            candidates[shape, "torch"] = _torch_calls(shape, *problem)
-    medians = _medians_in_turns(candidates, rounds)
+            pairs[shape, "torch"] = _torch_calls(shape, *problem)
+    medians = _medians_in_turns(pairs, rounds)
     rows = []
     for shape in convolutions:
         row = {"shape": shape.describe(), **medians[shape, "fast"]}
@@ -453,20 +453,20 @@ def _worker_ratios(dtype: str, rounds: int, torch: bool = False) -> list[dict]:
     return rows
 
 
-def _medians_in_turns(libraries: dict, rounds: int) -> dict:
+def _medians_in_turns(pairs: dict, rounds: int) -> dict:
     """{key: (forward, backward)} -> {key: {"fwd": median, "bwd": median}}: `rounds` rounds of each
     pair of calls (one library's on one shape) (`_times_in_turns`), in blocks of TURN rounds, the pairs
     taking turns block by block in the dict's order, each block after WARM_UP seconds of its own
     untimed rounds."""
-    times = {name: ([], []) for name in libraries}
+    times = {key: ([], []) for key in pairs}
     for first in range(0, rounds, TURN):
-        for name, calls in libraries.items():
+        for key, calls in pairs.items():
             forward, backward = _times_in_turns(*calls, min(TURN, rounds - first), WARM_UP)
-            times[name][0].extend(forward)
-            times[name][1].extend(backward)
+            times[key][0].extend(forward)
+            times[key][1].extend(backward)
     return {
-        name: {"fwd": float(np.median(forward)), "bwd": float(np.median(backward))}
-        for name, (forward, backward) in times.items()
+        key: {"fwd": float(np.median(forward)), "bwd": float(np.median(backward))}
+        for key, (forward, backward) in times.items()
     }
 
 

@@ -361,7 +361,7 @@ def _chunk_columns(x, n0: int, n1: int, w_shape, stride, padding, outputs: int, 
     (_, c, kh, kw), (ph, pw) = w_shape, padding
     taps = c * kh * kw
     at = scratch("images_last", (c, x.shape[2] + 2 * ph, x.shape[3] + 2 * pw, n1 - n0), x.dtype)
-    cols = scratch("cols", (taps + ones, outputs * (n1 - n0)), x.dtype)
+    cols = scratch("cols", (taps + 1 if ones else taps, outputs * (n1 - n0)), x.dtype)
     _conv.columns(x, n0, ph, pw, kh, kw, *stride, at, cols[:taps])
     if ones:
         cols[taps] = 1
