@@ -49,9 +49,10 @@ def video_playback(
             ax.set_xticks([])
             ax.set_yticks([])
         mean = float(np.mean(seconds))
+        shown = f"{len(seconds)} frame{'s' if len(seconds) > 1 else ''} shown"
         fig.suptitle(
             f"frame {index} (of 0 to {len(frames) - 1}): both networks in {1000 * seconds[-1]:.1f} ms "
-            f"({1 / seconds[-1]:.0f} FPS); mean over {len(seconds)} frames shown: {1 / mean:.0f} FPS"
+            f"({1 / seconds[-1]:.0f} FPS); mean over {shown}: {1 / mean:.0f} FPS"
         )
         return fig
 
