@@ -85,7 +85,11 @@ class Sandbox:
         self.groups = SandboxGroups.make(f"course-grade-{os.getpid()}-{next(_names)}")
         outside = self.groups.paths if self.groups else {}
         inside = {c: (f"/run/course-cgroup/{c}" if self.mode == "bwrap" else p) for c, p in outside.items()}
-        code = f"from course.grader.sandbox.child import main; main({self.scratch!r}, {inside or None!r})"
+        private_ipc = self.mode == "bwrap"  # bubblewrap gives the sandbox an IPC namespace of its own
+        code = (
+            "from course.grader.sandbox.child import main; "
+            f"main({self.scratch!r}, {inside or None!r}, {private_ipc!r})"
+        )
         with _lock:
             self.process = subprocess.Popen(
                 command(self.mode, self.hide, code, binds={outside[c]: inside[c] for c in outside}),
