@@ -498,3 +498,21 @@ def test_a_judge_that_raises_costs_that_case_with_the_value_named():
     assert result.score == 1.0
     assert "returned inf" in result.cases[0].message  # the checks' own words, or the grader's
     assert result.cases[1].name == "hidden case 1"  # the hidden case's name said what was drawn
+
+
+def test_a_lone_surrogate_sent_back_by_a_submission_cannot_stop_the_reports(tmp_path, capsys):
+    """A student's `raise ValueError("\\ud800")` comes back JSON-escaped, as a string Python holds but
+    UTF-8 cannot encode: writing its report raised UnicodeEncodeError, and `course grade` ended with a
+    traceback and exit status 1 after the grading, without the reports of the students after it, the
+    summary or canvas.csv; a rerun resumed the signed results and failed the same way."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    cell = "def fc_param_count(h, w, c, u):\n    print('\\udfff')\n    raise ValueError('\\ud800')\n"
+    write_student(subs / "ann", {FC: cell}, only=FC)
+    write_student(subs / "ben", only=FC)
+    parser = argparse.ArgumentParser()
+    grade.add_arguments(parser)
+    args = parser.parse_args([str(subs), "--out", str(out), "--workers", "1", "--timeout", "3"])
+    assert grade.run(args) == 0
+    assert {p.name for p in (out / "reports").iterdir()} == {"ann.html", "ben.html"}
+    report = (out / "reports" / "ann.html").read_bytes().decode("utf-8")  # strict: valid UTF-8
+    assert "ValueError" in report and (out / "summary.txt").is_file()

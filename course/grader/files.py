@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 __all__ = ["student_file_name", "write_private"]
+
+_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # those surrogateescape cannot write
 
 
 def student_file_name(student: str, suffix: str) -> str:
@@ -26,11 +29,20 @@ def student_file_name(student: str, suffix: str) -> str:
 def write_private(path: Path, text: str) -> None:
     """Write `text` to `path` through a private (0600) temporary file of a short name in its folder."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # again: a submission may remove it
+    data = _encoded(text)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        with open(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(text)
+        with open(fd, "wb") as f:
+            f.write(data)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _encoded(text: str) -> bytes:
+    """`text` in UTF-8, a byte of a file name that is not UTF-8 (os.fsdecode's U+DC80-U+DCFF) as that
+    byte, any other lone surrogate as its escape: one can come back from the sandbox (a student's
+    `raise ValueError("\\ud800")`, JSON-escaped), and writing it raised UnicodeEncodeError, which ended
+    `course grade` before the reports and summary of the class were written."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8", "surrogateescape")
