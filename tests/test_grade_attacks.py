@@ -25,7 +25,7 @@ from course.grader.gradebook import loose_files
 from course.grader.notebook import MAX_CELLS, MAX_CODE_BYTES, UnreadableNotebook, parse_notebook
 from course.grader.results import finished, result_name, signed_json
 from course.grader.sandbox.run import ExerciseRun, Limits, SandboxPool, _exercise_run, _job
-from course.grader.sandbox.wire import decode_frames, encode_frame
+from course.grader.sandbox.wire import decode_frames, decode_outcome, encode_frame
 from course.grader.student import StudentGrade, grade_student, read_student
 from course.grader.summary import summarize_class
 from course.grader.verdict import verdict
@@ -516,3 +516,17 @@ def test_a_lone_surrogate_sent_back_by_a_submission_cannot_stop_the_reports(tmp_
     assert {p.name for p in (out / "reports").iterdir()} == {"ann.html", "ben.html"}
     report = (out / "reports" / "ann.html").read_bytes().decode("utf-8")  # strict: valid UTF-8
     assert "ValueError" in report and (out / "summary.txt").is_file()
+
+
+def test_every_string_that_comes_back_is_whole_unicode():
+    """JSON may escape half of a UTF-16 pair alone: what a student's code sends back (an error
+    message, what it printed, a returned string) reached results.json as "\\ud800", a string that
+    no UTF-8 file, terminal or Gradescope's parser can take."""
+    header = {"case": 0, "error": "raised ValueError: \ud800", "output": {"list": ["\udfff\udc80"]}}
+    frames, problem = decode_frames(encode_frame({**header, "modified": [], "again": None}))
+    assert not problem
+    outcome = decode_outcome(*frames[0])
+    outcome.error.encode("utf-8")
+    outcome.output[0].encode("utf-8")
+    assert outcome.error == "raised ValueError: \ufffd" and outcome.output == ["\ufffd\ufffd"]
+    assert decode_frames(encode_frame({"x": "\U0001f600 \\ud800"}))[0][0][0]["x"] == "\U0001f600 \\ud800"
