@@ -168,6 +168,23 @@ def test_student_ids_of_any_length_get_a_row_and_their_own_file(tmp_path):
     assert len(files) == 3 and all((out / f).is_file() for f in files)
 
 
+def test_an_id_named_like_a_shortened_one_gets_a_file_of_its_own(tmp_path):
+    """An id too long for a file name is shortened to its start and a hash: another student folder
+    named exactly that shortened form wrote the same <student>.json and report, and the one graded
+    last replaced the other's (and a resumed run regraded the other)."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    long = "a" * 250
+    names = [long, result_name(long).removesuffix(".json"), "b-0123456789abcdef"]
+    for name in names:
+        (subs / name).mkdir(parents=True)
+    grades = class_run.grade_class(subs, out, workers=1, limits=LIMITS, progress=False)
+    assert len(grades) == 3
+    files = {result_name(n) for n in names}
+    assert len(files) == 3 and all((out / f).is_file() for f in files)
+    owners = {json.loads((out / f).read_text())["extra_data"]["student"] for f in files}
+    assert owners == set(names)
+
+
 def test_the_command_writes_a_report_for_an_id_too_long_for_a_file_name(tmp_path, capsys):
     """`course grade` itself, not only grade_class: the reports, canvas.csv and summary come after the
     grading, and a 255-byte id + ".html" is too long for a file name."""

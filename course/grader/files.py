@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = ["student_file_name", "write_private"]
 
+_SHORTENED = re.compile(r"-[0-9a-f]{16}\Z")  # how a shortened id ends (`student_file_name`)
 _SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")  # those surrogateescape cannot write
 
 
@@ -20,8 +21,8 @@ def student_file_name(student: str, suffix: str) -> str:
     """<student><suffix>, or, for an id too long for a file name, its first characters and a hash of
     the whole id (student ids are folder names: up to 255 bytes, any characters but '/')."""
     name = f"{student}{suffix}"
-    if len(os.fsencode(name)) <= 200:
-        return name
+    if len(os.fsencode(name)) <= 200 and not _SHORTENED.search(student):
+        return name  # an id that ends like a shortened one is shortened too: else the two share a file
     digest = hashlib.sha256(os.fsencode(student)).hexdigest()[:16]
     return f"{os.fsdecode(os.fsencode(student)[:100]).rstrip()}-{digest}{suffix}"
 
