@@ -12,6 +12,7 @@ from grading_corpus import LIFT_LIMITS
 
 from course.grader.sandbox import cgroup, confine
 from course.grader.sandbox import run as sandbox
+from course.grader.sandbox import session as sandbox_session
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
@@ -206,3 +207,31 @@ def test_shared_memory_an_exercise_leaves_is_gone_before_the_next(mode):
     assert runs[FC].outcomes[0].output == [True, True, True], runs[FC]
     assert runs["conv_param_count"].outcomes[0].output == [False, False, False]
     assert SYSV_KEY not in _sysv_keys()  # nothing left on the machine either
+
+
+# A folder 3,000 levels deep in the working directory: Python's shutil.rmtree recurses once per level
+# and raised RecursionError (ignore_errors does not cover it) in the sandbox's job process, which
+# died; without bubblewrap, then in the grader's own process, removing the sandbox's scratch folder:
+# the student got zeros on every exercise ("the grader failed on this submission") and the tree stayed
+# in the machine's /tmp after the run.
+DEEP_FOLDERS = """
+import os
+def fc_param_count(h, w, c, u):
+    here = os.getcwd()
+    for _ in range(3000):
+        os.mkdir("d")
+        os.chdir("d")
+    os.chdir(here)
+    return h * w * c * u
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_folder_thousands_of_levels_deep_is_removed_after_its_exercise(mode, tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox_session.tempfile, "tempdir", str(tmp_path))  # the scratch folders
+    cases = {e: cases_for(EXERCISES[e], None)[:1] for e in (FC, "conv_param_count")}
+    cells = {FC: DEEP_FOLDERS, "conv_param_count": "def conv_param_count(*args):\n    return 7\n"}
+    runs = sandbox.run_notebook(None, cells, cases, LIMITS, mode)
+    assert runs[FC].status == "exited 0" and runs[FC].outcomes[0].output == 224 * 224 * 3 * 100, runs[FC]
+    assert runs["conv_param_count"].outcomes[0].output == 7
+    assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,6 @@ import importlib
 import os
 import pickle
 import selectors
-import shutil
 import signal
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import numpy as np
 from course.grader.sandbox.budget import OWN_PROCESSES, PERIOD, Budget
 from course.grader.sandbox.cgroup import ExerciseGroup
 from course.grader.sandbox.confine import Confinement
-from course.grader.sandbox.session import LENGTH
+from course.grader.sandbox.session import LENGTH, remove_tree
 from course.grader.sandbox.wire import encode_frame, read_exact, write_all
 
 __all__ = ["main"]
@@ -81,7 +80,7 @@ def main(scratch: str | None = None, groups: dict[str, str] | None = None, priva
         _kill_tree(pid, alive=False)
         if os.waitstatus_to_exitcode(status) != 0:  # end of input, or the job's process was killed
             break
-    shutil.rmtree(base, ignore_errors=True)
+    remove_tree(base)
 
 
 def _one_job(
@@ -136,7 +135,7 @@ def _serve(
             status = _held(group, status)
             group.remove()
         header = {"exercise": exercise_id, "status": status, "seconds": round(time.monotonic() - started, 3)}
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
         if job["drop_to"] is not None:
             _sweep(job["drop_to"])
         _remove_ipc(job["drop_to"], private_ipc)
@@ -305,7 +304,7 @@ def _sweep(uid: int) -> None:
                 if entry.stat(follow_symlinks=False).st_uid != uid:
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    remove_tree(entry.path)
                 else:
                     os.unlink(entry.path)
             except OSError:

@@ -28,7 +28,7 @@ from course.grader.sandbox.budget import descendants
 from course.grader.sandbox.cgroup import SandboxGroups
 from course.grader.sandbox.launch import ENV, command, student_uid
 
-__all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable"]
+__all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable", "remove_tree"]
 
 LENGTH = struct.Struct(">Q")
 _in_flight: set[int] = set()
@@ -154,13 +154,32 @@ class Sandbox:
         _kill_and_wait(tree)  # the sandbox's own processes, to the last, before the grader goes on
         self.stderr.close()
         if self.scratch:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(self.scratch)
         if self.groups:
             self.groups.remove()
         with _lock:
             _in_flight.discard(process.pid)
             _kill_strays()
         return why
+
+
+def remove_tree(path: str) -> None:
+    """Remove the folder `path` and all it holds, however deep, links not followed; quietly. Student
+    code writes in the folders removed here: shutil.rmtree recurses once per level and raised
+    RecursionError (which ignore_errors does not cover) on a folder 3,000 levels deep, so such a tree
+    is left to `rm`, which walks it without recursion."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        pass
+    if os.path.lexists(path):
+        subprocess.run(
+            ["rm", "-rf", "--one-file-system", "--", path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
 
 
 def become_subreaper() -> None:
