@@ -41,6 +41,12 @@ KEEP = (
     "course.grader.sandbox.runner",
 )
 PRINT_CAP = 4000
+# descriptors a process of student code may hold (the course's notebooks need under 16). The kernel
+# memory of a socket's or a pipe's queued data is mapped by no process, so no PSS counts it: 10,000
+# socket pairs per process, each holding 400 kB, held 15.7 GB under a 200 MB budget where no control
+# group bounds the exercise. 64 descriptors bound it to about 14 MB a process (and the descriptors a
+# uid may have in flight in unix sockets to as many).
+OPEN_FILES = 64
 REQUEST = struct.Struct(">i")  # a case number from the relay; a negative one: no more cases
 _real_exit = os._exit
 _runner_pid = -1
@@ -119,6 +125,8 @@ def _isolate(job: dict, pipes: tuple[int, int], workdir: str, confinement: Confi
     _limit(resource.RLIMIT_FSIZE, job["file_bytes"])
     _limit(resource.RLIMIT_CPU, int(job["timeout"]) + 2)
     _limit(resource.RLIMIT_AS, _mapped_bytes() + job["memory"])
+    # memory held in socket and pipe buffers counts in no PSS: descriptors bound it (see OPEN_FILES)
+    _limit(resource.RLIMIT_NOFILE, OPEN_FILES)
     poison.poison_references(keep=lambda name: name in KEEP, planned=_planned)
     if job["drop_to"] is not None:
         os.setgroups([])
