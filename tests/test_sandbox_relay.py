@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from course.grader.sandbox import run as sandbox
+from course.grader.sandbox import session as sandbox_session
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
@@ -59,3 +60,21 @@ def test_a_student_process_that_dies_mid_case_ends_its_exercise_the_same_way(mod
     assert run.status == "signal SIGSEGV" and all(outcome is None for outcome in run.outcomes)
     result = verdict(EXERCISES[FC], cases[FC], run, LIMITS.timeout)
     assert result.score == 0 and "crashed the Python process (SIGSEGV)" in result.message
+
+
+# Each exercise may send 16 MB of results, and the grader holds a job's results until its last
+# exercise: a submission whose 62 exercises each returned 16 MB cost the grader's own process 1.25 GB
+# (an honest submission of the whole course sends about 200 kB). A job's results are bounded as a whole.
+BIG = "import numpy as np\ndef {}(*args):\n    return np.ones(1_000_000)\n"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_results_of_a_job_are_bounded_as_a_whole(mode, monkeypatch):
+    monkeypatch.setattr(sandbox_session, "MAX_JOB_BYTES", 20 * 2**20)
+    exercises = (FC, "conv_param_count", "receptive_field")
+    cases = {e: cases_for(EXERCISES[e], 1)[:1] for e in exercises}
+    runs = sandbox.run_notebook(None, {e: BIG.format(e) for e in exercises}, cases, LIMITS, mode)
+    assert [runs[e].outcomes[0] is not None for e in exercises] == [True, True, False]
+    assert runs["receptive_field"].status == "output"
+    result = verdict(EXERCISES["receptive_field"], cases["receptive_field"], runs["receptive_field"], 10.0)
+    assert result.score == 0 and "sent back too much data" in result.message

@@ -24,13 +24,20 @@ import tempfile
 import threading
 import time
 
+import numpy as np
+
 from course.grader.sandbox.budget import descendants
 from course.grader.sandbox.cgroup import SandboxGroups
 from course.grader.sandbox.launch import ENV, command, student_uid
+from course.grader.sandbox.wire import decode_frames, encode_frame
 
 __all__ = ["LENGTH", "Sandbox", "become_subreaper", "become_undumpable", "remove_tree"]
 
 LENGTH = struct.Struct(">Q")
+# bytes of results of one job, all its exercises together (an honest submission of the whole course
+# sends about 200 kB): each exercise may send 16 MB, and the grader holds a job's results until its
+# last exercise, so 62 exercises of 16 MB each cost the grader's own process 1.25 GB per student
+MAX_JOB_BYTES = 64 * 2**20
 _in_flight: set[int] = set()
 _names = itertools.count()  # of the sandboxes' control groups
 _lock = threading.Lock()
@@ -59,7 +66,7 @@ class Sandbox:
             self.process.stdin.flush()
         except OSError:
             return [], self._end("the sandbox could not take the job")
-        deadline, frames = time.monotonic() + seconds, []
+        deadline, frames, total = time.monotonic() + seconds, [], 0
         while True:
             head = self._read(LENGTH.size, deadline)
             if head is None:
@@ -70,7 +77,8 @@ class Sandbox:
             body = self._read(length, deadline) if length <= job["output_bytes"] + 2**16 else None
             if body is None:
                 return frames, self._end(self._why(deadline, seconds))
-            frames.append(body)
+            total += len(body)
+            frames.append(body if total <= MAX_JOB_BYTES else _too_much(body))
 
     def close(self) -> None:
         """End the sandbox (and everything in it); a run in progress in another thread then ends."""
@@ -180,6 +188,16 @@ def remove_tree(path: str) -> None:
             stderr=subprocess.DEVNULL,
             check=False,
         )
+
+
+def _too_much(frame: bytes) -> bytes:
+    """An exercise's frame past the job's MAX_JOB_BYTES: its header with the status "output" (the
+    exercise sent back too much) and none of its results; b"" if it is not a frame."""
+    decoded, _ = decode_frames(frame, max_frames=1)
+    if not decoded:
+        return b""
+    header = {key: decoded[0][0].get(key) for key in ("exercise", "seconds")}
+    return encode_frame({**header, "status": "output"}, [np.zeros(0, dtype=np.uint8)])
 
 
 def become_subreaper() -> None:
