@@ -484,6 +484,22 @@ def iou_over_first_area(box_a, box_b):
     return w * h / ((box_a[2] - box_a[0]) * (box_a[3] - box_a[1]))
 
 
+def iou_over_larger_area(box_a, box_b):
+    """Divides by the larger of the two areas: told "area(a) alone" whenever box a was the larger."""
+    w = max(0.0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))
+    h = max(0.0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))
+    areas = [(box[2] - box[0]) * (box[3] - box[1]) for box in (box_a, box_b)]
+    return w * h / max(areas)
+
+
+def iou_over_smaller_area(box_a, box_b):
+    """Divides by the smaller of the two areas (the overlap coefficient)."""
+    w = max(0.0, min(box_a[2], box_b[2]) - max(box_a[0], box_b[0]))
+    h = max(0.0, min(box_a[3], box_b[3]) - max(box_a[1], box_b[1]))
+    areas = [(box[2] - box[0]) * (box[3] - box[1]) for box in (box_a, box_b)]
+    return w * h / min(areas)
+
+
 def _iou(a, b, plus=0.0):
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + plus)
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + plus)
@@ -602,7 +618,9 @@ WRONG = [
     ("iou", iou_min_max_swapped, "min and max are swapped"),
     ("iou", iou_unclamped, "boxes apart along one axis give a negative area"),
     ("iou", iou_union_not_subtracted, "was not subtracted"),
-    ("iou", iou_over_first_area, "area(a) alone"),
+    ("iou", iou_over_first_area, "divided by the area of one box"),
+    ("iou", iou_over_larger_area, "divided by the area of one box"),
+    ("iou", iou_over_smaller_area, "divided by the area of one box"),
     ("non_max_suppression", non_max_suppression_ties_reversed, "on equal scores"),
     ("non_max_suppression", non_max_suppression_pixels, "no + 1"),
     ("non_max_suppression", non_max_suppression_float_indices, "where a 1-D integer array"),

@@ -79,7 +79,18 @@ def _iou_mistakes(box_a, box_b) -> list[tuple[str, float]]:
             "the union is area(a) + area(b) - area(a ∩ b): the intersection was not subtracted",
             _ratio(clamped, area_a + area_b),
         ),
-        ("the intersection was divided by area(a) alone, not by the union", _ratio(clamped, area_a)),
+    ]
+    # dividing by area(a), by area(b), by the smaller or by the larger area: on a case each of these
+    # equals one of the others, so one message names them all (a hint must be true of the answer)
+    one_box = (
+        "the intersection was divided by the area of one box (area(a) alone, or the smaller or the "
+        "larger of the two areas), not by the union, area(a) + area(b) - area(a ∩ b)"
+    )
+    mistakes += [
+        (one_box, _ratio(clamped, area))
+        for area in (area_a, area_b, min(area_a, area_b), max(area_a, area_b))
+    ]
+    mistakes += [
         ("the coordinates are continuous: a box's width is x1 - x0, with no + 1", _iou_pixels(box_a, box_b)),
     ]
     return mistakes
