@@ -349,3 +349,29 @@ def test_a_correct_cache_keyed_on_values_is_not_mistaken_for_a_stale_one():
         return seen[key].copy()
 
     assert check("conv2d", memo, hidden_seed=7).status == "passed"
+
+
+def _conv2d_bias_on_last_axis(x, w, b=None, stride=1, padding=0):
+    z = functional.conv2d(x, w, None, stride, padding)
+    return z if b is None else z + b  # b (F,) lines up with the columns, not the channels
+
+
+def _conv2d_batch_bias_on_last_axis(x, w, b=None):
+    return _conv2d_bias_on_last_axis(x, w, b)
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "fn", "seed"),
+    [
+        ("conv2d", _conv2d_bias_on_last_axis, 15),
+        ("conv2d", _conv2d_bias_on_last_axis, 16),
+        ("conv2d_batch", _conv2d_batch_bias_on_last_axis, 3),
+        ("conv2d_batch", _conv2d_batch_bias_on_last_axis, 23),
+    ],
+)
+def test_a_bias_added_along_the_last_axis_is_told_so_not_the_output_size_rule(exercise_id, fn, seed):
+    """With one output column, z + b gives F columns: the size rule is right, the broadcasting is not."""
+    result = check(exercise_id, fn, hidden_seed=seed)
+    hidden = "\n".join(case.message for case in result.cases if case.hidden and case.message)
+    assert "the bias was added along the last axis (W)" in hidden, str(result)
+    assert "one row or column too many" not in hidden, str(result)

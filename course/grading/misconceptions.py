@@ -18,6 +18,7 @@ import numpy as np
 from course.grading.numpy_ops import correlate, pad, pool, windows
 
 __all__ = [
+    "BIAS_ON_LAST_AXIS",
     "Variant",
     "conv2d_variants",
     "conv2d_backward_variants",
@@ -27,6 +28,13 @@ __all__ = [
 ]
 
 Variant = tuple[str, Callable[[], object]]  # (what the student did, computes what that gives)
+
+# `z + b` with b of shape (F,): numpy lines b up with the last axis (W), which works, wrongly, when the
+# output has one column (then the output gets F columns) or F of them
+BIAS_ON_LAST_AXIS = (
+    "the bias was added along the last axis (W): z + b lines b up with the columns; add b[f] to every "
+    "output of channel f, z + b[None, :, None, None]"
+)
 
 
 def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
@@ -43,6 +51,8 @@ def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
             "the bias is missing: add b[f] to every output of kernel f",
             lambda: correlate(x, w, None, stride, both),
         )
+        if b.shape[0] > 1:
+            yield BIAS_ON_LAST_AXIS, lambda: correlate(x, w, None, stride, both) + b
         if x.shape[1] > 1:
             yield (
                 "the bias was added once per input channel; add b[f] once, after summing the channels",

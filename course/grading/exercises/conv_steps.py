@@ -19,6 +19,7 @@ from course import functional
 from course.grading.exercise import Case, Exercise
 from course.grading.judging import OUTPUT_SIZE_HINT, judge_array
 from course.grading.kernel_cases import zero_padding_hint
+from course.grading.misconceptions import BIAS_ON_LAST_AXIS
 
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
 
@@ -244,6 +245,10 @@ class Conv2dBatch(Exercise):
             (
                 "the bias is missing: add b[f] to every output of channel f",
                 _only_if(b is not None, lambda: functional.conv2d(x, w)),
+            ),
+            (
+                BIAS_ON_LAST_AXIS,
+                _only_if(b is not None and b.shape[0] > 1, lambda: functional.conv2d(x, w) + b),
             ),
             (
                 "every image got the result of the first image: loop over the batch (axis 0)",
