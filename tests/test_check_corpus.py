@@ -47,7 +47,10 @@ FACTS = (
     "one row or column too many",
     "a slice like a[p:-p] is empty",
     "the worst is at index",
+    "shares memory with its argument",
 )
+# the exercises whose statement does not ask for new arrays (a column of the kernel may be returned)
+VIEWS_ALLOWED = {"separable_factors"}
 
 
 def _name(value):
@@ -62,6 +65,15 @@ def _fresh(fn):
     """The function with the corpus's between-call memory emptied, as in a freshly run notebook."""
     wrong_answers._CACHE.clear()
     return fn
+
+
+def _shares_memory(output, arguments) -> bool:
+    """Whether an array in `output` (or in its tuples and lists) overlaps an argument array in memory."""
+    if isinstance(output, (tuple, list)):
+        return any(_shares_memory(part, arguments) for part in output)
+    return isinstance(output, np.ndarray) and any(
+        isinstance(a, np.ndarray) and np.shares_memory(output, a) for a in arguments
+    )
 
 
 def wrong_by_oracle(exercise_id: str, fn, hidden_seed: int | None = None) -> str:
@@ -79,6 +91,9 @@ def wrong_by_oracle(exercise_id: str, fn, hidden_seed: int | None = None) -> str
             ):
                 if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=True):
                     return f"{case.name}: modified an input"
+            arguments = [*mine_args, *mine_kwargs.values()]
+            if exercise_id not in VIEWS_ALLOWED and _shares_memory(output, arguments):
+                return f"{case.name}: returned an array that shares memory with an argument"
             held.append((case.name, args, kwargs, output))
     for name, args, kwargs, output in held:
         try:

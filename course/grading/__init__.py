@@ -124,7 +124,14 @@ def cases_for(exercise: Exercise, hidden_seed: int | None) -> list[Case]:
 
 def _with_second_calls(exercise: Exercise, cases: list[Case], seed: int) -> list[Case]:
     rng = np.random.default_rng([seed, VISIBLE_SEED + 2])
-    return [replace(case, again=exercise.repeat(case, rng)) if case.again is None else case for case in cases]
+    return [
+        replace(
+            case,
+            again=exercise.repeat(case, rng) if case.again is None else case.again,
+            fresh=exercise.fresh_output,
+        )
+        for case in cases
+    ]
 
 
 def summarize(

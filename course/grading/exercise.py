@@ -32,6 +32,8 @@ class Case:
     args and kwargs hold plain data only (numpy arrays, numbers, strings, None, tuples, lists, dicts),
     or functions defined in a `course` module, so a case can be sent to a sandboxed process.
     `weight` is the case's share of the exercise's points; hidden cases are drawn at grading time.
+    `fresh`: the function must return new arrays, none sharing memory with an argument (the argument
+    itself or a view of it); set from the exercise's `fresh_output` by `course.grading.cases_for`.
     """
 
     name: str
@@ -40,6 +42,7 @@ class Case:
     weight: float = 1.0
     hidden: bool = False
     again: tuple[tuple, dict] | None = None
+    fresh: bool = True
 
     def second_call(self) -> Case:
         """The case of the second call alone (its arguments, the same name and weight)."""
@@ -78,6 +81,8 @@ class Exercise:
     title: str
     points: float = 1.0
     reference: Callable  # a trusted function with the exercise's signature (a staticmethod)
+    # the statement asks for new arrays: an output that shares memory with an argument is wrong
+    fresh_output: bool = True
 
     def cases(self, rng: np.random.Generator, hidden: bool) -> list[Case]:
         """The cases to run: visible ones always the same, hidden ones drawn from `rng`."""
@@ -140,7 +145,10 @@ class Exercise:
         if outcome.error is not None:
             message = f"your function {outcome.error}"
             hint = self.error_hint(case, outcome.error)
-            return 0.0, f"{message}\n{hint}" if hint else message
+            message = f"{message}\n{hint}" if hint else message
+            if outcome.modified:  # a returned input, changed in place too: both are said
+                message = f"{self._modified_message(outcome)}\n{message}"
+            return 0.0, message
         try:
             fraction, message = self.judge(case, outcome.output)
         except Exception:  # noqa: BLE001 - a judge must give a verdict for any value; this is the net
@@ -149,30 +157,31 @@ class Exercise:
                 f"your function returned {describe(outcome.output)}, which is not a valid answer",
             )
         if outcome.modified and fraction > 0:
-            names = self.argument_names()
-            modified = [_argument_name(name, names) for name in outcome.modified]
             fraction = 0.0
-            message = (
-                f"your function modified its input {', '.join(modified)} in place; work on a copy instead.\n"
-                + message
-            ).strip()
+            message = f"{self._modified_message(outcome)}\n{message}".strip()
         return fraction, message
+
+    def _modified_message(self, outcome: Outcome) -> str:
+        names = self.argument_names()
+        modified = [_argument_name(name, names) for name in outcome.modified]
+        return f"your function modified its input {', '.join(modified)} in place; work on a copy instead."
 
 
 def run_case(fn: Callable, case: Case) -> Outcome:
     """Call fn on fresh copies of the case's arguments, then, if the case has a second call, on fresh
     copies of those; catch what it raises; report modified inputs and a first output that the second
     call changed."""
-    first, returned = _call(fn, case.args, case.kwargs)
+    first, returned = _call(fn, case.args, case.kwargs, case.fresh)
     if case.again is None or first.error is not None or first.not_attempted:
         return first
-    second, _ = _call(fn, *case.again)
+    second, _ = _call(fn, *case.again, case.fresh)
     changed = not _same_plain(returned, first.output)
     return replace(first, again=second, changed=changed)
 
 
-def _call(fn: Callable, case_args: tuple, case_kwargs: dict) -> tuple[Outcome, Any]:
-    """One call on deep copies of the arguments: (its Outcome, the very object it returned)."""
+def _call(fn: Callable, case_args: tuple, case_kwargs: dict, fresh: bool = True) -> tuple[Outcome, Any]:
+    """One call on deep copies of the arguments: (its Outcome, the very object it returned). With
+    `fresh`, an output array that shares memory with an argument is an error of the call."""
     args, kwargs = copy.deepcopy(case_args), copy.deepcopy(case_kwargs)
     try:
         output = fn(*args, **kwargs)
@@ -185,10 +194,55 @@ def _call(fn: Callable, case_args: tuple, case_kwargs: dict) -> tuple[Outcome, A
         for name, before, after in _named_arrays(case_args, case_kwargs, args, kwargs)
         if not _same_array(before, after)
     )
+    shared = _sharing_arguments(output, args, kwargs) if fresh else []
+    if shared:
+        name = _parameter_name(fn, shared[0])
+        return Outcome(
+            error=f"returned an array that shares memory with its argument {name} (the argument itself, "
+            f"or a view of it): return a new array (e.g. with .copy()), so that changing your result "
+            f"cannot change the caller's {name}",
+            modified=modified,
+        ), None
     try:
         return Outcome(output=plain(output), modified=modified), output
     except TypeError as error:
         return Outcome(error=f"returned an unusable value: {error}"), None
+
+
+def _sharing_arguments(output: Any, args: tuple, kwargs: dict, depth: int = 0) -> list[int | str]:
+    """The positions (or keyword names) of the array arguments whose memory an array of `output` (an
+    array, or tuples, lists and dicts of them) may share."""
+    if depth > 8:
+        return []
+    if isinstance(output, np.ndarray):
+        arguments = [*enumerate(args), *kwargs.items()]
+        return [
+            key
+            for key, value in arguments
+            if isinstance(value, np.ndarray)
+            and value.size
+            and output.size
+            and np.may_share_memory(output, value)
+        ]
+    parts = output.values() if isinstance(output, dict) else output
+    if isinstance(output, (tuple, list, dict)):
+        return [key for part in parts for key in _sharing_arguments(part, args, kwargs, depth + 1)]
+    return []
+
+
+def _parameter_name(fn: Callable, key: int | str) -> str:
+    """`x` for position 0 of fn(x, ...), from the function's own signature; `argument 1` if unknown."""
+    if isinstance(key, str):
+        return f"`{key}`"
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        names = []
+    return f"`{names[key]}`" if key < len(names) else f"argument {key + 1}"
 
 
 def describe_error(error: BaseException) -> str:

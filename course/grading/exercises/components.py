@@ -211,6 +211,7 @@ class SeparableFactors(Exercise):
     title = "factorising a separable kernel"
     points = 2.0
     reference = staticmethod(references.separable_factors)
+    fresh_output = False  # the statement does not ask for new arrays: a column of the kernel is fine
 
     def cases(self, rng, hidden):
         if hidden:
