@@ -287,6 +287,15 @@ def pool_backward_variants(grad_out, x, kernel, stride, kind: str) -> Iterator[V
             "as np.argmax and PyTorch)",
             lambda: _scatter_max(grad_out, x, kernel, stride, last=True),
         )
+        first = "it goes whole to the first maximum (in row-major order, as np.argmax and PyTorch)"
+        yield (
+            f"on ties the gradient went to every tied maximum of the window; {first}",
+            lambda: _scatter_ties(grad_out, x, kernel, stride, split=False),
+        )
+        yield (
+            f"on ties the gradient was split among the tied maxima of the window; {first}",
+            lambda: _scatter_ties(grad_out, x, kernel, stride, split=True),
+        )
         yield (
             "the gradient went to every input of the window: it goes only to the position of the maximum",
             lambda: _scatter_avg(grad_out, x, kernel, stride, count=1),
@@ -330,6 +339,21 @@ def _scatter_max(
             if whole:
                 grad[:, :, r * step_h : r * step_h + kh, s * step_w : s * step_w + kw] = 0.0
             grad[target] = grad[target] + grad_out[:, :, r, s] if accumulate else grad_out[:, :, r, s]
+    return grad
+
+
+def _scatter_ties(grad_out, x, kernel, stride, split: bool) -> np.ndarray:
+    """grad_out sent to every input equal to its window's maximum (each gets all of it, or an equal
+    share when `split`), accumulated over overlapping windows."""
+    (kh, kw), (sh, sw) = kernel, stride
+    grad = np.zeros(x.shape)
+    for r in range(grad_out.shape[2]):
+        for s in range(grad_out.shape[3]):
+            region = (slice(None), slice(None), slice(r * sh, r * sh + kh), slice(s * sw, s * sw + kw))
+            window = np.asarray(x[region], np.float64)
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            share = mask / mask.sum(axis=(2, 3), keepdims=True) if split else mask
+            grad[region] += share * np.asarray(grad_out, np.float64)[:, :, r, s, None, None]
     return grad
 
 

@@ -278,6 +278,31 @@ def max_pool2d_backward_argmax_wrong_axis(grad_out, x, kernel_size, stride=None)
     return grad
 
 
+def _max_backward_to_ties(grad_out, x, kernel_size, stride, split):
+    (kh, kw) = _pair(kernel_size)
+    (sh, sw) = _pair(kernel_size if stride is None else stride)
+    grad = np.zeros_like(x)
+    for r in range(grad_out.shape[2]):
+        for c in range(grad_out.shape[3]):
+            window = x[:, :, r * sh : r * sh + kh, c * sw : c * sw + kw]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            if split:
+                mask = mask / mask.sum(axis=(2, 3), keepdims=True)
+            share = mask * grad_out[:, :, r : r + 1, c : c + 1]
+            grad[:, :, r * sh : r * sh + kh, c * sw : c * sw + kw] += share
+    return grad
+
+
+def max_pool2d_backward_all_ties(grad_out, x, kernel_size, stride=None):
+    """The mask x == max of the window: every tied maximum gets the whole gradient."""
+    return _max_backward_to_ties(grad_out, x, kernel_size, stride, split=False)
+
+
+def max_pool2d_backward_split_ties(grad_out, x, kernel_size, stride=None):
+    """The mask x == max divided by its count: tied maxima share the gradient."""
+    return _max_backward_to_ties(grad_out, x, kernel_size, stride, split=True)
+
+
 def avg_pool2d_backward_overwrite(grad_out, x, kernel_size, stride=None):
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(kernel_size if stride is None else stride)
@@ -365,6 +390,8 @@ BUGGY = [
         "stride was ignored in the backward pass: window (n, m) starts at row n*sh, column m*sw",
     ),
     ("max_pool2d_backward", max_pool2d_backward_whole_window, "every input of the window"),
+    ("max_pool2d_backward", max_pool2d_backward_all_ties, "went to every tied maximum"),
+    ("max_pool2d_backward", max_pool2d_backward_split_ties, "split among the tied maxima"),
     ("max_pool2d_backward", max_pool2d_backward_argmax_wrong_axis, None),
     ("avg_pool2d_backward", avg_pool2d_backward_overwrite, "overwritten instead of accumulated"),
     ("avg_pool2d_backward", avg_pool2d_backward_kh_only, "divided by KH only"),
