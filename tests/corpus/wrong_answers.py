@@ -516,6 +516,21 @@ def non_max_suppression_ties_reversed(boxes, scores, iou_threshold):
     return np.array(kept, dtype=np.int64)
 
 
+def non_max_suppression_default_argsort(boxes, scores, iou_threshold):
+    """Visits by np.argsort(-scores), numpy's default (unstable) sort, as it behaves where numpy has no
+    SIMD sort (many CPUs and builds): an insertion sort, stable, up to 16 values; beyond that, ties come
+    in an order of the sort's making (modelled here, so that every machine sees the same order)."""
+    if len(scores) <= 16:
+        order = np.argsort(-scores, kind="stable")
+    else:
+        order = np.lexsort((np.arange(len(scores)) % 3, -scores))  # ties shuffled, not by index
+    kept = []
+    for i in order:
+        if all(_iou(boxes[i], boxes[k]) <= iou_threshold for k in kept):
+            kept.append(int(i))
+    return np.array(kept, dtype=np.int64)
+
+
 def non_max_suppression_pixels(boxes, scores, iou_threshold):
     kept = []
     for i in np.argsort(-scores, kind="stable"):
@@ -623,6 +638,7 @@ WRONG = [
     ("iou", iou_over_smaller_area, "divided by the area of one box"),
     ("non_max_suppression", non_max_suppression_ties_reversed, "on equal scores"),
     ("non_max_suppression", non_max_suppression_pixels, "no + 1"),
+    ("non_max_suppression", non_max_suppression_default_argsort, None),
     ("non_max_suppression", non_max_suppression_float_indices, "where a 1-D integer array"),
 ]
 WRONG += conv_steps.BUGGY  # the steps to conv2d, with their own module

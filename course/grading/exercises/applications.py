@@ -168,6 +168,13 @@ class NonMaxSuppression(Exercise):
                 "10 boxes with tied scores (4 distinct values), threshold 0.3",
                 (tied_boxes, rng.integers(0, 4, size=10) / 4 + 0.05, 0.3),
             ),
+            # np.argsort's default sort keeps ties in order for 16 values or fewer on many machines (an
+            # insertion sort), so only a longer list shows an unstable sort
+            Case(
+                "30 boxes with tied scores (3 distinct values), threshold 0.5: more than 16 scores, "
+                "where np.argsort's default sort reorders ties",
+                (_random_boxes(rng, 30) * 2, rng.integers(0, 3, size=30) / 3 + 0.05, 0.5),
+            ),
         ]
 
     def repeat(self, case, rng):
