@@ -338,6 +338,14 @@ def separable_factors_absolute_singular_value(kernel):
 # trace_shapes ------------------------------------------------------------------------------------
 
 
+def separable_factors_float32_svd(kernel):
+    """The SVD of a float32 copy: the right rank test, factors good to float32's 7 digits only."""
+    u, s, vt = np.linalg.svd(np.asarray(kernel, np.float32))
+    if s[1] > 1e-6 * s[0]:
+        return None
+    return (u[:, 0] * s[0]).astype(np.float64), vt[0].astype(np.float64)
+
+
 def _trace(layers, input_shape, square_pool=False, square_flatten=False):
     c, h, w = input_shape
     out = []
@@ -613,6 +621,7 @@ WRONG = [
     ("separable_factors", separable_factors_absolute_tolerance, "not separable"),
     ("separable_factors", separable_factors_loose_rank, "not separable"),
     ("separable_factors", separable_factors_absolute_singular_value, None),
+    ("separable_factors", separable_factors_float32_svd, None),
     ("trace_shapes", trace_shapes_square_pooling, None),
     ("trace_shapes", trace_shapes_square_flatten, None),
     ("trace_shapes", trace_shapes_conv_channels_forgotten, None),
