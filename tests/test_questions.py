@@ -130,6 +130,23 @@ def test_a_number_question_with_a_tolerance_accepts_a_rounded_answer_and_no_more
     assert q.judge(None, 3.1416)[0] == 1.0 and q.judge(None, 3.15)[0] == 0.0
 
 
+def test_the_right_answer_rounded_like_a_mistake_is_not_told_that_mistake():
+    """0.09 is 0.0873 rounded to two decimals as much as it is 1/11: no mistake is named then; the
+    mistake written out in full still is, and so is a whole-number mistake."""
+    mistakes = {1 / 11: "not 1", 0: "no"}
+    q = NumberQuestion("q_m", "nb", "t", "mean IoU", 0.96 / 11, "average over all classes", mistakes, 2e-3)
+    assert q.judge(None, 0.087)[0] == 1.0
+    score, message = q.judge(None, 0.09)
+    assert score == 0.0 and "not 1" not in message and "average over all" in message
+    assert "not 1" in q.judge(None, 1 / 11)[1] and "not 1" in q.judge(None, 0.0909)[1]
+    assert "no" in q.judge(None, 0)[1].splitlines()
+
+
+def test_a_set_of_option_names_is_told_to_be_a_list():
+    result = check("q_kernels_blind_to_flat_regions", lambda: {"w_laplace", "w_sobel_x", "w_sobel_y"})
+    assert result.status == "failed" and "a set; return a list" in result.cases[0].message, str(result)
+
+
 def test_a_single_choice_explains_the_chosen_wrong_option_only():
     q = ChoiceQuestion(
         "q_c",

@@ -292,6 +292,8 @@ def plain(value: Any, depth: int = 0) -> Any:
         return [plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
         return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(f"a {type(value).__name__}; return a list (or a tuple) instead")
     raise TypeError(f"a {type(value).__name__}; expected numbers, arrays, or tuples of them")
 
 

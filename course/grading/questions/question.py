@@ -105,6 +105,8 @@ class NumberQuestion(Question):
         if self._close(output):
             return 1.0, ""
         hint = next((why for value, why in self.mistakes.items() if self._close(output, value)), "")
+        if hint and _rounded(self.answer, output):  # the right value rounded as far as the mistake's:
+            hint = ""  # either could be theirs, so no mistake is named
         return self.wrong(f"your answer {output:.10g} is not right", hint)
 
     def _close(self, got: float, expected: float | None = None) -> bool:
@@ -183,6 +185,15 @@ class ChoiceQuestion(Question):
             else ("one option name, as a string")
         )
         return f"your answer should be {expected}, got {_describe(output)}"
+
+
+def _rounded(value: float, output: float) -> bool:
+    """Whether `output`, written with decimals, is `value` rounded to them (0.09 for 0.0873)."""
+    text = repr(float(output))
+    if "e" in text or "n" in text:
+        return False
+    decimals = len(text.split(".")[1].rstrip("0")) if "." in text else 0
+    return decimals > 0 and round(float(value), decimals) == float(output)
 
 
 def _describe(value: Any) -> str:
