@@ -19,6 +19,8 @@ from course.grading.numpy_ops import correlate, pad, pool, windows
 
 __all__ = [
     "BIAS_ON_LAST_AXIS",
+    "PADDING_MODES",
+    "padding_mode_message",
     "Variant",
     "conv2d_variants",
     "conv2d_backward_variants",
@@ -35,6 +37,18 @@ BIAS_ON_LAST_AXIS = (
     "the bias was added along the last axis (W): z + b lines b up with the columns; add b[f] to every "
     "output of channel f, z + b[None, :, None, None]"
 )
+
+
+# np.pad's modes that pad with something other than zeros, and what each repeats
+PADDING_MODES = {"edge": "the border values", "reflect": "a mirror image", "symmetric": "a mirror image"}
+
+
+def padding_mode_message(mode: str) -> str:
+    """What a student who padded with np.pad(..., mode=mode) is told."""
+    return (
+        f"the padding repeats {PADDING_MODES[mode]} (as np.pad with mode={mode!r}): zero padding adds "
+        "zeros, np.pad's default mode='constant'"
+    )
 
 
 def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
@@ -72,6 +86,13 @@ def conv2d_variants(x, w, b, stride, padding) -> Iterator[Variant]:
             "the padding was ignored: add the zeros before sliding the kernel",
             lambda: correlate(x, w, b, stride),
         )
+        for mode in PADDING_MODES:
+            yield (
+                padding_mode_message(mode),
+                lambda mode=mode: correlate(
+                    np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode=mode), w, b, stride
+                ),
+            )
     if (sh, sw) != (1, 1):
         yield (
             "the stride was ignored: move the kernel by sh rows and sw columns",

@@ -36,6 +36,12 @@ def conv2d_pad_one_side(x, w, b=None, stride=1, padding=0):
     return conv2d_im2col(a, w, b, stride, 0)
 
 
+def conv2d_edge_padding(x, w, b=None, stride=1, padding=0):
+    (ph, pw) = _pair(padding)
+    a = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="edge")
+    return conv2d_im2col(a, w, b, stride, 0)
+
+
 def conv2d_stride_ignored(x, w, b=None, stride=1, padding=0):
     return conv2d_im2col(x, w, b, 1, padding)
 
@@ -338,6 +344,7 @@ BUGGY = [
     ("conv2d", conv2d_true_convolution, "true convolution"),
     ("conv2d", conv2d_slice_padding, "a slice like a[p:-p] is empty"),
     ("conv2d", conv2d_pad_one_side, "one side only"),
+    ("conv2d", conv2d_edge_padding, "mode='edge'"),
     ("conv2d", conv2d_stride_ignored, "stride was ignored"),
     ("conv2d", conv2d_channels_overwritten, "only one input channel"),
     ("conv2d", conv2d_bias_forgotten, "bias is missing"),

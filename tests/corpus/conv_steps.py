@@ -40,6 +40,17 @@ def zero_pad_float64(x, padding):
     return out
 
 
+def zero_pad_edge(x, padding):
+    """np.pad with mode='edge': the border values repeated instead of zeros."""
+    ph, pw = _pair(padding)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="edge")
+
+
+def zero_pad_reflect(x, padding):
+    ph, pw = _pair(padding)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="reflect")
+
+
 def zero_pad_returns_input(x, padding):
     """Nothing to pad, so hand back x itself: the caller's x then changes with the 'padded' array."""
     ph, pw = _pair(padding)
@@ -141,6 +152,8 @@ BUGGY = [
     ("zero_pad", zero_pad_one_side, "one side only"),
     ("zero_pad", zero_pad_negative_slice, "a[p:-p] is empty"),
     ("zero_pad", zero_pad_float64, "dtype"),
+    ("zero_pad", zero_pad_edge, "mode='edge'"),
+    ("zero_pad", zero_pad_reflect, "mode='reflect'"),
     ("zero_pad", zero_pad_returns_input, "shares memory with its argument `x`"),
     ("conv2d_channels", conv2d_channels_first_only, "only channel 0"),
     ("conv2d_channels", conv2d_channels_flipped, "flipped"),

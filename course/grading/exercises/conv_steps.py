@@ -19,7 +19,7 @@ from course import functional
 from course.grading.exercise import Case, Exercise
 from course.grading.judging import OUTPUT_SIZE_HINT, judge_array
 from course.grading.kernel_cases import zero_padding_hint
-from course.grading.misconceptions import BIAS_ON_LAST_AXIS
+from course.grading.misconceptions import BIAS_ON_LAST_AXIS, PADDING_MODES, padding_mode_message
 
 __all__ = ["EXERCISES", "ZeroPad", "Conv2dChannels", "Conv2dBatch", "Conv2dStride"]
 
@@ -105,6 +105,13 @@ class ZeroPad(Exercise):
             (
                 "the batch and channel axes were padded too: only H and W get zeros",
                 lambda: np.pad(x, ((ph, ph), (ph, ph), (ph, ph), (pw, pw))),
+            ),
+            *(
+                (
+                    padding_mode_message(mode),
+                    lambda mode=mode: np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode=mode),
+                )
+                for mode in PADDING_MODES
             ),
         ]
         return judge_array(self.reference(x, padding), output, "the padded x", mistakes)
