@@ -199,6 +199,25 @@ def conv2d_backward_variants(grad_out, x, w, stride, padding) -> dict[str, list[
             lambda: grad_x(kernel=w[:, :, ::-1, ::-1]),
         )
     )
+
+    def grad_x_overwritten(rows_first=True):
+        """Each kernel offset's contribution assigned (=) to its strided slice instead of added."""
+        (sh, sw), (kh, kw), (ho, wo) = stride, w.shape[2:], delta.shape[2:]
+        grad_a = np.zeros((n, x.shape[1], h + 2 * ph, wd + 2 * pw))
+        offsets = [(j, i) for j in range(kh) for i in range(kw)]
+        for j, i in offsets if rows_first else sorted(offsets, key=lambda o: (o[1], o[0])):
+            part = np.einsum("nfrs,fc->ncrs", delta, np.asarray(w[:, :, j, i], np.float64))
+            grad_a[:, :, j : j + sh * (ho - 1) + 1 : sh, i : i + sw * (wo - 1) + 1 : sw] = part
+        return grad_a[:, :, ph : ph + h, pw : pw + wd]
+
+    overwritten = (
+        "grad_x was overwritten (=) where it should accumulate (+=): the kernel offsets (j, i) reach "
+        "overlapping inputs, and an input gets the sum of what every offset sends it"
+    )
+    variants["grad_x"] += [
+        (overwritten, grad_x_overwritten),
+        (overwritten, lambda: grad_x_overwritten(False)),
+    ]
     if stride != (1, 1):
         variants["grad_x"].append(
             (

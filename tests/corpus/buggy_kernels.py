@@ -208,6 +208,19 @@ def conv2d_backward_grad_w_stride_ignored(grad_out, x, w, stride=1, padding=0):
     return grad_x, grad_w, grad_b
 
 
+def conv2d_backward_grad_x_assigned(grad_out, x, w, stride=1, padding=0):
+    """The notebook's loop over kernel offsets, with = where it says +=."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    _, _, ho, wo = grad_out.shape
+    grad_x, grad_w, grad_b = conv2d_backward_loops(grad_out, x, w, stride, padding)
+    grad_a = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), dtype=x.dtype)
+    for j in range(w.shape[2]):
+        for i in range(w.shape[3]):
+            part = np.einsum("nfrs,fc->ncrs", grad_out, w[:, :, j, i])
+            grad_a[:, :, j : j + sh * ho : sh, i : i + sw * wo : sw] = part
+    return grad_a[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]], grad_w, grad_b
+
+
 def conv2d_backward_grad_b_averaged(grad_out, x, w, stride=1, padding=0):
     """grad_b as the mean of delta over the batch and the positions."""
     grad_x, grad_w, _ = conv2d_backward_loops(grad_out, x, w, stride, padding)
@@ -385,6 +398,7 @@ BUGGY = [
         conv2d_backward_grad_w_stride_ignored,
         "grad_w ignores the stride: it sums a[n*sh + j, m*sw + i] * delta[n, m]",
     ),
+    ("conv2d_backward", conv2d_backward_grad_x_assigned, "grad_x was overwritten (=)"),
     ("conv2d_backward", conv2d_backward_grad_b_averaged, "grad_b averages delta: it is the sum over s, n, m"),
     ("conv2d_backward", conv2d_backward_padding_kept, "grad_x has shape"),
     ("conv2d_backward", conv2d_backward_slice_crop, "grad_x has shape"),

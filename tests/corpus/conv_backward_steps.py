@@ -175,7 +175,7 @@ BUGGY = [
     ("grad_input_one_channel", input_valid_only, "pad delta with KH - 1 rows"),
     ("conv2d_backward_unstrided", batch_first_image_only, "all N images"),
     ("conv2d_backward_unstrided", batch_bias_per_image, None),
-    ("conv2d_backward_unstrided", batch_overwrites_input_gradient, None),
+    ("conv2d_backward_unstrided", batch_overwrites_input_gradient, "grad_x was overwritten (=)"),
     ("conv2d_backward_unstrided", batch_kernel_rotated, "grad_w is rotated by 180°"),
     ("conv2d_backward_unstrided", batch_kernel_convolved, None),
     ("grad_input_strided_one_channel", strided_ignores_stride, "the stride is ignored"),
