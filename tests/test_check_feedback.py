@@ -375,3 +375,12 @@ def test_a_bias_added_along_the_last_axis_is_told_so_not_the_output_size_rule(ex
     hidden = "\n".join(case.message for case in result.cases if case.hidden and case.message)
     assert "the bias was added along the last axis (W)" in hidden, str(result)
     assert "one row or column too many" not in hidden, str(result)
+
+
+def test_a_part_of_the_wrong_number_of_dimensions_is_named_not_called_the_output():
+    def keepdims_bias(grad_out, x, w, stride=1, padding=0):
+        grad_x, grad_w, grad_b = functional.conv2d_backward(grad_out, x, w, stride, padding)
+        return grad_x, grad_w, grad_b.reshape(1, -1, 1, 1)
+
+    feedback = _feedback(check("conv2d_backward", keepdims_bias))
+    assert "grad_b should have shape" in feedback and "the output should have shape" not in feedback

@@ -106,7 +106,7 @@ def judge_array(
         return 0.0, message
     hint = matching_variant(got, variants, expected)
     if not hint and got.shape != expected.shape:
-        hint = _shape_hint(expected.shape, got.shape, size_hint)
+        hint = _shape_hint(expected.shape, got.shape, size_hint, name)
     return 0.0, f"{message}\n{hint}" if hint else message
 
 
@@ -137,9 +137,9 @@ def judge_parts(
     return sum(scores) / len(scores), "\n".join(messages)
 
 
-def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...], size_hint: str) -> str:
+def _shape_hint(expected: tuple[int, ...], got: tuple[int, ...], size_hint: str, name: str = "output") -> str:
     if len(got) != len(expected):
-        return f"the output should have shape {expected} ({len(expected)}-D), yours is {len(got)}-D"
+        return f"{name} should have shape {expected} ({len(expected)}-D), yours is {len(got)}-D"
     if got[:-2] == expected[:-2] and got[-2:] == expected[-2:][::-1]:
         return "the last two dimensions are swapped (a transposed result?)"
     if len(got) == 4 and got[:-2] == expected[:-2]:
