@@ -91,6 +91,8 @@ def wrong_by_oracle(exercise_id: str, fn, hidden_seed: int | None = None) -> str
             ):
                 if isinstance(before, np.ndarray) and not np.array_equal(before, after, equal_nan=True):
                     return f"{case.name}: modified an input"
+                if isinstance(before, list) and before != after:  # a list of layers, emptied or reversed
+                    return f"{case.name}: modified an input"
             arguments = [*mine_args, *mine_kwargs.values()]
             if exercise_id not in VIEWS_ALLOWED and _shares_memory(output, arguments):
                 return f"{case.name}: returned an array that shares memory with an argument"

@@ -191,8 +191,8 @@ def _call(fn: Callable, case_args: tuple, case_kwargs: dict, fresh: bool = True)
         return Outcome(error=f"raised {describe_error(error)}"), None
     modified = tuple(
         name
-        for name, before, after in _named_arrays(case_args, case_kwargs, args, kwargs)
-        if not _same_array(before, after)
+        for name, before, after in _named_arguments(case_args, case_kwargs, args, kwargs)
+        if not _same_value(before, after)
     )
     shared = _sharing_arguments(output, args, kwargs) if fresh else []
     if shared:
@@ -297,13 +297,35 @@ def plain(value: Any, depth: int = 0) -> Any:
     raise TypeError(f"a {type(value).__name__}; expected numbers, arrays, or tuples of them")
 
 
-def _named_arrays(case_args: tuple, case_kwargs: dict, args: tuple, kwargs: dict):
+def _named_arguments(case_args: tuple, case_kwargs: dict, args: tuple, kwargs: dict):
     for index, (before, after) in enumerate(zip(case_args, args, strict=True)):
-        if isinstance(before, np.ndarray):
-            yield f"argument {index + 1}", before, after
+        yield f"argument {index + 1}", before, after
     for key, before in case_kwargs.items():
-        if isinstance(before, np.ndarray):
-            yield key, before, kwargs[key]
+        yield key, before, kwargs[key]
+
+
+def _same_value(before: Any, after: Any, depth: int = 0) -> bool:
+    """Whether an argument still holds what the case gave: arrays, and lists, tuples and dicts of plain
+    values (a list of layers emptied by .pop() is modified); anything else is not tracked."""
+    if isinstance(before, np.ndarray):
+        return _same_array(before, after)
+    if depth > 8:
+        return True
+    if isinstance(before, (list, tuple)):
+        return (
+            type(after) is type(before)
+            and len(after) == len(before)
+            and all(_same_value(b, a, depth + 1) for b, a in zip(before, after, strict=True))
+        )
+    if isinstance(before, dict):
+        return (
+            isinstance(after, dict)
+            and after.keys() == before.keys()
+            and all(_same_value(before[k], after[k], depth + 1) for k in before)
+        )
+    if before is None or isinstance(before, (bool, int, float, str)):
+        return type(after) is type(before) and (after == before or (after != after and before != before))
+    return True
 
 
 def _argument_name(reported: str, names: tuple[str, ...]) -> str:

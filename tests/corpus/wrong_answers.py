@@ -309,6 +309,16 @@ def receptive_field_own_stride(layers):
 
 
 @np.errstate(all="ignore")  # overflows and divisions by zero are part of this mistake: no warnings
+def receptive_field_pops_the_callers_list(layers):
+    """Works backwards by popping layers off the list it was given: right once, and the caller's list
+    is empty afterwards (the notebook calls it twice on the same list)."""
+    side = 1
+    while layers:
+        kernel_size, stride = layers.pop()
+        side = (side - 1) * stride + kernel_size
+    return side
+
+
 def separable_factors_top_left_pivot(kernel):
     column, row = kernel[:, 0].copy(), kernel[0, :] / kernel[0, 0]
     return (column, row) if np.allclose(np.outer(column, row), kernel) else None
@@ -617,6 +627,7 @@ WRONG = [
     ("conv_param_count", conv_param_count_one_kernel, None),
     ("receptive_field", receptive_field_jump_too_early, None),
     ("receptive_field", receptive_field_own_stride, None),
+    ("receptive_field", receptive_field_pops_the_callers_list, "modified its input `layers`"),
     ("separable_factors", separable_factors_top_left_pivot, None),
     ("separable_factors", separable_factors_absolute_tolerance, "not separable"),
     ("separable_factors", separable_factors_loose_rank, "not separable"),
