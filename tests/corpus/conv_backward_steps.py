@@ -149,6 +149,13 @@ def strided_overwrites(delta, w, input_shape, stride):  # = instead of += where 
     return grad
 
 
+def strided_sized_by_windows(delta, w, input_shape, stride):
+    """Sizes dJ/da as far as the windows reach, (Ho - 1) * sh + KH: the leftover rows are dropped."""
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    reached = ((delta.shape[0] - 1) * sh + w.shape[0], (delta.shape[1] - 1) * sw + w.shape[1])
+    return strided_by_scatter(delta, w, reached, stride)
+
+
 def strided_square_stride(delta, w, input_shape, stride):  # uses the row stride along the columns too
     sh = stride if isinstance(stride, int) else stride[0]
     return strided_by_scatter(delta, w, input_shape, sh)
@@ -181,4 +188,5 @@ BUGGY = [
     ("grad_input_strided_one_channel", strided_ignores_stride, "the stride is ignored"),
     ("grad_input_strided_one_channel", strided_overwrites, "windows that overlap overwrite"),
     ("grad_input_strided_one_channel", strided_square_stride, None),
+    ("grad_input_strided_one_channel", strided_sized_by_windows, "stops where the last window ends"),
 ]

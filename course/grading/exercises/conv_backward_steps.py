@@ -340,6 +340,7 @@ class GradInputStridedOneChannel(Exercise):
         pair = (stride, stride) if isinstance(stride, int) else tuple(stride)
         expected = self.reference(*case.args)
         w64 = np.asarray(w, np.float64)
+        reached = tuple((d - 1) * step + k for d, step, k in zip(delta.shape, pair, w.shape, strict=True))
         variants = [
             (
                 "the stride is ignored: delta[n, m] goes back to the window whose corner is "
@@ -355,6 +356,11 @@ class GradInputStridedOneChannel(Exercise):
                 "the kernel is flipped: as a scatter, delta[n, m] adds delta[n, m] * w (not the flipped w) "
                 "to its window",
                 lambda: _scatter(delta, w64[::-1, ::-1], input_shape, pair),
+            ),
+            (
+                f"dJ/da stops where the last window ends, {reached}; it has the shape input_shape, "
+                f"{tuple(input_shape)}: rows and columns that no window reached get 0",
+                lambda: _scatter(delta, w64, reached, pair),
             ),
         ]
         return judge_array(expected, output, "dJ/da", variants)
