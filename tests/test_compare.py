@@ -1,5 +1,5 @@
-"""The closeness every array check uses is the one the README documents: float64 rtol 1e-7, float32 rtol
-1e-4, plus an absolute term of 1e-9 (float64) or 1e-5 (float32) times the largest entry (at least 1).
+"""The closeness every array check uses is the one the README documents: float64 rtol 1e-10, float32 rtol
+1e-4, plus an absolute term of 1e-12 (float64) or 1e-5 (float32) times the largest entry (at least 1).
 The corpus of wrong answers is wrong by far more than this; these answers sit at the border."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from course.functional import avg_pool2d
 from course.grading import check
 from course.grading.compare import compare_array
 
-DOCUMENTED = {np.float64: (1e-7, 1e-9), np.float32: (1e-4, 1e-5)}  # (rtol, atol), README and docstring
+DOCUMENTED = {np.float64: (1e-10, 1e-12), np.float32: (1e-4, 1e-5)}  # (rtol, atol), README and docstring
 
 
 @pytest.mark.parametrize("dtype", DOCUMENTED)

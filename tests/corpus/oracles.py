@@ -251,14 +251,14 @@ def is_right(exercise_id: str, args: tuple, kwargs: dict, got: Any) -> bool:
     if exercise_id == "non_max_suppression":
         return isinstance(got, np.ndarray) and got.dtype.kind in "iu" and got.tolist() == expected
     if isinstance(expected, tuple) and isinstance(expected[0], np.ndarray):
-        rtol = 1e-4 if expected[0].dtype == np.float32 else 1e-6
+        rtol = 1e-4 if expected[0].dtype == np.float32 else 1e-9
         return (
             isinstance(got, tuple)
             and len(got) == len(expected)
             and all(_close_array(e, g, rtol) for e, g in zip(expected, got, strict=True))
         )
     if isinstance(expected, np.ndarray):
-        rtol = 1e-4 if expected.dtype == np.float32 else 1e-6
+        rtol = 1e-4 if expected.dtype == np.float32 else 1e-9
         return _close_array(expected, got, rtol)
     if isinstance(expected, list):  # trace_shapes
         return isinstance(got, list) and [(tuple(s), p) for s, p in got] == expected

@@ -89,6 +89,15 @@ def max_pool2d_returns_its_buffer(x, kernel_size, stride=None):
     return buffer
 
 
+def max_pool2d_float32_buffer(x, kernel_size, stride=None):
+    """Fills a float32 buffer, then (told the dtype must be x's) converts it with .astype(x.dtype):
+    float64 inputs come back rounded to float32's 7 digits."""
+    y = max_pool2d_loops(x, kernel_size, stride)
+    out = np.zeros(y.shape, dtype=np.float32)
+    out[...] = y
+    return out.astype(x.dtype)
+
+
 def max_pool2d_size_from_kernel(x, kernel_size, stride=None):
     """Counts outputs as H // KH, as if the stride were always the kernel size."""
     (kh, kw) = _pair(kernel_size)
@@ -420,6 +429,11 @@ def gradient_descent_step_returns_its_buffer(w, grad_w, lr):
     return buffer
 
 
+def gradient_descent_step_float32_buffer(w, grad_w, lr):
+    """The step in float32, converted back to w's dtype: float32's 7 digits for float64 weights."""
+    return (w.astype(np.float32) - np.float32(lr) * grad_w.astype(np.float32)).astype(w.dtype)
+
+
 def gradient_descent_step_no_lr(w, grad_w, lr):
     return w - grad_w
 
@@ -574,6 +588,7 @@ WRONG = [
     ("max_pool2d", max_pool2d_square_window, None),
     ("max_pool2d", max_pool2d_returns_its_buffer, "changed when it was called again"),
     ("max_pool2d", max_pool2d_size_from_kernel, None),
+    ("max_pool2d", max_pool2d_float32_buffer, None),
     (
         "avg_pool2d",
         avg_pool2d_windows_cached_on_shape,
@@ -640,6 +655,7 @@ WRONG = [
     ("mse_cost", mse_cost_per_column, "where a number was expected"),
     ("gradient_descent_step", gradient_descent_step_float64, "dtype float64, expected float32"),
     ("gradient_descent_step", gradient_descent_step_returns_its_buffer, "changed when it was called again"),
+    ("gradient_descent_step", gradient_descent_step_float32_buffer, None),
     ("gradient_descent_step", gradient_descent_step_no_lr, "the learning rate is missing"),
     ("dense_backward", dense_backward_naive_sigmoid, "non-finite"),
     (
