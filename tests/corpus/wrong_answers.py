@@ -314,10 +314,6 @@ def receptive_field_own_stride(layers):
     return 1 + sum((k - 1) * s for k, s in layers)
 
 
-# separable_factors -------------------------------------------------------------------------------
-
-
-@np.errstate(all="ignore")  # overflows and divisions by zero are part of this mistake: no warnings
 def receptive_field_pops_the_callers_list(layers):
     """Works backwards by popping layers off the list it was given: right once, and the caller's list
     is empty afterwards (the notebook calls it twice on the same list)."""
@@ -328,6 +324,10 @@ def receptive_field_pops_the_callers_list(layers):
     return side
 
 
+# separable_factors -------------------------------------------------------------------------------
+
+
+@np.errstate(all="ignore")  # overflows and divisions by zero are part of this mistake: no warnings
 def separable_factors_top_left_pivot(kernel):
     column, row = kernel[:, 0].copy(), kernel[0, :] / kernel[0, 0]
     return (column, row) if np.allclose(np.outer(column, row), kernel) else None
