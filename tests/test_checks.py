@@ -26,6 +26,7 @@ from course.grading import (
     load_points,
     references,
 )
+from course.grading.exercises.components import MIXED_DTYPES
 from course.grading.kernel_cases import VISIBLE_CONV, VISIBLE_POOL, hidden_conv, hidden_pool, pair
 
 KERNEL_IDS = (
@@ -105,7 +106,7 @@ def test_a_stub_is_not_attempted():
 
 def test_a_wrong_answer_on_hidden_cases_only_loses_points_there():
     """A conv2d that is right only for the visible shapes: full marks visibly, not with hidden cases."""
-    visible = {((s.n, s.c, s.h, s.w), (s.f, s.c, s.kh, s.kw)) for s in VISIBLE_CONV}
+    visible = {((s.n, s.c, s.h, s.w), (s.f, s.c, s.kh, s.kw)) for s in (*VISIBLE_CONV, MIXED_DTYPES)}
 
     def memorised(x, w, b=None, stride=1, padding=0):
         z = functional.conv2d(x, w, b, stride, padding)

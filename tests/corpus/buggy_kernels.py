@@ -77,6 +77,11 @@ def conv2d_always_float64(x, w, b=None, stride=1, padding=0):
     return conv2d_im2col(x.astype(np.float64), w.astype(np.float64), b, stride, padding)
 
 
+def conv2d_kernel_dtype(x, w, b=None, stride=1, padding=0):
+    """Works in w's dtype (an accumulator made like w): right whenever x and w share a dtype."""
+    return conv2d_im2col(x.astype(w.dtype), w, b, stride, padding)
+
+
 def conv2d_kernel_transposed(x, w, b=None, stride=1, padding=0):
     return conv2d_im2col(x, np.ascontiguousarray(w.transpose(0, 1, 3, 2)), b, stride, padding)
 
@@ -365,6 +370,11 @@ BUGGY = [
     ("conv2d", conv2d_size_off_by_one, "one row or column too many"),
     ("conv2d", conv2d_pairs_swapped, "wrong way round"),
     ("conv2d", conv2d_always_float64, "dtype float64, expected float32"),
+    (
+        "conv2d",
+        conv2d_kernel_dtype,
+        "dtype float64, expected float32 (the input's dtype); its values are right",
+    ),
     (
         "conv2d",
         conv2d_kernel_transposed,

@@ -14,6 +14,7 @@ from course.grading.judging import OUTPUT_SIZE_HINT, judge_array, matching_numbe
 from course.grading.kernel_cases import (
     VISIBLE_CONV,
     VISIBLE_POOL,
+    ConvSetup,
     hidden_conv,
     hidden_pool,
     pair,
@@ -157,6 +158,10 @@ class Conv2d(Exercise):
         for setup in setups:
             x, w, b, _ = setup.arrays(rng)
             cases.append(Case(setup.label, (x, w, b, setup.stride, setup.padding), hidden=hidden))
+        if not hidden:  # "keep x's dtype": a kernel of another dtype must not decide it
+            x, w, b, _ = MIXED_DTYPES.arrays(rng)
+            w, b = w.astype(np.float64), b.astype(np.float64)
+            cases.append(Case(MIXED_DTYPES.label, (x, w, b, MIXED_DTYPES.stride, MIXED_DTYPES.padding)))
         return cases
 
     def error_hint(self, case, error):
@@ -166,6 +171,11 @@ class Conv2d(Exercise):
         x, w, b, stride, padding = case.args
         variants = conv2d_variants(x, w, b, pair(stride), pair(padding))
         return judge_array(self.reference(*case.args), output, "z", variants, size_hint=OUTPUT_SIZE_HINT)
+
+
+MIXED_DTYPES = ConvSetup(
+    "float32 x with float64 w and b: z is float32, x's dtype", 2, 2, 5, 6, 3, 3, 2, 1, (1, 0), "float32"
+)
 
 
 class _Pool(Exercise):
