@@ -132,6 +132,32 @@ def test_a_helper_defined_in_an_ungraded_cell_is_named_with_what_to_move():
     assert helpers_elsewhere(graded, "import numpy as np\nhelper_ok = pad = len", [], "nb.ipynb") == []
 
 
+def test_a_name_bound_inside_the_exercise_cell_is_not_a_helper_elsewhere():
+    # an import, a nested def or class, an `except ... as`, a `with ... as` or a loop target inside the
+    # exercise's own function binds the name there: no note, even when another cell defines it too
+    graded = {
+        "conv2d": (
+            "def conv2d(x, w):\n"
+            "    from numpy.lib.stride_tricks import sliding_window_view\n"
+            "    import numpy.linalg as la\n"
+            "    def inner(v):\n"
+            "        return v\n"
+            "    class Box:\n"
+            "        pass\n"
+            "    try:\n"
+            "        pass\n"
+            "    except ValueError as err:\n"
+            "        print(err)\n"
+            "    return inner(sliding_window_view(x, w.shape)), la, Box\n"
+        )
+    }
+    ungraded = [
+        "from numpy.lib.stride_tricks import sliding_window_view\nimport numpy.linalg as la\n"
+        "def inner(v):\n    return v\nclass Box:\n    pass\nerr = 1"
+    ]
+    assert helpers_elsewhere(graded, "import numpy as np", ungraded, "nb.ipynb") == []
+
+
 def test_an_nbformat_3_notebook_is_upgraded_and_its_cells_found():
     notebook = nbformat.v4.new_notebook()
     setup = nbformat.v4.new_code_cell("import numpy as np")
