@@ -548,3 +548,45 @@ def test_every_option_the_instructors_readme_names_exists():
             main([command, "--help"])
         known |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", out.getvalue()))
     assert named and named <= known, named - known
+
+
+@pytest.mark.parametrize(
+    "option, content, expected",
+    [
+        ("--points", b"conv2d=5\n", r"--points \S*p\.json: .*expected a JSON object \{exercise id: points\}"),
+        ("--points", b"", r"--points \S*p\.json: .*expected a JSON object"),
+        ("--points", b"\xd0\xcf\x11\xe0\xa1", r"--points \S*p\.json: .*expected a JSON object"),
+        ("--points", b'{"conv3d": 5}', r"^course grade: --points \S*p\.json: no exercise 'conv3d'; the"),
+        ("--points", None, r"--points \S*p\.json: cannot be read \(No such file or directory\)"),
+        ("--overrides", b"\xd0\xcf\x11\xe0\xa1", r"overrides file \S*p\.json: .*not UTF-8 text"),
+        ("--canvas-roster", b"\xd0\xcf\x11\xe0\xa1", r"--canvas-roster \S*p\.json: .*not UTF-8 text"),
+    ],
+)
+def test_a_bad_points_overrides_or_roster_file_is_refused_naming_the_option_and_the_file(
+    tmp_path, capsys, option, content, expected
+):
+    """Each stops the command before any grading, with exit status 2 and one line that names the
+    option (or the file), what was expected and what was got: not a bare parser or codec message."""
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    path = tmp_path / "p.json"
+    if content is not None:
+        path.write_bytes(content)
+    status = main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), option, str(path)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and re.search(expected, err), err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"conv2d=5\n", r"--points \S*p\.json: .*expected a JSON object \{exercise id: points\}"),
+        (b'{"conv3d": 5}', r"^course grade-gradescope: --points \S*p\.json: no exercise 'conv3d'"),
+    ],
+)
+def test_the_autograder_refuses_a_bad_points_file_naming_the_option(tmp_path, capsys, content, expected):
+    path = _write(tmp_path / "p.json", "")
+    path.write_bytes(content)
+    status = main(["grade-gradescope", "--make-autograder", str(tmp_path / "ag"), "--points", str(path)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and re.search(expected, err), err

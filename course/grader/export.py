@@ -91,6 +91,11 @@ def read_roster(path: Path) -> list[dict[str, str]]:
         rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
     except OSError as error:
         raise ValueError(f"--canvas-roster {path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"--canvas-roster {path}: expected a Canvas gradebook export (CSV), "
+            "got a file that is not UTF-8 text"
+        ) from None
     columns = set(rows[0]) if rows else set()
     if not {"Student", "SIS Login ID"} <= columns:
         raise ValueError(

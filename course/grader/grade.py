@@ -32,11 +32,11 @@ from course.grader.class_run import SecretMismatch, grade_class
 from course.grader.collect import students
 from course.grader.export import read_roster
 from course.grader.gradebook import check_folders, loose_files, write_gradebook
-from course.grader.overrides import read_overrides
+from course.grader.overrides import error_text, points_option, read_overrides
 from course.grader.sandbox.run import FALLBACK_NOTE, Limits, become_undumpable, isolation
 from course.grader.secret import BadSecret, read_secret
 from course.grader.summary import shown
-from course.grading import EXERCISES, load_points
+from course.grading import EXERCISES
 
 __all__ = ["add_arguments", "run"]
 
@@ -88,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
     try:
         mode = isolation(args.sandbox)
-        points = load_points(args.points) if args.points else None
+        points = points_option(args.points)
         table = {e: (points or {}).get(e, x.points) for e, x in EXERCISES.items()}
         names = {s.name for s in class_list}
         overrides = read_overrides(args.overrides, names, table) if args.overrides else []
         roster = read_roster(args.canvas_roster) if args.canvas_roster else None
     except (RuntimeError, OSError, ValueError, TypeError, KeyError) as error:
-        return _error(str(error), 2)
+        return _error(error_text(error), 2)
     if mode == "fallback":
         print(f"course grade: {FALLBACK_NOTE}", file=sys.stderr)
     become_undumpable()  # the command's process holds the secret: no /proc/<pid>/mem or environ for others

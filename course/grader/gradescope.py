@@ -27,10 +27,11 @@ from course.grader.autograder import (
     make_autograder,
     prepare,
 )
+from course.grader.overrides import error_text, points_option
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, drop_to, isolation
 from course.grader.secret import BadSecret, read_secret, student_seed
 from course.grader.student import StudentGrade, grade_student
-from course.grading import EXERCISES, cases_for, load_points
+from course.grading import EXERCISES, cases_for
 from course.grading.result import CheckResult
 
 __all__ = ["add_arguments", "grade_submission", "hidden_seed", "results_json", "run"]
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _make(args: argparse.Namespace) -> int:
     try:
-        points = tuple(load_points(args.points).items()) if args.points else ()
+        points = tuple((points_option(args.points) or {}).items())
         secret = read_secret(args.secret_file) if args.secret_file else None
         assignment = Assignment.choose(
             args.notebooks,
@@ -212,7 +213,7 @@ def _make(args: argparse.Namespace) -> int:
         )
         make_autograder(args.make_autograder, assignment, secret)
     except (OSError, ValueError, TypeError, KeyError, BadSecret) as error:
-        print(f"course grade-gradescope: {error}", file=sys.stderr)
+        print(f"course grade-gradescope: {error_text(error)}", file=sys.stderr)
         return 2
     print(
         f"Autograder for {assignment.label} ({len(assignment.exercises)} exercises: "

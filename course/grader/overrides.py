@@ -12,6 +12,9 @@ total and the points possible). Every row needs a reason; the student and the ex
 Overrides never touch the graded results (OUT/<student>.json, which depend on the hidden cases): they
 are applied on top of them when the gradebook, reports and exports are written, and listed in the
 summary, so that a regrade with another seed keeps them and removing a row undoes one.
+
+`points_option` reads the other table an instructor hands the grader, `--points points.json`, for
+`course grade` and `course grade-gradescope` alike, its errors naming the option and the file.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from course.grading import load_points
 from course.grading.result import CheckResult
 
-__all__ = ["EXCUSED", "HEADER", "Override", "apply", "read_overrides"]
+__all__ = ["EXCUSED", "HEADER", "Override", "apply", "error_text", "points_option", "read_overrides"]
 
 HEADER = ("student", "exercise", "points", "reason")
 EXCUSED = "excused"
@@ -54,6 +58,11 @@ def read_overrides(path: Path, students: set[str], max_points: dict[str, float])
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a BOM
     except OSError as error:
         raise ValueError(f"overrides file {path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"overrides file {path}: expected a CSV file ({','.join(HEADER)}), "
+            "got a file that is not UTF-8 text"
+        ) from None
     rows = list(csv.reader(text.splitlines()))
     if not rows or tuple(c.strip().lower() for c in rows[0]) != HEADER:
         got = ",".join(rows[0]) if rows else "an empty file"
@@ -108,3 +117,22 @@ def _points(text: str, maximum: float, where: str) -> float | None:
             f"{where}: points must be a number from 0 to {maximum:g} or {EXCUSED!r}, got {text!r}"
         )
     return value
+
+
+def points_option(path: Path | None) -> dict[str, float] | None:
+    """The table of `--points PATH` (None without it); any problem is a ValueError that names the
+    option and the file."""
+    if path is None:
+        return None
+    try:
+        return load_points(path)
+    except (ValueError, TypeError, KeyError) as error:
+        text = error_text(error).removeprefix("load_points: ").removeprefix(f"{path}: ")
+        raise ValueError(f"--points {path}: {text}") from None
+
+
+def error_text(error: BaseException) -> str:
+    """An error's message as the user reads it (a KeyError's str() is its message in quotes)."""
+    if isinstance(error, KeyError) and len(error.args) == 1 and isinstance(error.args[0], str):
+        return error.args[0]
+    return str(error)

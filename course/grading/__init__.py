@@ -98,7 +98,7 @@ def load_points(source: str | Path | Mapping[str, float]) -> dict[str, float]:
     Exercises the table leaves out keep their own `points`. Pass `points=table.get(exercise_id)` to
     `check`.
     """
-    table = dict(source) if isinstance(source, Mapping) else json.loads(Path(source).read_text())
+    table = dict(source) if isinstance(source, Mapping) else _read_points_file(Path(source))
     if not isinstance(table, dict):
         raise TypeError(
             f"load_points: expected a JSON object {{exercise id: points}}, got {type(table).__name__}"
@@ -110,6 +110,23 @@ def load_points(source: str | Path | Mapping[str, float]) -> dict[str, float]:
                 f"load_points: points for {exercise_id!r} must be a number >= 0 and finite, got {value!r}"
             )
     return {exercise_id: float(value) for exercise_id, value in table.items()}
+
+
+def _read_points_file(path: Path) -> object:
+    """The parsed JSON of a points file; a ValueError naming the file when it cannot be read, is not
+    UTF-8 text or is not JSON (not the bare parser or codec message)."""
+    expected = 'expected a JSON object {exercise id: points}, e.g. {"conv2d": 5}'
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"load_points: {path}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"load_points: {path}: {expected}, got a file that is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        got = "an empty file" if not text.strip() else f"text that is not JSON ({error})"
+        raise ValueError(f"load_points: {path}: {expected}, got {got}") from None
 
 
 def cases_for(exercise: Exercise, hidden_seed: int | None) -> list[Case]:
