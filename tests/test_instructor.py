@@ -590,3 +590,31 @@ def test_the_autograder_refuses_a_bad_points_file_naming_the_option(tmp_path, ca
     status = main(["grade-gradescope", "--make-autograder", str(tmp_path / "ag"), "--points", str(path)])
     err = capsys.readouterr().err.strip()
     assert status == 2 and re.search(expected, err), err
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--memory-mb", "0"], r"need --memory-mb >= 1 \(megabytes per exercise\), got 0"),
+        (["--memory-mb", "-5"], r"need --memory-mb >= 1 \(megabytes per exercise\), got -5"),
+        (["--out", "FILE"], r"--out \S*notes\.txt is a file, not a folder"),
+    ],
+)
+def test_a_memory_limit_below_one_mb_or_an_out_that_is_a_file_is_refused(tmp_path, capsys, extra, expected):
+    """--memory-mb 0 graded the whole class to zero ('used more memory than allowed') with exit status
+    0; --out naming a file ended in a FileExistsError traceback."""
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    notes = _write(tmp_path / "notes.txt", "not a folder")
+    args = [a.replace("FILE", str(notes)) for a in extra]
+    out = [] if "--out" in args else ["--out", str(tmp_path / "out")]
+    status = main(["grade", str(tmp_path / "subs"), *out, *args])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and re.search(expected, err), err
+    assert not (tmp_path / "out").exists() and notes.read_text() == "not a folder"
+
+
+def test_the_summary_of_a_class_of_one_says_student():
+    from course.grader.summary import ClassSummary
+
+    summary = ClassSummary(students=1, mean=83.0, possible=83.0, exercises={})
+    assert summary.text().startswith("Graded 1 student: mean")

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.workers < 1 or args.timeout <= 0:
         return _error(f"need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}", 2)
+    if args.memory_mb < 1:
+        return _error(f"need --memory-mb >= 1 (megabytes per exercise), got {args.memory_mb}", 2)
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
     try:
         mode = isolation(args.sandbox)

@@ -30,6 +30,8 @@ def check_folders(submissions: Path, out: Path) -> str:
     where, inside = out.resolve(), submissions.resolve()
     if where == inside or inside in where.parents:
         return f"--out {out} is inside SUBMISSIONS {submissions}, where it would be graded as a student"
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder: expected the gradebook's folder (new or from a run)"
     return ""
 
 

@@ -63,7 +63,8 @@ class ClassSummary:
     loose_files: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [f"Graded {self.students} students: mean {self.mean:.2f}/{self.possible:g} points."]
+        students = f"{self.students} student{'' if self.students == 1 else 's'}"
+        lines = [f"Graded {students}: mean {self.mean:.2f}/{self.possible:g} points."]
         lines.append("\nPer exercise (mean points; students who earned any, of those not excused from it):")
         width = max(map(len, self.exercises), default=0)
         for exercise, (mean, points, scored, graded) in self.exercises.items():
