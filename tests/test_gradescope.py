@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -284,3 +285,24 @@ def test_help_texts_show_the_defaults(capsys):
     text = capsys.readouterr().out
     assert "(default: after_due_date)" in text and "(default: student)" in text
     assert "(default: /autograder)" in text and "(default: None)" not in text
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--timeout", "0"], r"--timeout: expected seconds per exercise > 0, got 0"),
+        (["--timeout", "-3"], r"--timeout: expected seconds per exercise > 0, got -3"),
+        (["--make-autograder", "FILE"], r"--make-autograder \S*notes\.txt: expected a folder, got a file"),
+    ],
+)
+def test_the_autograder_refuses_a_timeout_of_0_or_a_file_as_its_folder(tmp_path, capsys, extra, expected):
+    """--timeout 0 was written into assignment.json, so every exercise of every Gradescope submission
+    would run out of time; --make-autograder naming a file ended in '[Errno 17] File exists'."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    args = [a.replace("FILE", str(notes)) for a in extra]
+    folder = [] if "--make-autograder" in args else ["--make-autograder", str(tmp_path / "ag")]
+    status = main(["grade-gradescope", *folder, *args])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and re.search(expected, err), err
+    assert not (tmp_path / "ag").exists() and notes.read_text() == "not a folder"

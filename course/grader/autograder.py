@@ -137,6 +137,9 @@ class Assignment:
         """The exercises of the named notebooks ("02_components") and/or the named exercise ids; all
         exercises of the course when both are empty. The label names their notebooks."""
         known = sorted({x.notebook for x in EXERCISES.values()})
+        timeout = options.get("timeout")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"--timeout: expected seconds per exercise > 0, got {timeout:g}")
         for notebook in notebooks:
             if notebook not in known:
                 raise ValueError(f"--notebooks: expected some of {', '.join(known)}, got {notebook!r}")
@@ -168,6 +171,8 @@ def make_autograder(directory: Path, assignment: Assignment, secret: bytes | Non
         raise ValueError(
             f"make_autograder: the secret needs at least {MIN_SECRET_BYTES} bytes, got {len(secret)}"
         )
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"--make-autograder {directory}: expected a folder, got a file")
     directory.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parents[2]
     source = directory / "course-src"
