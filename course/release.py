@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 __all__ = [
@@ -194,22 +195,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source_dir, dest_dir = args.solutions, args.notebooks
+    expected = f"--solutions {source_dir}: expected a folder of solution notebooks"
+    if not source_dir.is_dir():
+        return _error(f"{expected}, got {'a file' if source_dir.exists() else 'no such folder'}")
     sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
-        print(f"course release: no notebooks in {source_dir}/")
-        return 1
-    if getattr(args, "record", False) and not args.check:
-        for path in sources:
-            path.write_text(record_outputs(path.read_text("utf-8"), path), encoding="utf-8")
-            print(f"recorded the expected outputs of {path}")
+        return _error(f"{expected} (*.ipynb), got none")
     try:
-        wanted = {
-            dest_dir / path.name: release_text(path.read_text(encoding="utf-8"), str(path))
-            for path in sources
-        }
-    except (MarkerError, json.JSONDecodeError) as error:
-        print(f"course release: {error}")
-        return 1
+        texts = {path: _read_notebook(path) for path in sources}
+        if getattr(args, "record", False) and not args.check:
+            for path in sources:
+                texts[path] = record_outputs(texts[path], path)
+                path.write_text(texts[path], encoding="utf-8")
+                print(f"recorded the expected outputs of {path}")
+        wanted = {dest_dir / path.name: release_text(texts[path], str(path)) for path in sources}
+    except MarkerError as error:
+        return _error(str(error))
     changed = [path for path, text in wanted.items() if not path.exists() or path.read_text("utf-8") != text]
     stale = stale_notebooks(source_dir, dest_dir) if dest_dir.is_dir() else []
     if args.check:
@@ -231,6 +232,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed {path} (its solution is gone)")
     print(f"{len(wanted)} student notebooks, {len(changed)} rewritten")
     return 0
+
+
+class _NotANotebook(MarkerError):
+    """A solution file that is not a notebook's JSON (reported like a marker error: file and reason)."""
+
+
+def _read_notebook(path: Path) -> str:
+    """The text of the solution notebook at `path`; a MarkerError naming it when it is not a notebook."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _NotANotebook(f"{path}: not a notebook (not UTF-8 text)") from None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _NotANotebook(f"{path}: not a notebook (invalid JSON: {error})") from None
+    return text
+
+
+def _error(message: str) -> int:
+    print(f"course release: {message}", file=sys.stderr)
+    return 1
 
 
 def _without_check_output(source: str) -> str:

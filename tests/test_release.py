@@ -219,6 +219,48 @@ def test_check_mode_reports_an_out_of_date_notebook(tmp_path, capsys):
     assert release.run(args) == 1
 
 
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (
+            "missing",
+            r"course release: --solutions \S*nosuch: expected a folder of solution notebooks, "
+            r"got no such folder",
+        ),
+        (
+            "file",
+            r"course release: --solutions \S*file\.txt: expected a folder of solution notebooks, got a file",
+        ),
+        (
+            "empty",
+            r"course release: --solutions \S*solutions: expected a folder of solution notebooks "
+            r"\(\*\.ipynb\), got none",
+        ),
+        ("not json", r"course release: \S*01_x\.ipynb: not a notebook \(invalid JSON: Expecting value"),
+        ("not utf-8", r"course release: \S*01_x\.ipynb: not a notebook \(not UTF-8 text\)"),
+    ],
+)
+def test_a_bad_solutions_folder_or_notebook_is_named_in_the_error(tmp_path, capsys, setup, expected):
+    """A solution notebook that was not JSON printed only the parser's message ('Expecting value: line 1
+    column 1 (char 0)') without the file; a missing --solutions folder read 'no notebooks in nosuch/'."""
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    if setup == "missing":
+        solutions = tmp_path / "nosuch"
+    elif setup == "file":
+        solutions = tmp_path / "file.txt"
+        solutions.write_text("x")
+    elif setup == "not json":
+        (solutions / "01_x.ipynb").write_text("not json")
+    elif setup == "not utf-8":
+        (solutions / "01_x.ipynb").write_bytes(b"\xd0\xcf\x11\xe0")
+    args = argparse.Namespace(check=False, solutions=solutions, notebooks=tmp_path / "notebooks")
+    assert release.run(args) == 1
+    captured = capsys.readouterr()
+    assert re.search(expected, captured.err.strip()), captured
+    assert not (tmp_path / "notebooks").exists()
+
+
 # --- the repository's notebooks ------------------------------------------------------------------
 
 
