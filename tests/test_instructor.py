@@ -618,3 +618,33 @@ def test_the_summary_of_a_class_of_one_says_student():
 
     summary = ClassSummary(students=1, mean=83.0, possible=83.0, exercises={})
     assert summary.text().startswith("Graded 1 student: mean")
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--submission", "MISSING"],
+            r"^course bench-grade: --submission \S*nosuch: expected a folder of "
+            r"notebooks \(\*\.ipynb\), got no such folder$",
+        ),
+        (
+            ["--submission", "EMPTY"],
+            r"^course bench-grade: --submission \S*empty: expected a folder of "
+            r"notebooks \(\*\.ipynb\), got none$",
+        ),
+        (["--students", "0"], r"^course bench-grade: --students must be at least 1, got 0$"),
+        (["--workers", "0"], r"^course bench-grade: --workers must be at least 1, got 0$"),
+    ],
+)
+def test_bench_grade_refuses_bad_arguments_before_grading(tmp_path, capsys, monkeypatch, args, expected):
+    """A missing --submission folder ended in a ValueError traceback, --students 0 in a
+    FileNotFoundError traceback after building nothing."""
+    from course.grader import bench
+
+    monkeypatch.setattr(bench, "grade_class", lambda *a, **k: pytest.fail("grading started"))
+    (tmp_path / "empty").mkdir()
+    paths = {"MISSING": str(tmp_path / "nosuch"), "EMPTY": str(tmp_path / "empty")}
+    status = main(["bench-grade", *[paths.get(a, a) for a in args]])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and re.search(expected, err), err

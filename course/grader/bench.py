@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for option, value in (("--students", args.students), ("--workers", args.workers)):
+        if value < 1:
+            return _error(f"{option} must be at least 1, got {value}")
+    expected = f"--submission {args.submission}: expected a folder of notebooks (*.ipynb)"
+    if not args.submission.is_dir():
+        return _error(f"{expected}, got {'a file' if args.submission.exists() else 'no such folder'}")
+    if not any(args.submission.glob("*.ipynb")):
+        return _error(f"{expected}, got none")
     mode = isolation(args.sandbox)
     result = bench(args.submission, args.students, args.workers, mode=mode)
     print(describe(mode))
@@ -72,3 +81,8 @@ def run(args: argparse.Namespace) -> int:
         f"totals {result['totals']} of {result['max_points']:g}"
     )
     return 0 if len(result["totals"]) == 1 else 1
+
+
+def _error(message: str) -> int:
+    print(f"course bench-grade: {message}", file=sys.stderr)
+    return 2
