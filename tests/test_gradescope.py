@@ -306,3 +306,17 @@ def test_the_autograder_refuses_a_timeout_of_0_or_a_file_as_its_folder(tmp_path,
     err = capsys.readouterr().err.strip()
     assert status == 2 and re.search(expected, err), err
     assert not (tmp_path / "ag").exists() and notes.read_text() == "not a folder"
+
+
+def test_building_the_autograder_from_a_regular_install_says_it_needs_a_clone(tmp_path, capsys, monkeypatch):
+    """From a regular (not editable) install, site-packages holds no pyproject.toml beside `course/`:
+    --make-autograder ended in '[Errno 2] No such file or directory: .../pyproject.toml'."""
+    from course.grader import autograder
+
+    site = tmp_path / "site-packages"
+    (site / "course").mkdir(parents=True)
+    monkeypatch.setattr(autograder, "source_root", lambda: site)
+    status = main(["grade-gradescope", "--make-autograder", str(tmp_path / "ag"), "--exercises", "iou"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "from a clone of its repository, installed with `pip install -e .`" in err, err
+    assert "expected pyproject.toml, README.md beside" in err and not (tmp_path / "ag").exists()

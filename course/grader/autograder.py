@@ -163,6 +163,11 @@ class Assignment:
         return cls(**data)
 
 
+def source_root() -> Path:
+    """The folder holding this `course` package (a clone of the repository, for an editable install)."""
+    return Path(__file__).resolve().parents[2]
+
+
 def make_autograder(directory: Path, assignment: Assignment, secret: bytes | None = None) -> Path:
     """Write the autograder of `assignment` into `directory` (zip its contents for Gradescope); the
     hidden cases' `secret` (see `course.grader.secret`) defaults to a new one."""
@@ -173,8 +178,15 @@ def make_autograder(directory: Path, assignment: Assignment, secret: bytes | Non
         )
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"--make-autograder {directory}: expected a folder, got a file")
+    root = source_root()
+    missing = [name for name in ("pyproject.toml", "README.md") if not (root / name).is_file()]
+    if missing:
+        raise ValueError(
+            f"--make-autograder copies the course from a clone of its repository, installed with "
+            f"`pip install -e .`: expected {', '.join(missing)} beside {root / 'course'}, got none "
+            "(a regular `pip install` keeps only the package)"
+        )
     directory.mkdir(parents=True, exist_ok=True)
-    root = Path(__file__).resolve().parents[2]
     source = directory / "course-src"
     shutil.rmtree(source, ignore_errors=True)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
