@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -250,6 +251,25 @@ def test_points_are_configurable_and_partial_credit_is_proportional(tmp_path):
         table_file.write_text(f'{{"conv2d": {value}}}')
         with pytest.raises(ValueError, match=r"points for 'conv2d' must be a number >= 0 and finite, got"):
             load_points(table_file)
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"points": -1}, ValueError, "check: points must be a number >= 0 and finite, got -1"),
+        ({"points": float("nan")}, ValueError, "check: points must be a number >= 0 and finite, got nan"),
+        ({"points": "5"}, TypeError, "check: points must be a number >= 0 and finite, got '5'"),
+        ({"hidden_seed": "x"}, TypeError, "check: hidden_seed must be an int >= 0 (or None), got 'x'"),
+        ({"hidden_seed": -1}, ValueError, "check: hidden_seed must be an int >= 0 (or None), got -1"),
+        ({"hidden_seed": 1.5}, TypeError, "check: hidden_seed must be an int >= 0 (or None), got 1.5"),
+    ],
+)
+def test_bad_points_or_hidden_seed_are_refused_naming_the_argument(options, error, message):
+    """points=-1 was accepted and scored a case '-0/-0.1429 points'; hidden_seed='x' raised numpy's
+    'unrecognized seed string', naming no argument."""
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        check("conv2d", correct_kernels.conv2d_im2col, **options)
+    assert check("conv2d", correct_kernels.conv2d_im2col, hidden_seed=np.int64(3), points=2).score == 2
 
 
 def test_fallback_keeps_a_passing_function_and_stands_in_for_an_unfinished_one(capsys):

@@ -55,6 +55,7 @@ def check(
     notebooks, "not attempted" for the released ones; set by the course's test run, never by a student),
     a verdict with any other status raises AssertionError naming the exercise: the notebook run fails.
     """
+    _check_options(hidden_seed, points)
     expected = os.environ.get(EXPECT_VARIABLE, "")
     if expected and expected not in STATUSES:
         raise ValueError(f"{EXPECT_VARIABLE}={expected!r} is no status; use one of {STATUSES}")
@@ -65,6 +66,22 @@ def check(
             f"({EXPECT_VARIABLE}):\n{result}"
         )
     return result
+
+
+def _check_options(hidden_seed: object, points: object) -> None:
+    """TypeError or ValueError naming `hidden_seed` or `points` when it is not what `check` takes."""
+    if hidden_seed is not None:
+        message = f"check: hidden_seed must be an int >= 0 (or None), got {hidden_seed!r}"
+        if isinstance(hidden_seed, bool) or not isinstance(hidden_seed, (int, np.integer)):
+            raise TypeError(message)
+        if hidden_seed < 0:
+            raise ValueError(message)
+    if points is not None:
+        message = f"check: points must be a number >= 0 and finite, got {points!r}"
+        if isinstance(points, bool) or not isinstance(points, (int, float, np.integer, np.floating)):
+            raise TypeError(message)
+        if not 0 <= points < math.inf:
+            raise ValueError(message)
 
 
 def _verdict(exercise: Exercise, fn: Callable, hidden_seed: int | None, points: float | None) -> CheckResult:
