@@ -167,7 +167,7 @@ def record_outputs(text: str, path: Path, timeout: int = 600) -> str:
         cell["execution_count"] = None
         cell["outputs"] = []
         if CHECK_OUTPUT in "".join(cell["source"]):
-            cell["outputs"] = json.loads(json.dumps(ran.outputs))
+            cell["outputs"] = _join_streams(json.loads(json.dumps(ran.outputs)))
             _set_count(cell, code_cells)
     return _dumps(notebook)
 
@@ -264,6 +264,22 @@ def _without_check_output(source: str) -> str:
 def _split_lines(source: str) -> list[str]:
     """A cell source in the notebook format's list-of-lines form."""
     return source.splitlines(keepends=True)
+
+
+def _join_streams(outputs: list[dict]) -> list[dict]:
+    """The outputs with each run of stream outputs of one name joined into one, its text one string:
+    how a kernel splits printed text depends on when it flushes, and nbval compares streams joined."""
+    joined: list[dict] = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            text = "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
+            last = joined[-1] if joined else {}
+            if last.get("output_type") == "stream" and last.get("name") == output.get("name"):
+                last["text"] += text
+                continue
+            output = {**output, "text": text}
+        joined.append(output)
+    return joined
 
 
 def _set_count(cell: dict, count: int) -> None:

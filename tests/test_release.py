@@ -138,6 +138,40 @@ def test_record_stores_only_check_output_cells_with_the_count_of_a_fresh_run(tmp
     assert [(o["output_type"], o["text"]) for o in second["outputs"]] == [("stream", "42\n")]
 
 
+def test_record_joins_the_pieces_of_a_stream_so_that_a_second_recording_is_the_same():
+    """How a kernel splits printed text into stream outputs depends on when it flushes: two recordings
+    of 01's receptive-field table stored its five lines as 2 + 3 and as 1 + 4. nbval compares the
+    streams joined, so the recording joins them too, and is the same every time."""
+    outputs = [
+        {"name": "stdout", "output_type": "stream", "text": ["a\n", "b\n"]},
+        {"name": "stdout", "output_type": "stream", "text": "c\n"},
+        {"name": "stderr", "output_type": "stream", "text": "warn\n"},
+        {"data": {"text/plain": "1"}, "execution_count": 3, "metadata": {}, "output_type": "execute_result"},
+        {"name": "stdout", "output_type": "stream", "text": "d\n"},
+    ]
+    assert release._join_streams(outputs) == [
+        {"name": "stdout", "output_type": "stream", "text": "a\nb\nc\n"},
+        {"name": "stderr", "output_type": "stream", "text": "warn\n"},
+        outputs[3],
+        {"name": "stdout", "output_type": "stream", "text": "d\n"},
+    ]
+
+
+@pytest.mark.parametrize("path", SOLUTION_FILES, ids=lambda p: p.name)
+def test_stored_outputs_are_what_record_writes(path):
+    """Each `# NBVAL_CHECK_OUTPUT` cell's stored output has the count of a top-to-bottom run (the
+    count `course release --record` gives it) and its streams joined, so that --record changes nothing
+    until a cell's output does. Cells inserted above them had left their counts stale."""
+    code_cells = 0
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        code_cells += 1
+        if cell["outputs"]:
+            assert cell["execution_count"] == code_cells, (cell["id"], cell["execution_count"], code_cells)
+            assert release._join_streams(cell["outputs"]) == cell["outputs"], cell["id"]
+
+
 def test_exercise_cell_without_a_region_is_an_error():
     with pytest.raises(MarkerError, match="has no"):
         release_notebook(notebook(code("def f():\n    return 1", "f")), "nb")
