@@ -3,6 +3,7 @@ and PyTorch (same weights, same inputs) when it is installed."""
 
 from __future__ import annotations
 
+import re
 from unittest import mock
 
 import numpy as np
@@ -749,3 +750,19 @@ def test_cross_entropy_matches_torch(rng):
     ce = nn.CrossEntropyLoss()
     assert ce(z, labels) == pytest.approx(t_loss.item(), rel=1e-12)
     np.testing.assert_allclose(ce.backward(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "index, error, message",
+    [
+        (5, IndexError, "Sequential: index 5 is out of range for 2 layers (0 to 1, or -2 to -1)"),
+        (-3, IndexError, "Sequential: index -3 is out of range for 2 layers (0 to 1, or -2 to -1)"),
+        ("0", TypeError, "Sequential: index must be an int or a slice, got '0'"),
+    ],
+)
+def test_a_sequential_index_out_of_range_or_of_the_wrong_type_says_which(index, error, message):
+    """model[5] raised the bare 'list index out of range' of the list behind it."""
+    model = nn.Sequential(nn.ReLU(), nn.Tanh())
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        model[index]
+    assert isinstance(model[-1], nn.Tanh) and isinstance(model[np.int64(0)], nn.ReLU)

@@ -191,7 +191,17 @@ class Sequential(Module):
 
     def __getitem__(self, i: int | slice) -> Module:
         """Layer i; for a slice, a Sequential of those layers (the same objects), as in PyTorch."""
-        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
+        if isinstance(i, slice):
+            return Sequential(*self.layers[i])
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"Sequential: index must be an int or a slice, got {i!r}")
+        count = len(self.layers)
+        if not -count <= i < count:
+            raise IndexError(
+                f"Sequential: index {i} is out of range for {count} layers "
+                f"(0 to {count - 1}, or {-count} to -1)"
+            )
+        return self.layers[i]
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
