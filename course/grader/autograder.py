@@ -87,7 +87,7 @@ fi
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install -q -r "$ROOT/source/requirements.txt"
 "$ROOT/venv/bin/pip" install -q --no-deps "$ROOT/source/course-src"
-chmod -R a+rX "$ROOT/venv"  # student code runs as `nobody`, which must be able to run this Python
+chmod -R a+rX "$ROOT/venv"  # student code runs as an unprivileged uid, which must run this Python
 # the cache step: hide the secret, compile the kernels into the image's Numba cache
 {env}
 "$ROOT/venv/bin/python" -m course.cli grade-gradescope --prepare --root "$ROOT"

@@ -38,7 +38,8 @@ __all__ = ["add_arguments", "grade_submission", "hidden_seed", "results_json", "
 
 UNSAFE = (
     "student code would run with the grader's rights and no sandbox (bubblewrap cannot start here and "
-    "`nobody` cannot run the course's Python), so it could read the secret of the hidden cases"
+    "no unprivileged uid of the grader's pool can run the course's Python), so it could read the "
+    "secret of the hidden cases"
 )
 
 

@@ -100,8 +100,8 @@ def command(
     `binds` (path outside -> path inside) are made writable in bubblewrap (the sandbox's control groups).
 
     Run as root, bubblewrap would keep every capability inside the sandbox (enough to remount its
-    read-only binds); it keeps only those needed to hand each exercise to `nobody` and clean up after
-    it when `drops` (default: whether student code runs as `nobody`), else none."""
+    read-only binds); it keeps only those needed to hand each exercise to its uid and clean up after
+    it when `drops` (default: whether student code runs as a uid of the pool), else none."""
     root = str(Path(__file__).resolve().parents[3])
     boot = f"import sys; sys.path[:] = [{root!r}] + [p for p in sys.path if p not in ('', '.')]; {code}"
     command = [sys.executable, "-E", "-B", "-c", boot]
