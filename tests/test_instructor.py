@@ -598,6 +598,7 @@ def test_the_autograder_refuses_a_bad_points_file_naming_the_option(tmp_path, ca
         (["--memory-mb", "0"], r"need --memory-mb >= 1 \(megabytes per exercise\), got 0"),
         (["--memory-mb", "-5"], r"need --memory-mb >= 1 \(megabytes per exercise\), got -5"),
         (["--out", "FILE"], r"--out \S*notes\.txt is a file, not a folder"),
+        (["--canvas-column", " "], r"--canvas-column: expected the assignment's name in Canvas, got ' '"),
     ],
 )
 def test_a_memory_limit_below_one_mb_or_an_out_that_is_a_file_is_refused(tmp_path, capsys, extra, expected):

@@ -87,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"need --workers >= 1 and --timeout > 0, got {args.workers} and {args.timeout}", 2)
     if args.memory_mb < 1:
         return _error(f"need --memory-mb >= 1 (megabytes per exercise), got {args.memory_mb}", 2)
+    if not args.canvas_column.strip():
+        column = args.canvas_column
+        return _error(f"--canvas-column: expected the assignment's name in Canvas, got {column!r}", 2)
     limits = Limits(timeout=args.timeout, memory=args.memory_mb * 2**20)
     try:
         mode = isolation(args.sandbox)
