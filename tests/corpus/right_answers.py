@@ -96,6 +96,11 @@ def trace_shapes_by_formula(layers, input_shape):
     return out
 
 
+def trace_shapes_array_shapes(layers, input_shape):
+    """The shapes as 1-D integer arrays, computed with numpy arithmetic: the same shapes."""
+    return [(np.array(shape), params) for shape, params in trace_shapes_by_formula(layers, input_shape)]
+
+
 def mse_cost_dot(a, y):
     d = (a - y).ravel().astype(np.float64)
     return 0.5 * float(d @ d)
@@ -161,7 +166,7 @@ RIGHT = {
     "conv_param_count": [conv_param_count_shape],
     "receptive_field": [receptive_field_forward],
     "separable_factors": [separable_factors_minors],
-    "trace_shapes": [trace_shapes_by_formula],
+    "trace_shapes": [trace_shapes_by_formula, trace_shapes_array_shapes],
     "mse_cost": [mse_cost_dot],
     "gradient_descent_step": [gradient_descent_step_subtract],
     "dense_backward": [dense_backward_stable_sigmoid],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from course.grading import references
 from course.grading.exercise import Case, Exercise
 
@@ -94,10 +96,15 @@ class TraceShapes(Exercise):
 
 
 def _normalise(entry):
-    """(shape tuple, n_params) from what a student returned, or the entry unchanged if it is not that."""
-    if isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], (tuple, list)):
-        return tuple(entry[0]), entry[1]
-    return entry
+    """(shape tuple, n_params) from what a student returned, or the entry unchanged if it is not that.
+    A shape may be a tuple, a list or a 1-D array of numbers (x.shape of a numpy array is a tuple, but
+    np.array(shape) or np.shape arithmetic gives arrays): all say the same shape."""
+    if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+        return entry
+    shape = entry[0]
+    if isinstance(shape, np.ndarray) and shape.ndim == 1 and shape.dtype.kind in "iuf":
+        shape = shape.tolist()
+    return (tuple(shape), entry[1]) if isinstance(shape, (tuple, list)) else entry
 
 
 def _hint(layer, want, have) -> str:
