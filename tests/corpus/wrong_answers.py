@@ -235,6 +235,16 @@ def conv2d_single_into_float64_zeros(a, w):
     return z
 
 
+def conv2d_single_kernel_dtype(a, w):
+    """Makes z like the kernel (np.zeros(..., dtype=w.dtype)): right whenever a and w share a dtype."""
+    kh, kw = w.shape
+    z = np.zeros((a.shape[0] - kh + 1, a.shape[1] - kw + 1), dtype=w.dtype)
+    for n in range(z.shape[0]):
+        for m in range(z.shape[1]):
+            z[n, m] = np.sum(a[n : n + kh, m : m + kw] * w)
+    return z
+
+
 def conv2d_single_range_short(a, w):
     kh, kw = w.shape
     z = np.zeros((a.shape[0] - kh, a.shape[1] - kw), dtype=a.dtype)
@@ -628,6 +638,11 @@ WRONG = [
     ("avg_pool2d_backward", avg_pool2d_backward_square_count, "divided by KH * KH"),
     ("avg_pool2d_backward", avg_pool2d_backward_float64, "dtype float64, expected float32"),
     ("conv2d_single", conv2d_single_into_float64_zeros, "z has dtype float64, expected float32"),
+    (
+        "conv2d_single",
+        conv2d_single_kernel_dtype,
+        "z has dtype float64, expected float32 (the input's dtype); its values are right",
+    ),
     ("conv2d_single", conv2d_single_range_short, "has shape"),
     ("conv2d_single", conv2d_single_returns_its_buffer, "changed when it was called again"),
     ("conv_output_size", conv_output_size_padding_once, "the padding was counted once"),

@@ -65,6 +65,11 @@ class Conv2dSingle(Exercise):
                 "a 3x3 kernel as large as the 3x3 input: one output",
                 (rng.standard_normal((3, 3)), rng.standard_normal((3, 3))),
             ),
+            # "in a's dtype": a kernel of another dtype must not decide it
+            Case(
+                "a 5x4 float32 input with a float64 3x2 kernel: z is float32, a's dtype",
+                (rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((3, 2))),
+            ),
         ]
 
     def judge(self, case, output):
