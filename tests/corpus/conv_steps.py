@@ -63,9 +63,9 @@ def zero_pad_returns_input(x, padding):
 
 
 def _correlate(a, w):
-    """One channel, valid, stride 1, by loops over the output."""
+    """One channel, valid, stride 1, by loops over the output, in a's dtype (as the statements say)."""
     kh, kw = w.shape
-    z = np.zeros((a.shape[0] - kh + 1, a.shape[1] - kw + 1), dtype=np.result_type(a, w))
+    z = np.zeros((a.shape[0] - kh + 1, a.shape[1] - kw + 1), dtype=a.dtype)
     for n in range(z.shape[0]):
         for m in range(z.shape[1]):
             z[n, m] = np.sum(a[n : n + kh, m : m + kw] * w)
@@ -89,6 +89,11 @@ def conv2d_channels_kernel_transposed(a, w):
     return conv2d_channels_loops(a, w.transpose(0, 1, 3, 2))
 
 
+def conv2d_channels_kernel_dtype(a, w):
+    """Works in w's dtype (a = a.astype(w.dtype) first): right whenever a and w share a dtype."""
+    return conv2d_channels_loops(a.astype(w.dtype), w)
+
+
 def conv2d_channels_not_summed(a, w):
     return np.stack(
         [np.stack([_correlate(a[c], w[f, c]) for c in range(a.shape[0])]) for f in range(w.shape[0])]
@@ -100,11 +105,16 @@ def conv2d_channels_not_summed(a, w):
 
 def conv2d_batch_loops(x, w, b=None):
     z = np.stack([conv2d_channels_loops(image, w) for image in x])
-    return z if b is None else z + b[None, :, None, None]
+    return z if b is None else z + b.astype(x.dtype)[None, :, None, None]
 
 
 def conv2d_batch_no_bias(x, w, b=None):
     return np.stack([conv2d_channels_loops(image, w) for image in x])
+
+
+def conv2d_batch_kernel_dtype(x, w, b=None):
+    """Works in w's dtype (x = x.astype(w.dtype) first): right whenever x, w and b share a dtype."""
+    return conv2d_batch_loops(x.astype(w.dtype), w, b)
 
 
 def conv2d_batch_first_image(x, w, b=None):
@@ -124,6 +134,11 @@ def conv2d_stride_subsample(x, w, stride):
     """At stride 1, then every sh-th row and sw-th column: right, if wasteful."""
     sh, sw = _pair(stride)
     return conv2d_batch_loops(x, w)[:, :, ::sh, ::sw]
+
+
+def conv2d_stride_kernel_dtype(x, w, stride):
+    """Works in w's dtype (x = x.astype(w.dtype) first): right whenever x and w share a dtype."""
+    return conv2d_stride_subsample(x.astype(w.dtype), w, stride)
 
 
 def conv2d_stride_swapped(x, w, stride):
@@ -148,6 +163,9 @@ CORRECT = {
     "conv2d_stride": [conv2d_stride_subsample],
 }
 
+# what an answer working in the kernel's dtype is told on the case of a float32 input and float64 kernel
+DTYPE_ONLY = "z has dtype float64, expected float32 (the input's dtype); its values are right"
+
 BUGGY = [
     ("zero_pad", zero_pad_one_side, "one side only"),
     ("zero_pad", zero_pad_negative_slice, "a[p:-p] is empty"),
@@ -159,10 +177,13 @@ BUGGY = [
     ("conv2d_channels", conv2d_channels_flipped, "flipped"),
     ("conv2d_channels", conv2d_channels_not_summed, "has shape"),
     ("conv2d_channels", conv2d_channels_kernel_transposed, "H and W are swapped in the kernel"),
+    ("conv2d_channels", conv2d_channels_kernel_dtype, DTYPE_ONLY),
     ("conv2d_batch", conv2d_batch_no_bias, "bias is missing"),
     ("conv2d_batch", conv2d_batch_first_image, "first image"),
     ("conv2d_batch", conv2d_batch_bias_on_width, None),
+    ("conv2d_batch", conv2d_batch_kernel_dtype, DTYPE_ONLY),
     ("conv2d_stride", conv2d_stride_swapped, "are swapped"),
     ("conv2d_stride", conv2d_stride_ignored, "stride was ignored"),
     ("conv2d_stride", conv2d_stride_int_only, "first entry of the stride pair"),
+    ("conv2d_stride", conv2d_stride_kernel_dtype, DTYPE_ONLY),
 ]

@@ -168,6 +168,11 @@ class Conv2dChannels(Exercise):
                 "a (2, 6, 4) float32, kernels (4, 2, 1, 3)",
                 (_draw(rng, (2, 6, 4), np.float32), _draw(rng, (4, 2, 1, 3), np.float32)),
             ),
+            # "in a's dtype": kernels of another dtype must not decide it
+            Case(
+                "a (2, 5, 4) float32 with float64 kernels (3, 2, 2, 3): z is float32, a's dtype",
+                (_draw(rng, (2, 5, 4), np.float32), _draw(rng, (3, 2, 2, 3))),
+            ),
         ]
 
     def judge(self, case, output):
@@ -244,6 +249,11 @@ class Conv2dBatch(Exercise):
                     _draw(rng, (3,), np.float32),
                 ),
             ),
+            # "in x's dtype": a kernel and a bias of another dtype must not decide it
+            Case(
+                "x (2, 2, 5, 6) float32 with float64 w (3, 2, 2, 3) and b (3,): z is float32, x's dtype",
+                (_draw(rng, (2, 2, 5, 6), np.float32), _draw(rng, (3, 2, 2, 3)), _draw(rng, (3,))),
+            ),
         ]
 
     def judge(self, case, output):
@@ -314,6 +324,11 @@ class Conv2dStride(Exercise):
             Case(
                 "x (2, 1, 7, 6) float32, w (1, 1, 3, 3), stride 1",
                 (_draw(rng, (2, 1, 7, 6), np.float32), _draw(rng, (1, 1, 3, 3), np.float32), 1),
+            ),
+            # "in x's dtype": a kernel of another dtype must not decide it
+            Case(
+                "x (1, 2, 7, 8) float32 with float64 w (2, 2, 3, 2), stride (2, 3): z is float32, x's dtype",
+                (_draw(rng, (1, 2, 7, 8), np.float32), _draw(rng, (2, 2, 3, 2)), (2, 3)),
             ),
         ]
 
