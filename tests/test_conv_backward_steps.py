@@ -13,20 +13,24 @@ from corpus.conv_backward_steps import (
     batch_by_einsum,
     batch_first_image_only,
     batch_kernel_convolved,
+    batch_kernel_dtype,
     batch_kernel_rotated,
     batch_overwrites_input_gradient,
     input_by_scatter,
     input_columns_flipped_only,
+    input_kernel_dtype,
     input_not_flipped,
     input_rows_flipped_only,
     input_valid_only,
     kernel_by_loops,
     kernel_cached_by_shape,
+    kernel_delta_dtype,
     kernel_flipped,
     kernel_float64_always,
     kernel_twice,
     strided_by_scatter,
     strided_ignores_stride,
+    strided_kernel_dtype,
     strided_overwrites,
     strided_square_stride,
 )
@@ -91,6 +95,32 @@ def test_the_references_are_the_gradients_autograd_computes():
         np.testing.assert_allclose(got, grad_x[0, 0], rtol=1e-10, atol=1e-12)
 
 
+def test_the_references_keep_the_dtypes_their_statements_give_on_mixed_inputs():
+    """a's dtype for dJ/dw, delta's for dJ/da, and x's, w's and grad_out's for the batch's three
+    gradients, whatever the other arguments' dtype; the values are autograd's (float32 where the result
+    is float32, float64-accurate where it is float64)."""
+    rng = np.random.default_rng(2)
+    x, w = rng.normal(size=(2, 3, 6, 5)).astype(np.float32), rng.normal(size=(2, 3, 3, 2))
+    grad_out = rng.normal(size=(2, 2, 4, 4))
+    grads = conv2d_backward_unstrided(grad_out, x, w)
+    assert [g.dtype for g in grads] == [np.float32, np.float64, np.float64]
+    for got, want, rtol in zip(grads, torch_grads(grad_out, x, w), (1e-5, 1e-10, 1e-10), strict=True):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    a, delta, kernel = x[0, 0], grad_out[0, 0], w[0, 0]
+    one_x, one_w, _ = torch_grads(grad_out[:1, :1], x[:1, :1], w[:1, :1])
+    got = grad_kernel_one_channel(a, delta)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, one_w[0, 0], rtol=1e-5, atol=1e-5)
+    got = grad_input_one_channel(delta.astype(np.float32), kernel)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, one_x[0, 0], rtol=1e-5, atol=1e-5)
+    strided_out = rng.normal(size=(1, 1, 2, 2)).astype(np.float32)  # 6 x 5 input, 3 x 2 kernel, stride 3
+    want = torch_grads(strided_out, x[:1, :1], w[:1, :1], 3)[0][0, 0]
+    got = grad_input_strided_one_channel(strided_out[0, 0], kernel, (6, 5), 3)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_the_stubs_read_not_attempted():
     def stub(*args):
         raise NotImplementedError("complete this function")
@@ -115,18 +145,25 @@ COLUMNS_HINT = "only the order of the columns was reversed (w[:, ::-1])"
 
 
 WRONG = {
-    "grad_input_strided_one_channel": [strided_ignores_stride, strided_overwrites, strided_square_stride],
+    "grad_input_strided_one_channel": [
+        strided_ignores_stride,
+        strided_overwrites,
+        strided_square_stride,
+        strided_kernel_dtype,
+    ],
     "grad_kernel_one_channel": [
         kernel_flipped,
         kernel_twice,
         kernel_cached_by_shape(),
         kernel_float64_always,
+        kernel_delta_dtype,
     ],
     "grad_input_one_channel": [
         input_not_flipped,
         input_rows_flipped_only,
         input_columns_flipped_only,
         input_valid_only,
+        input_kernel_dtype,
     ],
     "conv2d_backward_unstrided": [
         batch_first_image_only,
@@ -134,6 +171,7 @@ WRONG = {
         batch_overwrites_input_gradient,
         batch_kernel_rotated,
         batch_kernel_convolved,
+        batch_kernel_dtype,
     ],
 }
 
@@ -153,6 +191,11 @@ def test_the_wrong_answers_are_wrong_by_autograd():
     for fn in (kernel_flipped, kernel_twice):
         assert not np.allclose(fn(a, delta), one_w[0, 0])
     assert kernel_float64_always(a.astype(np.float32), delta.astype(np.float32)).dtype != np.float32
+    # working in the other argument's dtype: the statement's dtype is lost when the two differ
+    assert kernel_delta_dtype(a.astype(np.float32), delta).dtype != np.float32
+    assert input_kernel_dtype(delta.astype(np.float32), kernel).dtype != np.float32
+    assert batch_kernel_dtype(grad_out, x.astype(np.float32), w)[0].dtype != np.float32
+    assert strided_kernel_dtype(np.ones((2, 2), np.float32), kernel, (5, 6), (2, 3)).dtype != np.float32
     for fn in (input_not_flipped, input_rows_flipped_only, input_columns_flipped_only, input_valid_only):
         got = fn(delta, kernel)
         assert got.shape != one_x[0, 0].shape or not np.allclose(got, one_x[0, 0])

@@ -74,6 +74,10 @@ def kernel_float64_always(a, delta):  # right values, wrong dtype for float32 in
     return kernel_by_loops(a.astype(np.float64), delta.astype(np.float64))
 
 
+def kernel_delta_dtype(a, delta):  # works in delta's dtype: right whenever a and delta share one
+    return kernel_by_loops(a.astype(delta.dtype), delta)
+
+
 def input_not_flipped(delta, w):  # the full correlation with w itself, not w rotated by 180°
     return _full(delta, w)
 
@@ -103,6 +107,10 @@ def input_valid_only(delta, w):  # forgot the zero padding: a valid correlation 
     return np.array(
         [[np.sum(delta[r : r + kh, q : q + kw] * w[::-1, ::-1]) for q in range(wo)] for r in range(ho)]
     )
+
+
+def input_kernel_dtype(delta, w):  # works in w's dtype: right whenever delta and w share one
+    return input_by_scatter(delta.astype(w.dtype), w)
 
 
 def batch_first_image_only(grad_out, x, w):
@@ -136,6 +144,10 @@ def batch_overwrites_input_gradient(grad_out, x, w):  # = instead of += between 
     return grad_x, grad_w, grad_b
 
 
+def batch_kernel_dtype(grad_out, x, w):  # works in w's dtype: grad_x too, right when all share one
+    return batch_by_einsum(grad_out.astype(w.dtype), x.astype(w.dtype), w)
+
+
 def strided_ignores_stride(delta, w, input_shape, stride):
     return strided_by_scatter(delta, w, input_shape, 1)
 
@@ -147,6 +159,10 @@ def strided_overwrites(delta, w, input_shape, stride):  # = instead of += where 
     for (n, m), d in np.ndenumerate(delta):
         grad[n * sh : n * sh + kh, m * sw : m * sw + kw] = d * w
     return grad
+
+
+def strided_kernel_dtype(delta, w, input_shape, stride):  # works in w's dtype
+    return strided_by_scatter(delta.astype(w.dtype), w, input_shape, stride)
 
 
 def strided_sized_by_windows(delta, w, input_shape, stride):
@@ -172,6 +188,7 @@ BUGGY = [
     ("grad_kernel_one_channel", kernel_twice, None),
     ("grad_kernel_one_channel", kernel_cached_by_shape(), None),
     ("grad_kernel_one_channel", kernel_float64_always, "dtype float64"),
+    ("grad_kernel_one_channel", kernel_delta_dtype, "dJ/dw has dtype float64, expected float32"),
     ("grad_input_one_channel", input_not_flipped, "the kernel is not flipped"),
     ("grad_input_one_channel", input_rows_flipped_only, "only the order of the rows was reversed (w[::-1])"),
     (
@@ -180,13 +197,16 @@ BUGGY = [
         "only the order of the columns was reversed (w[:, ::-1])",
     ),
     ("grad_input_one_channel", input_valid_only, "pad delta with KH - 1 rows"),
+    ("grad_input_one_channel", input_kernel_dtype, "dJ/da has dtype float64, expected float32"),
     ("conv2d_backward_unstrided", batch_first_image_only, "all N images"),
     ("conv2d_backward_unstrided", batch_bias_per_image, None),
     ("conv2d_backward_unstrided", batch_overwrites_input_gradient, "grad_x was overwritten (=)"),
     ("conv2d_backward_unstrided", batch_kernel_rotated, "grad_w is rotated by 180°"),
     ("conv2d_backward_unstrided", batch_kernel_convolved, None),
+    ("conv2d_backward_unstrided", batch_kernel_dtype, "grad_x has dtype float64, expected float32"),
     ("grad_input_strided_one_channel", strided_ignores_stride, "the stride is ignored"),
     ("grad_input_strided_one_channel", strided_overwrites, "windows that overlap overwrite"),
     ("grad_input_strided_one_channel", strided_square_stride, None),
     ("grad_input_strided_one_channel", strided_sized_by_windows, "stops where the last window ends"),
+    ("grad_input_strided_one_channel", strided_kernel_dtype, "dJ/da has dtype float64, expected float32"),
 ]

@@ -62,8 +62,12 @@ def grad_input_one_channel(delta: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def conv2d_backward_unstrided(grad_out: np.ndarray, x: np.ndarray, w: np.ndarray):
-    """(grad_x, grad_w, grad_b) of z = conv2d(x, w, b) at stride 1 without padding."""
-    return functional.conv2d_backward(grad_out, x, w)
+    """(grad_x, grad_w, grad_b) of z = conv2d(x, w, b) at stride 1 without padding, in the dtypes of x, w
+    and grad_out (the statement's; `functional.conv2d_backward` gives all three in x's dtype): computed
+    in the widest of the three, then each converted."""
+    dtype = np.result_type(grad_out, x, w)
+    grads = functional.conv2d_backward(*(v.astype(dtype, copy=False) for v in (grad_out, x, w)))
+    return tuple(g.astype(v.dtype, copy=False) for g, v in zip(grads, (x, w, grad_out), strict=True))
 
 
 def grad_input_strided_one_channel(delta: np.ndarray, w: np.ndarray, input_shape, stride) -> np.ndarray:
@@ -134,6 +138,12 @@ class GradKernelOneChannel(Exercise):
             _random_pair(
                 rng, False, "float32: input 4 x 5, delta 2 x 2 (kernel 3 x 4)", (4, 5), (2, 2), "float32"
             ),
+            # "of a's dtype": a delta of another dtype must not decide it
+            Case(
+                "a float32 input 4 x 5 with a float64 delta 2 x 3 (kernel 3 x 3): dJ/dw is float32, "
+                "a's dtype",
+                (rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((2, 3))),
+            ),
         ]
 
     def judge(self, case, output):
@@ -181,6 +191,12 @@ class GradInputOneChannel(Exercise):
             _random_pair(rng, False, "a 1 x 1 kernel: the input gradient is delta scaled", (3, 4), (1, 1)),
             _random_pair(
                 rng, False, "float32: delta 3 x 3, kernel 2 x 2 (input 4 x 4)", (3, 3), (2, 2), "float32"
+            ),
+            # "of delta's dtype": a kernel of another dtype must not decide it
+            Case(
+                "a float32 delta 3 x 2 with a float64 kernel 2 x 3 (input 4 x 4): dJ/da is float32, "
+                "delta's dtype",
+                (rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((2, 3))),
             ),
         ]
 
@@ -255,6 +271,10 @@ class Conv2dBackwardUnstrided(Exercise):
         for setup in setups:
             x, w, _, grad_out = setup.arrays(rng)
             cases.append(Case(setup.label, (grad_out, x, w), hidden=hidden))
+        if not hidden:  # "the dtypes of x, w and grad_out": w's dtype must not decide grad_x's
+            x, w, _, grad_out = MIXED_DTYPES.arrays(rng)
+            w, grad_out = w.astype(np.float64), grad_out.astype(np.float64)
+            cases.append(Case(MIXED_DTYPES.label, (grad_out, x, w)))
         return cases
 
     def judge(self, case, output):
@@ -262,6 +282,19 @@ class Conv2dBackwardUnstrided(Exercise):
         expected = self.reference(grad_out, x, w)
         found = conv2d_backward_variants(grad_out, x, w, (1, 1), (0, 0))
         return judge_parts(expected, output, self.names, found, size_hints=GRADIENT_SIZE_HINTS)
+
+
+MIXED_DTYPES = ConvSetup(
+    "float32 x with float64 w and grad_out: grad_x is float32 (x's dtype), grad_w and grad_b float64",
+    2,
+    2,
+    5,
+    4,
+    3,
+    2,
+    2,
+    dtype="float32",
+)
 
 
 class GradInputStridedOneChannel(Exercise):
@@ -333,6 +366,15 @@ class GradInputStridedOneChannel(Exercise):
         for name, delta_shape, kernel_shape, input_shape, stride, dtype in setups:
             delta, w = (rng.standard_normal(s).astype(dtype) for s in (delta_shape, kernel_shape))
             cases.append(Case(name, (delta, w, input_shape, stride)))
+        # "of delta's dtype": a kernel of another dtype must not decide it
+        delta, w = rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((3, 2))
+        cases.append(
+            Case(
+                "a float32 delta 3 x 2 with a float64 3 x 2 kernel, stride 2 (input 8 x 5): dJ/da is "
+                "float32, delta's dtype",
+                (delta, w, (8, 5), 2),
+            )
+        )
         return cases
 
     def judge(self, case, output):
