@@ -287,6 +287,11 @@ def max_pool2d_backward_whole_window(grad_out, x, kernel_size, stride=None):
     return avg_pool2d_backward_loops(grad_out, x, kernel_size, stride) * (kh * kw)
 
 
+def max_pool2d_backward_grad_out_dtype(grad_out, x, kernel_size, stride=None):
+    """Works in grad_out's dtype (x = x.astype(grad_out.dtype) first): right whenever they share one."""
+    return _max_backward(grad_out, x.astype(grad_out.dtype), kernel_size, stride)
+
+
 def max_pool2d_backward_argmax_wrong_axis(grad_out, x, kernel_size, stride=None):
     (kh, kw) = _pair(kernel_size)
     (sh, sw) = _pair(kernel_size if stride is None else stride)
@@ -338,6 +343,11 @@ def avg_pool2d_backward_overwrite(grad_out, x, kernel_size, stride=None):
     return grad
 
 
+def avg_pool2d_backward_grad_out_dtype(grad_out, x, kernel_size, stride=None):
+    """Works in grad_out's dtype (x = x.astype(grad_out.dtype) first): right whenever they share one."""
+    return avg_pool2d_backward_loops(grad_out, x.astype(grad_out.dtype), kernel_size, stride)
+
+
 def avg_pool2d_backward_kh_only(grad_out, x, kernel_size, stride=None):
     (kh, kw) = _pair(kernel_size)
     return avg_pool2d_backward_loops(grad_out, x, kernel_size, stride) * kw
@@ -355,6 +365,10 @@ def avg_pool2d_backward_stride_ignored(grad_out, x, kernel_size, stride=None):
         for c in range(grad_out.shape[3]):
             grad[:, :, r : r + kh, c : c + kw] += grad_out[:, :, r : r + 1, c : c + 1] / (kh * kw)
     return grad
+
+
+# what a pooling backward working in grad_out's dtype is told on the case of float32 x, float64 grad_out
+GRAD_X_DTYPE_ONLY = "grad_x has dtype float64, expected float32 (the input's dtype); its values are right"
 
 
 # (exercise id, implementation, words the feedback must contain or None) ---------------------------
@@ -424,9 +438,11 @@ BUGGY = [
     ("max_pool2d_backward", max_pool2d_backward_all_ties, "went to every tied maximum"),
     ("max_pool2d_backward", max_pool2d_backward_split_ties, "split among the tied maxima"),
     ("max_pool2d_backward", max_pool2d_backward_argmax_wrong_axis, None),
+    ("max_pool2d_backward", max_pool2d_backward_grad_out_dtype, GRAD_X_DTYPE_ONLY),
     ("avg_pool2d_backward", avg_pool2d_backward_overwrite, "overwritten instead of accumulated"),
     ("avg_pool2d_backward", avg_pool2d_backward_kh_only, "divided by KH only"),
     ("avg_pool2d_backward", avg_pool2d_backward_undivided, "divided by nothing"),
+    ("avg_pool2d_backward", avg_pool2d_backward_grad_out_dtype, GRAD_X_DTYPE_ONLY),
     (
         "avg_pool2d_backward",
         avg_pool2d_backward_stride_ignored,

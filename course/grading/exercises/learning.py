@@ -126,6 +126,11 @@ class _PoolBackward(Exercise):
             # ties are a convention (PyTorch's first maximum) more than a bug: half a case
             weight = 0.5 if setup.ties else 1.0
             cases.append(Case(setup.label, setup.call_args(grad_out, x), weight=weight, hidden=hidden))
+        if not hidden:  # "grad_x of x's shape and dtype": a grad_out of another dtype must not decide it
+            x, grad_out = POOL_MIXED_DTYPES.arrays(rng)
+            cases.append(
+                Case(POOL_MIXED_DTYPES.label, POOL_MIXED_DTYPES.call_args(grad_out.astype(np.float64), x))
+            )
         return cases
 
     def judge(self, case, output):
@@ -138,6 +143,18 @@ class _PoolBackward(Exercise):
             return judge_array(numeric, output, "grad_x", tolerance=FD_TOLERANCE, size_hint=GRAD_X_SIZE_HINT)
         variants = pool_backward_variants(grad_out, x, kernel, stride, self.kind)
         return judge_array(self.reference(*case.args), output, "grad_x", variants, size_hint=GRAD_X_SIZE_HINT)
+
+
+POOL_MIXED_DTYPES = PoolSetup(
+    "float32 x with a float64 grad_out, overlapping 3x3 windows with stride 2: grad_x is float32, x's dtype",
+    2,
+    1,
+    6,
+    5,
+    3,
+    2,
+    dtype="float32",
+)
 
 
 class MaxPool2dBackward(_PoolBackward):
