@@ -433,6 +433,11 @@ def gradient_descent_step_float64(w, grad_w, lr):
     return w.astype(np.float64) - lr * grad_w
 
 
+def gradient_descent_step_promoted(w, grad_w, lr):
+    """w - lr * grad_w as numpy promotes it: float64 for float32 w and a float64 grad_w."""
+    return w - lr * grad_w
+
+
 def gradient_descent_step_returns_its_buffer(w, grad_w, lr):
     buffer = _CACHE.setdefault(("step out", w.shape, w.dtype), np.empty_like(w))
     np.subtract(w, lr * grad_w, out=buffer, casting="unsafe")
@@ -669,6 +674,11 @@ WRONG = [
     ("mse_cost", mse_cost_absolute, None),
     ("mse_cost", mse_cost_per_column, "where a number was expected"),
     ("gradient_descent_step", gradient_descent_step_float64, "dtype float64, expected float32"),
+    (
+        "gradient_descent_step",
+        gradient_descent_step_promoted,
+        "new w has dtype float64, expected float32 (the input's dtype); its values are right",
+    ),
     ("gradient_descent_step", gradient_descent_step_returns_its_buffer, "changed when it was called again"),
     ("gradient_descent_step", gradient_descent_step_float32_buffer, None),
     ("gradient_descent_step", gradient_descent_step_no_lr, "the learning rate is missing"),

@@ -273,6 +273,11 @@ class GradientDescentStep(Exercise):
                     1.0,
                 ),
             ),
+            # "w's shape and dtype": a gradient of another dtype must not decide it
+            Case(
+                "float32 weights (3, 2) with a float64 gradient, lr 0.5: the new w is float32, w's dtype",
+                (rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal((3, 2)), 0.5),
+            ),
         ]
 
     def judge(self, case, output):
