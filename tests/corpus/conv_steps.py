@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .other_exercises import conv2d_single_loops
+
 
 def _pair(value):
     return (value, value) if isinstance(value, int) else tuple(value)
@@ -62,22 +64,13 @@ def zero_pad_returns_input(x, padding):
 # conv2d_channels -----------------------------------------------------------------------------------
 
 
-def _correlate(a, w):
-    """One channel, valid, stride 1, by loops over the output, in a's dtype (as the statements say)."""
-    kh, kw = w.shape
-    z = np.zeros((a.shape[0] - kh + 1, a.shape[1] - kw + 1), dtype=a.dtype)
-    for n in range(z.shape[0]):
-        for m in range(z.shape[1]):
-            z[n, m] = np.sum(a[n : n + kh, m : m + kw] * w)
-    return z
-
-
 def conv2d_channels_loops(a, w):
-    return np.stack([sum(_correlate(a[c], w[f, c]) for c in range(a.shape[0])) for f in range(w.shape[0])])
+    channels, kernels = range(a.shape[0]), range(w.shape[0])
+    return np.stack([sum(conv2d_single_loops(a[c], w[f, c]) for c in channels) for f in kernels])
 
 
 def conv2d_channels_first_only(a, w):
-    return np.stack([_correlate(a[0], w[f, 0]) for f in range(w.shape[0])])
+    return np.stack([conv2d_single_loops(a[0], w[f, 0]) for f in range(w.shape[0])])
 
 
 def conv2d_channels_flipped(a, w):
@@ -96,7 +89,7 @@ def conv2d_channels_kernel_dtype(a, w):
 
 def conv2d_channels_not_summed(a, w):
     return np.stack(
-        [np.stack([_correlate(a[c], w[f, c]) for c in range(a.shape[0])]) for f in range(w.shape[0])]
+        [np.stack([conv2d_single_loops(a[c], w[f, c]) for c in range(a.shape[0])]) for f in range(w.shape[0])]
     )
 
 
