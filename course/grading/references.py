@@ -24,6 +24,7 @@ __all__ = [
     "mse_cost",
     "gradient_descent_step",
     "dense_backward",
+    "conv2d_backward",
     "numerical_gradient",
 ]
 
@@ -124,6 +125,18 @@ def dense_backward(a_prev: np.ndarray, w: np.ndarray, b: np.ndarray, y: np.ndarr
         a = 1.0 / (1.0 + np.exp(-(w @ a_prev + b)))
     delta = (a - y) * a * (1.0 - a)
     return np.outer(delta, a_prev), delta, w.T @ delta
+
+
+def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, w: np.ndarray, stride=1, padding=0):
+    """(grad_x, grad_w, grad_b) of z = conv2d(x, w, b, stride, padding), each in the dtype of the array
+    it belongs with: grad_x in x's, grad_w in w's, grad_b in grad_out's (the statements'; the library's
+    `functional.conv2d_backward` gives all three in x's dtype). Computed in the widest of the three
+    dtypes, then each converted."""
+    dtype = np.result_type(grad_out, x, w)
+    grads = functional.conv2d_backward(
+        *(v.astype(dtype, copy=False) for v in (grad_out, x, w)), stride, padding
+    )
+    return tuple(g.astype(v.dtype, copy=False) for g, v in zip(grads, (x, w, grad_out), strict=True))
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:

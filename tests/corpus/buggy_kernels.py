@@ -226,6 +226,12 @@ def conv2d_backward_grad_x_assigned(grad_out, x, w, stride=1, padding=0):
     return grad_a[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]], grad_w, grad_b
 
 
+def conv2d_backward_in_input_dtype(grad_out, x, w, stride=1, padding=0):
+    """All three gradients in x's dtype (w and grad_out cast to it first), as `course.functional` gives
+    them: right whenever the three share one dtype."""
+    return conv2d_backward_loops(grad_out.astype(x.dtype), x, w.astype(x.dtype), stride, padding)
+
+
 def conv2d_backward_grad_b_averaged(grad_out, x, w, stride=1, padding=0):
     """grad_b as the mean of delta over the batch and the positions."""
     grad_x, grad_w, _ = conv2d_backward_loops(grad_out, x, w, stride, padding)
@@ -426,6 +432,7 @@ BUGGY = [
     ("conv2d_backward", conv2d_backward_grad_b_averaged, "grad_b averages delta: it is the sum over s, n, m"),
     ("conv2d_backward", conv2d_backward_padding_kept, "grad_x has shape"),
     ("conv2d_backward", conv2d_backward_slice_crop, "grad_x has shape"),
+    ("conv2d_backward", conv2d_backward_in_input_dtype, "grad_w has dtype float32, expected float64"),
     ("max_pool2d_backward", max_pool2d_backward_overwrite, "overwritten instead of accumulated"),
     ("max_pool2d_backward", max_pool2d_backward_last_tie, "last maximum"),
     ("max_pool2d_backward", max_pool2d_backward_unravel_swapped, None),

@@ -165,7 +165,7 @@ def conv2d_backward_einsum(grad_out, x, w, stride=1, padding=0):
         for c in range(wo):
             grad_a[:, :, r * sh : r * sh + kh, c * sw : c * sw + kw] += pieces[:, :, r, c]
     grad_x = grad_a[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]].copy()
-    return grad_x, grad_w.astype(x.dtype), np.einsum("nfrs->f", grad_out)
+    return grad_x, grad_w.astype(w.dtype), np.einsum("nfrs->f", grad_out)
 
 
 def conv2d_backward_dilated(grad_out, x, w, stride=1, padding=0):
@@ -181,10 +181,10 @@ def conv2d_backward_dilated(grad_out, x, w, stride=1, padding=0):
     flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, F, KH, KW)
     grad_a = conv2d_im2col(full, np.ascontiguousarray(flipped))
     grad_x = grad_a[:, :, ph : ph + x.shape[2], pw : pw + x.shape[3]]
-    a = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    a = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).astype(np.result_type(x, grad_out))
     grad_w = conv2d_im2col(a.transpose(1, 0, 2, 3), np.ascontiguousarray(dilated.transpose(1, 0, 2, 3)))
-    grad_w = np.ascontiguousarray(grad_w.transpose(1, 0, 2, 3))
-    return np.ascontiguousarray(grad_x), grad_w, grad_out.sum((0, 2, 3))
+    grad_w = np.ascontiguousarray(grad_w.transpose(1, 0, 2, 3), dtype=w.dtype)
+    return np.ascontiguousarray(grad_x, dtype=x.dtype), grad_w, grad_out.sum((0, 2, 3))
 
 
 # pooling backward --------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0):
     tb = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
     z = tf.conv2d(tx, tw, tb, _pair(stride), _pair(padding))
     z.backward(_t(grad_out))
-    return tuple(t.grad.numpy().astype(x.dtype) for t in (tx, tw, tb))
+    # the statement: grad_x in x's dtype, grad_w in w's, grad_b in grad_out's
+    return tuple(t.grad.numpy().astype(v.dtype) for t, v in zip((tx, tw, tb), (x, w, grad_out), strict=True))
 
 
 def zero_pad(x, padding):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from course import functional
+from course.grading import references
 from course.grading.exercise import Case, Exercise
 from course.grading.judging import GRADIENT_SIZE_HINTS, judge_array, judge_parts
 from course.grading.kernel_cases import ConvSetup
@@ -63,11 +64,8 @@ def grad_input_one_channel(delta: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def conv2d_backward_unstrided(grad_out: np.ndarray, x: np.ndarray, w: np.ndarray):
     """(grad_x, grad_w, grad_b) of z = conv2d(x, w, b) at stride 1 without padding, in the dtypes of x, w
-    and grad_out (the statement's; `functional.conv2d_backward` gives all three in x's dtype): computed
-    in the widest of the three, then each converted."""
-    dtype = np.result_type(grad_out, x, w)
-    grads = functional.conv2d_backward(*(v.astype(dtype, copy=False) for v in (grad_out, x, w)))
-    return tuple(g.astype(v.dtype, copy=False) for g, v in zip(grads, (x, w, grad_out), strict=True))
+    and grad_out (`references.conv2d_backward`)."""
+    return references.conv2d_backward(grad_out, x, w)
 
 
 def grad_input_strided_one_channel(delta: np.ndarray, w: np.ndarray, input_shape, stride) -> np.ndarray:

@@ -68,7 +68,7 @@ class Conv2dBackward(Exercise):
     notebook = "04_learning"
     title = "backpropagation through a convolution"
     points = 4.0
-    reference = staticmethod(functional.conv2d_backward)
+    reference = staticmethod(references.conv2d_backward)
     names = ("grad_x", "grad_w", "grad_b")
     fd_setup = ConvSetup(FD_LABEL, 2, 2, 5, 6, 3, 3, 2, stride=(2, 1), padding=(1, 1))
     repeat = _repeat_unless_finite_differences
@@ -79,6 +79,11 @@ class Conv2dBackward(Exercise):
         for setup in setups:
             x, w, _, grad_out = setup.arrays(rng)
             cases.append(Case(setup.label, (grad_out, x, w, setup.stride, setup.padding), hidden=hidden))
+        if not hidden:  # "in the dtypes of x, w and grad_out": x's dtype must not decide grad_w's
+            x, w, _, grad_out = CONV_MIXED_DTYPES.arrays(rng)
+            w, grad_out = w.astype(np.float64), grad_out.astype(np.float64)
+            args = (grad_out, x, w, CONV_MIXED_DTYPES.stride, CONV_MIXED_DTYPES.padding)
+            cases.append(Case(CONV_MIXED_DTYPES.label, args))
         return cases
 
     def error_hint(self, case, error):
@@ -106,6 +111,22 @@ class Conv2dBackward(Exercise):
         return judge_parts(
             self.reference(*case.args), output, self.names, variants, size_hints=GRADIENT_SIZE_HINTS
         )
+
+
+CONV_MIXED_DTYPES = ConvSetup(
+    "float32 x with float64 w and grad_out, stride (2, 1), padding 1: grad_x is float32 (x's dtype), grad_w "
+    "and grad_b float64",
+    2,
+    2,
+    5,
+    6,
+    3,
+    3,
+    2,
+    stride=(2, 1),
+    padding=1,
+    dtype="float32",
+)
 
 
 class _PoolBackward(Exercise):
