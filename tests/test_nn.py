@@ -752,6 +752,26 @@ def test_cross_entropy_matches_torch(rng):
     np.testing.assert_allclose(ce.backward(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize(("dtype", "reach", "rtol"), [(np.float32, 87, 1e-6), (np.float64, 700, 1e-14)])
+def test_sigmoid_keeps_its_relative_precision_in_both_tails_as_torch(dtype, reach, rtol):
+    """Out to where torch's sigmoid is still a normal number: (1 + tanh(z/2)) / 2 gave 0 from z = -20 in
+    float32 (torch: 2.1e-9) and z = -38 in float64 (3.1e-17), and lost digits well before (a relative
+    error of 2e-4 at -10 in float32), so log(sigmoid(z)) was -inf and the gradient 0 where neither is."""
+    torch = pytest.importorskip("torch")
+    z = np.concatenate([np.linspace(-reach, reach, 2001), [0.0, -0.0, 1e-30, -1e-30]]).astype(dtype)
+    layer = nn.Sigmoid()
+    a = layer(z)
+    grad = layer.backward(np.ones_like(z))
+    tz = torch.from_numpy(z).requires_grad_()
+    ta = torch.sigmoid(tz)
+    ta.sum().backward()
+    assert a.dtype == grad.dtype == dtype
+    np.testing.assert_allclose(a, ta.detach().numpy(), rtol=rtol, atol=0)
+    np.testing.assert_allclose(grad, tz.grad.numpy(), rtol=rtol, atol=0)
+    special = np.array([np.inf, -np.inf, np.nan], dtype=dtype)
+    np.testing.assert_array_equal(nn.Sigmoid()(special), torch.sigmoid(torch.from_numpy(special)).numpy())
+
+
 @pytest.mark.parametrize(
     "index, error, message",
     [
