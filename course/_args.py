@@ -130,14 +130,13 @@ def clamped_stride(stride: tuple[int, int], padded: tuple[int, int]) -> tuple[in
 
 def conv_args(op: str, x, w, b, stride, padding):
     """Validate conv2d arguments. Returns x, w, b (in x's dtype), (sh, sw) (clamped to the padded size),
-    (ph, pw) and the output's shape (N, F, Ho, Wo)."""
+    (ph, pw) and the output's shape (N, F, Ho, Wo). Every axis but N must be at least 1."""
     x = float_array(op, "x", x, 4, "(N, C, H, W)")
     w = matching_dtype(float_array(op, "w", w, 4, "(F, C, KH, KW)"), x.dtype)
-    for name, array, layout in (("x", x, "(N, C, H, W)"), ("w", w, "(F, C, KH, KW)")):
-        if 0 in array.shape:
-            raise ValueError(
-                f"{op}: every axis of {name} {layout} must be at least 1, got {name}.shape={array.shape}"
-            )
+    if 0 in x.shape[1:]:  # N = 0, an empty batch, is fine: no outputs
+        raise ValueError(f"{op}: C, H and W of x (N, C, H, W) must be at least 1, got x.shape={x.shape}")
+    if 0 in w.shape:
+        raise ValueError(f"{op}: every axis of w (F, C, KH, KW) must be at least 1, got w.shape={w.shape}")
     if w.shape[1] != x.shape[1]:
         raise ValueError(
             f"{op}: w has {w.shape[1]} input channels but x has {x.shape[1]} "

@@ -55,9 +55,12 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     """Cross-correlate x (N, C, H, W) with kernels w (F, C, KH, KW), add bias b (F,) or None.
 
     stride and padding take an int or an (h, w) pair; padding adds that many zeros on both sides (any
-    padding >= 0, as in PyTorch: outputs that see only zeros are the bias). Returns z (N, F, Ho, Wo).
+    padding >= 0, as in PyTorch: outputs that see only zeros are the bias). Returns z (N, F, Ho, Wo);
+    an empty batch (N = 0) gives an empty z, as in PyTorch.
     """
     x, w, b, stride, padding, shape = _args.conv_args("conv2d", x, w, b, stride, padding)
+    if shape[0] == 0:  # an empty batch, as PyTorch takes it: the kernels are never called without images
+        return np.empty(shape, dtype=x.dtype)
     bias = np.zeros(w.shape[0], dtype=x.dtype) if b is None else np.ascontiguousarray(b)
     w = np.ascontiguousarray(w)
     work = _conv_work(shape, w.shape)
@@ -81,13 +84,17 @@ def conv2d_backward(grad_out, x, w, stride=1, padding=0, *, input_grad=True):
           the flipped kernel), with the padding cut away;
       grad_b[f] = sum_{n, r, c} grad_out[n, f, r, c].
     With input_grad=False, grad_x is None and not computed, as PyTorch skips the gradient of an input
-    that needs none (a network's first layer, whose input is the data): about half the work.
+    that needs none (a network's first layer, whose input is the data): about half the work. An empty
+    batch (N = 0) gives an empty grad_x and zero grad_w and grad_b, as in PyTorch.
     """
     x, w, _, stride, padding, expected = _args.conv_args("conv2d_backward", x, w, None, stride, padding)
     input_grad = _args.flag("conv2d_backward", "input_grad", input_grad)
     delta = np.ascontiguousarray(
         _args.grad_out_array("conv2d_backward", grad_out, x, expected, "(N, F, Ho, Wo)")
     )
+    if expected[0] == 0:  # an empty batch: no input gradient, and nothing added to those of w and b
+        grad_x = np.empty(x.shape, dtype=x.dtype) if input_grad else None
+        return grad_x, np.zeros(w.shape, dtype=x.dtype), np.zeros(w.shape[0], dtype=x.dtype)
     w = np.ascontiguousarray(w)
     work = _conv_work(expected, w.shape)
     if _uses_gemm(w):

@@ -54,7 +54,16 @@ CONV_CASES = {
         ValueError,
         r"conv2d_backward: every axis of w .* got w.shape=\(4, 3, 3, 0\)",
     ),
-    "empty batch": (lambda: conv(x=np.zeros((0, 3, 6, 5))), ValueError, r"every axis of x .*\(0, 3, 6, 5\)"),
+    "no channels": (  # an empty batch (N = 0) is fine, as in PyTorch (test_functional)
+        lambda: conv(x=np.zeros((2, 0, 6, 5)), w=np.zeros((4, 0, 3, 2))),
+        ValueError,
+        r"conv2d: C, H and W of x \(N, C, H, W\) must be at least 1, got x.shape=\(2, 0, 6, 5\)",
+    ),
+    "backward image of zero height": (
+        lambda: conv_back(x=np.zeros((2, 3, 0, 5))),
+        ValueError,
+        r"conv2d_backward: C, H and W of x .* got x.shape=\(2, 3, 0, 5\)",
+    ),
     "stride 0": (lambda: conv(stride=0), ValueError, r"stride must be >= 1 in each dimension, got 0"),
     "stride pair 0": (lambda: conv(stride=(1, 0)), ValueError, r"stride must be >= 1.*got \(1, 0\)"),
     "negative padding": (lambda: conv(padding=-1), ValueError, r"padding must be >= 0.*got -1"),

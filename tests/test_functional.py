@@ -596,6 +596,39 @@ def test_a_stride_beyond_the_padded_input_matches_pytorch_and_a_huge_one_reaches
         np.testing.assert_allclose(ours_back(delta, x, (2, 3), stride), xt.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("w_shape", "stride", "padding"),
+    [((4, 3, 3, 2), 1, 1), ((4, 3, 6, 6), 1, (0, 2)), ((2, 3, 2, 3), (2, 1), 0)],
+    ids=["sweeps", "matrix products", "direct loops"],
+)
+def test_an_empty_batch_gives_what_pytorch_gives(w_shape, stride, padding, dtype):
+    """N = 0, which every other op and layer takes (pooling, ReLU, Flatten, Linear), as PyTorch's conv2d
+    does: no outputs, no input gradient, and zero gradients for w and b. conv2d refused it ('every axis
+    of x must be at least 1'), so an empty batch stopped at a network's first convolution."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(16)
+    x = np.zeros((0, 3, 6, 5), dtype=dtype)
+    w, b = rng.standard_normal(w_shape).astype(dtype), rng.standard_normal(w_shape[0]).astype(dtype)
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+    y = torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=padding)
+    grad_out = np.zeros(tuple(y.shape), dtype=dtype)
+    y.backward(torch.from_numpy(grad_out))
+    pairs = {name: (v, v) if isinstance(v, int) else v for name, v in (("stride", stride), ("pad", padding))}
+    for z in (F.conv2d(x, w, b, stride, padding), naive.conv2d(x, w, b, pairs["stride"], pairs["pad"])):
+        assert z.shape == tuple(y.shape) and z.dtype == dtype
+    expected = (xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy())
+    for grads in (
+        F.conv2d_backward(grad_out, x, w, stride, padding),
+        naive.conv2d_backward(grad_out, x, w, pairs["stride"], pairs["pad"]),
+    ):
+        for got, want in zip(grads, expected, strict=True):
+            assert got.shape == want.shape and got.dtype == dtype
+            np.testing.assert_array_equal(got, want)
+    grad_x, grad_w, grad_b = F.conv2d_backward(grad_out, x, w, stride, padding, input_grad=False)
+    assert grad_x is None and not grad_w.any() and not grad_b.any()
+
+
 def test_naive_specification_matches_pytorch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(8)

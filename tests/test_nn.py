@@ -715,6 +715,17 @@ def test_flatten_takes_an_empty_batch_as_torch():
     assert layer.backward(np.zeros((0, 12))).shape == x.shape
 
 
+def test_lenet_takes_an_empty_batch_as_torch(rng):
+    """Its convolutions refused N = 0 ('every axis of x must be at least 1'), the only layers that did."""
+    torch = pytest.importorskip("torch")
+    model, x = nn.lenet(rng=rng), np.zeros((0, 1, 28, 28), dtype=np.float32)
+    logits = model(x)
+    assert logits.shape == tuple(torch_lenet()(torch.from_numpy(x)).shape) == (0, 10)
+    assert model.backward(np.zeros((0, 10), dtype=np.float32)).shape == x.shape
+    model.backward_parameters(np.zeros((0, 10), dtype=np.float32))
+    assert not any(p.grad.any() for p in model.parameters())
+
+
 def test_lenet_matches_torch_in_float32_and_shares_its_state_dict_names(rng):
     torch = pytest.importorskip("torch")
     model = nn.lenet(rng=rng)
