@@ -193,6 +193,24 @@ def test_bad_arguments_are_named(name):
     assert type(info.value) is exception
 
 
+@pytest.mark.parametrize(
+    ("data", "got"),
+    [(np.array([1, 2, 3]), "int64"), (np.array([True]), "bool"), (np.ones(2, complex), "complex128")],
+)
+def test_a_parameter_holds_floats_as_in_torch(data, got):
+    """SGD on an integer Parameter changed nothing: its step, w -= int64(lr) * g, cast lr = 0.1 to 0
+    (and Adam raised numpy's casting error). torch refuses such a parameter outright."""
+    with pytest.raises(TypeError, match=rf"^Parameter: data must be a numpy array of floats, got {got}"):
+        Parameter(data)
+    with pytest.raises(TypeError, match=r"^Parameter: data must be a numpy array of floats, got list"):
+        Parameter([1.0, 2.0])
+    for dtype in (np.float16, np.float32, np.float64):
+        p = Parameter(np.ones(2, dtype=dtype))
+        p.grad[...] = 1
+        optim.SGD([p], lr=0.5).step()
+        assert p.data.dtype == dtype and (p.data == 0.5).all()
+
+
 def test_numpy_numbers_are_accepted_and_kept_as_floats():
     p = Parameter(np.ones(2, dtype=np.float32))
     sgd = optim.SGD([p], lr=np.float32(0.5), momentum=np.float64(0.5), weight_decay=0)

@@ -22,9 +22,20 @@ __all__ = ["Module", "Parameter", "Sequential"]
 
 
 class Parameter:
-    """A trainable array `.data` and its gradient `.grad` (same shape and dtype, zero to start)."""
+    """A trainable array `.data` and its gradient `.grad` (same shape and dtype, zero to start).
+
+    `data` must be a numpy array of floats (float32 or float64, as the layers make; float16 works too),
+    as torch refuses a parameter of integers: a step w -= lr * g cannot be taken in integers.
+    """
 
     def __init__(self, data: np.ndarray):
+        if not isinstance(data, np.ndarray):
+            raise TypeError(f"Parameter: data must be a numpy array of floats, got {type(data).__name__}")
+        if not np.issubdtype(data.dtype, np.floating):
+            raise TypeError(
+                f"Parameter: data must be a numpy array of floats, got {data.dtype} "
+                "(convert with data.astype(np.float32))"
+            )
         self.data = data
         self.grad = np.zeros_like(data)
 
