@@ -22,7 +22,8 @@ __all__ = ["SGD", "Adam", "Optimizer"]
 
 
 class Optimizer:
-    """Holds the parameters to update; `zero_grad()` sets their gradients to zero."""
+    """Holds the parameters to update, each listed once (torch warns of a parameter listed twice, which
+    it would step twice; here it is an error); `zero_grad()` sets their gradients to zero."""
 
     def __init__(self, params: Iterable[Parameter], lr: float):
         name = type(self).__name__
@@ -34,9 +35,15 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{name}: params is empty; pass model.parameters()")
+        first = {}  # id of each Parameter -> its first index in params
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"{name}: params[{i}] must be a Parameter, got {type(p).__name__}")
+            if first.setdefault(id(p), i) != i:
+                raise ValueError(
+                    f"{name}: params[{i}] is params[{first[id(p)]}] again: a Parameter listed twice would "
+                    "take two steps per step(); list each once (model.parameters() does)"
+                )
         self.lr = _args.finite_number(name, "lr", lr, "a positive number", lambda v: v > 0)
 
     def zero_grad(self) -> None:

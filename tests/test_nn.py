@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from course import functional as F
-from course import nn
+from course import nn, optim
 from course.bench_train import torch_lenet
 from course.gradcheck import gradcheck
 
@@ -631,6 +631,30 @@ def test_a_layer_used_twice_in_a_sequential_is_refused(rng):
             self.encode = self.decode = nn.Linear(3, 3, rng=rng)
 
     nn.Sequential(Tied())
+
+
+class Tied(nn.Module):
+    """One Linear held under two names, as weight tying does."""
+
+    def __init__(self, rng):
+        self.encoder = nn.Linear(3, 3, rng=rng)
+        self.decoder = self.encoder
+
+
+def test_a_parameter_held_twice_is_one_parameter_as_torch(rng):
+    """parameters() listed the tied Linear's weight and bias twice, so an optimiser stepped them twice
+    (and now refuses the list); as in torch, each comes once, and state_dict keeps both names."""
+    torch = pytest.importorskip("torch")
+    model = Tied(rng)
+    twin = torch.nn.Module()
+    twin.encoder = twin.decoder = torch.nn.Linear(3, 3)
+    assert [id(p) for p in model.parameters()] == [id(model.encoder.weight), id(model.encoder.bias)]
+    assert len(model.parameters()) == len(list(twin.parameters())) == 2
+    assert list(model.state_dict()) == list(twin.state_dict())
+    p = model.encoder.weight
+    before, p.grad[...] = p.data.copy(), 1.0
+    optim.SGD(model.parameters(), lr=0.5).step()
+    np.testing.assert_allclose(p.data, before - 0.5)  # one step, not two
 
 
 def test_a_slice_of_a_sequential_is_a_sequential_as_torch(rng):

@@ -177,6 +177,11 @@ BAD_OPTIMISER_ARGUMENTS = {
         ValueError,
         r"Adam: params is empty; pass model.parameters\(\)",
     ),
+    "params with one Parameter twice": (  # it took two steps per step(); torch only warns
+        lambda p: optim.SGD([nn.Parameter(np.ones(3)), p, p], lr=0.1),
+        ValueError,
+        r"SGD: params\[2\] is params\[1\] again: a Parameter listed twice would take two steps",
+    ),
     "params an array": (
         lambda p: optim.SGD([np.ones(2)], lr=0.1),
         TypeError,

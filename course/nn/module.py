@@ -86,8 +86,12 @@ class Module:
             yield from child.named_parameters(prefix + name + ".")
 
     def parameters(self) -> list[Parameter]:
-        """Every trainable parameter, e.g. for an optimiser: `SGD(model.parameters(), lr=0.1)`."""
-        return [p for _, p in self.named_parameters()]
+        """Every trainable parameter once, e.g. for an optimiser: `SGD(model.parameters(), lr=0.1)`. A
+        parameter held under two names (a layer kept in two attributes, as weight tying does) comes once,
+        as in torch, so that it takes one step per step; `named_parameters` and `state_dict` keep both names.
+        """
+        unique = {id(p): p for _, p in self.named_parameters()}
+        return list(unique.values())
 
     def zero_grad(self) -> None:
         for p in self.parameters():
