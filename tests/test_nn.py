@@ -239,6 +239,27 @@ def test_losses_refuse_an_empty_batch_by_name(reduction):
         nn.CrossEntropyLoss(reduction)(np.zeros((2, 0)), np.zeros(2, dtype=int))
 
 
+LOSSES = {
+    "MSELoss": (nn.MSELoss, np.zeros((2, 3)), np.ones((2, 3))),
+    "CrossEntropyLoss": (nn.CrossEntropyLoss, np.zeros((2, 3)), np.array([0, 2])),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("grad_out", [np.ones((2, 3)), np.ones(2), "2", None, True], ids=repr)
+def test_a_losss_backward_takes_one_number_for_grad_out(name, grad_out):
+    """J is a number, so dJ/dJ is one too: an array of the output's shape was multiplied in entry by entry
+    (a silent answer to a question J does not pose), other arrays and strings raised numpy's broadcasting
+    or conversion errors, naming nothing."""
+    make, a, y = LOSSES[name]
+    loss = make()
+    loss(a, y)
+    with pytest.raises(TypeError, match=rf"^{name}.backward: grad_out must be a number \(dJ/dJ, 1.0 by "):
+        loss.backward(grad_out)
+    for number in (2, 2.0, np.float32(2.0)):
+        np.testing.assert_allclose(loss.backward(number), 2 * loss.backward())
+
+
 def small_network(rng, dtype=F64):
     return nn.Sequential(
         nn.Conv2d(2, 3, 3, padding=1, rng=rng, dtype=dtype),

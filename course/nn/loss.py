@@ -22,6 +22,12 @@ def _reduction(name: str, reduction: str) -> str:
     return reduction
 
 
+def _scalar_grad(name: str, grad_out) -> float:
+    """grad_out, dJ/dJ, as a float: J is one number, so its gradient is one number too (an array, even
+    one of the output's shape, is refused rather than multiplied in entry by entry)."""
+    return _args.real_number(f"{name}.backward", "grad_out", grad_out, "a number (dJ/dJ, 1.0 by default)")
+
+
 class MSELoss(Module):
     """The lecture's cost J = 1/2 sum_j (a_j - y_j)^2 for one example, over the output units j.
 
@@ -59,7 +65,8 @@ class MSELoss(Module):
         return float(0.5 * np.sum(self._diff.astype(np.float64) ** 2) * self._scale)
 
     def backward(self, grad_out: float = 1.0) -> np.ndarray:
-        """dJ/da = (a - y) / N for "mean", a - y for "sum" (times grad_out)."""
+        """dJ/da = (a - y) / N for "mean", a - y for "sum", times grad_out (a number: J is one)."""
+        grad_out = _scalar_grad("MSELoss", grad_out)
         if self._diff is None:
             raise RuntimeError("MSELoss: backward called before forward")
         return self._diff * self._diff.dtype.type(self._scale * grad_out)
@@ -113,7 +120,8 @@ class CrossEntropyLoss(Module):
         return float(losses.astype(np.float64).sum() * scale)
 
     def backward(self, grad_out: float = 1.0) -> np.ndarray:
-        """dJ/dz = (softmax(z) - onehot(y)) / N for "mean" (times grad_out)."""
+        """dJ/dz = (softmax(z) - onehot(y)) / N for "mean", times grad_out (a number: J is one)."""
+        grad_out = _scalar_grad("CrossEntropyLoss", grad_out)
         if self._grad is None:
             raise RuntimeError("CrossEntropyLoss: backward called before forward")
         return self._grad * self._grad.dtype.type(grad_out)
