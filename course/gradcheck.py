@@ -244,7 +244,14 @@ def _float64_copy(op: str, name: str, value) -> np.ndarray:
 
 
 def _scalar(value) -> float:
+    """f's value J as a float: a real number (a Python or numpy int or float), or an array holding one.
+    Anything else is a TypeError that says what f returned (None is most often a missing `return`)."""
+    if value is None:
+        raise TypeError("numerical_gradient: f must return a real number (J), got None (does f return J?)")
     array = np.asarray(value)
+    if array.dtype.kind not in "iuf":  # a string was read as the number it spells; a bool or complex
+        what = type(value).__name__ if array.ndim == 0 else f"an array of {array.dtype}"
+        raise TypeError(f"numerical_gradient: f must return a real number (J), got {what}")
     if array.size != 1:
         raise TypeError(f"numerical_gradient: f must return a scalar, got an array of shape {array.shape}")
     return float(array.reshape(()))

@@ -57,6 +57,27 @@ def test_numerical_gradient_rejects_non_scalar_f_and_bad_indices(rng):
         numerical_gradient(lambda v: np.sum(v), [1.0, 2.0])
 
 
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (None, r"None \(does f return J\?\)"),  # float()'s own message named neither f nor its return
+        ("1.0", r"str"),  # read as the number 1.0 at every point: a gradient of zeros, silently
+        (1 + 1j, r"complex"),  # float()'s message again
+        (np.array([1j]), r"an array of complex128"),
+        (True, r"bool"),
+    ],
+    ids=["None", "string", "complex", "complex array", "bool"],
+)
+def test_an_f_that_does_not_return_a_real_number_is_told_so(value, got):
+    x, message = np.ones(2), r"^numerical_gradient: f must return a real number \(J\), got "
+    with pytest.raises(TypeError, match=message + got):
+        numerical_gradient(lambda v: value, x)
+    with pytest.raises(TypeError, match=r"^numerical_gradient: f must return a real number"):
+        gradcheck(lambda x: value, {"x": x}, {"x": x})
+    for number in (np.float32(1.0), np.int64(1), 1, np.array(1.0), np.array([1.0])):
+        np.testing.assert_array_equal(numerical_gradient(lambda v, n=number: n, x), [0.0, 0.0])
+
+
 def test_correct_gradients_pass(rng):
     a, b, c = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=(4, 5))
     result = gradcheck(matmul_loss, {"a": a, "b": b, "c": c}, {"a": c @ b.T, "b": a.T @ c})
