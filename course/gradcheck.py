@@ -141,9 +141,9 @@ def gradcheck(
 
     For each name in `analytic`, analytic[name] (the claimed dJ/d inputs[name], same shape) is compared
     with the numeric gradient with respect to inputs[name], the other inputs held fixed. All inputs are
-    passed to f as float64 copies. An input with at most `max_entries` entries is checked at every
-    entry; a larger one at `max_entries` entries drawn without replacement by
-    `np.random.default_rng(seed)`. Passes when every compared entry has
+    passed to f as float64 copies, by their names (strings) as keywords. An input with at most
+    `max_entries` entries is checked at every entry; a larger one at `max_entries` entries drawn without
+    replacement by `np.random.default_rng(seed)`, seed an int >= 0. Passes when every compared entry has
     |a - n| / max(|a|, |n|, atol / rtol) <= rtol. Returns a `GradcheckResult` (true when passed).
     """
     if not isinstance(inputs, dict) or not isinstance(analytic, dict):
@@ -153,6 +153,12 @@ def gradcheck(
         )
     if not analytic:
         raise ValueError("gradcheck: analytic is empty; give at least one gradient to check")
+    for name in inputs:
+        if not isinstance(name, str):
+            raise TypeError(
+                "gradcheck: the names in inputs must be strings (f is called with them as keywords), "
+                f"got {name!r}"
+            )
     missing = sorted(set(analytic) - set(inputs))
     if missing:
         raise ValueError(
@@ -162,6 +168,10 @@ def gradcheck(
     rtol = _positive("gradcheck", "rtol", rtol)
     atol = _positive("gradcheck", "atol", atol)
     max_entries = _args.positive_int("gradcheck", "max_entries", max_entries)
+    if not _args.is_int(seed):
+        raise TypeError(f"gradcheck: seed must be an int >= 0, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"gradcheck: seed must be an int >= 0, got {seed!r}")
     point = {name: _float64_copy("gradcheck", f"inputs[{name!r}]", value) for name, value in inputs.items()}
     rng = np.random.default_rng(seed)
     floor = atol / rtol

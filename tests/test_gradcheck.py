@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -237,6 +239,29 @@ def test_gradcheck_names_a_bad_tolerance_or_step(name, value, error):
             error, match=rf"^numerical_gradient: eps must be a positive number, got {value!r}$"
         ):
             numerical_gradient(lambda x: float(np.sum(x)), x, eps=value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [  # numpy's "expected non-negative integer" and SeedSequence's message named no argument
+        ({"seed": -1}, ValueError, "gradcheck: seed must be an int >= 0, got -1"),
+        ({"seed": 1.5}, TypeError, "gradcheck: seed must be an int >= 0, got 1.5"),
+        ({"seed": "0"}, TypeError, "gradcheck: seed must be an int >= 0, got '0'"),
+        ({"seed": True}, TypeError, "gradcheck: seed must be an int >= 0, got True"),
+        # f(**inputs) raised Python's bare "keywords must be strings"
+        (
+            {"inputs": {1: np.ones(3)}, "analytic": {1: np.ones(3)}},
+            TypeError,
+            "gradcheck: the names in inputs must be strings (f is called with them as keywords), got 1",
+        ),
+    ],
+)
+def test_gradcheck_names_a_bad_seed_or_input_name(kwargs, error, message):
+    x = np.ones(3)
+    arguments = {"inputs": {"x": x}, "analytic": {"x": x}, **kwargs}
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        gradcheck(lambda **inputs: 0.0, **arguments)
+    assert gradcheck(lambda x: float(np.sum(x)), {"x": x}, {"x": x}, seed=np.int64(3))
 
 
 def test_report_names_the_worst_entry_in_text_and_html(rng):
