@@ -427,7 +427,7 @@ FLOAT32_LAYERS = {  # name: (layer, input shape); every layer built in float32
     "conv": (lambda rng: nn.Conv2d(2, 3, 3, rng=rng), (2, 2, 5, 5)),
     "max pool": (lambda rng: nn.MaxPool2d(2), (2, 2, 4, 4)),
     "avg pool": (lambda rng: nn.AvgPool2d(2), (2, 2, 4, 4)),
-    "upsample": (lambda rng: nn.Upsample(2), (2, 2, 3, 3)),
+    "upsample": (lambda rng: nn.Upsample(scale_factor=2), (2, 2, 3, 3)),
     "relu": (lambda rng: nn.ReLU(), (2, 5)),
     "sigmoid": (lambda rng: nn.Sigmoid(), (2, 5)),
     "tanh": (lambda rng: nn.Tanh(), (2, 5)),
@@ -758,6 +758,27 @@ def test_flatten_takes_an_empty_batch_as_torch():
     ours = layer(x)  # numpy's reshape(0, -1) raised "cannot reshape array of size 0"
     assert ours.shape == tuple(theirs.shape) == (0, 12)
     assert layer.backward(np.zeros((0, 12))).shape == x.shape
+
+
+def test_upsample_takes_torchs_arguments_in_torchs_order(rng):
+    """torch.nn.Upsample(size=None, scale_factor=None, mode='nearest'): nn.Upsample(2) scaled by 2 here
+    where torch makes a 2 x 2 output, silently, and mode='nearest' was an unexpected keyword."""
+    torch = pytest.importorskip("torch")
+    x = rng.normal(size=(2, 3, 2, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"^Upsample: size is not supported \(only scale_factor, an int\)"):
+        nn.Upsample(2)
+    with pytest.raises(ValueError, match=r"^Upsample: mode must be 'nearest', the only mode here, got 'bil"):
+        nn.Upsample(scale_factor=2, mode="bilinear")
+    for layer, twin in (
+        (nn.Upsample(scale_factor=3, mode="nearest"), torch.nn.Upsample(scale_factor=3, mode="nearest")),
+        (nn.Upsample(None, 2), torch.nn.Upsample(None, 2)),
+    ):
+        tx = torch.from_numpy(x).requires_grad_()
+        theirs = twin(tx)
+        grad_out = rng.normal(size=tuple(theirs.shape)).astype(np.float32)
+        theirs.backward(torch.from_numpy(grad_out))
+        np.testing.assert_array_equal(layer(x), theirs.detach().numpy())
+        np.testing.assert_allclose(layer.backward(grad_out), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_lenet_takes_an_empty_batch_as_torch(rng):

@@ -25,11 +25,25 @@ __all__ = ["Upsample", "upsample_nearest2d", "upsample_nearest2d_backward"]
 
 
 class Upsample(Module):
-    """Nearest-neighbour upsampling by an integer `scale_factor` s, as torch.nn.Upsample(mode="nearest"):
-    x (N, C, H, W) -> y (N, C, H*s, W*s) with y[n, ch, r, c] = x[n, ch, r // s, c // s]. No parameters;
-    backward sums the gradient over each s x s block."""
+    """Nearest-neighbour upsampling by an integer `scale_factor` s, as torch.nn.Upsample(scale_factor=s,
+    mode="nearest"): x (N, C, H, W) -> y (N, C, H*s, W*s) with y[n, ch, r, c] = x[n, ch, r // s, c // s].
+    No parameters; backward sums the gradient over each s x s block.
 
-    def __init__(self, scale_factor: int = 2):
+    The arguments are torch's, in torch's order, (size, scale_factor, mode), of which only scale_factor
+    (an int, 2 by default where torch has no default) and mode="nearest" are supported: `Upsample(2)` is
+    torch's size=2, a 2 x 2 output, so it is refused rather than read as a scale; write
+    `Upsample(scale_factor=2)`.
+    """
+
+    def __init__(self, size=None, scale_factor: int = 2, mode: str = "nearest"):
+        if size is not None:
+            raise ValueError(
+                f"Upsample: size is not supported (only scale_factor, an int), got size={size!r}; torch's "
+                "first argument is size, the output's height and width, so to scale by s write "
+                "Upsample(scale_factor=s)"
+            )
+        if mode != "nearest":
+            raise ValueError(f"Upsample: mode must be 'nearest', the only mode here, got {mode!r}")
         self.scale_factor = _args.positive_int("Upsample", "scale_factor", scale_factor)
         self._x, self._out = None, None
 
