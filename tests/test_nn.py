@@ -192,6 +192,18 @@ TYPE_AND_VALUE_ERRORS = {
         ValueError,
         r"labels must have shape \(N,\) = \(2,\), got \(3,\)",
     ),
+    # torch's first argument is weight (one per class): numpy's "truth value of an array is ambiguous"
+    "CrossEntropyLoss class weights": (
+        lambda: nn.CrossEntropyLoss(np.array([1.0, 2.0])),
+        TypeError,
+        r"^CrossEntropyLoss: reduction must be 'mean' or 'sum', got array\(\[1., 2.\]\) \(class weights, "
+        r"torch's first argument, are not supported; give reduction by name\)$",
+    ),
+    "MSELoss reduction array": (
+        lambda: nn.MSELoss(np.array([1.0, 2.0])),
+        TypeError,
+        r"^MSELoss: reduction must be 'mean' or 'sum', got array\(\[1., 2.\]\)$",
+    ),
     "Flatten list": (lambda: nn.Flatten()([[1.0, 2.0]]), TypeError, r"Flatten\(\): input must be a numpy"),
     "Flatten 1-D": (lambda: nn.Flatten()(np.zeros(3)), ValueError, r"at least 2 axes, got \(3,\)"),
     "Linear dtype 'foo'": (

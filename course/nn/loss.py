@@ -16,7 +16,11 @@ __all__ = ["CrossEntropyLoss", "MSELoss"]
 _REDUCTIONS = ("mean", "sum")
 
 
-def _reduction(name: str, reduction: str) -> str:
+def _reduction(name: str, reduction: str, hint: str = "") -> str:
+    """`reduction` itself when it is "mean" or "sum"; a TypeError for what is not a string (`hint`
+    says what it may have been meant as), a ValueError for another string."""
+    if not isinstance(reduction, str):
+        raise TypeError(f"{name}: reduction must be 'mean' or 'sum', got {reduction!r}{hint}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     return reduction
@@ -82,12 +86,14 @@ class CrossEntropyLoss(Module):
         J_n = -log softmax(z_n)[y_n] = logsumexp(z_n) - z_n[y_n],
 
     with logsumexp computed after subtracting each row's maximum, so large logits never overflow.
-    reduction="mean" (the default, as PyTorch) averages J_n over the batch, "sum" adds them.
+    reduction="mean" (the default, as PyTorch) averages J_n over the batch, "sum" adds them. torch's
+    other arguments (class weights, its first, ignore_index, label_smoothing) are not supported.
     dJ/dz_n = softmax(z_n) - onehot(y_n), divided by N for "mean".
     """
 
     def __init__(self, reduction: str = "mean"):
-        self.reduction = _reduction("CrossEntropyLoss", reduction)
+        weights = " (class weights, torch's first argument, are not supported; give reduction by name)"
+        self.reduction = _reduction("CrossEntropyLoss", reduction, weights)
         self._grad = None
 
     def forward(self, z: np.ndarray, y: np.ndarray) -> float:
