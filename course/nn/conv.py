@@ -19,7 +19,8 @@ class Conv2d(Module):
     weight (F, C, KH, KW) and bias (F,) start uniform on [-1/sqrt(C*KH*KW), +1/sqrt(C*KH*KW)] as in
     PyTorch, drawn from `rng`. Ho = (H + 2*ph - KH) // sh + 1, Wo = (W + 2*pw - KW) // sw + 1. Any
     padding >= 0 is accepted, as in PyTorch, even one as large as the kernel: outputs whose window
-    holds only padding are the bias.
+    holds only padding are the bias. torch's dilation, groups and string paddings ("same") are not
+    supported, and the sixth positional argument is bias where torch's is dilation.
     """
 
     def __init__(

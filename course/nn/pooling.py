@@ -14,6 +14,9 @@ __all__ = ["AvgPool2d", "MaxPool2d"]
 
 
 class _Pool2d(Module):
+    """A pooling layer: kernel_size and stride (default kernel_size) as ints or (h, w) pairs. torch's
+    padding, dilation and ceil_mode are not supported (output sizes round down, torch's default)."""
+
     _forward = _backward = None  # set by subclasses to the functional ops
 
     def __init__(self, kernel_size, stride=None):
