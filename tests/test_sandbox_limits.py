@@ -1,11 +1,15 @@
 """Are an exercise's memory and process limits held by the kernel across all its processes, counting
 memory that no process maps, where the grader can make control groups; can student code lift them;
-are the groups gone afterwards? (The process-tree budget that polls where there are no control groups
-is tested in test_grade.py.)"""
+are the groups gone afterwards? Can it leave state in the kernel for the next exercise or student
+(System V objects, keys)? (The process-tree budget that polls where there are no control groups is
+tested in test_grade.py.)"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import platform
 
 import pytest
 from grading_corpus import LIFT_LIMITS
@@ -275,3 +279,94 @@ def test_memory_queued_in_sockets_is_bounded_without_groups(mode, monkeypatch):
     monkeypatch.setattr(cgroup, "_bases", lambda: None)  # as on a machine without control groups
     run, _ = _run(SOCKET_BUFFERS, mode)
     assert run.status == "exited 0" and run.outcomes[0].output <= 40, (run.status, run.outcomes)
+
+
+# The kernel's keyrings outlive the processes that fill them: a key added to the user's keyring stays
+# there after the exercise, the student and the run (until it is unlinked), and a later process of the
+# same uid finds and reads it. Student code that runs as root (no unprivileged uid can run the grader's
+# Python) shares root's user keyring with the grader and every later student (root's quota: 25 MB).
+# Here one exercise adds a key to the user's keyring, the session's and the user's session keyring;
+# the next exercise searches them and reads what it finds.
+KEY_NAME = f"course-grade-test-{os.getpid()}"
+_KEY_CALLS = {"x86_64": (248, 250), "aarch64": (217, 219)}  # add_key, keyctl
+KEYRINGS = f"""
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ADD_KEY, KEYCTL = {_KEY_CALLS!r}[platform.machine()]
+NAME = {KEY_NAME!r}.encode()
+RINGS = (-4, -3, -5)  # KEY_SPEC_USER_KEYRING, _SESSION_, _USER_SESSION_
+SEARCH, READ = 10, 11
+
+def call(*args):
+    result = libc.syscall(*(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
+    return result if result >= 0 else -ctypes.get_errno()
+
+def leave():
+    return [call(ADD_KEY, b"user", NAME, b"the answer", 10, ring) for ring in RINGS]
+
+def find():
+    found = []
+    for ring in RINGS:
+        key = call(KEYCTL, SEARCH, ring, b"user", NAME, 0)
+        if key < 0:
+            found.append(key)
+            continue
+        payload = ctypes.create_string_buffer(64)
+        size = call(KEYCTL, READ, key, payload, 64)
+        found.append(payload.raw[:size].decode() if size >= 0 else size)
+    return found
+
+def fc_param_count(h, w, c, u):
+    return leave()
+
+def conv_param_count(kh, kw, c, f):
+    return find()
+"""
+
+
+def _remove_keys(name: str, uid: int | None) -> int:
+    """Unlink the keys called `name` that a process of `uid` (None: this process's uid) finds from its
+    keyrings, as the next student's code would find them; return how many there were."""
+    found = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        count = 0
+        try:
+            if uid is not None:
+                os.setgroups([])
+                os.setuid(uid)
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            keyctl = ctypes.c_long(_KEY_CALLS[platform.machine()][1])
+            for _ in range(10):  # KEYCTL_SEARCH (10) the user's session keyring, then KEYCTL_INVALIDATE (21)
+                key = libc.syscall(keyctl, ctypes.c_long(10), ctypes.c_long(-5), b"user", name.encode(), None)
+                if key < 0 or libc.syscall(keyctl, ctypes.c_long(21), ctypes.c_long(key)) != 0:
+                    break
+                count += 1
+            os.write(found[1], bytes([count]))
+        finally:
+            os._exit(0)
+    os.close(found[1])
+    os.waitpid(pid, 0)
+    with os.fdopen(found[0], "rb") as f:
+        return f.read(1)[0]
+
+
+@pytest.mark.skipif(
+    platform.machine() not in _KEY_CALLS, reason="the test knows the keyring calls of x86-64 and arm64 only"
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_key_an_exercise_adds_to_a_keyring_is_refused_and_not_found_later(mode):
+    cases = {e: cases_for(EXERCISES[e], None)[:1] for e in (FC, "conv_param_count")}
+    cells = {FC: KEYRINGS, "conv_param_count": KEYRINGS}
+    uid = sandbox.student_uid(mode, 0)  # the uid of the next student of this worker
+    try:
+        runs = sandbox.run_notebook(None, cells, cases, LIMITS, mode)
+        left = _remove_keys(KEY_NAME, uid)
+        refused = [-errno.EPERM] * 3
+        assert runs[FC].outcomes[0].output == refused, runs[FC]
+        assert runs["conv_param_count"].outcomes[0].output == refused, runs["conv_param_count"]
+        assert left == 0  # nothing left on the machine either
+    finally:
+        _remove_keys(KEY_NAME, uid)  # what a failing run left

@@ -5,12 +5,13 @@ exercise by `course.grader.sandbox.relay`, which holds the result channel; this 
 it ends with `os._exit`. Steps: limits (memory, processes, file size), references poisoned, privileges
 dropped (another uid when run as root and one can run the Python; no capabilities in any case), the
 process confined with Landlock (`confine`: it reads no course source, no submission, no gradebook;
-writes only its working directory; signals nobody outside), `os._exit` and friends made to raise,
-print capped; then the setup cell, the top-level definitions of the other exercise cells (only inert
-statements, see `inert`), this exercise's own cell in full; then "ready" (or "fatal"), one reply per
-case the relay asks for, and "done", each as an 8-byte length and a frame. Student code runs in this
-same process and can write to the replies pipe itself: the relay takes one reply per request and
-judges nothing; everything is judged outside, by the grader.
+writes only its working directory; signals nobody outside) and a system-call filter (`seccomp`: no
+keyrings), `os._exit` and friends made to raise, print capped; then the setup cell, the top-level
+definitions of the other exercise cells (only inert statements, see `inert`), this exercise's own cell
+in full; then "ready" (or "fatal"), one reply per case the relay asks for, and "done", each as an
+8-byte length and a frame. Student code runs in this same process and can write to the replies pipe
+itself: the relay takes one reply per request and judges nothing; everything is judged outside, by the
+grader.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import traceback
 
-from course.grader.sandbox import poison
+from course.grader.sandbox import poison, seccomp
 from course.grader.sandbox.confine import Confinement
 from course.grader.sandbox.session import LENGTH
 from course.grader.sandbox.wire import encode_frame, encode_outcome, read_exact, write_all
@@ -140,6 +141,7 @@ def _isolate(job: dict, pipes: tuple[int, int], workdir: str, confinement: Confi
     if "numba" in sys.modules:  # kernels compiled with cache=True need a cache this user may write
         sys.modules["numba"].core.config.CACHE_DIR = os.path.join(workdir, ".numba")
     confinement.confine(workdir)
+    seccomp.install()  # after no_new_privs (_drop_capabilities)
     os._exit = _raise_exit
     os.abort = _raise_exit
 
