@@ -10,13 +10,16 @@ import ctypes
 import errno
 import os
 import platform
+import subprocess
+import sys
 
 import pytest
-from grading_corpus import LIFT_LIMITS
+from grading_corpus import LIFT_LIMITS, REPO
 
-from course.grader.sandbox import cgroup, confine
+from course.grader.sandbox import cgroup, confine, seccomp
 from course.grader.sandbox import run as sandbox
 from course.grader.sandbox import session as sandbox_session
+from course.grader.sandbox.launch import describe
 from course.grader.sandbox.run import Limits
 from course.grader.verdict import verdict
 from course.grading import EXERCISES, cases_for
@@ -370,3 +373,21 @@ def test_a_key_an_exercise_adds_to_a_keyring_is_refused_and_not_found_later(mode
         assert left == 0  # nothing left on the machine either
     finally:
         _remove_keys(KEY_NAME, uid)  # what a failing run left
+
+
+def test_where_the_machine_is_unknown_no_filter_is_installed_and_the_report_says_so(monkeypatch):
+    """On another machine than x86-64 and arm64, the filter's numbers are unknown: nothing is installed
+    (as where the kernel has no Landlock) and the report line says "no seccomp"."""
+    monkeypatch.setattr(seccomp.platform, "machine", lambda: "riscv64")
+    assert not seccomp.available()
+    assert ", no seccomp, user " in describe("fallback")
+    unknown = f"""
+import platform, sys
+sys.path.insert(0, {str(REPO)!r})
+platform.machine = lambda: "riscv64"
+from course.grader.sandbox import seccomp
+seccomp.install()
+print(open("/proc/self/status").read())
+"""
+    status = subprocess.run([sys.executable, "-c", unknown], capture_output=True, text=True, timeout=60)
+    assert "\nSeccomp:\t0\n" in status.stdout, status.stderr

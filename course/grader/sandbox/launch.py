@@ -20,6 +20,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from course.grader.sandbox import seccomp
 from course.grader.sandbox.confine import abi
 
 __all__ = [
@@ -149,11 +150,11 @@ def describe(mode: str) -> str:
         "an unprivileged uid per worker" if drop_to(mode) is not None else pwd.getpwuid(os.geteuid()).pw_name
     )
     files = f"Landlock ABI {abi()}" if abi() else "no Landlock"
+    calls = "seccomp" if seccomp.available() else "no seccomp"
     if mode == "bwrap":
-        return (
-            f"sandbox: bubblewrap (read-only system, no network, own process namespace), {files}, user {user}"
-        )
-    return f"{FALLBACK_NOTE}, {files}, user {user}"
+        isolated = "bubblewrap (read-only system, no network, own process namespace)"
+        return f"sandbox: {isolated}, {files}, {calls}, user {user}"
+    return f"{FALLBACK_NOTE}, {files}, {calls}, user {user}"
 
 
 def _bwrap_command(root: str, hide: tuple[str, ...]) -> list[str]:
