@@ -375,6 +375,134 @@ def test_a_key_an_exercise_adds_to_a_keyring_is_refused_and_not_found_later(mode
         _remove_keys(KEY_NAME, uid)  # what a failing run left
 
 
+# Ways around the filter, each adding a key named KEY_NAME; each returns add_key's result or -errno.
+# A program started by student code; a filter of its own that allows everything (filters stack); the
+# x32 ABI's number for add_key (x86-64's plus 2**30); the i386 ABI's (286), through `int 0x80` from
+# code written to memory below 4 GB, where x86-64 kernels run 32-bit calls (IA32 emulation).
+AROUND = f"""
+import ctypes, mmap, os, platform, struct, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = L = ctypes.c_long
+ADD_KEY, KEYCTL = {_KEY_CALLS!r}[platform.machine()]
+NAME = {KEY_NAME!r}.encode()
+ADD = '''
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+result = libc.syscall(ctypes.c_long(%d), b"user", b"%s", b"the answer", ctypes.c_long(10), ctypes.c_long(-4))
+print(result if result >= 0 else -ctypes.get_errno())
+'''
+
+def add(number=None):
+    number = ADD_KEY if number is None else number
+    result = libc.syscall(L(number), b"user", NAME, b"the answer", L(10), L(-4))
+    return result if result >= 0 else -ctypes.get_errno()
+
+def in_a_program():
+    program = [sys.executable, "-c", ADD % (ADD_KEY, NAME.decode())]
+    done = subprocess.run(program, capture_output=True, text=True)
+    return int(done.stdout or done.stderr[-200:])
+
+def under_a_filter_that_allows_all():
+    allow = struct.pack("=HBBI", 0x06, 0, 0, 0x7FFF0000)
+    program = struct.pack("HxxxxxxP", 1, ctypes.cast(ctypes.c_char_p(allow), ctypes.c_void_p).value)
+    seccomp = {{"x86_64": 317, "aarch64": 277}}[platform.machine()]
+    if libc.syscall(L(seccomp), L(1), L(0), ctypes.c_char_p(program)) != 0:  # SECCOMP_SET_MODE_FILTER
+        return "no filter of its own: " + os.strerror(ctypes.get_errno())
+    return add()
+
+def int80(number, *args):
+    page = mmap.mmap(-1, 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x40, prot=7)  # MAP_32BIT
+    base = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    code, end = b"\\x53\\xb8" + struct.pack("<I", number), 2048  # push rbx; mov eax, number
+    for register, value in zip(b"\\xbb\\xb9\\xba\\xbe\\xbf", args):  # ebx, ecx, edx, esi, edi
+        if isinstance(value, bytes):
+            page[end : end + len(value) + 1] = value + b"\\0"
+            value, end = base + end, end + len(value) + 1
+        code += bytes([register]) + struct.pack("<I", value & 0xFFFFFFFF)
+    code += b"\\xcd\\x80\\x5b\\xc3"  # int 0x80; pop rbx; ret
+    page[: len(code)] = code
+    return ctypes.CFUNCTYPE(ctypes.c_int)(base)()
+
+def fc_param_count(h, w, c, u):
+    tried = {{"program": in_a_program(), "own filter": under_a_filter_that_allows_all()}}
+    if platform.machine() == "x86_64":
+        tried["x32"] = add(0x40000000 | ADD_KEY)
+        if IA32:
+            tried["i386"] = int80(286, b"user", NAME, b"the answer", 10, -4)
+    return tried
+"""
+
+
+def _ia32_works() -> bool:
+    """Whether this x86-64 kernel runs i386 system calls (`int 0x80`): getpid (20) through it."""
+    probe = AROUND.split("def fc_param_count")[0] + "print(int80(20) == os.getpid())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(
+    platform.machine() not in _KEY_CALLS, reason="the test knows the keyring calls of x86-64 and arm64 only"
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_no_way_around_the_filter_adds_a_key(mode):
+    ia32 = platform.machine() == "x86_64" and _ia32_works()
+    code = f"IA32 = {ia32}\n{AROUND}"
+    uid = sandbox.student_uid(mode, 0)
+    try:
+        run, _ = _run(code, mode)
+        left = _remove_keys(KEY_NAME, uid)
+        tried = run.outcomes[0].output if run.outcomes[0] else run
+        expected = {"program": -errno.EPERM, "own filter": -errno.EPERM}
+        if platform.machine() == "x86_64":
+            expected |= {"x32": -errno.EPERM, **({"i386": -errno.EPERM} if ia32 else {})}
+        assert tried == expected
+        assert left == 0
+    finally:
+        _remove_keys(KEY_NAME, uid)
+
+
+# A thread that exists before the filter is installed (a library's, say OpenBLAS's or Numba's): the
+# student's process is forked with one thread, but if it ever had more, each would have to be
+# filtered too. Run in a process of its own: a filter, once installed, stays for good.
+THREAD_BEFORE = f"""
+import ctypes, platform, sys, threading
+sys.path.insert(0, {str(REPO)!r})
+from course.grader.sandbox import seccomp
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = L = ctypes.c_long
+ADD_KEY = {_KEY_CALLS!r}[platform.machine()][0]
+started, filtered, result = threading.Event(), threading.Event(), []
+
+def add_later():
+    started.set()
+    filtered.wait()
+    key = libc.syscall(L(ADD_KEY), b"user", {KEY_NAME!r}.encode(), b"the answer", L(10), L(-4))
+    result.append(key if key >= 0 else -ctypes.get_errno())
+
+thread = threading.Thread(target=add_later)
+thread.start()
+started.wait()
+libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, as the runner sets it
+seccomp.install()
+filtered.set()
+thread.join()
+print(result[0])
+"""
+
+
+@pytest.mark.skipif(not seccomp.available(), reason="no seccomp filter for this machine or kernel")
+def test_a_thread_started_before_the_filter_is_filtered_too():
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", THREAD_BEFORE], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.strip() == str(-errno.EPERM), done.stdout + done.stderr
+        assert _remove_keys(KEY_NAME, None) == 0
+    finally:
+        _remove_keys(KEY_NAME, None)
+
+
 def test_where_the_machine_is_unknown_no_filter_is_installed_and_the_report_says_so(monkeypatch):
     """On another machine than x86-64 and arm64, the filter's numbers are unknown: nothing is installed
     (as where the kernel has no Landlock) and the report line says "no seccomp"."""

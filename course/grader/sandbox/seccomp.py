@@ -28,13 +28,14 @@ and a constant k. The program, n calls blocked (x86-64: 2n + 7 instructions, arm
 
 so every path ends in a return, every jump skips forward over one instruction at most, and no call of
 the native ABI but the blocked ones is touched. It is installed with `seccomp(SET_MODE_FILTER, TSYNC)`:
-every thread of the process gets it at once (the student's process is forked with one thread, but a
-library's threads started before the filter would otherwise keep none), and it is inherited by every
-child, across `execve`. It cannot be removed: a process may only add filters, the kernel runs them all
-and the most restrictive answer wins (ERRNO before ALLOW). Installing one needs no privilege once the
-process has no_new_privs (`runner` sets it before). On any other machine than x86-64 and arm64 (or a
-32-bit Python), whose numbers this module does not know, or on a kernel without seccomp filters,
-nothing is installed and `available()` says so (the grader reports it).
+every thread of the process gets it at once. The student's process is forked with one thread (counted in
+both modes, with numpy, numba and the course loaded), but a library's thread started before the filter
+would otherwise keep none. The filter is inherited by every child, across `execve`, and cannot be
+removed: a process may only add filters, the kernel runs them all and the most restrictive answer wins
+(ERRNO before ALLOW). Installing one needs no privilege once the process has no_new_privs (`runner` sets
+it before). On any other machine than x86-64 and arm64 (or a 32-bit Python), whose numbers this module
+does not know, or on a kernel without seccomp filters, nothing is installed and `available()` says so
+(the grader reports it).
 """
 
 from __future__ import annotations
