@@ -519,3 +519,88 @@ print(open("/proc/self/status").read())
 """
     status = subprocess.run([sys.executable, "-c", unknown], capture_output=True, text=True, timeout=60)
     assert "\nSeccomp:\t0\n" in status.stdout, status.stderr
+
+
+# Kernel code the course never uses, each a frequent way to a privilege escalation: an io_uring ring,
+# a performance counter on itself (kernel.perf_event_paranoid 2 allows it), and namespaces of its own
+# (in a new user namespace, every capability: over a network namespace of its own, nf_tables), made
+# with unshare, clone or clone3, in a child (a namespace changes the process that makes it). Each
+# returns a descriptor or a child for "made", else -errno.
+KERNEL_CODE = """
+import ctypes, os, platform, struct
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = L = ctypes.c_long
+IO_URING_SETUP, PERF_EVENT_OPEN, UNSHARE, CLONE, CLONE3 = {
+    "x86_64": (425, 298, 272, 56, 435), "aarch64": (425, 241, 97, 220, 435)
+}[platform.machine()]
+NEWUSER, NEWNET, SIGCHLD = 0x10000000, 0x40000000, 17
+
+def call(*args):
+    result = libc.syscall(*(L(a) if isinstance(a, int) else a for a in args))
+    return "made" if result >= 0 else -ctypes.get_errno()
+
+def child(result):
+    if result == 0:  # in the child: its user namespace made
+        os._exit(0)
+    if result < 0:
+        return -ctypes.get_errno()
+    os.waitpid(result, 0)
+    return "made"
+
+def unshare():
+    pid = os.fork()
+    if pid == 0:
+        made = call(UNSHARE, NEWUSER | NEWNET)
+        os._exit(0 if made == "made" else -made)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return -code if code else "made"
+
+def fc_param_count(h, w, c, u):
+    counter = bytearray(128)
+    struct.pack_into("=IIQ", counter, 0, 1, 128, 0)  # PERF_TYPE_SOFTWARE, its size, CPU clock
+    struct.pack_into("=Q", counter, 40, 1 << 5 | 1 << 6)  # no kernel, no hypervisor
+    clone3 = struct.pack("=11Q", NEWUSER, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0)  # struct clone_args
+    return {
+        "io_uring_setup": call(IO_URING_SETUP, 4, ctypes.create_string_buffer(120)),
+        "perf_event_open": call(PERF_EVENT_OPEN, ctypes.create_string_buffer(bytes(counter)), 0, -1, -1, 0),
+        "unshare": unshare(),
+        "clone": child(libc.syscall(L(CLONE), L(NEWUSER | SIGCHLD), L(0), L(0), L(0), L(0))),
+        "clone3": child(libc.syscall(L(CLONE3), ctypes.create_string_buffer(clone3), L(len(clone3)))),
+    }
+"""
+
+
+@pytest.mark.skipif(not seccomp.available(), reason="no seccomp filter for this machine or kernel")
+@pytest.mark.parametrize("mode", MODES)
+def test_kernel_code_the_course_never_uses_is_refused(mode):
+    run, _ = _run(KERNEL_CODE, mode)
+    refused = {"io_uring_setup": -errno.EPERM, "perf_event_open": -errno.EPERM, "unshare": -errno.EPERM}
+    refused |= {"clone": -errno.EPERM, "clone3": -errno.ENOSYS}
+    assert run.status == "exited 0" and run.outcomes[0].output == refused, run
+
+
+# What the filter must leave alone: threads (the C library tries clone3, refused with ENOSYS, then
+# clone), a Python program started with subprocess, fork, posix_spawn.
+THREADS_AND_PROCESSES = """
+import concurrent.futures, os, subprocess, sys, threading
+def fc_param_count(h, w, c, u):
+    found = []
+    thread = threading.Thread(target=lambda: found.append(h * w))
+    thread.start()
+    thread.join()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        squares = list(pool.map(lambda n: n * n, range(4)))
+    program = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(3)
+    forked = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    spawned = os.waitstatus_to_exitcode(os.waitpid(os.posix_spawn("/bin/true", ["true"], {}), 0)[1])
+    return [found, squares, program.stdout.strip(), forked, spawned]
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_threads_and_processes_still_start(mode):
+    run, _ = _run(THREADS_AND_PROCESSES, mode)
+    assert run.status == "exited 0" and run.outcomes[0].output == [[224 * 224], [0, 1, 4, 9], "42", 3, 0], run

@@ -6,12 +6,12 @@ it ends with `os._exit`. Steps: limits (memory, processes, file size), reference
 dropped (another uid when run as root and one can run the Python; no capabilities in any case), the
 process confined with Landlock (`confine`: it reads no course source, no submission, no gradebook;
 writes only its working directory; signals nobody outside) and a system-call filter (`seccomp`: no
-keyrings), `os._exit` and friends made to raise, print capped; then the setup cell, the top-level
-definitions of the other exercise cells (only inert statements, see `inert`), this exercise's own cell
-in full; then "ready" (or "fatal"), one reply per case the relay asks for, and "done", each as an
-8-byte length and a frame. Student code runs in this same process and can write to the replies pipe
-itself: the relay takes one reply per request and judges nothing; everything is judged outside, by the
-grader.
+keyrings, io_uring, perf events or namespaces), `os._exit` and friends made to raise, print capped; then
+the setup cell, the top-level definitions of the other exercise cells (only inert statements, see
+`inert`), this exercise's own cell in full; then "ready" (or "fatal"), one reply per case the relay asks
+for, and "done", each as an 8-byte length and a frame. Student code runs in this same process and can
+write to the replies pipe itself: the relay takes one reply per request and judges nothing; everything
+is judged outside, by the grader.
 """
 
 from __future__ import annotations
