@@ -147,6 +147,29 @@ def test_a_set_of_option_names_is_told_to_be_a_list():
     assert result.status == "failed" and "a set; return a list" in result.cases[0].message, str(result)
 
 
+class _EqualToAnything(str):
+    """A string that says it equals every other one: a check must read its text, not trust its __eq__."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("question", CHOICES)
+def test_a_string_that_claims_to_equal_anything_is_judged_by_its_text(question):
+    """The grader's sandbox sends a plain str back, so the check in the notebook must judge one too:
+    otherwise `check` says passed where `course grade` gives 0."""
+    lying = _EqualToAnything("no_such_option")
+    for answer in [lying, *([[lying]] if EXERCISES[question].several else [])]:
+        result = check(question, answering(answer))
+        assert result.status == "failed", str(result)
+        assert "'no_such_option' is not an option" in result.cases[0].message, str(result)
+
+
 def test_a_single_choice_explains_the_chosen_wrong_option_only():
     q = ChoiceQuestion(
         "q_c",

@@ -271,7 +271,8 @@ def _library_file(filename: str) -> bool:
 
 def plain(value: Any, depth: int = 0) -> Any:
     """A copy of `value` made only of plain data: base-class numpy arrays (never a subclass, which
-    could lie about equality), Python numbers, strings, None, and tuples/lists/dicts of those."""
+    could lie about equality), Python numbers, strings (never a subclass either), None, and
+    tuples/lists/dicts of those."""
     if depth > 8:
         raise TypeError("the value is nested too deeply")
     if isinstance(value, (bool, np.bool_)):
@@ -280,8 +281,10 @@ def plain(value: Any, depth: int = 0) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value)
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):
+        return str.__str__(value)  # an exact str, whatever a subclass's __eq__ or __str__ would say
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"an array of dtype {value.dtype}; expected numbers")
@@ -291,7 +294,7 @@ def plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [plain(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+        return {str.__str__(str(k)): plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):
         raise TypeError(f"a {type(value).__name__}; return a list (or a tuple) instead")
     raise TypeError(f"a {type(value).__name__}; expected numbers, arrays, or tuples of them")
