@@ -122,6 +122,18 @@ def test_a_number_question_takes_an_int_or_an_equal_float_and_nothing_else(quest
         assert result.status == "failed" and words in result.cases[0].message, (bad, str(result))
 
 
+@pytest.mark.parametrize("question", NUMBERS)
+def test_an_int_too_large_for_a_float_is_wrong_with_the_reasoning_not_a_crash(question):
+    """10 ** 400 is a finite number, but no float: the judge must say it is not right (and why to look
+    again), not crash into the net's "not a valid answer" with all 401 digits printed."""
+    reasoning = EXERCISES[question].reasoning
+    for huge in (10**400, -(10**400)):
+        result = check(question, answering(huge))
+        message = result.cases[0].message
+        assert result.status == "failed" and "is not right" in message, str(result)
+        assert reasoning in message and len(message) < 200 + len(reasoning), message
+
+
 # --- the two kinds, on questions built here (so they are tested whatever the notebooks ask) ---------
 
 

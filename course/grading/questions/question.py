@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -100,6 +101,8 @@ class NumberQuestion(Question):
     def judge(self, case, output):
         if isinstance(output, bool) or not isinstance(output, (int, float)):
             return self.wrong(f"your answer should be a number, got {_describe(output)}")
+        if isinstance(output, int) and abs(output) > sys.float_info.max:  # math.isfinite would overflow
+            return self.wrong("your answer, an int with more than 300 digits, is not right")
         if not math.isfinite(output):
             return self.wrong(f"your answer should be a finite number, got {output!r}")
         if self._close(output):
