@@ -6,7 +6,9 @@ a question from a submitted notebook like any other exercise."""
 from __future__ import annotations
 
 import csv
+import json
 import re
+from pathlib import Path
 
 import pytest
 from corpus import questions as corpus_questions
@@ -18,6 +20,7 @@ from course.grader.sandbox.run import Limits
 from course.grading import EXERCISES, check, fallback
 from course.grading.questions import ChoiceQuestion, NumberQuestion, Question
 
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 QUESTIONS = sorted(e.id for e in EXERCISES.values() if isinstance(e, Question))
 NUMBERS = [q for q in QUESTIONS if isinstance(EXERCISES[q], NumberQuestion)]
 CHOICES = [q for q in QUESTIONS if isinstance(EXERCISES[q], ChoiceQuestion)]
@@ -236,6 +239,48 @@ def test_a_question_that_would_mislead_cannot_be_built(build, words):
 
 def test_reasoning_that_mentions_other_numbers_is_allowed():
     NumberQuestion("q_x", "nb", "t", "p", 11, "start at 1 and add 2 per layer; 110 is not it, nor 1.1")
+
+
+# --- what the notebooks ask ------------------------------------------------------------------------
+
+
+def question_text(question_id: str) -> str:
+    """The markdown cell of the solution notebook that asks the question (its heading and text)."""
+    path = SOLUTIONS / f"{EXERCISES[question_id].notebook}.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    heading = f"### Question `{question_id}`"
+    (text,) = [
+        "".join(cell["source"])
+        for cell in cells
+        if cell["cell_type"] == "markdown" and heading in "".join(cell["source"])
+    ]
+    return text
+
+
+def test_the_boxes_of_the_nms_chain_exist_and_give_its_answer():
+    """The chain's IoUs must be those of real boxes. IoU(A, B) > 0.5 and IoU(B, C) > 0.5 force A and C
+    to overlap (A and C each cover more than half of B), so the text gives the boxes; with them, greedy
+    NMS (written here afresh) keeps the answer's count, and the IoUs the text states are theirs."""
+    text = question_text("q_nms_chain")
+    stated = re.findall(r"([ABC]) = \(([^)]*)\)\s+with score (\d+(?:\.\d+)?)", text)
+    assert [name for name, _, _ in stated] == ["A", "B", "C"], text
+    boxes = {name: [float(v) for v in box.split(",")] for name, box, _ in stated}
+    scores = {name: float(score) for name, _, score in stated}
+
+    def iou(a, b):
+        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+        return inter / (area - inter)
+
+    assert iou(boxes["A"], boxes["B"]) == iou(boxes["B"], boxes["C"]) == pytest.approx(0.6)
+    assert iou(boxes["A"], boxes["C"]) == pytest.approx(1 / 3)
+    assert re.search(r"IoU\s+0\.6\b", text) and re.search(r"IoU\s+1/3\b", text)
+    assert "`iou_threshold=0.5`" in text
+    kept = []
+    for name in sorted(boxes, key=lambda n: -scores[n]):
+        if all(iou(boxes[name], boxes[k]) <= 0.5 for k in kept):
+            kept.append(name)
+    assert len(kept) == corpus_questions.ANSWERS["q_nms_chain"] == EXERCISES["q_nms_chain"].answer
 
 
 # --- end to end through `course grade` -------------------------------------------------------------

@@ -49,7 +49,7 @@ ANSWERS = {
     "q_upsample_gradient": 2 * 2,  # each input pixel feeds a 2 x 2 block of outputs of gradient 1
     "q_mean_iou_all_background": (0.96 / 1.0 + 10 * 0.0) / 11,  # background IoU 0.96, digits 0
     "q_iou_thin_box_shifted": 40 / (80 + 80 - 40),  # overlap 2 x 20 = 40, each box 4 x 20 = 80
-    "q_nms_chain": 2,  # A kept, B suppressed by A, C kept (only B overlapped it)
+    "q_nms_chain": 2,  # A kept, B suppressed by A (IoU 0.6), C kept (IoU 1/3 with A; B was not kept)
     "q_frame_budget_ms": 40.0,  # 1 / 25 s = 0.04 s
 }
 

@@ -75,7 +75,8 @@ QUESTIONS = [
             "a box that was suppressed suppresses nothing."
         ),
         mistakes={
-            1: "B was suppressed by A, so B suppresses nothing: C overlaps only B, and is kept",
+            1: "B was suppressed by A, so B suppresses nothing; C is compared with A alone, the only box "
+            "kept before it, and overlaps it by less than the threshold: C is kept",
             3: "B overlaps A, which scores higher and was kept first, by more than the threshold: B goes",
         },
     ),
