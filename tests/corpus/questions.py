@@ -132,6 +132,7 @@ MISTAKES = {
     "q_cost_of_an_output": {
         "no_half": 0.04 + 0.01 + 0.01,
         "mean_of_the_squares": (0.04 + 0.01 + 0.01) / 3,
+        "true_class_term_alone": 0.5 * (0.8 - 1) ** 2,  # the same number as the mean, by chance
         "absolute_values": 0.5 * (0.2 + 0.1 + 0.1),
         "halved_mean": 0.5 * (0.04 + 0.01 + 0.01) / 3,
     },
@@ -216,9 +217,15 @@ def _written_differently(answer):
     return sorted(answer, reverse=True) if isinstance(answer, set) else answer
 
 
+# wrong answers that a second mistake gives too, equal by chance to a hinted number: the hint keyed to
+# it must name that mistake as well (in these words), not only the one it was written for
+SHARED_MISTAKES = [
+    ("q_cost_of_an_output", 0.5 * (0.8 - 1) ** 2, "the square of the true class's difference alone"),
+]
+
 CORRECT = {question_id: [_answer(_written_differently(answer))] for question_id, answer in ANSWERS.items()}
 BUGGY = [
     (question_id, _answer(value), words)
     for question_id in ANSWERS
     for value, words in _wrong_answers(EXERCISES[question_id])
-]
+] + [(question_id, _answer(value), words) for question_id, value, words in SHARED_MISTAKES]

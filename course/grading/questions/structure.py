@@ -126,7 +126,8 @@ QUESTIONS = [
         ),
         mistakes={
             0.06: "the 1/2 is missing",
-            0.02: "that is the mean of the squares; J sums them and halves the sum",
+            0.02: "that is the mean of the three squares, or half the square of the true class's difference "
+            "alone; J adds the squares of every output (also where y is 0) and halves the sum",
             0.2: "the differences must be squared, not taken as absolute values",
             0.01: "J halves the sum of the squares; it does not average them",
         },
