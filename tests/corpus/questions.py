@@ -124,6 +124,7 @@ MISTAKES = {
         "adds_the_window_sizes": 5 + 2 + 5,
         "no_pooling": 1 + (5 - 1) + (5 - 1),
         "pooling_at_stride_one": 1 + (5 - 1) + (2 - 1) + (5 - 1),  # at stride 1 each layer adds k - 1
+        "no_first_convolution": (5 - 1) * 2 + 2,  # backwards through the last conv and the pooling only
     },
     "q_probability_of_a_guess": {
         "the_whole_total": 1.0,  # one class given all of the probabilities' total
@@ -221,6 +222,7 @@ def _written_differently(answer):
 # it must name that mistake as well (in these words), not only the one it was written for
 SHARED_MISTAKES = [
     ("q_cost_of_an_output", 0.5 * (0.8 - 1) ** 2, "the square of the true class's difference alone"),
+    ("q_receptive_field_of_lenet", (5 - 1) * 2 + 2, "or the first convolution was"),
 ]
 
 CORRECT = {question_id: [_answer(_written_differently(answer))] for question_id, answer in ANSWERS.items()}

@@ -74,8 +74,9 @@ QUESTIONS = [
             5 + 2 + 5: "adding the window sizes forgets that the pooling's stride spreads the second "
             "convolution's window over twice as many input pixels",
             9: "9 = 5 + 5 - 1 stacks the two convolutions as if there were no pooling between them",
-            10: "the pooling's stride was left out: after a stride-2 layer, each step of the layer above "
-            "covers 2 input pixels",
+            10: "the pooling's stride was left out (after a stride-2 layer, each step of the layer above "
+            "covers 2 input pixels), or the first convolution was: the field reaches through all three "
+            "layers down to the input",
         },
     ),
     ChoiceQuestion(
