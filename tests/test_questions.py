@@ -257,6 +257,17 @@ def question_text(question_id: str) -> str:
     return text
 
 
+@pytest.mark.parametrize("question", [q for q in NUMBERS if not float(EXERCISES[q].answer).is_integer()])
+def test_a_question_whose_answer_is_no_whole_number_says_how_close_counts(question):
+    """A student who rounds (0.09 for 0.0873) must know beforehand how many decimals the check wants: the
+    text states the tolerance the question uses, as "within <tolerance> of the right value"."""
+    exercise = EXERCISES[question]
+    tolerance = exercise.rtol * max(abs(exercise.answer), 1.0)
+    written = "a millionth" if tolerance == pytest.approx(1e-6) else f"{tolerance:g}"
+    text = " ".join(question_text(question).split())
+    assert f"within {written} of the right value" in text, text
+
+
 def test_the_boxes_of_the_nms_chain_exist_and_give_its_answer():
     """The chain's IoUs must be those of real boxes. IoU(A, B) > 0.5 and IoU(B, C) > 0.5 force A and C
     to overlap (A and C each cover more than half of B), so the text gives the boxes; with them, greedy
