@@ -174,6 +174,29 @@ class _EqualToAnything(str):
     __hash__ = str.__hash__
 
 
+class _FloatThatRaises(float):
+    def __float__(self):
+        raise RuntimeError("no float for you")
+
+
+class _IntThatRaises(int):
+    def __int__(self):
+        raise RuntimeError("no int for you")
+
+    __index__ = __int__
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_a_number_that_raises_when_read_fails_the_check_instead_of_crashing_it(question):
+    """Reading the returned value runs the student's code too (a subclass's __float__): what it raises is
+    the answer's verdict, as in the sandboxed grader, not a traceback out of `check`."""
+    for answer in (_FloatThatRaises(4.0), _IntThatRaises(4)):
+        result = check(question, answering(answer))
+        message = result.cases[0].message
+        assert result.status == "failed", message
+        assert "unusable value: reading it raised RuntimeError" in message, message
+
+
 @pytest.mark.parametrize("question", CHOICES)
 def test_a_string_that_claims_to_equal_anything_is_judged_by_its_text(question):
     """The grader's sandbox sends a plain str back, so the check in the notebook must judge one too:

@@ -207,6 +207,8 @@ def _call(fn: Callable, case_args: tuple, case_kwargs: dict, fresh: bool = True)
         return Outcome(output=plain(output), modified=modified), output
     except TypeError as error:
         return Outcome(error=f"returned an unusable value: {error}"), None
+    except Exception as error:  # noqa: BLE001 - reading the value ran the student's code (a __float__)
+        return Outcome(error=f"returned an unusable value: reading it raised {describe_error(error)}"), None
 
 
 def _sharing_arguments(output: Any, args: tuple, kwargs: dict, depth: int = 0) -> list[int | str]:
@@ -352,7 +354,7 @@ def _same_plain(returned: Any, copied: Any) -> bool:
     """True when the object a call returned still holds what was copied from it right after the call."""
     try:
         now = plain(returned)
-    except TypeError:
+    except Exception:  # noqa: BLE001 - unreadable now (a TypeError, or the value's own code raised)
         return False
     return _equal_plain(now, copied)
 
