@@ -181,6 +181,7 @@ MISTAKES = {
     },
     "q_iou_thin_box_shifted": {
         "over_one_box": 40 / 80,
+        "intersection_counted_twice": 40 / (80 + 80),  # the two areas added, the overlap not subtracted
     },
     "q_nms_chain": {
         "suppressed_box_suppresses": 1,  # B, suppressed by A, also removes C

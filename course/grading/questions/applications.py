@@ -62,6 +62,8 @@ QUESTIONS = [
         mistakes={
             0.5: "that is the intersection over the area of one box; the union is both areas minus the "
             "intersection, which is larger",
+            0.25: "that divides by the sum of the two areas, which counts the part the boxes share twice: "
+            "the union is that sum minus the intersection",
         },
     ),
     NumberQuestion(
