@@ -156,6 +156,7 @@ MISTAKES = {
         "every_input_pixel": 28 * 28,
         "the_kernel_entries": 5 * 5,
         "one_use": 1,
+        "forgets_the_plus_one": (28 - 5) ** 2,  # 23 x 23 output positions
     },
     "q_matrix_weight_entries": {
         "every_entry": (3 * 3) * (5 * 5),

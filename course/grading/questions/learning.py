@@ -63,6 +63,8 @@ QUESTIONS = [
             "corner of a window: one per output position",
             25: "25 is the number of kernel entries; the sum runs over the output positions",
             1: "the kernel is shared by every position, so each weight collects a product from every output",
+            529: "529 = 23 x 23 forgets the + 1: a kernel can start at every row from 0 to H - K, both "
+            "included, and likewise along the columns",
         },
     ),
     ChoiceQuestion(
