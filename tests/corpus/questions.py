@@ -146,6 +146,7 @@ MISTAKES = {
         "one_per_entry": 3 * 4,
         "one_sided": 3 * 4 + 1,
         "adds_the_axes": 3 + 4,
+        "also_f_of_x": 2 * 3 * 4 + 1,  # f(x) as well, which only a one-sided difference needs
     },
     "q_dense_gradient_zeros": {
         "a_row": 4,  # a row of dJ/dw has one entry per input

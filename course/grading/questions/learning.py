@@ -28,6 +28,8 @@ QUESTIONS = [
             13: "13 = 12 + 1 is the one-sided difference, which also needs f(x); the central one needs "
             "two calls per entry and never f(x)",
             7: "7 = 3 + 4 adds the sizes of the two axes: the array has rows x columns entries",
+            25: "25 also counts a call of f(x); the central difference never needs it, only f on both "
+            "sides of each entry",
         },
     ),
     NumberQuestion(
