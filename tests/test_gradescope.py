@@ -24,9 +24,11 @@ from course.cli import main
 from course.grader import gradescope
 from course.grader.autograder import Assignment, pins
 from course.grader.bench_gradescope import Harness
-from course.grader.sandbox.run import drop_to
+from course.grader.sandbox.run import ExerciseRun, drop_to
 from course.grader.student import StudentGrade
+from course.grader.verdict import verdict
 from course.grading import EXERCISES
+from course.grading.exercise import Outcome
 from course.grading.result import CaseResult, CheckResult
 
 SCHEMA = json.loads((Path(__file__).parent / "fixtures" / "gradescope_results.schema.json").read_text())
@@ -237,6 +239,27 @@ def test_visible_and_hidden_tests_split_the_exercise_score_by_case_weight():
     assert (hidden["score"], hidden["max_score"], hidden["visibility"]) == (0.0, 2.0, "hidden")
     assert visible["status"] == "failed" and "[hidden]" not in visible["output"]
     assert results["score"] == 1.5 and "seed" not in json.dumps(results)
+
+
+def test_what_the_code_printed_on_hidden_cases_is_not_in_the_visible_test():
+    """A function that prints its arguments (on purpose, only those of cases it does not know) would
+    show every hidden case's input in the visible test's output, before the hidden tests are visible:
+    what the code printed is told with the hidden cases."""
+    exercise = EXERCISES["conv_output_size"]
+    cases = gradescope.cases_for(exercise, 5)
+    hidden = [case for case in cases if case.hidden]
+    printed = "".join(f"HIDDEN {case.args}\n" for case in hidden)
+    run = ExerciseRun(exercise.id, "exited 0", [Outcome(output=-1) for _ in cases], printed=printed)
+    result = verdict(exercise, cases, run, timeout=10.0)
+    assert "HIDDEN" in result.message  # what `course grade`'s report shows, after grading
+    assignment = Assignment((exercise.id,), "02_components", "visible", "after_due_date")
+    results = gradescope.results_json(StudentGrade("s", {exercise.id: result}), assignment)
+    jsonschema.validate(results, SCHEMA)
+    seen = [t for t in results["tests"] if t["visibility"] == "visible"]
+    assert seen and not any("HIDDEN" in t["output"] for t in seen), seen
+    assert "HIDDEN" not in results["output"]
+    later = [t for t in results["tests"] if t["visibility"] == "after_due_date"]
+    assert [printed.splitlines()[0] in t["output"] for t in later] == [True]
 
 
 def test_make_autograder_states_its_pins_and_the_command_line_tells_the_instructor_what_it_built(

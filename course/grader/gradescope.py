@@ -31,6 +31,7 @@ from course.grader.overrides import error_text, points_option
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, drop_to, isolation
 from course.grader.secret import BadSecret, read_secret, student_seed
 from course.grader.student import StudentGrade, grade_student
+from course.grader.verdict import PRINTED_NOTE
 from course.grading import EXERCISES, cases_for
 from course.grading.result import CheckResult
 
@@ -104,7 +105,9 @@ def results_json(grade: StudentGrade, assignment: Assignment, seconds: float = 0
 
 def _part(result: CheckResult, hidden: bool) -> CheckResult | None:
     """The visible (or hidden) cases of a result as a result of their own, out of their share of the
-    points; a whole-exercise verdict without cases goes to the visible part only."""
+    points; a whole-exercise verdict without cases goes to the visible part only. What the student's
+    code printed (on every case, hidden ones too: it could quote their inputs) is told with the hidden
+    cases when there are any."""
     if not result.cases:
         return None if hidden else result
     cases = [c for c in result.cases if c.hidden == hidden]
@@ -114,9 +117,22 @@ def _part(result: CheckResult, hidden: bool) -> CheckResult | None:
     earned, possible = sum(c.score for c in cases), sum(c.max_score for c in cases)
     status = "passed" if earned >= possible else "partial" if earned > 0 else "failed"
     score = round(result.max_score * earned / weight, 4)
-    message = result.message if not hidden else ""
+    message = _message(result, hidden)
     maximum = round(result.max_score * possible / weight, 4)
     return replace(result, score=score, max_score=maximum, status=status, cases=cases, message=message)
+
+
+def _message(result: CheckResult, hidden: bool) -> str:
+    """The exercise's message for its visible (or hidden) test: all of it for the visible test of an
+    exercise without hidden cases; otherwise the note on what the code printed (and anything after
+    it) goes to the hidden test only, and the visible test says where it is."""
+    if not any(c.hidden for c in result.cases):
+        return "" if hidden else result.message
+    before, marker, printed = result.message.partition(PRINTED_NOTE)
+    if hidden:
+        return marker + printed
+    where = "what your code printed is shown in the test of the hidden cases" if marker else ""
+    return "\n".join(m for m in (before.rstrip("\n"), where) if m)
 
 
 def hidden_seed(root: Path, secret: bytes, per: str) -> int:

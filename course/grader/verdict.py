@@ -18,12 +18,14 @@ from course.grading import not_attempted, summarize
 from course.grading.exercise import Case, Exercise, Outcome
 from course.grading.result import CheckResult
 
-__all__ = ["verdict"]
+__all__ = ["PRINTED_NOTE", "verdict"]
 
 _SHORT = reprlib.Repr()  # bounded reprs of what a student's function returned
 _SHORT.maxlevel, _SHORT.maxtuple, _SHORT.maxlist, _SHORT.maxdict = 3, 4, 4, 4
 _SHORT.maxstring, _SHORT.maxlong, _SHORT.maxother = 40, 40, 60
 PRINTED = 300  # characters of what the student's code printed, shown when the exercise was not passed
+# the note that quotes what the student's code printed, on every case (hidden ones too), last in the message
+PRINTED_NOTE = "your code printed (the start of it):"
 MAX_MESSAGE = 4000  # characters of a case's message: a judge may quote what was returned (16 MB of it)
 
 
@@ -66,7 +68,7 @@ def verdict(
     ended = any(o is None for o in run.outcomes) or run.status in ("memory", "processes")
     notes = [*run.notes, _ending(run, timeout)] if ended else list(run.notes)
     if run.printed.strip() and result.status not in ("passed", "not attempted"):
-        notes.append("your code printed (the start of it):\n" + run.printed[:PRINTED].rstrip())
+        notes.append(f"{PRINTED_NOTE}\n" + run.printed[:PRINTED].rstrip())
     if notes and result.status != "not attempted":
         result = replace(result, message="\n".join(n for n in [result.message, *notes] if n))
     return result
