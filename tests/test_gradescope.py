@@ -241,6 +241,28 @@ def test_visible_and_hidden_tests_split_the_exercise_score_by_case_weight():
     assert results["score"] == 1.5 and "seed" not in json.dumps(results)
 
 
+@pytest.mark.parametrize("points", [1.0, 0.7, 2.0, 3.0])
+def test_the_tests_of_a_submission_add_up_to_its_score(points):
+    """Gradescope shows `score` beside the tests it sums: each part rounded on its own (1 of 3 visible
+    and 1 of 3 hidden cases of a 1-point exercise: 0.1667 + 0.1667) must still add up to the exercise's
+    score (0.3333), its points possible too."""
+    for earned in range(7):
+        cases = [CaseResult(f"c{i}", float(i < earned), 1.0, hidden=i % 2 == 1) for i in range(6)]
+        score = _exercise_score(points, earned, 6)
+        result = CheckResult("conv2d", "convolution", score, points, "partial", cases)
+        assignment = Assignment(("conv2d",), "02_components", "visible", "after_due_date")
+        results = gradescope.results_json(StudentGrade("s", {"conv2d": result}), assignment)
+        tests = results["tests"]
+        assert round(sum(t["score"] for t in tests), 9) == results["score"] == score, (earned, tests)
+        assert round(sum(t["max_score"] for t in tests), 9) == points
+        assert all(0 <= t["score"] <= t["max_score"] for t in tests)
+
+
+def _exercise_score(points: float, earned: int, cases: int) -> float:
+    """The exercise's score as `course.grading.summarize` computes it."""
+    return round(points * earned / cases, 4)
+
+
 def test_what_the_code_printed_on_hidden_cases_is_not_in_the_visible_test():
     """A function that prints its arguments (on purpose, only those of cases it does not know) would
     show every hidden case's input in the visible test's output, before the hidden tests are visible:

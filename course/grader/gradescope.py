@@ -33,7 +33,7 @@ from course.grader.secret import BadSecret, read_secret, student_seed
 from course.grader.student import StudentGrade, grade_student
 from course.grader.verdict import PRINTED_NOTE
 from course.grading import EXERCISES, cases_for
-from course.grading.result import CheckResult
+from course.grading.result import CaseResult, CheckResult
 
 __all__ = ["add_arguments", "grade_submission", "hidden_seed", "results_json", "run"]
 
@@ -105,21 +105,32 @@ def results_json(grade: StudentGrade, assignment: Assignment, seconds: float = 0
 
 def _part(result: CheckResult, hidden: bool) -> CheckResult | None:
     """The visible (or hidden) cases of a result as a result of their own, out of their share of the
-    points; a whole-exercise verdict without cases goes to the visible part only. What the student's
-    code printed (on every case, hidden ones too: it could quote their inputs) is told with the hidden
-    cases when there are any."""
+    points; a whole-exercise verdict without cases goes to the visible part only. The hidden part is
+    what the visible part leaves of the exercise's score and points, so that the two tests add up to
+    them exactly (each share rounded on its own would not: 0.1667 + 0.1667 for a score of 0.3333).
+    What the student's code printed (on every case, hidden ones too: it could quote their inputs) is
+    told with the hidden cases when there are any."""
     if not result.cases:
         return None if hidden else result
     cases = [c for c in result.cases if c.hidden == hidden]
     if not cases:
         return None
-    weight = sum(c.max_score for c in result.cases)
     earned, possible = sum(c.score for c in cases), sum(c.max_score for c in cases)
     status = "passed" if earned >= possible else "partial" if earned > 0 else "failed"
-    score = round(result.max_score * earned / weight, 4)
+    score, maximum = _share(result, [c for c in result.cases if not c.hidden])
+    if hidden:
+        maximum = round(result.max_score - maximum, 4)
+        score = min(max(round(result.score - score, 4), 0.0), maximum)
     message = _message(result, hidden)
-    maximum = round(result.max_score * possible / weight, 4)
     return replace(result, score=score, max_score=maximum, status=status, cases=cases, message=message)
+
+
+def _share(result: CheckResult, cases: list[CaseResult]) -> tuple[float, float]:
+    """The points `cases` earned of the exercise's, and the points they could, each rounded as the
+    exercise's score is (`course.grading.summarize`)."""
+    weight = sum(c.max_score for c in result.cases)
+    earned, possible = sum(c.score for c in cases), sum(c.max_score for c in cases)
+    return round(result.max_score * earned / weight, 4), round(result.max_score * possible / weight, 4)
 
 
 def _message(result: CheckResult, hidden: bool) -> str:
