@@ -314,6 +314,25 @@ def test_grades_csv_marks_excused_exercises_and_canvas_csv_follows_its_import_la
     assert canvas_csv([formula], "CNN", 1.0)[0].splitlines()[2].startswith("'=HYPERLINK(1),,,'=HYPERLINK(1)")
 
 
+def test_points_of_100_or_more_keep_their_decimals_so_the_parts_add_up_to_the_total():
+    """With a points table of 100 points or more, a total such as 105.5556 (50 + 55.5556, 5 of 9 cases
+    of a 100-point exercise) was written with 6 significant digits, 105.556: grades.csv's columns no
+    longer added up to its total, and the report said another number than the exercise lines."""
+    part = _result(score=55.5556, points=100.0)
+    alice = _final("alice", {"conv2d": part, "iou": _result("iou", 50.0, 50.0)})
+    row = list(csv.reader(gradebook_csv([alice], ["conv2d", "iou"]).splitlines()))[1]
+    assert row == ["alice", "55.5556", "50", "105.5556"]
+    assert float(row[1]) + float(row[2]) == pytest.approx(float(row[3]), abs=1e-9)
+    page = render_report("alice", alice.results.values())
+    assert "Total: 105.5556 / 150 points" in page and "partial, 55.5556 / 100 points" in page
+    assert "50 / 50</td><td>case a" in page  # a case's points, as the exercise's are written
+    sum_ = _final("bob", {"conv2d": _result(score=0.1 + 0.2, points=1000.0 / 3)})
+    assert list(csv.reader(gradebook_csv([sum_], ["conv2d"]).splitlines()))[1] == ["bob", "0.3", "0.3"]
+    assert "Total: 0.3 / 333.3333 points" in render_report("bob", sum_.results.values())
+    rows = list(csv.reader(canvas_csv([alice], "CNN", 1234.5)[0].splitlines()))
+    assert rows[1][-1] == "1234.5" and rows[2][-1] == "868.72"  # 105.5556 of 150, out of 1234.5
+
+
 def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_id():
     """README: "each folder name is looked up in its SIS Login ID, then SIS User ID, then ID columns"; the
     matched row's ids are copied, and a folder the roster lacks is left out and named."""

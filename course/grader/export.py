@@ -23,7 +23,7 @@ from pathlib import Path
 from course.grader.files import student_file_name, write_private
 from course.grader.overrides import Override, apply
 from course.grader.report import render_report
-from course.grading.result import CheckResult
+from course.grading.result import CheckResult, points_text
 
 __all__ = [
     "CANVAS_IDS",
@@ -79,8 +79,8 @@ def gradebook_csv(final: list[FinalGrade], exercises: Iterable[str]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["student", *exercises, "total"])
     for grade in final:
-        points = ["EX" if e in grade.excused else f"{grade.results[e].score:g}" for e in exercises]
-        writer.writerow([_cell(grade.student), *points, f"{grade.total:g}"])
+        points = ["EX" if e in grade.excused else points_text(grade.results[e].score) for e in exercises]
+        writer.writerow([_cell(grade.student), *points, points_text(grade.total)])
     return buffer.getvalue()
 
 
@@ -126,7 +126,7 @@ def canvas_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*CANVAS_IDS, assignment])
-    writer.writerow(["Points Possible", "", "", "", "", f"{full_points:g}"])
+    writer.writerow(["Points Possible", "", "", "", "", points_text(full_points)])
     left_out = {}
     for grade in final:
         score = grade.total * full_points / grade.possible if grade.possible else 0.0
@@ -141,7 +141,7 @@ def canvas_csv(
             continue
         else:
             ids = [by_id[grade.student].get(c, "") for c in CANVAS_IDS]
-        writer.writerow([*map(_cell, ids), f"{round(score, 2):g}"])
+        writer.writerow([*map(_cell, ids), points_text(round(score, 2))])
     return buffer.getvalue(), left_out
 
 

@@ -33,7 +33,7 @@ from course.grader.secret import BadSecret, read_secret, student_seed
 from course.grader.student import StudentGrade, grade_student
 from course.grader.verdict import PRINTED_NOTE
 from course.grading import EXERCISES, cases_for
-from course.grading.result import CaseResult, CheckResult
+from course.grading.result import CaseResult, CheckResult, points_text
 
 __all__ = ["add_arguments", "grade_submission", "hidden_seed", "results_json", "run"]
 
@@ -92,7 +92,8 @@ def results_json(grade: StudentGrade, assignment: Assignment, seconds: float = 0
                 }
             )
     possible = sum(r.max_score for r in grade.results.values())
-    head = f"Graded {len(grade.results)} exercises of {assignment.label}: {grade.total:g}/{possible:g} points"
+    earned = f"{points_text(grade.total)}/{points_text(possible)} points"
+    head = f"Graded {len(grade.results)} exercises of {assignment.label}: {earned}"
     return {
         "score": grade.total,
         "execution_time": round(seconds, 1),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from course.grading import load_points
-from course.grading.result import CheckResult
+from course.grading.result import CheckResult, points_text
 
 __all__ = ["EXCUSED", "HEADER", "Override", "apply", "error_text", "points_option", "read_overrides"]
 
@@ -44,10 +44,10 @@ class Override:
 
     def describe(self, graded: CheckResult) -> str:
         """What it changed, for the summary and the student's report."""
-        was = f"{graded.score:g}/{graded.max_score:g}"
+        was = f"{points_text(graded.score)}/{points_text(graded.max_score)}"
         if self.points is None:
             return f"{self.exercise}: excused by your instructor (was {was}): {self.reason}"
-        now = f"{self.points:g}/{graded.max_score:g}"
+        now = f"{points_text(self.points)}/{points_text(graded.max_score)}"
         return f"{self.exercise}: {now} set by your instructor (was {was}): {self.reason}"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from course.grading.result import CheckResult
+from course.grading.result import CheckResult, points_text
 
 __all__ = ["render_report"]
 
@@ -42,7 +42,7 @@ def render_report(
         f"<title>{e(title or 'Feedback')}: {e(student)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{e(title or 'Feedback')}: {e(student)}</h1>",
-        f"<p><strong>Total: {earned:g} / {possible:g} points</strong></p>",
+        f"<p><strong>Total: {points_text(earned)} / {points_text(possible)} points</strong></p>",
     ]
     notes = [n for n in notes if n]
     if notes:
@@ -62,13 +62,13 @@ def _exercise(result: CheckResult) -> str:
         mark = "passed" if case.passed else "partial" if case.score > 0 else "failed"
         hidden = " (hidden case)" if case.hidden else ""
         message = f"<pre>{e(case.message)}</pre>" if case.message else ""
+        points = f"{points_text(case.score * scale)} / {points_text(case.max_score * scale)}"
         rows.append(
-            f'<tr><td class="points {mark}">{case.score * scale:.3g} / {case.max_score * scale:.3g}</td>'
-            f"<td>{e(case.name)}{hidden}{message}</td></tr>"
+            f'<tr><td class="points {mark}">{points}</td><td>{e(case.name)}{hidden}{message}</td></tr>'
         )
     table = f"<table><tr><th>points</th><th>case</th></tr>{''.join(rows)}</table>" if rows else ""
     message = f"<pre>{e(result.message)}</pre>" if result.message else ""
-    verdict = f"{e(result.status)}, {result.score:g} / {result.max_score:g} points"
+    verdict = f"{e(result.status)}, {points_text(result.score)} / {points_text(result.max_score)} points"
     return (
         f'<section id="{e(result.exercise)}"><h2>{e(result.exercise)}: {e(result.title)} '
         f'&mdash; <span class="{status}">{verdict}</span></h2>{message}{table}</section>'

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from course.grader.export import FinalGrade
 from course.grader.overrides import Override
+from course.grading.result import points_text
 
 __all__ = ["KINDS", "ClassSummary", "shown", "summarize_class"]
 
@@ -64,11 +65,11 @@ class ClassSummary:
 
     def text(self) -> str:
         students = f"{self.students} student{'' if self.students == 1 else 's'}"
-        lines = [f"Graded {students}: mean {self.mean:.2f}/{self.possible:g} points."]
+        lines = [f"Graded {students}: mean {self.mean:.2f}/{points_text(self.possible)} points."]
         lines.append("\nPer exercise (mean points; students who earned any, of those not excused from it):")
         width = max(map(len, self.exercises), default=0)
         for exercise, (mean, points, scored, graded) in self.exercises.items():
-            lines.append(f"  {exercise:{width}}  {mean:5.2f}/{points:g}  {scored}/{graded}")
+            lines.append(f"  {exercise:{width}}  {mean:5.2f}/{points_text(points)}  {scored}/{graded}")
         if self.loose_files:
             count = len(self.loose_files)
             lines.append(f"\nNot graded: files outside any student folder ({count}):")

@@ -9,6 +9,14 @@ from dataclasses import asdict, dataclass, field
 STATUSES = ("passed", "partial", "failed", "not attempted", "error")
 
 
+def points_text(value: float) -> str:
+    """Points as every file of the course writes them: rounded to 4 decimals, as scores are, and written
+    with all of them (no trailing zeros, no exponent): 105.5556, 0.3, 2. (`:g` keeps 6 significant
+    digits: a total of 105.5556 read 105.556, and no longer the sum of its parts.)"""
+    text = f"{round(value, 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 @dataclass(frozen=True)
 class CaseResult:
     """One case of one exercise: `score` out of `max_score`, and a message saying what was wrong."""
@@ -86,4 +94,4 @@ class CheckResult:
 
 
 def _points(score: float, max_score: float) -> str:
-    return f"{round(score, 4):g}/{round(max_score, 4):g} points"
+    return f"{points_text(score)}/{points_text(max_score)} points"
