@@ -26,6 +26,7 @@ from course.grader.overrides import Override, apply, read_overrides
 from course.grader.report import render_report
 from course.grader.sandbox.run import Limits, SandboxPool
 from course.grader.student import grade_student
+from course.grader.summary import summarize_class
 from course.grading import EXERCISES
 from course.grading.result import CaseResult, CheckResult
 
@@ -353,6 +354,24 @@ def test_the_canvas_roster_matches_a_folder_by_its_sis_login_id_sis_user_id_or_i
         ["Wu, Carol", "103", "", "", "A", "2"],
     ]
     assert unknown == {"zed": "not in the Canvas roster"}
+
+
+def test_a_roster_student_without_a_folder_is_named_in_the_summary():
+    """A student of the Canvas roster who handed in nothing has no folder, so no row in canvas.csv:
+    Canvas keeps no grade for them (and by default leaves an ungraded assignment out of the course
+    grade). The instructor is told, with the others left out of canvas.csv."""
+    roster = [
+        {"Student": "Smith, Alice", "ID": "101", "SIS User ID": "s1", "SIS Login ID": "alice"},
+        {"Student": "Jones, Bob", "ID": "102", "SIS User ID": "s2", "SIS Login ID": "bjones"},
+        {"Student": "Wu, Carol", "ID": "103", "SIS User ID": "", "SIS Login ID": ""},
+    ]
+    final = [_final("alice", {"iou": _result("iou", 1.0, 1.0)})]
+    text, left_out = canvas_csv(final, "CNN", 1.0, roster)
+    assert [row[0] for row in list(csv.reader(text.splitlines()))[2:]] == ["Smith, Alice"]
+    missing = "in the Canvas roster, but no student folder is theirs (no grade in Canvas)"
+    assert left_out == {"Jones, Bob (bjones)": missing, "Wu, Carol (103)": missing}
+    summary = summarize_class(final, left_out_of_canvas=left_out).text()
+    assert f"  Jones, Bob (bjones): {missing}: left out of canvas.csv" in summary
 
 
 def test_two_folders_that_name_one_roster_row_are_both_left_out_and_named():

@@ -7,7 +7,8 @@ per student, all with the instructor's overrides applied (the results in OUT/<st
   by ID, SIS User ID or SIS Login ID; without a roster the student folder name goes in `SIS Login ID`.
   With `roster` (the CSV that Canvas's "Export" of the gradebook gives), each folder name is looked
   up in that roster's SIS Login ID, then SIS User ID, then ID columns (a whole column before the next:
-  one student's login may be another's Canvas ID) and the student's row is copied. An
+  one student's login may be another's Canvas ID) and the student's row is copied; a roster student
+  no folder names is left out, and said to be (Canvas gets no grade for them). An
   excused exercise leaves the student's points possible: the Canvas score is scaled to the full points.
 - reports/<student>.html: `course.grader.report`.
 """
@@ -27,6 +28,7 @@ from course.grading.result import CheckResult, points_text
 
 __all__ = [
     "CANVAS_IDS",
+    "NO_FOLDER",
     "FinalGrade",
     "canvas_csv",
     "final_grades",
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 CANVAS_IDS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+NO_FOLDER = "in the Canvas roster, but no student folder is theirs (no grade in Canvas)"
 
 
 @dataclass(frozen=True)
@@ -111,9 +114,9 @@ def canvas_csv(
     full_points: float,
     roster: list[dict[str, str]] | None = None,
 ) -> tuple[str, dict[str, str]]:
-    """canvas.csv's text, and the students left out of it, each with the reason: not in the roster, or
-    a roster row that another student folder names too (which grade Canvas should get is for the
-    instructor to decide)."""
+    """canvas.csv's text, and the students left out of it, each with the reason: not in the roster, a
+    roster row that another student folder names too (which grade Canvas should get is for the
+    instructor to decide), or a roster student no folder names ("Name (login)": nothing handed in)."""
     by_id: dict[str, dict[str, str]] = {}
     for column in ("SIS Login ID", "SIS User ID", "ID"):  # a login first, even another row's Canvas ID
         for row in roster or []:
@@ -142,6 +145,11 @@ def canvas_csv(
         else:
             ids = [by_id[grade.student].get(c, "") for c in CANVAS_IDS]
         writer.writerow([*map(_cell, ids), points_text(round(score, 2))])
+    for row in roster or []:  # no row in canvas.csv, so no grade in Canvas: the instructor is told
+        if id(row) not in folders_of_row:
+            ids = (row.get(column, "").strip() for column in ("SIS Login ID", "SIS User ID", "ID"))
+            name = row.get("Student", "").strip()
+            left_out[f"{name} ({next((i for i in ids if i), 'no id')})"] = NO_FOLDER
     return buffer.getvalue(), left_out
 
 
