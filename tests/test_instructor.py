@@ -20,7 +20,7 @@ from grading_corpus import REPO, write_notebook
 
 from course.cli import main
 from course.grader.attempts import MAX_ATTEMPTS, attempted, candidates, helpers_elsewhere
-from course.grader.export import FinalGrade, canvas_csv, gradebook_csv
+from course.grader.export import FinalGrade, canvas_csv, gradebook_csv, read_roster
 from course.grader.notebook import parse_notebook
 from course.grader.overrides import Override, apply, read_overrides
 from course.grader.report import render_report
@@ -262,6 +262,32 @@ def test_overrides_are_read_with_their_reasons_and_applied_on_top_of_the_graded_
     assert changed["conv2d"].message.startswith("conv2d: 3.5/4 set by your instructor (was 2/4): regrade")
     excused = apply({"iou": _result("iou", 0.0, 1.0)}, overrides[1:])["iou"]
     assert (excused.score, excused.max_score) == (0.0, 0.0) and "excused" in excused.message
+
+
+def test_an_override_or_roster_keeps_a_quoted_line_break_and_a_student_id_that_holds_one(tmp_path):
+    """A CSV cell in quotes may hold a line break (a spreadsheet writes a two-line reason so, and a
+    folder name may hold one): the file was split into lines before the CSV reader saw it, so the
+    reason lost its break and a student id with one named no student; the line of a later error must
+    still be the file's own."""
+    path = tmp_path / "o.csv"
+    path.write_text(
+        'student,exercise,points,reason\nalice,conv2d,3,"regrade:\nsee my email"\n'
+        '"new\nline",iou,excused,"sick\u2028leave"\n',
+        newline="",
+    )
+    table = {e: x.points for e, x in EXERCISES.items()}
+    assert read_overrides(path, {"alice", "new\nline"}, table) == [
+        Override("alice", "conv2d", 3.0, "regrade:\nsee my email"),
+        Override("new\nline", "iou", None, "sick\u2028leave"),
+    ]
+    with path.open("a", newline="") as file:
+        file.write("alice,conv3d,1,x\n")
+    with pytest.raises(ValueError, match="line 6: expected an exercise id"):
+        read_overrides(path, {"alice", "new\nline"}, table)
+    roster = tmp_path / "roster.csv"
+    roster.write_text('Student,ID,SIS User ID,SIS Login ID,Section\n"Smith\u2028Alice",101,s1,alice,A\n')
+    ids = {"ID": "101", "SIS User ID": "s1", "SIS Login ID": "alice", "Section": "A"}
+    assert read_roster(roster) == [{"Student": "Smith\u2028Alice", **ids}]
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,8 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     """The rows of a Canvas gradebook export (its first columns identify each student). Raises
     ValueError when the file lacks Canvas's identifying columns."""
     try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+        # the reader reads the text itself: a quoted line break, or a U+2028 in a name, ends no row
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
     except OSError as error:
         raise ValueError(f"--canvas-roster {path}: cannot be read ({error.strerror})") from None
     except UnicodeDecodeError:

@@ -20,6 +20,7 @@ summary, so that a regrade with another seed keeps them and removing a row undoe
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -63,12 +64,12 @@ def read_overrides(path: Path, students: set[str], max_points: dict[str, float])
             f"overrides file {path}: expected a CSV file ({','.join(HEADER)}), "
             "got a file that is not UTF-8 text"
         ) from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or tuple(c.strip().lower() for c in rows[0]) != HEADER:
-        got = ",".join(rows[0]) if rows else "an empty file"
+    rows = _rows(text)
+    if not rows or tuple(c.strip().lower() for c in rows[0][1]) != HEADER:
+        got = ",".join(rows[0][1]) if rows else "an empty file"
         raise ValueError(f"overrides file {path}: expected the header {','.join(HEADER)}, got {got}")
     overrides, seen = [], set()
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
         where = f"overrides file {path}, line {line}"
@@ -86,6 +87,18 @@ def read_overrides(path: Path, students: set[str], max_points: dict[str, float])
         seen.add((student, exercise))
         overrides.append(Override(student, exercise, _points(points, max_points[exercise], where), reason))
     return overrides
+
+
+def _rows(text: str) -> list[tuple[int, list[str]]]:
+    """The CSV rows of `text`, each with the line of the file it starts on. The reader reads the text
+    itself (not its `splitlines`), so that a quoted cell keeps its line break (a two-line reason, a
+    folder name with one) and only CR and LF end a line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, start = [], 1
+    for row in reader:
+        rows.append((start, row))
+        start = reader.line_num + 1
+    return rows
 
 
 def apply(results: dict[str, CheckResult], overrides: list[Override]) -> dict[str, CheckResult]:
