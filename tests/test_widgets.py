@@ -194,6 +194,29 @@ def test_pooling_router_sends_delta_where_torch_autograd_does(kernel, stride):
         )
 
 
+def cell_colours(ax) -> np.ndarray:
+    """The RGBA colour (R, C, 4) of each cell of a grid drawn by draw_numbers."""
+    return np.asarray(ax.images[0].get_array())
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 1), (3, 2)])
+def test_pooling_router_draws_the_pooled_values_on_the_inputs_colour_scale(mode, kernel, stride):
+    # A pooled value is drawn in the colour its value has on the input grid beside it (the input holds
+    # every integer 0..35, so an average lies between the colours of the integers around it). Before,
+    # the output had a scale of its own, its smallest value white: max 3 x 3 at stride 2 drew 30 white
+    # beside an input where 30 is dark grey.
+    fig = pool_router._draw(mode, kernel, stride, 0, 0)
+    pooled = (F.max_pool2d if mode == "max" else F.avg_pool2d)(pool_router.INPUT, kernel, stride)[0, 0]
+    values = pool_router.INPUT[0, 0]
+    brightness_in = cell_colours(fig.axes[0])[..., :3].mean(axis=-1)
+    brightness_out = cell_colours(fig.axes[1])[..., :3].mean(axis=-1)
+    for (r, c), value in np.ndenumerate(pooled):
+        below = brightness_in[values == np.floor(value)].item()
+        above = brightness_in[values == np.ceil(value)].item()
+        assert above - 1e-9 <= brightness_out[r, c] <= below + 1e-9, f"{mode} output ({r}, {c}) = {value}"
+
+
 # -- detections and playback -------------------------------------------------------------------------
 
 

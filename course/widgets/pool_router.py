@@ -42,13 +42,15 @@ def _draw(mode: str, kernel_size: int, stride: int, row: int, col: int) -> Figur
     digits = 0 if mode == "max" else 2
     fig = new_figure(15, 4.6)
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [6, max(pooled.shape[1], 3), 6, 6]})
-    draw_numbers(axes[0], INPUT[0, 0], cmap="Greys", digits=0, title="input x (6 x 6)")
+    scale = (INPUT.min(), INPUT.max())  # one colour scale for the input and what pooling makes of it
+    draw_numbers(axes[0], INPUT[0, 0], cmap="Greys", digits=0, limits=scale, title="input x (6 x 6)")
     outline(axes[0], row * stride, col * stride, kernel_size, kernel_size)
     draw_numbers(
         axes[1],
         pooled,
         cmap="Greys",
         digits=1,
+        limits=scale,
         title=f"{mode} pool output ({pooled.shape[0]} x {pooled.shape[1]})",
     )
     outline(axes[1], row, col, 1, 1)
