@@ -28,6 +28,11 @@ def valley_data():
     return X, X @ np.array([1.0, -2.0]) + 0.1 * rng.normal(size=30)
 
 
+def cell_colours(ax) -> np.ndarray:
+    """The RGBA colour (R, C, 4) of each cell of a grid drawn by draw_numbers."""
+    return np.asarray(ax.images[0].get_array())
+
+
 @pytest.fixture(scope="module")
 def scenes():
     return load_scenes(**SCENES)[1]
@@ -117,6 +122,19 @@ def test_multichannel_steps_fill_the_output_volume_of_conv2d_one_value_at_a_time
         multichannel.channel_step(18)
 
 
+def test_multichannel_output_colours_tell_every_output_value_apart():
+    # the output grids' colour scale was fixed at (-6, 8) while the outputs reach -8: -8 and -6 were
+    # drawn the same colour; every distinct value must get its own colour, in order
+    fig = multichannel._draw(17)  # the last step: the whole output volume
+    output = multichannel.channel_step(17).output
+    colours = np.concatenate([cell_colours(fig.axes[4 * g + 3]).reshape(-1, 4) for g in range(2)])
+    order = np.argsort(output.ravel(), kind="stable")
+    values, brightness = output.ravel()[order], colours[order, :3].mean(axis=-1)
+    for k in range(len(values) - 1):
+        if values[k] < values[k + 1]:
+            assert brightness[k] > brightness[k + 1], f"outputs {values[k]} and {values[k + 1]}"
+
+
 # -- receptive field ---------------------------------------------------------------------------------
 
 
@@ -192,11 +210,6 @@ def test_pooling_router_sends_delta_where_torch_autograd_does(kernel, stride):
         np.testing.assert_allclose(
             pool_router.routed_gradient(mode, kernel, stride, None, None), grad[0, 0].numpy()
         )
-
-
-def cell_colours(ax) -> np.ndarray:
-    """The RGBA colour (R, C, 4) of each cell of a grid drawn by draw_numbers."""
-    return np.asarray(ax.images[0].get_array())
 
 
 @pytest.mark.parametrize("mode", ["max", "average"])

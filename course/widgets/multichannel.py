@@ -77,6 +77,7 @@ def _draw(step: int) -> Figure:
     f, n, m, k = current.f, current.n, current.m, KERNELS.shape[2]
     padded = np.pad(INPUT, ((0, 0), (PADDING, PADDING), (PADDING, PADDING)))
     is_padding = np.pad(np.zeros(INPUT.shape[1:], bool), PADDING, constant_values=True)
+    volume = channel_step(KERNELS.shape[0] * _output_side() ** 2 - 1).output  # every output, (F, Ho, Wo)
     fig = new_figure(13, 9.5)
     axes = fig.subplots(3, 4, gridspec_kw={"width_ratios": [7, 3.6, 3.6, 4.2]})
     for c in range(3):
@@ -112,7 +113,7 @@ def _draw(step: int) -> Figure:
             current.output[g],
             cmap="Greens",
             digits=0,
-            limits=(-6, 8),
+            limits=(volume.min(), volume.max()),  # one scale for both channels, filled or not
             title=f"output channel {g} (kernel {g})",
         )
     outline(axes[f, 3], n, m, 1, 1)
