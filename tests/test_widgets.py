@@ -193,6 +193,23 @@ def test_learning_rate_figure_uses_the_step_function_it_is_given():
         learning_rate.learning_rate_valley(X[:, :1], y)
 
 
+@pytest.mark.parametrize("ratio", [0.15, 1.8, 2.0, 2.2])
+def test_learning_rate_cost_panel_counts_whole_steps_and_its_legend_covers_no_cost(ratio):
+    # the step axis was ticked 0, 2.5, 5.0, 7.5...: there is no step 2.5; and the legend sat at the upper
+    # right, on top of the costs at 2.0 (flat near J(start)) and 2.2 (rising to the top right)
+    figure = learning_rate.learning_rate_valley(*valley_data())
+    fig = figure.draw(lr_times_steepest=ratio)
+    fig.canvas.draw()
+    cost_axis = fig.axes[1]
+    ticks = [t for t in cost_axis.get_xticks() if cost_axis.get_xlim()[0] <= t <= cost_axis.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    legend = cost_axis.get_legend().get_window_extent()
+    costs = cost_axis.lines[0]
+    points = costs.get_transform().transform(costs.get_xydata())
+    inside = [(x, y) for x, y in points if legend.contains(x, y)]
+    assert inside == [], f"alpha * lambda_max = {ratio}: the legend covers {len(inside)} cost points"
+
+
 # -- pooling router ----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from course.widgets.figure import InteractiveFigure, new_figure
 
@@ -82,7 +83,8 @@ def learning_rate_valley(
         left.set_title(f"{steps} steps on the valley of J (star: the minimum)", fontsize=10)
         right.semilogy(costs, "o-", color="tab:red", ms=4)
         right.axhline(J_best, color="gold", lw=1.5, ls="--", label="the minimum of J")
-        right.legend(loc="upper right")
+        right.legend(loc="best")  # the costs rise to the upper right when descent diverges
+        right.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # no step 2.5
         right.set_xlabel("step")
         right.set_ylabel("cost J (log scale)")
         right.set_title(f"cost after each step: {costs[-1]:.3g} after {steps}", fontsize=10)
