@@ -16,7 +16,7 @@ from course.apps.weights import SCENES, load_detector, load_segmenter
 from course.data import load_mnist
 from course.widgets import conv_explorer, detections, learning_rate, multichannel, playback, pool_router
 from course.widgets import receptive_field as rf
-from course.widgets.figure import InteractiveFigure
+from course.widgets.figure import InteractiveFigure, png_of
 from course.widgets.grid import number_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -261,6 +261,22 @@ def test_detection_thresholds_keep_what_the_detectors_own_decoding_keeps(scenes,
         np.testing.assert_allclose(boxes, expected[0][k])
         np.testing.assert_allclose(scores, expected[1][k])
         np.testing.assert_array_equal(labels, expected[2][k])
+
+
+def test_detection_panels_keep_their_size_whatever_the_thresholds(scenes):
+    # at score threshold 0 the candidates include boxes reaching past the image, whose labels the tight
+    # layout made room for: every image shrank by a fifth (panel width 0.122 of the figure, not 0.155)
+    # as the slider reached 0. And one kept box read "1 boxes kept".
+    figure = detections.detection_thresholds(load_detector(), scenes.images)
+    widths = {}
+    for score, iou in [(0.0, 1.0), (0.4, 0.3), (0.95, 0.3)]:
+        fig = figure.draw(score_threshold=score, iou_threshold=iou)
+        png_of(fig)  # lays the figure out
+        widths[score] = [ax.get_position().width for ax in fig.axes]
+        kept = int(fig.get_suptitle().split(": ")[-1].split()[0])
+        assert fig.get_suptitle().endswith(f"{kept} box{'es' if kept != 1 else ''} kept"), fig.get_suptitle()
+    np.testing.assert_allclose(widths[0.0], widths[0.95], err_msg="panel widths at score 0 and 0.95")
+    np.testing.assert_allclose(widths[0.4], widths[0.95], err_msg="panel widths at score 0.4 and 0.95")
 
 
 def test_playback_rejects_frames_of_the_wrong_shape():

@@ -56,6 +56,8 @@ def detection_thresholds(
             ax.imshow(images[k, 0], cmap="gray", vmin=0, vmax=1)
             boxes_kept, scores_kept, labels_kept = kept
             draw_boxes(ax, boxes_kept, labels_kept, scores_kept, linewidth=1.5)
+            for label in ax.texts:  # labels of boxes past the image must not shrink it: same size always
+                label.set_in_layout(False)
             ax.set_xticks([])
             ax.set_yticks([])
             if true_labels is not None:
@@ -63,7 +65,7 @@ def detection_thresholds(
         fig.suptitle(
             f"score >= {score_threshold:.2f}: {counts[0]} of {sum(len(s) for s in candidates[1])} candidate "
             f"boxes; "
-            f"after NMS at IoU > {iou_threshold:.2f}: {counts[1]} boxes kept"
+            f"after NMS at IoU > {iou_threshold:.2f}: {counts[1]} box{'es' if counts[1] != 1 else ''} kept"
         )
         return fig
 
