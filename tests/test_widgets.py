@@ -66,6 +66,72 @@ def test_every_figure_shows_a_png_without_a_browser_and_redraws_when_a_control_m
         )
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        # ipywidgets clamps a slider's value into its range without a word: conv_explorer(size=9) showed
+        # a 7 x 7 input, pooling_router(kernel_size=4) a 3 x 3 window, multichannel_steps(step=30) step 17
+        (lambda: conv_explorer.conv_explorer(size=9), r"conv_explorer: size must be an int in 3\.\.7, got 9"),
+        (
+            lambda: conv_explorer.conv_explorer(size=3, kernel_size=5),
+            r"conv_explorer: kernel_size must be an int in 1\.\.3 \(at most size \+ 2 \* padding\), got 5",
+        ),
+        (
+            lambda: conv_explorer.conv_explorer(stride=0),
+            r"conv_explorer: stride must be an int in 1\.\.3, got 0",
+        ),
+        (lambda: conv_explorer.conv_explorer(padding=2.5), r"padding must be an int in 0\.\.2, got 2\.5"),
+        (
+            lambda: multichannel.multichannel_steps(step=30),
+            r"multichannel_steps: step must be an int in 0\.\.17",
+        ),
+        (
+            lambda: pool_router.pooling_router(kernel_size=4),
+            r"pooling_router: kernel_size must be an int in 2\.\.3",
+        ),
+        (
+            lambda: pool_router.pooling_router(mode="avg"),
+            r"pooling_router: mode must be 'max' or 'average', got 'avg'",
+        ),
+        (
+            lambda: rf.receptive_field_explorer(layers=9),
+            r"receptive_field_explorer: layers must be an int in 1\.\.6",
+        ),
+        (lambda: rf.receptive_field_explorer(pooling="yes"), r"pooling must be True or False"),
+        (
+            lambda: learning_rate.learning_rate_valley(*valley_data(), start=(1.0, 2.0, 3.0)),
+            r"learning_rate_valley: start must be two weights \(w1, w2\), got shape \(3,\)",
+        ),
+    ],
+    ids=[
+        "conv size 9",
+        "conv kernel 5 on 3",
+        "conv stride 0",
+        "conv padding 2.5",
+        "multichannel step 30",
+        "pool kernel 4",
+        "pool mode avg",
+        "rf layers 9",
+        "rf pooling 'yes'",
+        "valley start of 3",
+    ],
+)
+def test_figures_refuse_settings_outside_their_controls_naming_the_argument(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
+
+
+def test_detection_and_playback_figures_refuse_empty_inputs(scenes):
+    with pytest.raises(ValueError, match=r"detection_thresholds: images must be \(N, 1, H, W\) with N >= 1"):
+        detections.detection_thresholds(load_detector(), scenes.images[:0])
+    with pytest.raises(ValueError, match=r"detection_thresholds: images must be \(N, 1, H, W\) with N >= 1"):
+        detections.detection_thresholds(load_detector(), scenes.images[:2, 0])
+    with pytest.raises(
+        ValueError, match=r"frames must be \(T, 1, H, W\) with T >= 1, got shape \(0, 1, 64, 64\)"
+    ):
+        playback.video_playback(load_segmenter(), load_detector(), scenes.images[:0])
+
+
 # -- convolution explorer ----------------------------------------------------------------------------
 
 
@@ -280,7 +346,9 @@ def test_detection_panels_keep_their_size_whatever_the_thresholds(scenes):
 
 
 def test_playback_rejects_frames_of_the_wrong_shape():
-    with pytest.raises(ValueError, match=r"frames must be \(T, 1, H, W\), got shape \(4, 64, 64\)"):
+    with pytest.raises(
+        ValueError, match=r"frames must be \(T, 1, H, W\) with T >= 1, got shape \(4, 64, 64\)"
+    ):
         playback.video_playback(load_segmenter(), load_detector(), np.zeros((4, 64, 64)))
 
 

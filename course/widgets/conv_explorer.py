@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course.widgets.figure import InteractiveFigure, new_figure
+from course.widgets.figure import InteractiveFigure, int_slider, new_figure
 from course.widgets.grid import draw_numbers, number_text, outline
 
 __all__ = ["ConvGeometry", "conv_geometry", "conv_explorer"]
@@ -151,12 +151,18 @@ def conv_explorer(
     size: int = 5, kernel_size: int = 3, stride: int = 1, padding: int = 0
 ) -> InteractiveFigure:
     """Sliders for input size (3..7), kernel size (1..5), stride (1..3), padding (0..2) and the selected
-    output (row, col); the figure shows the windows, the output and the selected output's terms."""
+    output (row, col); the figure shows the windows, the output and the selected output's terms.
+    A value outside its slider's range raises an error naming it."""
+    op = "conv_explorer"
+    size_slider = int_slider(op, "size", size, 3, LARGEST_INPUT, "input size H")
+    padding_slider = int_slider(op, "padding", padding, 0, 2, "padding p")  # both checked: K's bound
+    largest_kernel = min(LARGEST_KERNEL, size + 2 * padding)
+    why = "at most size + 2 * padding" if largest_kernel < LARGEST_KERNEL else ""
     controls = {
-        "size": widgets.IntSlider(size, min=3, max=LARGEST_INPUT, description="input size H"),
-        "kernel_size": widgets.IntSlider(kernel_size, min=1, max=LARGEST_KERNEL, description="kernel K"),
-        "stride": widgets.IntSlider(stride, min=1, max=3, description="stride s"),
-        "padding": widgets.IntSlider(padding, min=0, max=2, description="padding p"),
+        "size": size_slider,
+        "kernel_size": int_slider(op, "kernel_size", kernel_size, 1, largest_kernel, "kernel K", why),
+        "stride": int_slider(op, "stride", stride, 1, 3, "stride s"),
+        "padding": padding_slider,
         "row": widgets.IntSlider(0, min=0, max=LARGEST_INPUT, description="output row n"),
         "col": widgets.IntSlider(0, min=0, max=LARGEST_INPUT, description="output column m"),
     }

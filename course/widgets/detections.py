@@ -41,7 +41,12 @@ def detection_thresholds(
 ) -> InteractiveFigure:
     """Sliders for the score threshold and the NMS IoU threshold over the detections of `detector` on
     images (N, 1, H, W) (the first six are shown); `nms` is the suppression to use (e.g. yours)."""
-    images = np.asarray(images)[:6]
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] != 1 or len(images) == 0:
+        raise ValueError(
+            f"detection_thresholds: images must be (N, 1, H, W) with N >= 1, got shape {images.shape}"
+        )
+    images = images[:6]
     detector.eval()
     candidates = detection.decode(detector(images), score_threshold=0.0, iou_threshold=1.0)
 

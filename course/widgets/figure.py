@@ -18,7 +18,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import TightLayoutEngine
 
-__all__ = ["InteractiveFigure", "new_figure", "png_of"]
+from course._args import is_int
+
+__all__ = ["InteractiveFigure", "int_slider", "new_figure", "png_of"]
 
 DPI = 80
 
@@ -30,6 +32,17 @@ def new_figure(width: float, height: float, titled: bool = True) -> Figure:
     figure = Figure(figsize=(width, height), layout=TightLayoutEngine(rect=(0, 0, 1, top)))
     FigureCanvasAgg(figure)  # a renderer from the start, for drawing code that measures text
     return figure
+
+
+def int_slider(op: str, name: str, value, low: int, high: int, description: str, why: str = ""):
+    """An IntSlider over low..high starting at `value`, or an error naming `name` when value is not an int
+    in that range (a slider would silently clamp it, and the figure show another setting than asked).
+    `why` explains a bound that depends on other arguments, e.g. "at most size + 2 * padding"."""
+    if not is_int(value) or not low <= value <= high:
+        bound = f" ({why})" if why else ""
+        error = ValueError if is_int(value) else TypeError
+        raise error(f"{op}: {name} must be an int in {low}..{high}{bound}, got {value!r}")
+    return widgets.IntSlider(int(value), min=low, max=high, description=description)
 
 
 def png_of(figure: Figure, dpi: int = DPI) -> bytes:

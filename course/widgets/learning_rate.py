@@ -57,6 +57,9 @@ def learning_rate_valley(
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"learning_rate_valley: expected X (K, 2) and y (K,), got {X.shape} and {y.shape}")
+    start = np.asarray(start, dtype=np.float64)
+    if start.shape != (2,):
+        raise ValueError(f"learning_rate_valley: start must be two weights (w1, w2), got shape {start.shape}")
     steepest = float(np.linalg.eigvalsh(X.T @ X).max())
     w_best = np.linalg.lstsq(X, y, rcond=None)[0]
     w1, w2 = np.meshgrid(
@@ -69,7 +72,7 @@ def learning_rate_valley(
 
     def learning_rate(lr_times_steepest: float) -> Figure:
         lr = lr_times_steepest / steepest
-        path = descent_path(X, y, lr, np.array(start), steps, step)
+        path = descent_path(X, y, lr, start, steps, step)
         costs = 0.5 * np.sum((path @ X.T - y) ** 2, axis=1)
         fig = new_figure(12, 4.8)
         left, right = fig.subplots(1, 2)

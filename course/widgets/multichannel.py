@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from course.widgets.figure import InteractiveFigure, new_figure
+from course.widgets.figure import InteractiveFigure, int_slider, new_figure
 from course.widgets.grid import draw_numbers, number_text, outline
 
 __all__ = [
@@ -141,7 +141,7 @@ def _draw(step: int) -> Figure:
 def multichannel_steps(step: int = 0) -> InteractiveFigure:
     """A Play button and a step slider over the 2 x 3 x 3 outputs of a 3-channel input with two kernels."""
     last = KERNELS.shape[0] * _output_side() ** 2 - 1
-    slider = widgets.IntSlider(step, min=0, max=last, description="step")
+    slider = int_slider("multichannel_steps", "step", step, 0, last, "step")
     play = widgets.Play(value=step, min=0, max=last, interval=900, description="play")
     widgets.jslink((play, "value"), (slider, "value"))
     return InteractiveFigure(_draw, {"step": slider}, header=(play,))

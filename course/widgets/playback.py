@@ -26,8 +26,8 @@ def video_playback(
     """A Play button and a frame slider over frames (T, 1, H, W): the segmenter's mask and the detector's
     boxes (score >= score_threshold) on each frame, with the measured milliseconds and FPS."""
     frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[1] != 1:
-        raise ValueError(f"video_playback: frames must be (T, 1, H, W), got shape {frames.shape}")
+    if frames.ndim != 4 or frames.shape[1] != 1 or len(frames) == 0:
+        raise ValueError(f"video_playback: frames must be (T, 1, H, W) with T >= 1, got shape {frames.shape}")
     realtime.segment_frame(segmenter, frames[0])  # warm up: the first call sets up the kernels
     realtime.detect_frame(detector, frames[0])
     seconds: list[float] = []

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import course.functional as F
-from course.widgets.figure import InteractiveFigure, new_figure
+from course.widgets.figure import InteractiveFigure, int_slider, new_figure
 from course.widgets.grid import draw_numbers, outline
 
 __all__ = ["routed_gradient", "pooling_router", "INPUT"]
@@ -91,10 +91,12 @@ def _constrain(controls) -> None:
 
 def pooling_router(mode: str = "max", kernel_size: int = 2, stride: int = 2) -> InteractiveFigure:
     """Controls for max or average pooling, kernel size (2, 3), stride (1, 2) and the selected window."""
+    if mode not in ("max", "average"):
+        raise ValueError(f"pooling_router: mode must be 'max' or 'average', got {mode!r}")
     controls = {
         "mode": widgets.ToggleButtons(options=["max", "average"], value=mode, description="pooling"),
-        "kernel_size": widgets.IntSlider(kernel_size, min=2, max=3, description="kernel"),
-        "stride": widgets.IntSlider(stride, min=1, max=2, description="stride"),
+        "kernel_size": int_slider("pooling_router", "kernel_size", kernel_size, 2, 3, "kernel"),
+        "stride": int_slider("pooling_router", "stride", stride, 1, 2, "stride"),
         "row": widgets.IntSlider(0, min=0, max=4, description="window row"),
         "col": widgets.IntSlider(0, min=0, max=4, description="window column"),
     }

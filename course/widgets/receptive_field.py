@@ -18,8 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import course.functional as F
+from course._args import flag
 from course.data import load_photo
-from course.widgets.figure import InteractiveFigure, new_figure
+from course.widgets.figure import InteractiveFigure, int_slider, new_figure
 
 __all__ = ["stack_of", "field_formula", "Probe", "probe_field", "receptive_field_explorer"]
 
@@ -153,6 +154,7 @@ def receptive_field_explorer(
 ) -> InteractiveFigure:
     """Controls for the number of layers (1..6), kernel size (1..7), stride (1..3) and 2 x 2 pooling;
     the field is drawn on the 224 x 224 photo, the formula's value beside the probe's measurement."""
+    op = "receptive_field_explorer"
     photo = load_photo(size=SIDE)
 
     def draw(layers: int, kernel_size: int, stride: int, pooling: bool) -> Figure:
@@ -160,9 +162,11 @@ def receptive_field_explorer(
 
     draw.__name__ = "receptive_field"
     controls = {
-        "layers": widgets.IntSlider(layers, min=1, max=6, description="layers"),
-        "kernel_size": widgets.IntSlider(kernel_size, min=1, max=7, description="kernel K"),
-        "stride": widgets.IntSlider(stride, min=1, max=3, description="stride s"),
-        "pooling": widgets.Checkbox(pooling, description="2 x 2 pooling after each layer"),
+        "layers": int_slider(op, "layers", layers, 1, 6, "layers"),
+        "kernel_size": int_slider(op, "kernel_size", kernel_size, 1, 7, "kernel K"),
+        "stride": int_slider(op, "stride", stride, 1, 3, "stride s"),
+        "pooling": widgets.Checkbox(
+            flag(op, "pooling", pooling), description="2 x 2 pooling after each layer"
+        ),
     }
     return InteractiveFigure(draw, controls)
