@@ -4,10 +4,12 @@ show a picture where no browser runs (the static fallback)?"""
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 
 import numpy as np
 import pytest
+from matplotlib.layout_engine import TightLayoutEngine
 
 import course.functional as F
 from course.apps import detection
@@ -16,7 +18,7 @@ from course.apps.weights import SCENES, load_detector, load_segmenter
 from course.data import load_mnist
 from course.widgets import conv_explorer, detections, learning_rate, multichannel, playback, pool_router
 from course.widgets import receptive_field as rf
-from course.widgets.figure import InteractiveFigure, png_of
+from course.widgets.figure import DPI, InteractiveFigure, png_of
 from course.widgets.grid import number_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,6 +66,46 @@ def test_every_figure_shows_a_png_without_a_browser_and_redraws_when_a_control_m
         assert bytes(figure.image.value) != first, (
             f"{name}: moving {control.description} left the picture unchanged"
         )
+
+
+def plain_png(fig) -> bytes:
+    """fig as savefig writes it with matplotlib's own tight layout (png_of before it drew once, measured
+    each Axes once and reused the multichannel layout)."""
+    fig.set_layout_engine(TightLayoutEngine(rect=fig.get_layout_engine().get()["rect"]))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("draw", "setting"),
+    [
+        (conv_explorer._draw, dict(size=7, kernel_size=5, stride=1, padding=2, row=3, col=4)),
+        (conv_explorer._draw, dict(size=3, kernel_size=1, stride=3, padding=0, row=0, col=0)),
+        (pool_router._draw, dict(mode="average", kernel_size=3, stride=1, row=3, col=2)),
+        (
+            lambda **s: learning_rate.learning_rate_valley(*valley_data()).draw(**s),
+            dict(lr_times_steepest=2.2),
+        ),
+        (multichannel._draw, dict(step=17)),  # after step 0 below: its layout, computed once, reused
+    ],
+    ids=["conv 7-5-1-2", "conv 3-1-3-0", "pool average 3-1", "valley 2.2", "multichannel 17"],
+)
+def test_png_of_writes_the_same_bytes_as_savefig_with_matplotlibs_tight_layout(draw, setting):
+    png_of(multichannel._draw(0))
+    assert png_of(draw(**setting)) == plain_png(draw(**setting))
+
+
+def test_multichannel_layout_computed_once_is_the_tight_layout_of_every_step():
+    # the layout is computed for the first figure drawn and reused (TightLayoutOnce): right only because
+    # every step's grids, tick labels and titles take the same room
+    png_of(multichannel._draw(0))
+    for step in (4, 8, 9, 13, 17):
+        reused, fresh = multichannel._draw(step), multichannel._draw(step)
+        png_of(reused)
+        plain_png(fresh)
+        for a, b in zip(reused.axes, fresh.axes, strict=True):
+            np.testing.assert_allclose(a.get_position().bounds, b.get_position().bounds, atol=1e-12)
 
 
 @pytest.mark.parametrize(

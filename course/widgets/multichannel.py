@@ -78,7 +78,7 @@ def _draw(step: int) -> Figure:
     padded = np.pad(INPUT, ((0, 0), (PADDING, PADDING), (PADDING, PADDING)))
     is_padding = np.pad(np.zeros(INPUT.shape[1:], bool), PADDING, constant_values=True)
     volume = channel_step(KERNELS.shape[0] * _output_side() ** 2 - 1).output  # every output, (F, Ho, Wo)
-    fig = new_figure(13, 9.5)
+    fig = new_figure(13, 9.5, fixed="multichannel")  # the same grids and title sizes at every step
     axes = fig.subplots(3, 4, gridspec_kw={"width_ratios": [7, 3.6, 3.6, 4.2]})
     for c in range(3):
         draw_numbers(
