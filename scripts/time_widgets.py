@@ -1,8 +1,8 @@
 """Time every widget's redraw (draw + png_of) at several settings, and save the PNGs to compare trees.
 
     python scripts/time_widgets.py                      # this tree only
-    python scripts/time_widgets.py --against /work/main  # that tree (before) and this one (after), in
-                                                         # one run, alternating, and their PNGs compared
+    python scripts/time_widgets.py --against ../other   # that tree (before) and this one (after), in
+                                                        # one run, alternating, and their PNGs compared
 
 Each setting is drawn once to warm up, then timed `--repeat` times (median). Each tree runs in its own
 Python process (`PYTHONPATH=tree`), so both import their own `course`; the PNGs go to `--out`/<tree name>/.
