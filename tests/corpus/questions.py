@@ -86,6 +86,7 @@ MISTAKES = {
     },
     "q_alexnet_first_layer_size": {
         "forgets_the_plus_one": (227 - 11) // 4,
+        "adds_one_before_dividing": (227 - 11 + 1) // 4,
         "ignores_the_stride": (227 - 11) // 1 + 1,
         "divides_the_whole_input_plus_one": 227 // 4 + 1,
         "divides_the_whole_input_rounded_up": math.ceil(227 / 4),
@@ -226,6 +227,7 @@ def _written_differently(answer):
 SHARED_MISTAKES = [
     ("q_cost_of_an_output", 0.5 * (0.8 - 1) ** 2, "the square of the true class's difference alone"),
     ("q_receptive_field_of_lenet", (5 - 1) * 2 + 2, "or the first convolution was"),
+    ("q_alexnet_first_layer_size", (227 - 11 + 1) // 4, "or it is added before dividing"),
 ]
 
 CORRECT = {question_id: [_answer(_written_differently(answer))] for question_id, answer in ANSWERS.items()}

@@ -75,7 +75,8 @@ QUESTIONS = [
             "and the last must end inside the (padded) input. Here H = 227, K = 11, s = 4 and p = 0."
         ),
         mistakes={
-            54: "the + 1 is missing: the window that starts at row 0 counts too",
+            54: "the + 1 is missing, or it is added before dividing ((227 - 11 + 1) // 4): count the steps "
+            "(227 - 11) // 4 first, then + 1 for the window that starts at row 0",
             217: "that ignores the stride: the kernel moves 4 rows at a time, not 1",
             57: "227 // 4 + 1 (or 227 / 4 rounded up) divides the whole input; only the room left after "
             "the first window, H - K, is divided by the stride",
