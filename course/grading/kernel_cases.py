@@ -35,7 +35,9 @@ def pair(value) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ConvSetup:
-    """x (n, c, h, w), w (f, c, kh, kw), stride and padding as passed (int or pair)."""
+    """x (n, c, h, w), w (f, c, kh, kw), stride and padding as passed (int or pair). With
+    `others_dtype`, w, b and grad_out are converted to it after drawing: x keeps `dtype` (a case that
+    mixes dtypes, where x's dtype or another's decides the output's)."""
 
     label: str
     n: int
@@ -49,15 +51,20 @@ class ConvSetup:
     padding: int | tuple[int, int] = 0
     dtype: str = "float64"
     bias: bool = True
+    others_dtype: str | None = None
 
     def arrays(self, rng: np.random.Generator):
-        """(x, w, b or None, grad_out) drawn from rng in the setup's dtype."""
+        """(x, w, b or None, grad_out) drawn from rng in the setup's dtype (w, b and grad_out then
+        converted to `others_dtype`, when given)."""
         (sh, sw), (ph, pw) = pair(self.stride), pair(self.padding)
         ho, wo = (self.h + 2 * ph - self.kh) // sh + 1, (self.w + 2 * pw - self.kw) // sw + 1
         x = rng.standard_normal((self.n, self.c, self.h, self.w)).astype(self.dtype)
         w = rng.standard_normal((self.f, self.c, self.kh, self.kw)).astype(self.dtype)
         b = rng.standard_normal(self.f).astype(self.dtype) if self.bias else None
         grad_out = rng.standard_normal((self.n, self.f, ho, wo)).astype(self.dtype)
+        if self.others_dtype is not None:
+            w, grad_out = w.astype(self.others_dtype), grad_out.astype(self.others_dtype)
+            b = None if b is None else b.astype(self.others_dtype)
         return x, w, b, grad_out
 
 

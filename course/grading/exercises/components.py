@@ -158,15 +158,11 @@ class Conv2d(Exercise):
     reference = staticmethod(functional.conv2d)
 
     def cases(self, rng, hidden):
-        setups = hidden_conv(rng) if hidden else VISIBLE_CONV
+        setups = hidden_conv(rng) if hidden else [*VISIBLE_CONV, MIXED_DTYPES]
         cases = []
         for setup in setups:
             x, w, b, _ = setup.arrays(rng)
             cases.append(Case(setup.label, (x, w, b, setup.stride, setup.padding), hidden=hidden))
-        if not hidden:  # "keep x's dtype": a kernel of another dtype must not decide it
-            x, w, b, _ = MIXED_DTYPES.arrays(rng)
-            w, b = w.astype(np.float64), b.astype(np.float64)
-            cases.append(Case(MIXED_DTYPES.label, (x, w, b, MIXED_DTYPES.stride, MIXED_DTYPES.padding)))
         return cases
 
     def error_hint(self, case, error):
@@ -178,8 +174,13 @@ class Conv2d(Exercise):
         return judge_array(self.reference(*case.args), output, "z", variants, size_hint=OUTPUT_SIZE_HINT)
 
 
+# "keep x's dtype": a kernel of another dtype must not decide it
 MIXED_DTYPES = ConvSetup(
-    "float32 x with float64 w and b: z is float32, x's dtype", 2, 2, 5, 6, 3, 3, 2, 1, (1, 0), "float32"
+    "float32 x with float64 w and b: z is float32, x's dtype",
+    *(2, 2, 5, 6, 3, 3, 2),
+    padding=(1, 0),
+    dtype="float32",
+    others_dtype="float64",
 )
 
 

@@ -264,15 +264,12 @@ class Conv2dBackwardUnstrided(Exercise):
                 ConvSetup(
                     "float32: 2 images, 2 channels in, 3 kernels 2 x 3", 2, 2, 4, 5, 3, 2, 3, dtype="float32"
                 ),
+                MIXED_DTYPES,
             ]
         cases = []
         for setup in setups:
             x, w, _, grad_out = setup.arrays(rng)
             cases.append(Case(setup.label, (grad_out, x, w), hidden=hidden))
-        if not hidden:  # "the dtypes of x, w and grad_out": w's dtype must not decide grad_x's
-            x, w, _, grad_out = MIXED_DTYPES.arrays(rng)
-            w, grad_out = w.astype(np.float64), grad_out.astype(np.float64)
-            cases.append(Case(MIXED_DTYPES.label, (grad_out, x, w)))
         return cases
 
     def judge(self, case, output):
@@ -282,16 +279,12 @@ class Conv2dBackwardUnstrided(Exercise):
         return judge_parts(expected, output, self.names, found, size_hints=GRADIENT_SIZE_HINTS)
 
 
+# "the dtypes of x, w and grad_out": w's dtype must not decide grad_x's
 MIXED_DTYPES = ConvSetup(
     "float32 x with float64 w and grad_out: grad_x is float32 (x's dtype), grad_w and grad_b float64",
-    2,
-    2,
-    5,
-    4,
-    3,
-    2,
-    2,
+    *(2, 2, 5, 4, 3, 2, 2),
     dtype="float32",
+    others_dtype="float64",
 )
 
 

@@ -74,16 +74,11 @@ class Conv2dBackward(Exercise):
     repeat = _repeat_unless_finite_differences
 
     def cases(self, rng, hidden):
-        setups = hidden_conv(rng) if hidden else [*VISIBLE_CONV, self.fd_setup]
+        setups = hidden_conv(rng) if hidden else [*VISIBLE_CONV, self.fd_setup, CONV_MIXED_DTYPES]
         cases = []
         for setup in setups:
             x, w, _, grad_out = setup.arrays(rng)
             cases.append(Case(setup.label, (grad_out, x, w, setup.stride, setup.padding), hidden=hidden))
-        if not hidden:  # "in the dtypes of x, w and grad_out": x's dtype must not decide grad_w's
-            x, w, _, grad_out = CONV_MIXED_DTYPES.arrays(rng)
-            w, grad_out = w.astype(np.float64), grad_out.astype(np.float64)
-            args = (grad_out, x, w, CONV_MIXED_DTYPES.stride, CONV_MIXED_DTYPES.padding)
-            cases.append(Case(CONV_MIXED_DTYPES.label, args))
         return cases
 
     def error_hint(self, case, error):
@@ -113,19 +108,15 @@ class Conv2dBackward(Exercise):
         )
 
 
+# "in the dtypes of x, w and grad_out": x's dtype must not decide grad_w's
 CONV_MIXED_DTYPES = ConvSetup(
     "float32 x with float64 w and grad_out, stride (2, 1), padding 1: grad_x is float32 (x's dtype), grad_w "
     "and grad_b float64",
-    2,
-    2,
-    5,
-    6,
-    3,
-    3,
-    2,
+    *(2, 2, 5, 6, 3, 3, 2),
     stride=(2, 1),
     padding=1,
     dtype="float32",
+    others_dtype="float64",
 )
 
 
