@@ -18,6 +18,7 @@ from pathlib import Path
 from course.grader.class_run import grade_class
 from course.grader.sandbox.run import DEFAULT_LIMITS, Limits, describe, isolation
 from course.grading import EXERCISES
+from course.grading.result import points_text
 
 __all__ = ["add_arguments", "bench", "run"]
 
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{result['students']} students x {len(result['notebooks'])} notebooks, {result['workers']} workers: "
         f"{result['seconds']:.1f} s ({result['per_student']:.2f} s per student); "
-        f"totals {result['totals']} of {result['max_points']:g}"
+        f"totals {result['totals']} of {points_text(result['max_points'])}"
     )
     return 0 if len(result["totals"]) == 1 else 1
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import course
 from course.grader.autograder import CACHE_ENV, Assignment, make_autograder
 from course.grading import EXERCISES
+from course.grading.result import points_text
 
 __all__ = ["CACHE_CPUS", "Harness", "add_arguments", "run"]
 
@@ -188,7 +189,8 @@ def run(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0]
     print(
         f"one Gradescope submission of {result['assignment']} ({result['exercises']} exercises, score "
-        f"{result['score']:g}/{result['possible']:g}); cache for a {args.cache_cpu} CPU; "
+        f"{points_text(result['score'])}/{points_text(result['possible'])}); "
+        f"cache for a {args.cache_cpu} CPU; "
         f"{os.cpu_count()} cores, load average {load:.1f}\n"
         f"  setup's cache step   {result['setup']:6.1f} s (once per image)"
     )

@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.root / "results" / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))
-    print(f"{describe(isolation('auto'))}; score {results['score']:g}; results in {path}")
+    print(f"{describe(isolation('auto'))}; score {points_text(results['score'])}; results in {path}")
     return 0
 
 

@@ -127,7 +127,7 @@ def _points(text: str, maximum: float, where: str) -> float | None:
         value = math.nan
     if not 0 <= value <= maximum:
         raise ValueError(
-            f"{where}: points must be a number from 0 to {maximum:g} or {EXCUSED!r}, got {text!r}"
+            f"{where}: points must be a number from 0 to {points_text(maximum)} or {EXCUSED!r}, got {text!r}"
         )
     return value
 
