@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from course._args import FLOAT_DTYPES, flag, matching_dtype
+from course._args import FLOAT_DTYPES, flag, is_int, matching_dtype
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
@@ -208,7 +208,7 @@ class Sequential(Module):
         """Layer i; for a slice, a Sequential of those layers (the same objects), as in PyTorch."""
         if isinstance(i, slice):
             return Sequential(*self.layers[i])
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+        if not is_int(i):
             raise TypeError(f"Sequential: index must be an int or a slice, got {i!r}")
         count = len(self.layers)
         if not -count <= i < count:
