@@ -55,10 +55,14 @@ def _output_side() -> int:
     return (INPUT.shape[1] + 2 * PADDING - KERNELS.shape[2]) // STRIDE + 1
 
 
+def _steps() -> int:
+    """F * Ho * Wo: one step per output."""
+    return KERNELS.shape[0] * _output_side() ** 2
+
+
 def channel_step(step: int) -> ChannelStep:
     """The numbers of step `step` (0 <= step < F * Ho * Wo)."""
-    side, k = _output_side(), KERNELS.shape[2]
-    total = KERNELS.shape[0] * side * side
+    side, k, total = _output_side(), KERNELS.shape[2], _steps()
     if not 0 <= step < total:
         raise ValueError(f"channel_step: step must be in 0..{total - 1}, got {step}")
     padded = np.pad(INPUT, ((0, 0), (PADDING, PADDING), (PADDING, PADDING)))
@@ -77,7 +81,7 @@ def _draw(step: int) -> Figure:
     f, n, m, k = current.f, current.n, current.m, KERNELS.shape[2]
     padded = np.pad(INPUT, ((0, 0), (PADDING, PADDING), (PADDING, PADDING)))
     is_padding = np.pad(np.zeros(INPUT.shape[1:], bool), PADDING, constant_values=True)
-    volume = channel_step(KERNELS.shape[0] * _output_side() ** 2 - 1).output  # every output, (F, Ho, Wo)
+    volume = channel_step(_steps() - 1).output  # every output, (F, Ho, Wo)
     fig = new_figure(13, 9.5, fixed="multichannel")  # the same grids and title sizes at every step
     axes = fig.subplots(3, 4, gridspec_kw={"width_ratios": [7, 3.6, 3.6, 4.2]})
     for c in range(3):
@@ -140,7 +144,7 @@ def _draw(step: int) -> Figure:
 
 def multichannel_steps(step: int = 0) -> InteractiveFigure:
     """A Play button and a step slider over the 2 x 3 x 3 outputs of a 3-channel input with two kernels."""
-    last = KERNELS.shape[0] * _output_side() ** 2 - 1
+    last = _steps() - 1
     slider = int_slider("multichannel_steps", "step", step, 0, last, "step")
     play = widgets.Play(value=step, min=0, max=last, interval=900, description="play")
     widgets.jslink((play, "value"), (slider, "value"))
